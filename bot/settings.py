@@ -1,0 +1,113 @@
+"""Settings from the process environment and a `.env` file; the names are the operator interface."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+from moa.config import Limits
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SystemExit(f"{name} must be a whole number, not {raw!r}.") from None
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise SystemExit(f"{name} must be a number, not {raw!r}.") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    groq_api_key: str = ""
+    discord_token: str = ""
+    discord_api_base: str = "https://discord.com/api/v10"
+    discord_gateway_url: str = ""
+    discord_guild_id: str = ""
+    discord_message_content: bool = False
+    slack_bot_token: str = ""
+    slack_app_token: str = ""
+    slack_signing_secret: str = ""
+    slack_port: int = 3000
+    slack_host: str = "0.0.0.0"
+    slack_api_url: str = "https://slack.com/api/"
+    slack_admin_users: frozenset[str] = field(default_factory=frozenset)
+    db_path: str = "moa-bot.db"
+    history_days: int = 30
+    history_token_budget: int = 6000
+    max_question_chars: int = 4000
+    limits: Limits = field(default_factory=Limits)
+    max_concurrent_runs: int = 4
+    max_concurrent_per_channel: int = 1
+    max_queue: int = 50
+    call_timeout_s: float = 60.0
+    run_deadline_s: float = 300.0
+    shutdown_grace_s: float = 20.0
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def load(cls, env: Mapping[str, str] | None = None, dotenv: str | Path | None = ".env") -> Settings:
+        """Read settings; real environment variables win over the `.env` file."""
+        merged: dict[str, str] = {}
+        if env is None:
+            if dotenv is not None and Path(dotenv).is_file():
+                merged.update({k: v for k, v in dotenv_values(dotenv).items() if v is not None})
+            merged.update(os.environ)
+        else:
+            merged.update(env)
+        e = merged
+        admins = frozenset(u.strip() for u in e.get("SLACK_ADMIN_USERS", "").split(",") if u.strip())
+        return cls(
+            groq_api_key=e.get("GROQ_API_KEY", "").strip(),
+            discord_token=e.get("DISCORD_TOKEN", "").strip(),
+            discord_api_base=e.get("DISCORD_API_BASE", "").strip() or cls.discord_api_base,
+            discord_gateway_url=e.get("DISCORD_GATEWAY_URL", "").strip(),
+            discord_guild_id=e.get("DISCORD_GUILD_ID", "").strip(),
+            discord_message_content=e.get("DISCORD_MESSAGE_CONTENT", "").strip().lower() in ("1", "true", "yes"),
+            slack_bot_token=e.get("SLACK_BOT_TOKEN", "").strip(),
+            slack_app_token=e.get("SLACK_APP_TOKEN", "").strip(),
+            slack_signing_secret=e.get("SLACK_SIGNING_SECRET", "").strip(),
+            slack_port=_int(e, "SLACK_PORT", 3000),
+            slack_host=e.get("SLACK_HOST", "").strip() or cls.slack_host,
+            slack_api_url=e.get("SLACK_API_URL", "").strip() or cls.slack_api_url,
+            slack_admin_users=admins,
+            db_path=e.get("MOA_DB_PATH", "").strip() or cls.db_path,
+            history_days=_int(e, "MOA_HISTORY_DAYS", 30),
+            history_token_budget=_int(e, "MOA_HISTORY_TOKENS", 6000),
+            max_question_chars=_int(e, "MOA_MAX_QUESTION_CHARS", 4000),
+            limits=Limits(
+                max_layers=_int(e, "MOA_MAX_LAYERS", Limits.max_layers),
+                max_agents=_int(e, "MOA_MAX_AGENTS", Limits.max_agents),
+                max_calls=_int(e, "MOA_MAX_CALLS", Limits.max_calls),
+            ),
+            max_concurrent_runs=_int(e, "MOA_MAX_CONCURRENT", 4),
+            max_concurrent_per_channel=_int(e, "MOA_MAX_CONCURRENT_PER_CHANNEL", 1),
+            max_queue=_int(e, "MOA_MAX_QUEUE", 50),
+            call_timeout_s=_float(e, "MOA_CALL_TIMEOUT", 60.0),
+            run_deadline_s=_float(e, "MOA_RUN_DEADLINE", 300.0),
+            shutdown_grace_s=_float(e, "MOA_SHUTDOWN_GRACE", 20.0),
+            env=dict(e),
+        )
+
+    @property
+    def slack_enabled(self) -> bool:
+        return bool(self.slack_bot_token)
+
+    @property
+    def discord_enabled(self) -> bool:
+        return bool(self.discord_token)

@@ -1,0 +1,67 @@
+"""The reply surface: the few things the conversation service asks of a platform.
+
+Each adapter (Slack, Discord, the console) implements it for one answer. The service decides *what*
+to show and *when* (it already throttles to `min_update_interval`); the surface only decides *how*.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+AgentState = Literal["waiting", "running", "done", "failed"]
+
+
+@dataclass(frozen=True)
+class AgentProgress:
+    name: str
+    model: str
+    state: AgentState
+    latency_s: float | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What is happening now: which layer runs and the state of each agent (never their answers)."""
+
+    layer: int  # 1-based proposer layer; == total_layers + 1 while the aggregator writes
+    total_layers: int
+    agents: tuple[AgentProgress, ...] = ()
+    aggregator_model: str = ""
+    queued_ahead: int | None = None  # set while the request waits for a slot
+
+    @property
+    def aggregating(self) -> bool:
+        return self.layer > self.total_layers
+
+
+@dataclass(frozen=True)
+class FinalAnswer:
+    text: str
+    run_id: int
+    warnings: tuple[str, ...] = field(default=())  # short notes shown with the answer
+
+
+class ReplySurface(Protocol):
+    """One answer's presence on a platform: a status that evolves into the answer."""
+
+    # Seconds between two edits of the same message that the platform tolerates (Slack/Discord: ~1).
+    min_update_interval: float
+
+    async def show_progress(self, progress: Progress) -> None:
+        """Post (first call) or update the status message. Called within a second of the mention."""
+
+    async def stream_answer(self, partial: str) -> None:
+        """Show the answer written so far (the whole text, not a delta)."""
+
+    async def finish(self, answer: FinalAnswer) -> list[str]:
+        """Show the final answer whole (split across messages as needed) with a show-layers control.
+
+        Returns the platform ids of every message that carries the answer, so a reaction or button on
+        any of them finds the run later.
+        """
+        ...
+
+    async def fail(self, message: str, run_id: int | None) -> None:
+        """Replace the status with a failure sentence (with show-layers if a run exists)."""

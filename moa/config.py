@@ -1,0 +1,283 @@
+"""The MoA config: pydantic models, the seed article's JSON format, bounds and built-in presets.
+
+The export format is the seed format plus our own keys, so `export` output imports verbatim and the
+article's bare `{"layer_agent_1": {...}}` object imports too.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from moa.errors import ConfigError
+
+HELPER_SLOT = "{helper_response}"
+
+# The paper's aggregate-and-synthesize instruction (Wang et al., 2024, arXiv 2406.04692).
+AGGREGATE_AND_SYNTHESIZE = (
+    "You have been provided with a set of responses from various open-source models to the latest user "
+    "query. Your task is to synthesize these responses into a single, high-quality response. It is "
+    "crucial to critically evaluate the information provided in these responses, recognizing that some "
+    "of it may be biased or incorrect. Your response should not simply replicate the given answers but "
+    "should offer a refined, accurate, and comprehensive reply to the instruction. Ensure your response "
+    "is well-structured, coherent, and adheres to the highest standards of accuracy and reliability."
+)
+
+DEFAULT_AGENT_PROMPT = "You are a helpful assistant. {helper_response}"
+DEFAULT_MAIN_PROMPT = "You are a helpful assistant answering in a team chat. {helper_response}"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds an operator may tighten or loosen (MOA_MAX_LAYERS, MOA_MAX_AGENTS, MOA_MAX_CALLS)."""
+
+    max_layers: int = 4
+    max_agents: int = 6
+    max_calls: int = 25  # proposer calls over all layers + the aggregator
+
+
+class AgentConfig(BaseModel):
+    """One proposer; it answers once in every layer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    system_prompt: str = Field(
+        DEFAULT_AGENT_PROMPT,
+        description="The agent's instruction; {helper_response} marks where the previous layer's answers go.",
+    )
+    model_name: str = Field(description="A Groq model id, or provider:model for an OpenAI-compatible one.")
+    temperature: float = Field(0.7, ge=0.0, le=2.0, description="Sampling temperature, 0–2.")
+    max_tokens: int = Field(1024, ge=1, le=32768, description="Longest answer, in tokens (1–32768).")
+
+    @field_validator("system_prompt")
+    @classmethod
+    def _has_helper_slot(cls, value: str) -> str:
+        if HELPER_SLOT not in value:
+            raise ValueError(f"must contain {HELPER_SLOT}, where the previous layer's answers go")
+        return value
+
+    @field_validator("model_name")
+    @classmethod
+    def _model_not_blank(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("must name a model, e.g. openai/gpt-oss-20b")
+        return value
+
+
+class MoaConfig(BaseModel):
+    """A whole Mixture-of-Agents setup: proposer layers of agents, then one aggregator."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    main_model: str = Field(description="The aggregator, which writes the final answer; use the strongest.")
+    cycles: int = Field(3, ge=1, description="Proposer layers before the aggregator.")
+    layer_agent_config: dict[str, AgentConfig] = Field(
+        description="The proposers, by name; each answers once per layer.",
+    )
+    system_prompt: str = Field(
+        DEFAULT_MAIN_PROMPT,
+        description="The aggregator's own instruction; {helper_response} marks where the answers go.",
+    )
+    aggregate_prompt: str = Field(
+        AGGREGATE_AND_SYNTHESIZE,
+        description="The aggregate-and-synthesize instruction placed before the numbered earlier answers.",
+    )
+    temperature: float = Field(0.5, ge=0.0, le=2.0, description="The aggregator's temperature, 0–2.")
+    max_tokens: int = Field(2048, ge=1, le=32768, description="The aggregator's longest answer, in tokens.")
+
+    @field_validator("layer_agent_config")
+    @classmethod
+    def _at_least_one_agent(cls, value: dict[str, AgentConfig]) -> dict[str, AgentConfig]:
+        if not value:
+            raise ValueError("needs at least one agent")
+        for name in value:
+            if not name.strip() or len(name) > 40:
+                raise ValueError(f"agent name {name!r} must be 1–40 characters")
+        return value
+
+    @field_validator("system_prompt")
+    @classmethod
+    def _main_has_helper_slot(cls, value: str) -> str:
+        return AgentConfig._has_helper_slot(value)
+
+    @field_validator("main_model")
+    @classmethod
+    def _main_not_blank(cls, value: str) -> str:
+        return AgentConfig._model_not_blank(value)
+
+    @property
+    def agents(self) -> list[tuple[str, AgentConfig]]:
+        return list(self.layer_agent_config.items())
+
+    @property
+    def call_count(self) -> int:
+        return self.cycles * len(self.layer_agent_config) + 1
+
+    def models(self) -> list[str]:
+        """Every distinct model the config uses, the aggregator first."""
+        seen = [self.main_model]
+        for agent in self.layer_agent_config.values():
+            if agent.model_name not in seen:
+                seen.append(agent.model_name)
+        return seen
+
+    def export(self) -> dict[str, Any]:
+        """The config as JSON-ready data that `parse_config` reads back unchanged."""
+        return self.model_dump(mode="json")
+
+    def export_json(self) -> str:
+        return json.dumps(self.export(), indent=2, ensure_ascii=False)
+
+
+def check_limits(config: MoaConfig, limits: Limits) -> MoaConfig:
+    """Raise ConfigError when the config exceeds the operator's bounds."""
+    if config.cycles > limits.max_layers:
+        raise ConfigError(
+            f"cycles is {config.cycles}, but at most {limits.max_layers} layers are allowed: "
+            f"use a number from 1 to {limits.max_layers}."
+        )
+    agents = len(config.layer_agent_config)
+    if agents > limits.max_agents:
+        raise ConfigError(
+            f"layer_agent_config has {agents} agents, but at most {limits.max_agents} are allowed: "
+            "remove some."
+        )
+    if config.call_count > limits.max_calls:
+        raise ConfigError(
+            f"{config.cycles} layers × {agents} agents + the aggregator is {config.call_count} model calls "
+            f"per answer, over the limit of {limits.max_calls}: use fewer layers or agents."
+        )
+    return config
+
+
+# The article's config was posted with its keys translated; accept that spelling too.
+_TRANSLATED_KEYS = {"系统提示": "system_prompt", "模型名称": "model_name", "温度": "temperature"}
+_TRANSLATED_SLOT = "{助手回应}"
+
+
+def _normalise_agent(raw: Any) -> Any:
+    if not isinstance(raw, Mapping):
+        return raw
+    agent = {_TRANSLATED_KEYS.get(k, k): v for k, v in raw.items()}
+    prompt = agent.get("system_prompt")
+    if isinstance(prompt, str):
+        agent["system_prompt"] = prompt.replace(_TRANSLATED_SLOT, HELPER_SLOT)
+    return agent
+
+
+def _normalise(data: Mapping[str, Any], base: MoaConfig | None) -> dict[str, Any]:
+    """Turn any accepted shape (ours, the Groq demo's, the article's bare agent object) into ours."""
+    if "layer_agent_config" in data or "main_model" in data or "cycles" in data:
+        merged = dict(data)
+    else:  # the article's bare {"layer_agent_1": {...}, ...}: agents only, keep the rest
+        merged = {"layer_agent_config": dict(data)}
+    if base is not None:
+        for key, value in base.export().items():
+            merged.setdefault(key, value)
+    agents = merged.get("layer_agent_config")
+    if isinstance(agents, Mapping):
+        merged["layer_agent_config"] = {str(k): _normalise_agent(v) for k, v in agents.items()}
+    return merged
+
+
+def _describe(err: ValidationError) -> str:
+    lines = []
+    for item in err.errors():
+        field = ".".join(str(p) for p in item["loc"]) or "config"
+        kind = item["type"]
+        if kind == "extra_forbidden":
+            known = ", ".join(AgentConfig.model_fields) if "layer_agent_config" in field else ", ".join(
+                MoaConfig.model_fields)
+            lines.append(f"{field}: unknown field (known fields: {known})")
+        elif kind == "missing":
+            lines.append(f"{field}: required, but missing")
+        else:
+            msg = item["msg"].removeprefix("Value error, ")
+            lines.append(f"{field}: {msg}")
+    return "Invalid MoA config — " + "; ".join(lines)
+
+
+def parse_config(data: str | Mapping[str, Any], *, limits: Limits | None = None,
+                 base: MoaConfig | None = None) -> MoaConfig:
+    """Read a config from JSON text or data in any accepted shape; raise ConfigError naming the fix.
+
+    `base` supplies fields the input leaves out (the article's bare agents object has no main model).
+    """
+    if isinstance(data, str):
+        try:
+            data = json.loads(data)
+        except json.JSONDecodeError as err:
+            raise ConfigError(
+                f"That is not valid JSON ({err.msg} at line {err.lineno}, column {err.colno}). "
+                "Paste an object like {\"layer_agent_1\": {\"system_prompt\": \"… {helper_response}\", "
+                "\"model_name\": \"openai/gpt-oss-20b\"}}."
+            ) from None
+    if not isinstance(data, Mapping):
+        raise ConfigError("A MoA config must be a JSON object, e.g. {\"main_model\": …, \"cycles\": 3, "
+                          "\"layer_agent_config\": {…}}.")
+    base = base if base is not None else default_config()
+    try:
+        config = MoaConfig.model_validate(_normalise(data, base))
+    except ValidationError as err:
+        raise ConfigError(_describe(err)) from None
+    return check_limits(config, limits or Limits())
+
+
+# ---- presets -------------------------------------------------------------------------------------
+# Models Groq served in Oct 2026; availability is checked live before use, never assumed.
+STRONG = "openai/gpt-oss-120b"
+FAST = "openai/gpt-oss-20b"
+QWEN = "qwen/qwen3.8-27b"
+
+_ARTICLE_AGENTS = {
+    "layer_agent_1": AgentConfig(system_prompt="Think through your response step by step. {helper_response}",
+                                 model_name=FAST),
+    "layer_agent_2": AgentConfig(
+        system_prompt="Respond with a thought and then your response to the question. {helper_response}",
+        model_name=QWEN, temperature=0.7),
+    "layer_agent_3": AgentConfig(
+        system_prompt="You are an expert at logic and reasoning. Always take a logical approach to the "
+                      "answer. {helper_response}",
+        model_name=FAST),
+}
+
+PRESET_DESCRIPTIONS: dict[str, str] = {
+    "article": "the seed article's three agents on today's Groq models, 3 layers (10 calls)",
+    "lite": "MoA-Lite: one proposer layer of two models, then the aggregator (3 calls)",
+    "deep": "the paper's best shape: 3 layers × 6 diverse proposers (19 calls)",
+    "self-moa": "Self-MoA: the strongest model sampled 4× at varied temperatures, 1 layer (5 calls)",
+}
+
+
+def preset(name: str) -> MoaConfig:
+    """A built-in preset by name; ConfigError lists the names when it is unknown."""
+    key = name.strip().lower()
+    if key == "article":
+        return MoaConfig(main_model=STRONG, cycles=3, layer_agent_config=dict(_ARTICLE_AGENTS))
+    if key == "lite":
+        return MoaConfig(main_model=STRONG, cycles=1, layer_agent_config={
+            "fast": AgentConfig(model_name=FAST, temperature=0.7),
+            "qwen": AgentConfig(model_name=QWEN, temperature=0.7),
+        })
+    if key == "deep":
+        agents = {}
+        for i, (model, temp) in enumerate([(STRONG, 0.7), (FAST, 0.7), (QWEN, 0.7),
+                                           (STRONG, 1.0), (FAST, 1.0), (QWEN, 1.0)], start=1):
+            agents[f"agent_{i}"] = AgentConfig(model_name=model, temperature=temp)
+        return MoaConfig(main_model=STRONG, cycles=3, layer_agent_config=agents)
+    if key in ("self-moa", "self_moa", "selfmoa"):
+        return MoaConfig(main_model=STRONG, cycles=1, layer_agent_config={
+            f"sample_{i}": AgentConfig(model_name=STRONG, temperature=t)
+            for i, t in enumerate((0.4, 0.7, 1.0, 1.2), start=1)
+        })
+    raise ConfigError(f"There is no preset called {name!r}. Presets: {', '.join(PRESET_DESCRIPTIONS)}.")
+
+
+def default_config() -> MoaConfig:
+    """The built-in default: the article's setup."""
+    return preset("article")

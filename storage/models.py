@@ -1,0 +1,84 @@
+"""Plain records the repositories read and write."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+RunStatus = Literal["running", "done", "failed", "interrupted"]
+
+WORKSPACE_DEFAULT = "*"  # the channel id under which a workspace-wide default config is stored
+
+
+@dataclass(frozen=True)
+class ChannelKey:
+    """A channel on a platform: ("slack", team id, channel id) or ("discord", guild id or "dm", channel id)."""
+
+    platform: str
+    workspace: str
+    channel: str
+
+    def workspace_default(self) -> ChannelKey:
+        return ChannelKey(self.platform, self.workspace, WORKSPACE_DEFAULT)
+
+
+@dataclass(frozen=True)
+class StoredConfig:
+    config_json: str  # MoaConfig.export_json()
+    changed_by: str
+    changed_at: float  # unix time
+    scope: Literal["channel", "workspace"]
+
+
+@dataclass(frozen=True)
+class ConfigChange:
+    changed_by: str
+    changed_at: float
+    summary: str  # e.g. "layers 3", "reset"
+
+
+@dataclass(frozen=True)
+class StoredTurn:
+    role: Literal["user", "assistant"]
+    author: str
+    text: str
+    created_at: float
+
+
+@dataclass(frozen=True)
+class ProposerRecord:
+    layer: int
+    agent: str
+    model: str
+    text: str
+    latency_s: float
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    id: int
+    channel: ChannelKey
+    thread: str
+    trigger_message_id: str
+    answer_message_ids: tuple[str, ...]
+    config_json: str
+    status: RunStatus
+    question: str
+    answer: str | None
+    error: str | None
+    started_at: float
+    finished_at: float | None
+    total_s: float | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    cost_usd: float | None
+    proposers: tuple[ProposerRecord, ...]  # ordered by layer, then config order
+
+    def layers(self) -> dict[int, list[ProposerRecord]]:
+        grouped: dict[int, list[ProposerRecord]] = {}
+        for rec in self.proposers:
+            grouped.setdefault(rec.layer, []).append(rec)
+        return grouped
