@@ -1,0 +1,391 @@
+"""A fake Groq API on 127.0.0.1 that speaks the real wire format, for driving the real groq SDK in tests.
+
+It serves Groq's paths (`/openai/v1/chat/completions`, `/openai/v1/models`) and, so one fake can also
+play an OpenAI-compatible server such as Ollama or vLLM, the same under `/v1/...`.
+
+Replies are deterministic from the input so tests can prove the flow of a run::
+
+    "<model> says: <last user message> [saw <n> answers]"
+
+where n counts the numbered earlier answers ("1. …", "2. …") in the system prompt.
+
+Usage::
+
+    async with FakeGroq() as fake:
+        fake.latency = 0.2
+        fake.fail("openai/gpt-oss-20b", 429, retry_after=0.1)
+        client = AsyncGroq(api_key="gsk_test", base_url=fake.base_url)
+        ...
+        assert not fake.running          # no call still in flight
+
+Reasoning, so stripping can be tested:
+- models whose id contains "gpt-oss" put reasoning in `message.reasoning` / `delta.reasoning`
+  (unless the request says `include_reasoning: false` or `reasoning_format: "hidden"`);
+- models whose id contains "qwen" put `<think>…</think>` at the start of the content unless the request
+  asks `reasoning_format: "hidden"` (nothing) or `"parsed"` (separate `reasoning` field);
+- models in `think_in_content` always put `<think>…</think>` in the content (Ollama / vLLM style).
+Every reasoning text contains `REASONING_MARK`, so a test can assert it never travels further.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import re
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+REASONING_MARK = "SECRET-REASONING"
+DEFAULT_MODELS = ["openai/gpt-oss-120b", "openai/gpt-oss-20b", "qwen/qwen3.8-27b"]
+
+_NUMBERED = re.compile(r"^\s*\d+\.\s", re.MULTILINE)
+
+_ERRORS: dict[int, tuple[str, str, str]] = {
+    # status: (type, code, message)
+    400: ("invalid_request_error", "bad_request", "Bad request."),
+    401: ("invalid_request_error", "invalid_api_key", "Invalid API Key"),
+    404: ("invalid_request_error", "model_not_found", "The model does not exist."),
+    408: ("server_error", "timeout", "Request timed out."),
+    413: ("invalid_request_error", "request_too_large",
+          "Request too large for model: Limit 8000, Requested 12000, please reduce your message size and "
+          "try again."),
+    429: ("tokens", "rate_limit_exceeded",
+          "Rate limit reached for model in organization on tokens per minute (TPM). Please try again later."),
+    498: ("server_error", "flex_tier_capacity_exceeded",
+          "The flex tier is at capacity, please try again later."),
+    500: ("internal_server_error", "internal_server_error", "Internal Server Error"),
+    502: ("server_error", "bad_gateway", "Bad Gateway"),
+    503: ("server_error", "service_unavailable", "Service Unavailable: the model is over capacity."),
+}
+
+
+@dataclass
+class FakeCall:
+    """One request the fake received."""
+
+    path: str
+    model: str
+    messages: list[dict[str, Any]]
+    stream: bool
+    temperature: float | None
+    max_tokens: int | None
+    body: dict[str, Any]
+    headers: dict[str, str]
+    started: float  # time.monotonic()
+    ended: float | None = None
+    status: int | None = None
+    cancelled: bool = False  # the client dropped the connection before the reply was complete
+    reply_text: str = ""
+    first_chunk_at: float | None = None  # streaming: when the first content delta was sent
+
+    @property
+    def provider(self) -> str:
+        """"groq" for /openai/v1/..., "openai" for the OpenAI-compatible /v1/... paths."""
+        return "groq" if self.path.startswith("/openai/") else "openai"
+
+    @property
+    def system(self) -> str:
+        return "\n".join(str(m.get("content", "")) for m in self.messages if m.get("role") == "system")
+
+    @property
+    def question(self) -> str:
+        users = [m for m in self.messages if m.get("role") == "user"]
+        return str(users[-1].get("content", "")) if users else ""
+
+    @property
+    def seen_answers(self) -> int:
+        return len(_NUMBERED.findall(self.system))
+
+    @property
+    def reasoning_format(self) -> str | None:
+        return self.body.get("reasoning_format")
+
+    @property
+    def retry_count(self) -> int:
+        return int(self.headers.get("x-stainless-retry-count", "0") or 0)
+
+    @property
+    def duration(self) -> float | None:
+        return None if self.ended is None else self.ended - self.started
+
+
+@dataclass
+class _Failure:
+    status: int
+    retry_after: float | None
+    code: str | None
+
+
+def default_reply(call: FakeCall) -> str:
+    return f"{call.model} says: {call.question} [saw {call.seen_answers} answers]"
+
+
+def _count_tokens(text: str) -> int:
+    return max(1, len(text.split())) if text else 0
+
+
+@dataclass
+class FakeGroq:
+    models: list[str] = field(default_factory=lambda: list(DEFAULT_MODELS))
+    decommissioned: set[str] = field(default_factory=set)
+    latency: float = 0.0
+    latency_by_model: dict[str, float] = field(default_factory=dict)
+    think_in_content: set[str] = field(default_factory=set)
+    api_key: str | None = None  # when set, Groq paths demand "Authorization: Bearer <api_key>"
+    chunk_chars: int = 8  # streamed content arrives in pieces of about this many characters
+    first_chunk_fraction: float = 0.5  # streaming: share of the latency before the first content delta
+    reply: Callable[[FakeCall], str] = default_reply
+    calls: list[FakeCall] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._failures: dict[str, list[_Failure]] = {}
+        self._runner: web.AppRunner | None = None
+        self.base_url = ""
+        self.port = 0
+
+    # ---- control -------------------------------------------------------------------------------
+    def fail(self, model: str, status: int, times: int = 1, retry_after: float | None = None,
+             code: str | None = None) -> None:
+        """Make the next `times` calls to `model` ("*" for any model) answer `status`.
+
+        Status 0 means: accept the request, then drop the connection without answering.
+        """
+        self._failures.setdefault(model, []).extend(_Failure(status, retry_after, code) for _ in range(times))
+
+    def calls_to(self, model: str) -> list[FakeCall]:
+        return [c for c in self.calls if c.model == model]
+
+    @property
+    def running(self) -> list[FakeCall]:
+        """Calls started but not yet ended (neither answered nor dropped)."""
+        return [c for c in self.calls if c.ended is None]
+
+    @property
+    def openai_base_url(self) -> str:
+        """Base URL for an OpenAI-compatible client (…/v1)."""
+        return f"{self.base_url}/v1"
+
+    async def wait_for(self, predicate: Callable[[FakeGroq], bool], timeout: float = 5.0) -> None:  # noqa: ASYNC109
+        deadline = time.monotonic() + timeout
+        while not predicate(self):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"fake Groq: condition not met within {timeout} s; calls: {self.calls}")
+            await asyncio.sleep(0.005)
+
+    # ---- lifecycle ------------------------------------------------------------------------------
+    async def start(self) -> FakeGroq:
+        app = web.Application()
+        for prefix in ("/openai/v1", "/v1"):
+            app.router.add_post(f"{prefix}/chat/completions", self._chat)
+            app.router.add_get(f"{prefix}/models", self._models)
+            app.router.add_get(f"{prefix}/models/{{model:.+}}", self._model)
+        self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        server = site._server
+        assert server is not None
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        return self
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FakeGroq:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # ---- handlers -------------------------------------------------------------------------------
+    def _auth_error(self, request: web.Request) -> web.Response | None:
+        if self.api_key is None or not request.path.startswith("/openai/"):
+            return None
+        if request.headers.get("Authorization", "") != f"Bearer {self.api_key}":
+            return _error(401)
+        return None
+
+    async def _models(self, request: web.Request) -> web.Response:
+        if (err := self._auth_error(request)) is not None:
+            return err
+        data = [_model_obj(m) for m in self.models if m not in self.decommissioned]
+        return web.json_response({"object": "list", "data": data})
+
+    async def _model(self, request: web.Request) -> web.Response:
+        model = request.match_info["model"]
+        if model not in self.models or model in self.decommissioned:
+            return _error(404, message=f"The model `{model}` does not exist or you do not have access to it.")
+        return web.json_response(_model_obj(model))
+
+    async def _chat(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        call = FakeCall(
+            path=request.path, model=str(body.get("model", "")), messages=list(body.get("messages") or []),
+            stream=bool(body.get("stream")), temperature=body.get("temperature"),
+            max_tokens=body.get("max_completion_tokens", body.get("max_tokens")), body=body,
+            headers={k.lower(): v for k, v in request.headers.items()}, started=time.monotonic(),
+        )
+        self.calls.append(call)
+        try:
+            response = await self._answer(request, call)
+        except (asyncio.CancelledError, ConnectionResetError):
+            call.cancelled = True
+            call.status = 499
+            raise
+        finally:
+            call.ended = time.monotonic()
+        return response
+
+    async def _answer(self, request: web.Request, call: FakeCall) -> web.StreamResponse:
+        if (err := self._auth_error(request)) is not None:
+            call.status = 401
+            return err
+        model = call.model
+        queue = self._failures.get(model) or self._failures.get("*")
+        if queue:
+            failure = queue.pop(0)
+            await asyncio.sleep(min(self._latency(model), 0.05))
+            if failure.status == 0:  # drop the connection
+                call.status = 0
+                assert request.transport is not None
+                request.transport.close()
+                raise ConnectionResetError("fake Groq dropped the connection")
+            call.status = failure.status
+            return _error(failure.status, code=failure.code, retry_after=failure.retry_after)
+        if model in self.decommissioned:
+            call.status = 400
+            return _error(400, code="model_decommissioned", message=(
+                f"The model `{model}` has been decommissioned and is no longer supported. Please refer to "
+                "https://console.groq.com/docs/deprecations for a recommendation on which model to use "
+                "instead."))
+        if model not in self.models:
+            call.status = 404
+            return _error(404, message=f"The model `{model}` does not exist or you do not have access to it.")
+
+        text = self.reply(call)
+        call.reply_text = text
+        reasoning, content = self._reasoning(call, text)
+        prompt_tokens = sum(_count_tokens(str(m.get("content", ""))) for m in call.messages)
+        completion_tokens = _count_tokens(content) + _count_tokens(reasoning or "")
+        usage = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                 "total_tokens": prompt_tokens + completion_tokens, "queue_time": 0.001,
+                 "prompt_time": 0.001, "completion_time": 0.01, "total_time": 0.011}
+        request_id = f"req_{uuid.uuid4().hex[:26]}"
+        if call.stream:
+            return await self._stream(request, call, content, reasoning, usage, request_id)
+        await asyncio.sleep(self._latency(model))
+        message: dict[str, Any] = {"role": "assistant", "content": content}
+        if reasoning is not None:
+            message["reasoning"] = reasoning
+        call.status = 200
+        return web.json_response({
+            "id": f"chatcmpl-{uuid.uuid4()}", "object": "chat.completion", "created": int(time.time()),
+            "model": model, "system_fingerprint": "fp_fake",
+            "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": "stop"}],
+            "usage": usage, "x_groq": {"id": request_id},
+        })
+
+    def _latency(self, model: str) -> float:
+        return self.latency_by_model.get(model, self.latency)
+
+    def _reasoning(self, call: FakeCall, text: str) -> tuple[str | None, str]:
+        """(separate reasoning or None, content) for this model and request."""
+        thought = f"Let me think about {call.question!r}. {REASONING_MARK}"
+        fmt = call.reasoning_format
+        model = call.model
+        if model in self.think_in_content:
+            return None, f"<think>\n{thought}\n</think>\n\n{text}"
+        if "gpt-oss" in model:
+            if call.body.get("include_reasoning") is False or fmt == "hidden":
+                return None, text
+            return thought, text
+        if "qwen" in model:
+            if fmt == "hidden":
+                return None, text
+            if fmt == "parsed":
+                return thought, text
+            return None, f"<think>\n{thought}\n</think>\n\n{text}"
+        return None, text
+
+    async def _stream(self, request: web.Request, call: FakeCall, content: str, reasoning: str | None,
+                      usage: dict[str, Any], request_id: str) -> web.StreamResponse:
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        latency = self._latency(call.model)
+        response = web.StreamResponse(status=200, headers={
+            "Content-Type": "text/event-stream", "Cache-Control": "no-cache", "x-request-id": request_id})
+        await response.prepare(request)
+        call.status = 200
+        chunk_id = f"chatcmpl-{uuid.uuid4()}"
+        created = int(time.time())
+
+        def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
+            data = {"id": chunk_id, "object": "chat.completion.chunk", "created": created,
+                    "model": call.model, "system_fingerprint": "fp_fake",
+                    "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+                    **extra}
+            return f"data: {json.dumps(data)}\n\n".encode()
+
+        await response.write(chunk({"role": "assistant", "content": ""}, x_groq={"id": request_id}))
+        pieces: list[tuple[str, str]] = []
+        if reasoning:
+            pieces += [("reasoning", p) for p in _split(reasoning, self.chunk_chars)]
+        pieces += [("content", p) for p in _split(content, self.chunk_chars)]
+        first_at = t0 + latency * self.first_chunk_fraction
+        step = (t0 + latency - first_at) / max(1, len(pieces))
+        for i, (kind, piece) in enumerate(pieces):
+            await _sleep_until(loop, first_at + i * step)
+            if kind == "content" and call.first_chunk_at is None:
+                call.first_chunk_at = time.monotonic()
+            await response.write(chunk({kind: piece}))
+        await _sleep_until(loop, t0 + latency)
+        final_extra: dict[str, Any] = {"x_groq": {"id": request_id, "usage": usage}}
+        stream_options = call.body.get("stream_options") or {}
+        if call.provider == "openai":
+            final_extra = {}
+        await response.write(chunk({}, "stop", **final_extra))
+        if stream_options.get("include_usage"):
+            tail = {"id": chunk_id, "object": "chat.completion.chunk", "created": created,
+                    "model": call.model, "choices": [], "usage": usage}
+            await response.write(f"data: {json.dumps(tail)}\n\n".encode())
+        await response.write(b"data: [DONE]\n\n")
+        await response.write_eof()
+        return response
+
+
+async def _sleep_until(loop: asyncio.AbstractEventLoop, when: float) -> None:
+    delay = when - loop.time()
+    if delay > 0:
+        await asyncio.sleep(delay)
+
+
+def _split(text: str, size: int) -> list[str]:
+    if not text:
+        return []
+    n = max(1, math.ceil(len(text) / max(1, size)))
+    return [text[i * size:(i + 1) * size] for i in range(n)]
+
+
+def _model_obj(model: str) -> dict[str, Any]:
+    return {"id": model, "object": "model", "created": 1_700_000_000, "owned_by": model.split("/")[0],
+            "active": True, "context_window": 131072, "public_apps": None, "max_completion_tokens": 32768}
+
+
+def _error(status: int, *, code: str | None = None, message: str | None = None,
+           retry_after: float | None = None) -> web.Response:
+    etype, default_code, default_message = _ERRORS.get(status, ("server_error", "error", f"HTTP {status}"))
+    headers = {}
+    if retry_after is not None:
+        headers["retry-after"] = f"{retry_after:g}"
+    body = {"error": {"message": message or default_message, "type": etype, "code": code or default_code}}
+    # x-should-retry would override the SDK's own decision; the real API does not send it.
+    return web.json_response(body, status=status, headers=headers)
