@@ -1,0 +1,38 @@
+"""Storage: one SQLite file (aiosqlite, WAL) with channel configs, turns, runs and event keys."""
+
+from storage.configs import ConfigRepository
+from storage.db import Database
+from storage.event_keys import EventKeyRepository
+from storage.models import (
+    WORKSPACE_DEFAULT,
+    ChannelKey,
+    ConfigChange,
+    ProposerRecord,
+    RunRecord,
+    RunStatus,
+    StoredConfig,
+    StoredTurn,
+)
+from storage.runs import RunRepository, UnknownRun
+from storage.schema import SCHEMA_VERSION, SchemaTooNew
+from storage.turns import TurnRepository, turn_tokens
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "WORKSPACE_DEFAULT",
+    "ChannelKey",
+    "ConfigChange",
+    "ConfigRepository",
+    "Database",
+    "EventKeyRepository",
+    "ProposerRecord",
+    "RunRecord",
+    "RunRepository",
+    "RunStatus",
+    "SchemaTooNew",
+    "StoredConfig",
+    "StoredTurn",
+    "TurnRepository",
+    "UnknownRun",
+    "turn_tokens",
+]

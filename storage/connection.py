@@ -1,0 +1,80 @@
+"""The one shared aiosqlite connection and the lock that makes it one transaction scope at a time."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import aiosqlite
+
+Params = Sequence[Any]
+
+
+class SharedConnection:
+    """Serialises every statement on one connection.
+
+    A shared connection has a single transaction scope: a write from one task issued while another task
+    is between BEGIN and COMMIT would silently join (and maybe roll back with) that transaction. So every
+    operation — single statement or transaction — runs under one asyncio.Lock. The connection runs in
+    autocommit mode (isolation_level=None): single statements commit by themselves, transactions are
+    explicit BEGIN IMMEDIATE … COMMIT.
+    """
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self.raw = conn
+        self.lock = asyncio.Lock()
+
+    async def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
+        async with self.lock:
+            return list(await self.raw.execute_fetchall(sql, params))
+
+    async def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
+        rows = await self.fetchall(sql, params)
+        return rows[0] if rows else None
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        """Run one write statement (it commits on its own); returns the number of rows changed."""
+        async with self.lock:
+            cursor = await self.raw.execute(sql, params)
+            return cursor.rowcount
+
+    async def insert(self, sql: str, params: Params = ()) -> int:
+        """Run one INSERT; returns the new row id."""
+        async with self.lock:
+            cursor = await self.raw.execute(sql, params)
+            rowid = cursor.lastrowid
+            assert rowid is not None
+            return rowid
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        """`async with shared.transaction() as tx:` — all of tx's statements commit together or not at all."""
+        async with self.lock:
+            await self.raw.execute("BEGIN IMMEDIATE")
+            try:
+                yield Transaction(self.raw)
+            except BaseException:
+                await self.raw.execute("ROLLBACK")
+                raise
+            await self.raw.execute("COMMIT")
+
+
+class Transaction:
+    """Statements issued inside SharedConnection.transaction() (the lock is already held)."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        cursor = await self._conn.execute(sql, params)
+        return cursor.rowcount
+
+    async def executemany(self, sql: str, rows: Iterable[Params]) -> int:
+        cursor = await self._conn.executemany(sql, rows)
+        return cursor.rowcount
+
+    async def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
+        return list(await self._conn.execute_fetchall(sql, params))

@@ -1,0 +1,75 @@
+"""Database: opens the SQLite file (WAL, migrations) and hangs the repositories off one shared connection."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+import aiosqlite
+
+from storage.configs import ConfigRepository
+from storage.connection import SharedConnection
+from storage.event_keys import EventKeyRepository
+from storage.models import ChannelKey
+from storage.runs import RunRepository
+from storage.schema import migrate
+from storage.turns import TurnRepository
+
+BUSY_TIMEOUT_MS = 5000  # another process (e.g. `moa-bot ask` next to `run`) may hold the write lock
+
+
+class Database:
+    """The bot's SQLite file. Use `await Database.open(path)`, then db.configs / turns / runs / event_keys."""
+
+    def __init__(self, shared: SharedConnection, interrupted_at_open: int) -> None:
+        self._shared = shared
+        self.interrupted_at_open = interrupted_at_open
+        self.configs = ConfigRepository(shared)
+        self.turns = TurnRepository(shared)
+        self.runs = RunRepository(shared)
+        self.event_keys = EventKeyRepository(shared)
+
+    @classmethod
+    async def open(cls, path: str | Path) -> Database:
+        """Create or open the file, migrate it forward, and mark runs left 'running' as 'interrupted'."""
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: autocommit; transactions are explicit (see SharedConnection).
+        conn = await aiosqlite.connect(path, isolation_level=None)
+        try:
+            conn.row_factory = sqlite3.Row
+            await conn.execute("PRAGMA journal_mode = WAL")
+            await conn.execute("PRAGMA synchronous = NORMAL")
+            await conn.execute("PRAGMA foreign_keys = ON")
+            await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            await migrate(conn)
+            shared = SharedConnection(conn)
+            # A run still 'running' belongs to a process that is gone: it will never finish.
+            interrupted = await RunRepository(shared).mark_interrupted()
+        except BaseException:
+            await conn.close()
+            raise
+        return cls(shared, interrupted)
+
+    async def close(self) -> None:
+        """Wait for the statement in flight, then close the connection."""
+        async with self._shared.lock:
+            await self._shared.raw.close()
+
+    async def prune(self, days: int, now: float | None = None) -> int:
+        """Delete turns and runs (with their proposer outputs) older than `days`; returns rows removed."""
+        cutoff = (time.time() if now is None else now) - days * 86400
+        async with self._shared.transaction() as tx:
+            turns = await tx.execute("DELETE FROM turns WHERE created_at < ?", (cutoff,))
+            runs = await tx.execute("DELETE FROM runs WHERE started_at < ?", (cutoff,))
+        return turns + runs
+
+    async def forget(self, channel: ChannelKey) -> int:
+        """Delete this channel's turns and runs, in all its threads, at once; returns rows removed."""
+        key = (channel.platform, channel.workspace, channel.channel)
+        where = "platform = ? AND workspace = ? AND channel = ?"
+        async with self._shared.transaction() as tx:
+            turns = await tx.execute(f"DELETE FROM turns WHERE {where}", key)
+            runs = await tx.execute(f"DELETE FROM runs WHERE {where}", key)
+        return turns + runs

@@ -1,0 +1,200 @@
+"""MoA runs and every proposer output, so "show layers" works on any stored answer."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Sequence
+
+from storage.connection import SharedConnection
+from storage.models import ChannelKey, ProposerRecord, RunRecord, RunStatus
+
+
+class UnknownRun(LookupError):
+    """finish() or set_answer_messages() named a run that is not stored (e.g. pruned or forgotten)."""
+
+
+_RUN_COLUMNS = """
+    r.id, r.platform, r.workspace, r.channel, r.thread, r.trigger_message_id,
+    (SELECT json_group_array(message_id) FROM
+        (SELECT message_id FROM answer_messages WHERE run_id = r.id ORDER BY position)) AS answer_ids,
+    r.config_json, r.status, r.question, r.answer, r.error, r.started_at, r.finished_at, r.total_s,
+    r.prompt_tokens, r.completion_tokens, r.cost_usd
+"""
+
+_IN_CHANNEL = "r.platform = ? AND r.workspace = ? AND r.channel = ?"
+
+_PROPOSERS_SQL = (
+    "SELECT layer, agent, model, text, latency_s, prompt_tokens, completion_tokens, error"
+    " FROM proposer_outputs WHERE run_id = ? ORDER BY layer, seq"
+)
+
+
+def _channel_params(channel: ChannelKey) -> tuple[str, str, str]:
+    return (channel.platform, channel.workspace, channel.channel)
+
+
+def _record(row: sqlite3.Row, proposers: list[sqlite3.Row]) -> RunRecord:
+    return RunRecord(
+        id=row[0],
+        channel=ChannelKey(row[1], row[2], row[3]),
+        thread=row[4],
+        trigger_message_id=row[5],
+        answer_message_ids=tuple(json.loads(row[6])),
+        config_json=row[7],
+        status=row[8],
+        question=row[9],
+        answer=row[10],
+        error=row[11],
+        started_at=row[12],
+        finished_at=row[13],
+        total_s=row[14],
+        prompt_tokens=row[15],
+        completion_tokens=row[16],
+        cost_usd=row[17],
+        proposers=tuple(ProposerRecord(*p) for p in proposers),
+    )
+
+
+class RunRepository:
+    """One row per MoA answer plus its proposer outputs and the messages that carry it."""
+
+    def __init__(self, shared: SharedConnection) -> None:
+        self._db = shared
+
+    async def start(
+        self,
+        channel: ChannelKey,
+        thread: str,
+        trigger_message_id: str,
+        question: str,
+        config_json: str,
+        started_at: float | None = None,
+    ) -> int:
+        """Record a run as 'running'; returns its id."""
+        return await self._db.insert(
+            "INSERT INTO runs (platform, workspace, channel, thread, trigger_message_id, config_json,"
+            " status, question, started_at) VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?)",
+            (
+                *_channel_params(channel),
+                thread,
+                trigger_message_id,
+                config_json,
+                question,
+                time.time() if started_at is None else started_at,
+            ),
+        )
+
+    async def finish(
+        self,
+        run_id: int,
+        *,
+        status: RunStatus,
+        answer: str | None,
+        error: str | None,
+        proposers: Sequence[ProposerRecord],
+        total_s: float | None,
+        prompt_tokens: int | None,
+        completion_tokens: int | None,
+        cost_usd: float | None,
+    ) -> None:
+        """Store the outcome and all proposer outputs in one transaction (all or nothing)."""
+        async with self._db.transaction() as tx:
+            updated = await tx.execute(
+                "UPDATE runs SET status = ?, answer = ?, error = ?, finished_at = ?, total_s = ?,"
+                " prompt_tokens = ?, completion_tokens = ?, cost_usd = ? WHERE id = ?",
+                (
+                    status,
+                    answer,
+                    error,
+                    time.time(),
+                    total_s,
+                    prompt_tokens,
+                    completion_tokens,
+                    cost_usd,
+                    run_id,
+                ),
+            )
+            if not updated:
+                raise UnknownRun(run_id)
+            # Replace, so that finishing twice never duplicates layers.
+            await tx.execute("DELETE FROM proposer_outputs WHERE run_id = ?", (run_id,))
+            await tx.executemany(
+                "INSERT INTO proposer_outputs (run_id, seq, layer, agent, model, text, latency_s,"
+                " prompt_tokens, completion_tokens, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        run_id,
+                        seq,
+                        p.layer,
+                        p.agent,
+                        p.model,
+                        p.text,
+                        p.latency_s,
+                        p.prompt_tokens,
+                        p.completion_tokens,
+                        p.error,
+                    )
+                    for seq, p in enumerate(proposers)
+                ],
+            )
+
+    async def set_answer_messages(self, run_id: int, message_ids: Sequence[str]) -> None:
+        """Attach the messages that carry the answer; ids already attached are kept (calls accumulate)."""
+        async with self._db.transaction() as tx:
+            rows = await tx.fetchall(
+                "SELECT (SELECT 1 FROM runs WHERE id = ?),"
+                " (SELECT COALESCE(MAX(position) + 1, 0) FROM answer_messages WHERE run_id = ?)",
+                (run_id, run_id),
+            )
+            if not rows[0][0]:
+                raise UnknownRun(run_id)
+            first = rows[0][1]
+            await tx.executemany(
+                "INSERT INTO answer_messages (run_id, position, message_id) VALUES (?, ?, ?)"
+                " ON CONFLICT (run_id, message_id) DO NOTHING",
+                [(run_id, first + i, message_id) for i, message_id in enumerate(dict.fromkeys(message_ids))],
+            )
+
+    async def get(self, run_id: int, channel: ChannelKey) -> RunRecord | None:
+        """The run with its proposer outputs — None unless it belongs to this channel."""
+        return await self._load(
+            f"SELECT {_RUN_COLUMNS} FROM runs r WHERE r.id = ? AND {_IN_CHANNEL}",
+            (run_id, *_channel_params(channel)),
+        )
+
+    async def find_by_message(self, channel: ChannelKey, message_id: str) -> RunRecord | None:
+        """The run (newest, if several) answered in, or triggered by, message_id within this channel."""
+        where = _channel_params(channel)
+        return await self._load(
+            f"SELECT {_RUN_COLUMNS} FROM runs r WHERE {_IN_CHANNEL} AND r.id IN ("
+            " SELECT run_id FROM answer_messages WHERE message_id = ?"
+            " UNION ALL SELECT id FROM runs WHERE trigger_message_id = ?)"
+            " ORDER BY r.id DESC LIMIT 1",
+            (*where, message_id, message_id),
+        )
+
+    async def latest(self, channel: ChannelKey, thread: str | None = None) -> RunRecord | None:
+        """The newest run in the channel (or in one of its threads)."""
+        if thread is None:
+            sql = f"SELECT {_RUN_COLUMNS} FROM runs r WHERE {_IN_CHANNEL} ORDER BY r.id DESC LIMIT 1"
+            return await self._load(sql, _channel_params(channel))
+        sql = (
+            f"SELECT {_RUN_COLUMNS} FROM runs r WHERE {_IN_CHANNEL} AND r.thread = ?"
+            " ORDER BY r.id DESC LIMIT 1"
+        )
+        return await self._load(sql, (*_channel_params(channel), thread))
+
+    async def mark_interrupted(self) -> int:
+        """Mark every 'running' run 'interrupted' (the process that ran it is gone); returns how many."""
+        return await self._db.execute("UPDATE runs SET status = 'interrupted' WHERE status = 'running'")
+
+    async def _load(self, sql: str, params: Sequence[object]) -> RunRecord | None:
+        # Both reads under one lock hold, so a concurrent finish() can't land between them.
+        async with self._db.lock:
+            rows = list(await self._db.raw.execute_fetchall(sql, params))
+            if not rows:
+                return None
+            proposers = list(await self._db.raw.execute_fetchall(_PROPOSERS_SQL, (rows[0][0],)))
+        return _record(rows[0], proposers)
