@@ -32,6 +32,10 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         raise SystemExit(f"{name} must be a number, not {raw!r}.") from None
 
 
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    return env.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
 @dataclass(frozen=True)
 class Settings:
     groq_api_key: str = ""
@@ -78,7 +82,7 @@ class Settings:
             discord_api_base=e.get("DISCORD_API_BASE", "").strip() or cls.discord_api_base,
             discord_gateway_url=e.get("DISCORD_GATEWAY_URL", "").strip(),
             discord_guild_id=e.get("DISCORD_GUILD_ID", "").strip(),
-            discord_message_content=e.get("DISCORD_MESSAGE_CONTENT", "").strip().lower() in ("1", "true", "yes"),
+            discord_message_content=_flag(e, "DISCORD_MESSAGE_CONTENT"),
             slack_bot_token=e.get("SLACK_BOT_TOKEN", "").strip(),
             slack_app_token=e.get("SLACK_APP_TOKEN", "").strip(),
             slack_signing_secret=e.get("SLACK_SIGNING_SECRET", "").strip(),
