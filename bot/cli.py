@@ -1,0 +1,91 @@
+"""The `moa-bot` command: run, ask, models, doctor."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot.logs import configure_logging
+from bot.settings import Settings
+
+HOW_TO_CONFIGURE = """\
+moa-bot has no chat platform to connect to. Set at least one of these (in the environment or a .env file):
+  DISCORD_TOKEN      a Discord bot token — https://discord.com/developers/applications → your app → Bot → Reset Token
+  SLACK_BOT_TOKEN    a Slack bot token (xoxb-…) — https://api.slack.com/apps → your app → OAuth & Permissions,
+                     plus SLACK_APP_TOKEN (xapp-…, Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode)
+and GROQ_API_KEY (https://console.groq.com/keys). `moa-bot doctor` checks a setup; docs/slack.md and
+docs/discord.md walk through creating the apps. Run `moa-bot run` on a terminal to chat in the console."""
+
+NO_GROQ_KEY = ("GROQ_API_KEY is not set: create a key at https://console.groq.com/keys and put "
+               "GROQ_API_KEY=gsk_… in the environment or a .env file.")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="moa-bot", description="Mixture-of-Agents answers in Discord and Slack.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="start every adapter whose token is set (or a console chat on a terminal)")
+    ask = sub.add_parser("ask", help="one MoA answer in the terminal")
+    ask.add_argument("question")
+    ask.add_argument("--config", type=Path, help="a MoA config JSON file (seed article format or an export)")
+    ask.add_argument("--layers", type=int, help="number of proposer layers (overrides the config)")
+    ask.add_argument("--show-layers", action="store_true", help="print every intermediate answer")
+    sub.add_parser("models", help="list the models the configured providers serve now")
+    sub.add_parser("doctor", help="check the setup: keys, platforms, Groq reachability, models")
+    return parser
+
+
+def _needs_groq_key(settings: Settings) -> bool:
+    return not settings.groq_api_key and not settings.env.get("MOA_PROVIDERS", "").strip()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `moa-bot` console script."""
+    args = _parser().parse_args(argv)
+    settings = Settings.load()
+    configure_logging(dict(settings.env))
+    match args.command:
+        case "run":
+            return _run(settings)
+        case "ask":
+            from bot.terminal import ask
+
+            return asyncio.run(ask(args.question, args.config, args.layers, args.show_layers, settings))
+        case "models":
+            from bot.terminal import models
+
+            return asyncio.run(models(settings))
+        case "doctor":
+            from bot.doctor import doctor
+
+            return asyncio.run(doctor(settings))
+    return 2
+
+
+def _run(settings: Settings) -> int:
+    if not (settings.slack_enabled or settings.discord_enabled):
+        if sys.stdin.isatty() and sys.stdout.isatty():
+            if _needs_groq_key(settings):
+                print(NO_GROQ_KEY, file=sys.stderr)
+                return 2
+            from bot.console import chat
+
+            return asyncio.run(chat(settings))
+        print(HOW_TO_CONFIGURE, file=sys.stderr)
+        return 2
+    if _needs_groq_key(settings):
+        print(NO_GROQ_KEY, file=sys.stderr)
+        return 2
+    if settings.slack_enabled and not (settings.slack_app_token or settings.slack_signing_secret):
+        print("SLACK_BOT_TOKEN is set but Slack needs SLACK_APP_TOKEN (xapp-…, Socket Mode) or "
+              "SLACK_SIGNING_SECRET (HTTP mode): https://api.slack.com/apps → Basic Information.", file=sys.stderr)
+        return 2
+    from bot.runner import run_adapters
+
+    return asyncio.run(run_adapters(settings))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
