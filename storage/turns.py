@@ -16,19 +16,15 @@ def turn_tokens(text: str) -> int:
     return len(text) // 4 + TURN_OVERHEAD_TOKENS
 
 
-# SQLite's length() counts characters like Python's len(), and integer / integer truncates like //,
-# so the running total below is exactly sum(turn_tokens(text)) over the newest turns.
-_HISTORY_SQL = f"""
-SELECT role, author, text, created_at FROM (
-    SELECT id, role, author, text, created_at,
-           SUM(length(text) / 4 + {TURN_OVERHEAD_TOKENS})
-               OVER (ORDER BY created_at DESC, id DESC ROWS UNBOUNDED PRECEDING) AS spent
-    FROM turns
-    WHERE platform = ? AND workspace = ? AND channel = ? AND thread = ?
-)
-WHERE spent <= ?
-ORDER BY created_at, id
+# Newest first, walking the (…, thread, created_at) index backwards (rowid breaks ties) one page at a time,
+# so reading stops soon after the budget is spent: a long thread costs no more than a short one. Each
+# page is a complete statement (keyset paging, no open cursor), i.e. one round trip to the SQLite thread.
+_PAGE_SQL = """
+SELECT id, role, author, text, created_at FROM turns
+WHERE platform = ? AND workspace = ? AND channel = ? AND thread = ? AND (created_at, id) < (?, ?)
+ORDER BY created_at DESC, id DESC LIMIT ?
 """
+FIRST_PAGE = 100  # turns in the first page (most budgets are spent within it); later pages double
 
 
 class TurnRepository:
@@ -66,16 +62,32 @@ class TurnRepository:
         """The newest whole turns that fit in token_budget (see turn_tokens), oldest first."""
         if token_budget <= 0:
             return []
-        rows = await self._db.fetchall(
-            _HISTORY_SQL, (channel.platform, channel.workspace, channel.channel, thread, token_budget)
-        )
-        return [StoredTurn(role=r[0], author=r[1], text=r[2], created_at=r[3]) for r in rows]
+        key = (channel.platform, channel.workspace, channel.channel, thread)
+        # Every turn costs at least TURN_OVERHEAD_TOKENS, which bounds how many can fit.
+        page = min(FIRST_PAGE, token_budget // TURN_OVERHEAD_TOKENS)
+        before: tuple[float, int] = (float("inf"), 0)
+        picked: list[StoredTurn] = []
+        spent = 0
+        while True:
+            rows = await self._db.fetchall(_PAGE_SQL, (*key, *before, page))
+            for _id, role, author, text, created_at in rows:
+                spent += turn_tokens(text)
+                if spent > token_budget:
+                    break
+                picked.append(StoredTurn(role=role, author=author, text=text, created_at=created_at))
+            else:
+                if len(rows) == page:  # the page was full and all of it fit: read further back
+                    before = (rows[-1][4], rows[-1][0])
+                    page *= 2
+                    continue
+            break
+        picked.reverse()
+        return picked
 
     async def has_thread(self, channel: ChannelKey, thread: str) -> bool:
         """Whether any turn is stored in this thread."""
         row = await self._db.fetchone(
-            "SELECT EXISTS (SELECT 1 FROM turns"
-            " WHERE platform = ? AND workspace = ? AND channel = ? AND thread = ?)",
+            "SELECT EXISTS (SELECT 1 FROM turns WHERE platform = ? AND workspace = ? AND channel = ? AND thread = ?)",
             (channel.platform, channel.workspace, channel.channel, thread),
         )
         return bool(row and row[0])
