@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 
 from bot.throttle import CoalescingUpdater
@@ -24,7 +25,7 @@ async def test_burst_of_updates_is_coalesced_to_the_newest() -> None:
     values = [n for _, n in shown]
     assert values[-1] == 49  # the final state is always shown
     assert len(values) < 10  # not one edit per event
-    gaps = [b - a for (a, _), (b, _) in zip(shown, shown[1:], strict=False)]
+    gaps = [b - a for (a, _), (b, _) in itertools.pairwise(shown)]
     assert all(gap >= 0.19 for gap in gaps)
 
 
