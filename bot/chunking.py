@@ -102,6 +102,12 @@ def _choose_cut(text: str, room: int, floor: int) -> tuple[int, int]:
     return room, room  # one unbroken run of text: a hard split is the only way
 
 
+def close_open_fence(text: str) -> str:
+    """`text` with a closing fence added if it ends inside a code block (e.g. an answer cut off)."""
+    fence = _open_fence_at(text, len(text))
+    return text + fence.close if fence is not None else text
+
+
 def split_text(text: str, limit: int) -> list[str]:
     """Split `text` into parts of at most `limit` characters each, in order, losing no content.
 
