@@ -1,0 +1,771 @@
+"""A fake Discord (REST API + gateway) on 127.0.0.1, for driving the real discord.py in tests.
+
+One aiohttp app serves both halves: REST under `/api/v10/...` and the gateway websocket at `/gateway`.
+discord.py is pointed at it through its two process-global seams (`install()` sets and restores them)::
+
+    async with FakeDiscord() as fake, fake.install():
+        ...                                    # build and start the bot
+        await fake.wait_for_ready()
+        msg = await fake.say(fake.general, fake.alice, f"{fake.bot_mention} why is the sky blue?")
+        await fake.wait_for(lambda f: f.bot_messages(thread_id=msg["id"]))
+
+The world: one guild with two text channels (`general`, `random`), a moderator `alice` (Manage
+Channels through the "mod" role), a member `bob` (no Manage Channels) and the bot. Threads started from a
+message take the message's id, as on Discord. Everything the bot does over REST is in `calls`; the
+current state of every message is in `messages`. The fake behaves like Discord where the bot can tell:
+it echoes the bot's own messages back over the gateway, blanks `content` of messages that do not
+mention the bot when the MESSAGE_CONTENT intent is missing, replays missed events on RESUME, and
+answers 429 with `Via` + `retry_after` when told to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from aiohttp import WSMsgType, web
+
+API_PREFIX = "/api/v10"
+MESSAGE_CONTENT_INTENT = 1 << 15
+
+# Permission bits (discord.Permissions values) used to build roles.
+VIEW_CHANNEL = 1 << 10
+SEND_MESSAGES = 1 << 11
+EMBED_LINKS = 1 << 14
+READ_MESSAGE_HISTORY = 1 << 16
+ADD_REACTIONS = 1 << 6
+MANAGE_CHANNELS = 1 << 4
+MENTION_EVERYONE = 1 << 17
+USE_APPLICATION_COMMANDS = 1 << 31
+CREATE_PUBLIC_THREADS = 1 << 35
+SEND_MESSAGES_IN_THREADS = 1 << 38
+MEMBER_PERMISSIONS = (VIEW_CHANNEL | SEND_MESSAGES | READ_MESSAGE_HISTORY | ADD_REACTIONS | EMBED_LINKS
+                      | USE_APPLICATION_COMMANDS | CREATE_PUBLIC_THREADS | SEND_MESSAGES_IN_THREADS
+                      | MENTION_EVERYONE)  # members may @everyone: the bot must still never ping
+
+T = TypeVar("T")
+_MENTION = re.compile(r"<@!?(\d+)>")
+_ROLE_MENTION = re.compile(r"<@&(\d+)>")
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    # discord.py only parses a body whose Content-Type is exactly "application/json" (no charset).
+    return web.Response(body=json.dumps(data).encode(), status=status,
+                        headers={"Content-Type": "application/json", **(headers or {})})
+
+
+@dataclass
+class RestCall:
+    """One REST request the bot made."""
+
+    method: str
+    path: str  # without the /api/v10 prefix, e.g. "/channels/123/messages"
+    json: Any
+    query: dict[str, str]
+    at: float  # time.monotonic()
+    status: int = 0
+
+
+@dataclass
+class FakeUser:
+    id: str
+    name: str
+    bot: bool = False
+    roles: tuple[str, ...] = ()
+
+    def payload(self) -> dict[str, Any]:
+        return {"id": self.id, "username": self.name, "discriminator": "0", "global_name": self.name,
+                "avatar": None, "bot": self.bot, "public_flags": 0}
+
+
+@dataclass
+class FakeInteraction:
+    """An interaction the test sent, and everything the bot answered to it."""
+
+    id: str
+    token: str
+    payload: dict[str, Any]
+    callbacks: list[dict[str, Any]] = field(default_factory=list)  # POST …/callback bodies
+    followups: list[dict[str, Any]] = field(default_factory=list)  # follow-up message payloads
+    original: dict[str, Any] | None = None  # the @original response message, after edits
+
+    @property
+    def acknowledged_at(self) -> float | None:
+        return self._ack_at
+
+    _ack_at: float | None = None
+    created_at: float = field(default_factory=time.monotonic)
+
+    @property
+    def replies(self) -> list[dict[str, Any]]:
+        """Every message the user sees in answer: the original response, then the follow-ups."""
+        return ([self.original] if self.original and self.original.get("content") is not None
+                and not self.original.get("_deferred") else []) + self.followups
+
+    @property
+    def text(self) -> str:
+        """All reply text (content and embed descriptions) joined, as the user reads it."""
+        parts: list[str] = []
+        for msg in self.replies:
+            if msg.get("content"):
+                parts.append(msg["content"])
+            parts.extend(e.get("description") or "" for e in msg.get("embeds") or [])
+        return "\n".join(parts)
+
+    @property
+    def ephemeral(self) -> bool:
+        flags = [c.get("data", {}).get("flags", 0) or 0 for c in self.callbacks]
+        return bool(flags) and all(f & 64 for f in flags) and all(
+            (m.get("flags", 0) or 0) & 64 for m in self.followups)
+
+
+class FakeDiscord:
+    """Discord's REST API and gateway, small enough to read, faithful where discord.py looks."""
+
+    def __init__(self, *, token: str = "fake-bot-token") -> None:
+        self.token = token
+        self._ids = itertools.count(1_300_000_000_000_000_001)
+        self.guild_id = self.new_id()
+        self.app_id = self.new_id()
+        self.bot = FakeUser(self.app_id, "moa-bot", bot=True)
+        self.mod_role = self.new_id()
+        self.bot_role = self.new_id()
+        self.alice = FakeUser(self.new_id(), "alice", roles=(self.mod_role,))
+        self.bob = FakeUser(self.new_id(), "bob")
+        self.users = {u.id: u for u in (self.bot, self.alice, self.bob)}
+        self.general = self.new_id()
+        self.random = self.new_id()
+        self.channels: dict[str, dict[str, Any]] = {
+            cid: {"id": cid, "type": 0, "guild_id": self.guild_id, "name": name, "position": i,
+                  "permission_overwrites": [], "parent_id": None, "nsfw": False, "topic": None,
+                  "last_message_id": None, "rate_limit_per_user": 0, "flags": 0}
+            for i, (cid, name) in enumerate(((self.general, "general"), (self.random, "random")))
+        }
+        self.messages: dict[str, dict[str, Any]] = {}
+        self.message_order: list[str] = []
+        self.calls: list[RestCall] = []
+        self.interactions: dict[str, FakeInteraction] = {}
+        self.commands: dict[str, list[dict[str, Any]]] = {}  # "global" or guild id -> synced commands
+        self.identifies: list[dict[str, Any]] = []
+        self.resumes: list[dict[str, Any]] = []
+        self.redeliver_on_resume = 0  # re-send this many already-seen events after a RESUME
+        self._rate_limits: list[tuple[str, re.Pattern[str], float]] = []
+        self._ws: web.WebSocketResponse | None = None
+        self._session_id: str | None = None
+        self._seq = 0
+        self._log: list[dict[str, Any]] = []  # dispatched events of this session, for RESUME
+        self._send_lock = asyncio.Lock()
+        self._cond = asyncio.Condition()
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    # ---- addresses ---------------------------------------------------------------------------------
+    def new_id(self) -> str:
+        return str(next(self._ids))
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}{API_PREFIX}"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/gateway"
+
+    @property
+    def bot_mention(self) -> str:
+        return f"<@{self.bot.id}>"
+
+    @contextlib.contextmanager
+    def install(self) -> Iterator[FakeDiscord]:
+        """Point discord.py's REST base and gateway at this fake; restore them afterwards."""
+        import discord.gateway
+        import discord.http
+        import yarl
+
+        old_base, old_gateway = discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
+        discord.http.Route.BASE = self.base_url
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(self.gateway_url)
+        try:
+            yield self
+        finally:
+            discord.http.Route.BASE = old_base
+            discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = old_gateway
+
+    # ---- lifecycle ---------------------------------------------------------------------------------
+    async def start(self) -> FakeDiscord:
+        app = web.Application()
+        app.router.add_get("/gateway", self._gateway)
+        app.router.add_route("*", API_PREFIX + "/{tail:.*}", self._rest)
+        self._runner = web.AppRunner(app, shutdown_timeout=0.1, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        server = site._server
+        assert server is not None
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return self
+
+    async def stop(self) -> None:
+        if self._ws is not None:
+            await self._ws.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FakeDiscord:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # ---- waiting -----------------------------------------------------------------------------------
+    async def _changed(self) -> None:
+        async with self._cond:
+            self._cond.notify_all()
+
+    async def wait_for(self, predicate: Callable[[FakeDiscord], T], timeout: float = 5.0) -> T:
+        """Wait until `predicate(fake)` is truthy and return its value (TimeoutError with the calls)."""
+        async with self._cond:
+            try:
+                return await asyncio.wait_for(self._cond.wait_for(lambda: predicate(self)), timeout)
+            except TimeoutError:
+                calls = "\n".join(f"  {c.method} {c.path} {json.dumps(c.json)[:300]}" for c in self.calls)
+                raise TimeoutError(f"fake Discord: condition not met within {timeout} s; calls:\n{calls}") from None
+
+    async def wait_for_ready(self, timeout: float = 5.0) -> None:
+        """Until the bot has identified (or resumed) and received its guild."""
+        await self.wait_for(lambda f: f._session_id is not None and f._ws is not None, timeout)
+
+    @property
+    def connected(self) -> bool:
+        return self._ws is not None and not self._ws.closed
+
+    # ---- what the bot did --------------------------------------------------------------------------
+    def calls_to(self, method: str, pattern: str) -> list[RestCall]:
+        rx = re.compile(pattern)
+        return [c for c in self.calls if c.method == method and rx.fullmatch(c.path)]
+
+    def channel_messages(self, channel_id: str) -> list[dict[str, Any]]:
+        return [m for mid in self.message_order if (m := self.messages[mid])["channel_id"] == channel_id]
+
+    def bot_messages(self, channel_id: str | None = None, *, thread_id: str | None = None) -> list[dict[str, Any]]:
+        """Messages the bot posted (current state after edits), in order, optionally in one channel."""
+        where = thread_id or channel_id
+        return [m for mid in self.message_order
+                if (m := self.messages[mid])["author"]["id"] == self.bot.id
+                and (where is None or m["channel_id"] == where)]
+
+    def threads(self) -> list[dict[str, Any]]:
+        return [c for c in self.channels.values() if c["type"] == 11]
+
+    @property
+    def pings(self) -> list[str]:
+        """Who the bot's messages notified: "everyone", "here", "user:ID", "role:ID"."""
+        found: list[str] = []
+        for call in self.calls:
+            body = call.json if isinstance(call.json, dict) else None
+            if body is None or call.method not in ("POST", "PATCH"):
+                continue
+            if "/callback" in call.path:
+                body = body.get("data") or {}
+            content = body.get("content") or ""
+            if not content:
+                continue
+            allowed = body.get("allowed_mentions")
+            parse = set(allowed.get("parse", [])) if allowed is not None else {"everyone", "users", "roles"}
+            users = set(allowed.get("users", [])) if allowed is not None else set()
+            roles = set(allowed.get("roles", [])) if allowed is not None else set()
+            if "everyone" in parse:
+                found += [w for w in ("everyone", "here") if f"@{w}" in content]
+            found += [f"user:{u}" for u in _MENTION.findall(content) if "users" in parse or u in users]
+            found += [f"role:{r}" for r in _ROLE_MENTION.findall(content) if "roles" in parse or r in roles]
+        return found
+
+    # ---- control -----------------------------------------------------------------------------------
+    def rate_limit(self, method: str, pattern: str, retry_after: float = 0.05, times: int = 1) -> None:
+        """Answer the next `times` matching REST calls with 429 (with Via, as Discord's edge does)."""
+        for _ in range(times):
+            self._rate_limits.append((method, re.compile(pattern), retry_after))
+
+    async def reconnect(self) -> None:
+        """Ask the bot to reconnect (op 7 RECONNECT); it should RESUME."""
+        await self._send({"op": 7, "d": None})
+
+    async def drop(self, code: int = 4000) -> None:
+        """Close the gateway connection with `code` (4000: unknown error, resumable)."""
+        ws = self._ws
+        if ws is not None:
+            self._ws = None
+            await ws.close(code=code, message=b"fake drop")
+
+    # ---- things people do --------------------------------------------------------------------------
+    def message_payload(self, channel_id: str, author: FakeUser, content: str, **extra: Any) -> dict[str, Any]:
+        mentions = [self.users[u].payload() for u in dict.fromkeys(_MENTION.findall(content)) if u in self.users]
+        channel = self.channels.get(channel_id, {})
+        msg: dict[str, Any] = {
+            "id": extra.pop("id", None) or self.new_id(), "channel_id": channel_id, "author": author.payload(),
+            "content": content, "timestamp": _now_iso(), "edited_timestamp": None, "tts": False,
+            "mention_everyone": False, "mentions": mentions, "mention_roles": [], "attachments": [],
+            "embeds": [], "pinned": False, "type": 0, "components": [], "flags": 0,
+        }
+        if channel.get("guild_id"):
+            msg["guild_id"] = channel["guild_id"]
+        msg.update(extra)
+        return msg
+
+    async def say(self, channel_id: str, author: FakeUser, content: str) -> dict[str, Any]:
+        """`author` posts `content` in a channel, thread or DM; returns the message."""
+        msg = self.message_payload(channel_id, author, content)
+        self._store(msg)
+        await self.dispatch("MESSAGE_CREATE", self._gateway_message(msg))
+        return msg
+
+    async def open_dm(self, user: FakeUser) -> str:
+        cid = self.new_id()
+        self.channels[cid] = {"id": cid, "type": 1, "recipients": [user.payload()], "last_message_id": None,
+                              "flags": 0}
+        return cid
+
+    async def react(self, message_id: str, user: FakeUser, emoji: str = "🔍") -> None:
+        msg = self.messages[message_id]
+        data: dict[str, Any] = {"user_id": user.id, "channel_id": msg["channel_id"], "message_id": message_id,
+                                "emoji": {"id": None, "name": emoji}, "burst": False, "type": 0,
+                                "burst_colors": [], "message_author_id": msg["author"]["id"]}
+        if "guild_id" in msg:
+            data["guild_id"] = msg["guild_id"]
+            data["member"] = self._member(user)
+        await self.dispatch("MESSAGE_REACTION_ADD", data)
+
+    async def slash(self, channel_id: str, user: FakeUser, *path: str, options: dict[str, Any] | None = None,
+                    permissions: int | None = None) -> FakeInteraction:
+        """`user` runs `/moa <path…> [options]` in a channel: a type-2 interaction."""
+        leaf: list[dict[str, Any]] = [{"name": k, "type": _option_type(v), "value": v}
+                                      for k, v in (options or {}).items()]
+        opts = leaf
+        for i, name in enumerate(reversed(path)):
+            opts = [{"name": name, "type": 1 if i == 0 else 2, "options": opts}]
+        cmd_id = self._command_id("moa")
+        data = {"id": cmd_id, "name": "moa", "type": 1, "options": opts}
+        return await self._interact(2, channel_id, user, data, permissions=permissions)
+
+    async def autocomplete(self, channel_id: str, user: FakeUser, *path: str, option: str, value: str,
+                           options: dict[str, Any] | None = None) -> FakeInteraction:
+        """A type-4 autocomplete interaction while `user` types `value` into `option`."""
+        leaf: list[dict[str, Any]] = [{"name": k, "type": _option_type(v), "value": v}
+                                      for k, v in (options or {}).items()]
+        leaf.append({"name": option, "type": 3, "value": value, "focused": True})
+        opts = leaf
+        for i, name in enumerate(reversed(path)):
+            opts = [{"name": name, "type": 1 if i == 0 else 2, "options": opts}]
+        data = {"id": self._command_id("moa"), "name": "moa", "type": 1, "options": opts}
+        return await self._interact(4, channel_id, user, data)
+
+    async def press(self, message_id: str, user: FakeUser, custom_id: str | None = None) -> FakeInteraction:
+        """`user` presses a button on a message (the first button when `custom_id` is None)."""
+        msg = self.messages[message_id]
+        if custom_id is None:
+            custom_id = self.buttons(msg)[0]["custom_id"]
+        data = {"custom_id": custom_id, "component_type": 2}
+        return await self._interact(3, msg["channel_id"], user, data, message=msg)
+
+    @staticmethod
+    def buttons(msg: dict[str, Any]) -> list[dict[str, Any]]:
+        return [c for row in msg.get("components") or [] for c in row.get("components") or []
+                if c.get("type") == 2]
+
+    # ---- gateway -----------------------------------------------------------------------------------
+    async def dispatch(self, event: str, data: dict[str, Any]) -> None:
+        """Send a DISPATCH event; while the bot is disconnected it waits in the log for RESUME."""
+        self._seq += 1
+        frame = {"op": 0, "t": event, "s": self._seq, "d": data}
+        self._log.append(frame)
+        await self._send(frame)
+
+    async def _send(self, frame: dict[str, Any]) -> None:
+        ws = self._ws
+        if ws is None or ws.closed:
+            return
+        async with self._send_lock:
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                await ws.send_str(json.dumps(frame))
+
+    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        await ws.send_str(json.dumps({"op": 10, "d": {"heartbeat_interval": 41250}}))
+        try:
+            async for raw in ws:
+                if raw.type != WSMsgType.TEXT:
+                    continue
+                msg = json.loads(raw.data)
+                op = msg.get("op")
+                if op == 1:
+                    await ws.send_str(json.dumps({"op": 11}))
+                elif op == 2:
+                    await self._identify(ws, msg["d"])
+                elif op == 6:
+                    await self._resume(ws, msg["d"])
+                elif op == 8:
+                    await ws.send_str(json.dumps({"op": 0, "t": "GUILD_MEMBERS_CHUNK", "s": None, "d": {
+                        "guild_id": self.guild_id, "members": [self._member(u) for u in self.users.values()],
+                        "chunk_index": 0, "chunk_count": 1, "nonce": msg["d"].get("nonce")}}))
+        finally:
+            if self._ws is ws:
+                self._ws = None
+            await self._changed()
+        return ws
+
+    async def _identify(self, ws: web.WebSocketResponse, d: dict[str, Any]) -> None:
+        if d.get("token") != self.token:
+            await ws.close(code=4004, message=b"Authentication failed.")
+            return
+        self.identifies.append(d)
+        self._session_id = uuid.uuid4().hex
+        self._seq = 0
+        self._log = []
+        self._ws = ws
+        ready = {"v": 10, "user": {**self.bot.payload(), "verified": True, "mfa_enabled": False, "flags": 0},
+                 "session_id": self._session_id, "resume_gateway_url": self.gateway_url,
+                 "shard": [0, 1], "application": {"id": self.app_id, "flags": 0},
+                 "guilds": [{"id": self.guild_id, "unavailable": True}], "private_channels": [],
+                 "relationships": [], "presences": [], "guild_join_requests": []}
+        await self.dispatch("READY", ready)
+        await self.dispatch("GUILD_CREATE", self._guild())
+        await self._changed()
+
+    async def _resume(self, ws: web.WebSocketResponse, d: dict[str, Any]) -> None:
+        self.resumes.append(d)
+        if d.get("session_id") != self._session_id or d.get("token") != self.token:
+            await ws.send_str(json.dumps({"op": 9, "d": False}))
+            return
+        self._ws = ws
+        seen = int(d.get("seq") or 0)
+        replay = [f for f in self._log if f["s"] > seen]
+        if self.redeliver_on_resume:
+            # Discord may deliver an event again after a RESUME: the bot must not act twice.
+            replay = [f for f in self._log if f["s"] <= seen][-self.redeliver_on_resume:] + replay
+        for frame in replay:
+            await self._send(frame)
+        self._seq += 1
+        await self._send({"op": 0, "t": "RESUMED", "s": self._seq, "d": {}})
+        await self._changed()
+
+    # ---- payloads ----------------------------------------------------------------------------------
+    def _role(self, rid: str, name: str, perms: int, position: int) -> dict[str, Any]:
+        return {"id": rid, "name": name, "permissions": str(perms), "position": position, "color": 0,
+                "hoist": False, "managed": False, "mentionable": False, "flags": 0}
+
+    def permissions_of(self, user: FakeUser) -> int:
+        perms = MEMBER_PERMISSIONS
+        if self.mod_role in user.roles:
+            perms |= MANAGE_CHANNELS
+        return perms
+
+    def _member(self, user: FakeUser) -> dict[str, Any]:
+        return {"user": user.payload(), "roles": list(user.roles), "joined_at": _now_iso(), "deaf": False,
+                "mute": False, "flags": 0, "nick": None, "avatar": None}
+
+    def _guild(self) -> dict[str, Any]:
+        return {
+            "id": self.guild_id, "name": "Fake Guild", "icon": None, "owner_id": self.alice.id,
+            "roles": [self._role(self.guild_id, "@everyone", MEMBER_PERMISSIONS, 0),
+                      self._role(self.mod_role, "mod", MEMBER_PERMISSIONS | MANAGE_CHANNELS, 1),
+                      self._role(self.bot_role, "moa-bot", MEMBER_PERMISSIONS, 2)],
+            "emojis": [], "stickers": [], "features": [], "member_count": len(self.users), "large": False,
+            "unavailable": False, "joined_at": _now_iso(), "verification_level": 0,
+            "default_message_notifications": 0, "explicit_content_filter": 0, "mfa_level": 0,
+            "system_channel_id": None, "premium_tier": 0, "preferred_locale": "en-US", "nsfw_level": 0,
+            "members": [self._member(u) for u in self.users.values()],
+            "channels": [c for c in self.channels.values() if c["type"] == 0],
+            "threads": self.threads(), "voice_states": [], "presences": [], "stage_instances": [],
+            "guild_scheduled_events": [], "soundboard_sounds": [],
+        }
+
+    def _gateway_message(self, msg: dict[str, Any]) -> dict[str, Any]:
+        """A message as the gateway delivers it to this bot (content hidden without the intent)."""
+        out = dict(msg)
+        if "guild_id" in msg:
+            user = self.users.get(msg["author"]["id"])
+            if user is not None:
+                member = self._member(user)
+                member.pop("user")
+                out["member"] = member
+        intents = self.identifies[-1].get("intents", 0) if self.identifies else 0
+        mentioned = any(m["id"] == self.bot.id for m in msg.get("mentions", []))
+        is_dm = "guild_id" not in msg
+        if not intents & MESSAGE_CONTENT_INTENT and not (mentioned or is_dm or msg["author"]["id"] == self.bot.id):
+            out.update(content="", embeds=[], attachments=[], components=[])
+        return out
+
+    def _command_id(self, name: str) -> str:
+        for cmds in self.commands.values():
+            for c in cmds:
+                if c["name"] == name:
+                    return str(c["id"])
+        return self.new_id()
+
+    async def _interact(self, kind: int, channel_id: str, user: FakeUser, data: dict[str, Any], *,
+                        message: dict[str, Any] | None = None, permissions: int | None = None) -> FakeInteraction:
+        channel = self.channels.get(channel_id) or {"id": channel_id, "type": 0}
+        inter_id, token = self.new_id(), f"itoken-{uuid.uuid4().hex}"
+        payload: dict[str, Any] = {
+            "id": inter_id, "application_id": self.app_id, "type": kind, "data": data, "token": token,
+            "version": 1, "channel_id": channel_id, "channel": channel, "locale": "en-US",
+            "app_permissions": str(self.permissions_of(self.bot)), "entitlements": [],
+            "authorizing_integration_owners": {"0": self.guild_id}, "context": 0,
+            "attachment_size_limit": 10 * 1024 * 1024,
+        }
+        if channel.get("type") == 1:
+            payload["user"] = user.payload()
+            payload["context"] = 1
+        else:
+            payload["guild_id"] = self.guild_id
+            payload["guild_locale"] = "en-US"
+            member = self._member(user)
+            perms = self.permissions_of(user) if permissions is None else permissions
+            member["permissions"] = str(perms)
+            payload["member"] = member
+        if message is not None:
+            payload["message"] = message
+        inter = FakeInteraction(inter_id, token, payload)
+        self.interactions[token] = inter
+        await self.dispatch("INTERACTION_CREATE", payload)
+        return inter
+
+    def _store(self, msg: dict[str, Any]) -> None:
+        if msg["id"] not in self.messages:
+            self.message_order.append(msg["id"])
+        self.messages[msg["id"]] = msg
+
+    # ---- REST --------------------------------------------------------------------------------------
+    async def _rest(self, request: web.Request) -> web.StreamResponse:
+        path = "/" + request.match_info["tail"]
+        body: Any = None
+        if request.can_read_body:
+            if request.content_type == "application/json":
+                body = await request.json()
+            elif request.content_type.startswith("multipart/"):
+                body = await _multipart_json(request)
+        call = RestCall(request.method, path, body, dict(request.query), time.monotonic())
+        self.calls.append(call)
+        try:
+            response = await self._route(request, call)
+        except KeyError:
+            response = _json({"message": "Unknown Resource", "code": 10000}, status=404)
+        call.status = response.status
+        await self._changed()
+        return response
+
+    async def _route(self, request: web.Request, call: RestCall) -> web.Response:
+        auth = request.headers.get("Authorization", "")
+        is_webhook = call.path.startswith(("/webhooks/", "/interactions/"))
+        if not is_webhook and auth != f"Bot {self.token}":
+            return _json({"message": "401: Unauthorized", "code": 0}, status=401)
+        for i, (method, rx, retry_after) in enumerate(self._rate_limits):
+            if method == call.method and rx.fullmatch(call.path):
+                del self._rate_limits[i]
+                return _json({"message": "You are being rate limited.", "retry_after": retry_after,
+                              "global": False}, status=429, headers={"Via": "1.1 google",
+                                                                     "Retry-After": f"{retry_after:g}"})
+        for method, pattern, handler in self._routes():
+            m = re.fullmatch(pattern, call.path)
+            if m and method == call.method:
+                return await handler(call, *m.groups())
+        return _json({"message": "404: Not Found", "code": 0}, status=404)
+
+    def _routes(self) -> list[tuple[str, str, Callable[..., Any]]]:
+        snow = r"(\d+)"
+        return [
+            ("GET", r"/users/@me", self._get_me),
+            ("GET", r"/oauth2/applications/@me", self._get_app),
+            ("GET", r"/gateway(?:/bot)?", self._get_gateway),
+            ("PUT", rf"/applications/{snow}/commands", self._put_commands),
+            ("PUT", rf"/applications/{snow}/guilds/{snow}/commands", self._put_commands),
+            ("POST", rf"/channels/{snow}/typing", self._typing),
+            ("GET", rf"/channels/{snow}", self._get_channel),
+            ("POST", rf"/channels/{snow}/messages", self._post_message),
+            ("GET", rf"/channels/{snow}/messages/{snow}", self._get_message),
+            ("PATCH", rf"/channels/{snow}/messages/{snow}", self._patch_message),
+            ("DELETE", rf"/channels/{snow}/messages/{snow}", self._delete_message),
+            ("POST", rf"/channels/{snow}/messages/{snow}/threads", self._create_thread),
+            ("POST", rf"/interactions/{snow}/([^/]+)/callback", self._callback),
+            ("POST", rf"/webhooks/{snow}/([^/]+)", self._followup),
+            ("GET", rf"/webhooks/{snow}/([^/]+)/messages/(@original|\d+)", self._get_webhook_message),
+            ("PATCH", rf"/webhooks/{snow}/([^/]+)/messages/(@original|\d+)", self._edit_webhook_message),
+        ]
+
+    async def _get_me(self, call: RestCall) -> web.Response:
+        return _json({**self.bot.payload(), "verified": True, "mfa_enabled": False, "flags": 0})
+
+    async def _get_app(self, call: RestCall) -> web.Response:
+        return _json({"id": self.app_id, "name": "moa-bot", "description": "", "icon": None,
+                      "bot_public": True, "bot_require_code_grant": False, "owner": self.alice.payload(),
+                      "verify_key": "0" * 64, "flags": 0, "summary": "", "team": None,
+                      "bot": self.bot.payload()})
+
+    async def _get_gateway(self, call: RestCall) -> web.Response:
+        return _json({"url": self.gateway_url, "shards": 1, "session_start_limit": {
+            "total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1}})
+
+    async def _put_commands(self, call: RestCall, app_id: str, guild_id: str | None = None) -> web.Response:
+        synced = [{**c, "id": self._command_id(c["name"]), "application_id": app_id, "version": self.new_id(),
+                   **({"guild_id": guild_id} if guild_id else {})} for c in call.json or []]
+        self.commands[guild_id or "global"] = synced
+        return _json(synced)
+
+    async def _typing(self, call: RestCall, channel_id: str) -> web.Response:
+        return web.Response(status=204)
+
+    async def _get_channel(self, call: RestCall, channel_id: str) -> web.Response:
+        return _json(self.channels[channel_id])
+
+    async def _post_message(self, call: RestCall, channel_id: str) -> web.Response:
+        if channel_id not in self.channels:
+            return _json({"message": "Unknown Channel", "code": 10003}, status=404)
+        body = call.json or {}
+        if len(body.get("content") or "") > 2000:
+            return _json({"message": "Invalid Form Body", "code": 50035, "errors": {"content": {
+                "_errors": [{"code": "BASE_TYPE_MAX_LENGTH", "message": "Must be 2000 or fewer in length."}]}}},
+                status=400)
+        msg = self.message_payload(channel_id, self.bot, body.get("content") or "",
+                                   embeds=body.get("embeds") or [], components=body.get("components") or [],
+                                   flags=body.get("flags") or 0)
+        if ref := body.get("message_reference"):
+            msg["message_reference"] = ref
+        self._store(msg)
+        await self.dispatch("MESSAGE_CREATE", self._gateway_message(msg))  # Discord echoes our own messages
+        return _json(msg)
+
+    async def _get_message(self, call: RestCall, channel_id: str, message_id: str) -> web.Response:
+        msg = self.messages[message_id]
+        return _json(msg) if msg["channel_id"] == channel_id else _json({"code": 10008}, status=404)
+
+    async def _patch_message(self, call: RestCall, channel_id: str, message_id: str) -> web.Response:
+        msg = self.messages[message_id]
+        body = call.json or {}
+        if len(body.get("content") or "") > 2000:
+            return _json({"message": "Invalid Form Body", "code": 50035}, status=400)
+        for key in ("content", "embeds", "components", "flags"):
+            if key in body:
+                msg[key] = body[key] if body[key] is not None else ([] if key != "content" else "")
+        msg["edited_timestamp"] = _now_iso()
+        await self.dispatch("MESSAGE_UPDATE", self._gateway_message(msg))
+        return _json(msg)
+
+    async def _delete_message(self, call: RestCall, channel_id: str, message_id: str) -> web.Response:
+        self.messages.pop(message_id)
+        self.message_order.remove(message_id)
+        return web.Response(status=204)
+
+    async def _create_thread(self, call: RestCall, channel_id: str, message_id: str) -> web.Response:
+        name = (call.json or {}).get("name", "")
+        if not 1 <= len(name) <= 100:
+            return _json({"message": "Invalid Form Body", "code": 50035}, status=400)
+        if message_id in self.channels:
+            return _json({"message": "A thread has already been created for this message", "code": 160004},
+                         status=400)
+        thread = {"id": message_id, "type": 11, "guild_id": self.guild_id, "parent_id": channel_id,
+                  "owner_id": self.bot.id, "name": name, "message_count": 0, "member_count": 1,
+                  "rate_limit_per_user": 0, "flags": 0, "total_message_sent": 0, "last_message_id": None,
+                  "thread_metadata": {"archived": False, "auto_archive_duration":
+                                      (call.json or {}).get("auto_archive_duration", 1440),
+                                      "archive_timestamp": _now_iso(), "locked": False}}
+        self.channels[message_id] = thread
+        await self.dispatch("THREAD_CREATE", {**thread, "newly_created": True})
+        return _json(thread)
+
+    async def _callback(self, call: RestCall, inter_id: str, token: str) -> web.Response:
+        inter = self.interactions[token]
+        body = call.json or {}
+        if inter.callbacks:
+            return _json({"message": "Interaction has already been acknowledged.", "code": 40060}, status=400)
+        inter.callbacks.append(body)
+        inter._ack_at = time.monotonic()
+        data = body.get("data") or {}
+        kind = body.get("type")
+        if kind in (4, 5, 7):  # message, deferred message, update message
+            inter.original = self.message_payload(
+                inter.payload["channel_id"], self.bot, data.get("content") or "", embeds=data.get("embeds") or [],
+                components=data.get("components") or [], flags=data.get("flags") or 0, webhook_id=self.app_id,
+                _deferred=kind == 5)
+        if call.query.get("with_response") in ("1", "true", "True"):
+            out: dict[str, Any] = {"interaction": {"id": inter_id, "type": inter.payload["type"],
+                                                   "response_message_loading": kind == 5,
+                                                   "response_message_ephemeral": bool((data.get("flags") or 0) & 64)}}
+            if inter.original is not None:
+                out["interaction"]["response_message_id"] = inter.original["id"]
+                out["resource"] = {"type": kind, "message": _public(inter.original)}
+            else:
+                out["resource"] = {"type": kind}
+            return _json(out)
+        return web.Response(status=204)
+
+    def _interaction(self, token: str) -> FakeInteraction:
+        return self.interactions[token]
+
+    async def _followup(self, call: RestCall, app_id: str, token: str) -> web.Response:
+        inter = self._interaction(token)
+        body = call.json or {}
+        if len(body.get("content") or "") > 2000:
+            return _json({"message": "Invalid Form Body", "code": 50035}, status=400)
+        msg = self.message_payload(inter.payload["channel_id"], self.bot, body.get("content") or "",
+                                   embeds=body.get("embeds") or [], components=body.get("components") or [],
+                                   flags=body.get("flags") or 0, webhook_id=app_id)
+        inter.followups.append(msg)
+        return _json(msg)
+
+    async def _get_webhook_message(self, call: RestCall, app_id: str, token: str, mid: str) -> web.Response:
+        inter = self._interaction(token)
+        msg = inter.original if mid == "@original" else next(m for m in inter.followups if m["id"] == mid)
+        if msg is None:
+            raise KeyError(mid)
+        return _json(_public(msg))
+
+    async def _edit_webhook_message(self, call: RestCall, app_id: str, token: str, mid: str) -> web.Response:
+        inter = self._interaction(token)
+        msg = inter.original if mid == "@original" else next(m for m in inter.followups if m["id"] == mid)
+        if msg is None:
+            raise KeyError(mid)
+        body = call.json or {}
+        for key in ("content", "embeds", "components"):
+            if key in body:
+                msg[key] = body[key]
+        msg["_deferred"] = False
+        return _json(_public(msg))
+
+
+def _public(msg: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in msg.items() if not k.startswith("_")}
+
+
+def _option_type(value: Any) -> int:
+    if isinstance(value, bool):
+        return 5
+    if isinstance(value, int):
+        return 4
+    if isinstance(value, float):
+        return 10
+    return 3
+
+
+async def _multipart_json(request: web.Request) -> Any:
+    """The `payload_json` part of a multipart request (messages with files)."""
+    reader = await request.multipart()
+    payload: Any = None
+    while (part := await reader.next()) is not None:
+        if getattr(part, "name", None) == "payload_json":
+            payload = json.loads(await part.text())  # type: ignore[union-attr]
+    return payload
