@@ -1,0 +1,115 @@
+"""`moa-bot doctor`: what is configured, what is missing, and whether Groq and the models answer."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from pathlib import Path
+
+from rich.console import Console
+
+from bot.settings import Settings
+from moa.config import default_config
+from moa.errors import MoaError
+from moa.providers import ProviderRegistry
+
+SLACK_MANIFEST = Path(__file__).resolve().parent.parent / "adapters" / "slack" / "manifest.yaml"
+
+
+def application_id_from_token(token: str) -> str | None:
+    """A bot token's first part is the base64 of the bot's user id, which is its application id."""
+    head = token.split(".", 1)[0]
+    try:
+        decoded = base64.b64decode(head + "=" * (-len(head) % 4), validate=False).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return decoded if decoded.isdigit() else None
+
+
+def _storage_check(db: Path) -> tuple[bool, str]:
+    path = db.resolve()
+    if not path.parent.is_dir():
+        return False, f"the folder for MOA_DB_PATH does not exist: {path.parent}"
+    return True, f"database: {path} ({'exists' if path.exists() else 'will be created'})"
+
+
+async def doctor(settings: Settings) -> int:
+    """Print a checklist; exit 0 when the bot can run, 1 when something it needs is missing."""
+    out = Console()
+    problems = 0
+
+    def ok(text: str) -> None:
+        out.print(f"[green]✓[/green] {text}")
+
+    def bad(text: str) -> None:
+        nonlocal problems
+        problems += 1
+        out.print(f"[red]✗[/red] {text}")
+
+    def note(text: str) -> None:
+        out.print(f"[yellow]•[/yellow] {text}")
+
+    out.print("[bold]Models[/bold]")
+    if settings.groq_api_key:
+        ok("GROQ_API_KEY is set")
+    else:
+        bad("GROQ_API_KEY is missing — create one at https://console.groq.com/keys")
+    registry = ProviderRegistry.from_env(settings.env, call_timeout_s=10, deadline_s=20)
+    try:
+        if settings.groq_api_key or settings.env.get("MOA_PROVIDERS"):
+            live = await registry.live_models()
+            ok(f"providers reachable: {len(live)} live models")
+            wanted = default_config().models()
+            missing = [m for m in wanted if m not in live]
+            if missing:
+                bad(f"the default preset uses models not served now: {', '.join(missing)} — "
+                    "pick others with `/moa model` / `/moa agents set`")
+            else:
+                ok(f"default preset models alive: {', '.join(wanted)}")
+    except MoaError as err:
+        bad(f"could not list models: {err}")
+    finally:
+        await registry.aclose()
+
+    out.print("\n[bold]Discord[/bold]")
+    if settings.discord_enabled:
+        ok("DISCORD_TOKEN is set")
+        app_id = application_id_from_token(settings.discord_token)
+        if app_id:
+            from adapters.discord.runner import invite_url
+
+            ok(f"invite the bot: {invite_url(app_id)}")
+        if settings.discord_guild_id:
+            ok(f"slash commands sync to guild {settings.discord_guild_id} at once")
+        else:
+            note("slash commands sync globally (can take up to an hour); set DISCORD_GUILD_ID for instant sync")
+        if settings.discord_message_content:
+            ok("message-content intent on: follow-ups in bot threads need no mention "
+               "(enable it in the Developer Portal → Bot → Privileged Gateway Intents too)")
+        else:
+            note("message-content intent off (DISCORD_MESSAGE_CONTENT): mentions and DMs work; follow-ups in a "
+                 "bot thread need a mention. Enable it in the Developer Portal and set DISCORD_MESSAGE_CONTENT=1.")
+    else:
+        note("DISCORD_TOKEN not set — Discord adapter off (docs/discord.md)")
+
+    out.print("\n[bold]Slack[/bold]")
+    if settings.slack_enabled:
+        ok("SLACK_BOT_TOKEN is set")
+        if settings.slack_app_token:
+            ok("Socket Mode (SLACK_APP_TOKEN)")
+        elif settings.slack_signing_secret:
+            ok(f"HTTP mode on port {settings.slack_port}: point Event Subscriptions, Slash Commands and "
+               "Interactivity at https://YOUR-HOST/slack/events")
+        else:
+            bad("set SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode)")
+    else:
+        note("SLACK_BOT_TOKEN not set — Slack adapter off (docs/slack.md)")
+    note(f"Slack app manifest: {SLACK_MANIFEST}")
+
+    out.print("\n[bold]Storage[/bold]")
+    fine, text = _storage_check(Path(settings.db_path))
+    (ok if fine else bad)(text)
+
+    if not (settings.discord_enabled or settings.slack_enabled):
+        note("no platform token set: `moa-bot run` on a terminal opens a console chat")
+    return 1 if problems else 0
