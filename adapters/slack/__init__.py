@@ -1,0 +1,1 @@
+"""The Slack adapter: slack-bolt listeners and a ReplySurface, translating to the conversation service."""

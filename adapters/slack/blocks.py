@@ -1,0 +1,104 @@
+"""Block Kit payloads the Slack adapter sends, kept within Slack's limits.
+
+Limits (Slack docs): a section's text ≤ 3,000 characters, `markdown` blocks ≤ 12,000 characters in total
+per message, ≤ 50 blocks per message, and a plain `text` much above 4,000 characters can fail with
+`msg_too_long`. Answers travel as `markdown` blocks (the models write standard Markdown) with the same
+part as the `text` fallback, so one part stays under 4,000 characters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from bot.chunking import split_text
+
+Block = dict[str, Any]
+
+SHOW_LAYERS_ACTION = "moa_show_layers"
+ANSWER_PART_LIMIT = 3_900  # one answer message: `text` and its markdown block stay under 4,000
+SECTION_LIMIT = 3_000
+MESSAGE_CHARS = 11_700  # what we put in one message at most, under the 12,000 markdown total
+MAX_BLOCKS = 45  # under Slack's 50, leaving room for a header or a button
+
+
+def markdown(text: str) -> Block:
+    return {"type": "markdown", "text": text}
+
+
+def section(mrkdwn: str) -> Block:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": mrkdwn}}
+
+
+def context(mrkdwn: str) -> Block:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": mrkdwn}]}
+
+
+def show_layers_button(run_id: int) -> Block:
+    return {
+        "type": "actions",
+        "block_id": f"moa_layers_{run_id}",
+        "elements": [{
+            "type": "button",
+            "action_id": SHOW_LAYERS_ACTION,
+            "text": {"type": "plain_text", "text": "Show layers"},
+            "value": str(run_id),
+        }],
+    }
+
+
+def warnings_block(warnings: Iterable[str]) -> Block | None:
+    notes = [w for w in warnings if w.strip()]
+    if not notes:
+        return None
+    return context(" · ".join(f":warning: {w}" for w in notes)[:SECTION_LIMIT])
+
+
+def answer_message(part: str, tail: list[Block] = ()) -> dict[str, Any]:  # type: ignore[assignment]
+    """`text` + `blocks` for one answer part; `tail` (warnings, button) goes on the last part only."""
+    return {"text": part, "blocks": [markdown(part), *tail]}
+
+
+def tail_blocks(run_id: int | None, warnings: Iterable[str] = ()) -> list[Block]:
+    """What follows the last answer part: warnings, then the Show layers button."""
+    blocks: list[Block] = []
+    note = warnings_block(warnings)
+    if note is not None:
+        blocks.append(note)
+    if run_id is not None:
+        blocks.append(show_layers_button(run_id))
+    return blocks
+
+
+def status_message(text: str) -> dict[str, Any]:
+    """The status (progress) message: mrkdwn sections, first line as the notification text."""
+    pages = split_text(text, SECTION_LIMIT) or [text]
+    first_line = text.strip().splitlines()[0] if text.strip() else "Working…"
+    return {"text": first_line[:SECTION_LIMIT], "blocks": [section(p) for p in pages[:MAX_BLOCKS]]}
+
+
+def pack_sections(pages: list[str], *, title: str) -> list[dict[str, Any]]:
+    """Group mrkdwn pages (each ≤ 3,000 chars) into as few messages as the limits allow, in order."""
+    messages: list[dict[str, Any]] = []
+    blocks: list[Block] = []
+    size = 0
+    for page in pages:
+        for piece in split_text(page, SECTION_LIMIT):  # a page that is too long still fits, unbroken
+            if blocks and (size + len(piece) > MESSAGE_CHARS or len(blocks) >= MAX_BLOCKS):
+                messages.append({"text": title, "blocks": blocks})
+                blocks, size = [], 0
+            blocks.append(section(piece))
+            size += len(piece)
+    if blocks:
+        messages.append({"text": title, "blocks": blocks})
+    return messages
+
+
+def pack_markdown(text: str, *, limit: int = ANSWER_PART_LIMIT, per_message: int = 3) -> list[dict[str, Any]]:
+    """Command replies: Markdown split into parts, up to `per_message` markdown blocks per message."""
+    parts = split_text(text, limit) or ["(empty)"]
+    messages = []
+    for i in range(0, len(parts), per_message):
+        group = parts[i:i + per_message]
+        messages.append({"text": group[0], "blocks": [markdown(p) for p in group]})
+    return messages

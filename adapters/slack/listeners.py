@@ -1,0 +1,167 @@
+"""Bolt listeners: each acks (bolt acks events itself), translates, and hands over to the service.
+
+- `app_mention` and thread follow-ups / DMs (`message`) → `service.handle_mention` with a SlackSurface;
+- the **Show layers** button → that run's layers, ephemerally, to the presser;
+- a `:mag:` / `:mag_right:` reaction on an answer → its layers posted in the thread;
+- `/moa …` → `service.run_command`, the reply ephemeral.
+
+Slack redelivers events (retries carry `X-Slack-Retry-Num`, and a message can come again under a new
+event id), so every answer is claimed twice: by event id and by the message itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack import blocks
+from adapters.slack.surface import SlackSurface, StreamingSupport
+from bot.render import SLACK, render_layers_pages
+from bot.service import CommandContext, ConversationService, Mention
+from bot.settings import Settings
+from storage.models import ChannelKey, RunRecord
+
+log = logging.getLogger(__name__)
+
+REVEAL_REACTIONS = frozenset({"mag", "mag_right"})
+# Plain messages and these subtypes are people talking; edits, deletions, joins and bots are not.
+_HUMAN_SUBTYPES = frozenset({None, "file_share", "thread_broadcast"})
+NOT_FOUND = "I can't find the layers of that answer here (it may have been forgotten with `/moa forget`)."
+
+
+def register_listeners(app: AsyncApp, service: ConversationService, settings: Settings) -> None:
+    """Wire every Slack event, action and command the bot answers to `service`."""
+    streaming = StreamingSupport()
+
+    def surface(client: AsyncWebClient, team: str, channel: str, thread: str, user: str) -> SlackSurface:
+        return SlackSurface(client, channel=channel, thread_ts=thread, team_id=team, user_id=user,
+                            streaming=streaming)
+
+    async def answer(event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext,
+                     client: AsyncWebClient) -> None:
+        team = _team(body, context)
+        channel, ts = event["channel"], event["ts"]
+        if not await _claim(service, body, f"slack:msg:{team}:{channel}:{ts}"):
+            return
+        thread = event.get("thread_ts") or ts
+        mention = Mention(channel=ChannelKey("slack", team, channel), thread=thread, message_id=ts,
+                          author=event.get("user", ""), text=_strip_mention(event.get("text", ""), context))
+        await service.handle_mention(mention, surface(client, team, channel, thread, mention.author))
+
+    async def on_mention(event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext,
+                         client: AsyncWebClient) -> None:
+        await answer(event, body, context, client)
+
+    async def on_message(event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext,
+                         client: AsyncWebClient) -> None:
+        if event.get("subtype") not in _HUMAN_SUBTYPES or event.get("bot_id") or not event.get("user"):
+            return
+        if event.get("channel_type") == "im":  # a DM is always a question for us
+            await answer(event, body, context, client)
+            return
+        thread = event.get("thread_ts")
+        if not thread or _mentions_bot(event.get("text", ""), context):
+            return  # not a follow-up, or `app_mention` brings it
+        if await service.continues_thread(ChannelKey("slack", _team(body, context), event["channel"]), thread):
+            await answer(event, body, context, client)
+
+    async def on_reaction(event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext,
+                          client: AsyncWebClient) -> None:
+        item = event.get("item") or {}
+        if event.get("reaction") not in REVEAL_REACTIONS or item.get("type") != "message":
+            return
+        team = _team(body, context)
+        key = f"slack:reaction:{team}:{item['channel']}:{item['ts']}:{event.get('user')}:{event.get('event_ts')}"
+        if not await _claim(service, body, key):
+            return
+        run = await service.reveal_layers(ChannelKey("slack", team, item["channel"]), message_id=item["ts"])
+        if run is None:
+            return  # not one of our answers
+        for message in _layer_messages(run):
+            await client.chat_postMessage(channel=item["channel"], thread_ts=run.thread, unfurl_links=False,
+                                          **message)
+
+    async def on_show_layers(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext,
+                             client: AsyncWebClient, respond: AsyncRespond) -> None:
+        await ack()
+        channel = (body.get("channel") or {}).get("id", "")
+        user = (body.get("user") or {}).get("id", "")
+        try:
+            run_id = int(body["actions"][0]["value"])
+        except (KeyError, IndexError, ValueError):
+            return
+        run = await service.reveal_layers(ChannelKey("slack", _team(body, context), channel), run_id=run_id)
+        if run is None:
+            await respond(text=NOT_FOUND, response_type="ephemeral", replace_original=False)
+            return
+        thread = (body.get("message") or {}).get("thread_ts") or run.thread
+        for message in _layer_messages(run):
+            try:
+                await client.chat_postEphemeral(channel=channel, user=user, thread_ts=thread, **message)
+            except SlackApiError:  # e.g. the bot left the channel: the response URL still works
+                await respond(response_type="ephemeral", replace_original=False, **message)
+
+    async def on_command(ack: AsyncAck, command: dict[str, Any], context: AsyncBoltContext,
+                         client: AsyncWebClient, respond: AsyncRespond) -> None:
+        await ack()
+        user = command.get("user_id", "")
+
+        async def is_admin() -> bool:
+            if user in settings.slack_admin_users:
+                return True
+            try:
+                info = (await client.users_info(user=user)).get("user") or {}
+            except SlackApiError as err:
+                log.warning("users.info failed for a /moa command: %s", err.response.get("error"))
+                return False
+            return bool(info.get("is_admin") or info.get("is_owner") or info.get("is_primary_owner"))
+
+        channel = ChannelKey("slack", command.get("team_id") or context.team_id or "", command.get("channel_id", ""))
+        reply = await service.run_command(CommandContext(channel=channel, user=user, is_admin=is_admin),
+                                          command.get("text", ""))
+        for message in blocks.pack_markdown(reply.text):
+            await respond(response_type="ephemeral", **message)
+
+    app.event("app_mention")(on_mention)
+    app.event("message")(on_message)
+    app.event("reaction_added")(on_reaction)
+    app.action(blocks.SHOW_LAYERS_ACTION)(on_show_layers)
+    app.command("/moa")(on_command)
+
+
+def _team(body: dict[str, Any], context: AsyncBoltContext) -> str:
+    team = body.get("team_id") or (body.get("team") or {}).get("id") or context.team_id
+    return str(team or "")
+
+
+async def _claim(service: ConversationService, body: dict[str, Any], message_key: str) -> bool:
+    """True only for the first delivery: by event id (retries) and by `message_key` (redeliveries)."""
+    event_id = body.get("event_id")
+    if event_id and not await service.claim_event(f"slack:event:{event_id}"):
+        return False
+    return await service.claim_event(message_key)
+
+
+def _mention_pattern(context: AsyncBoltContext) -> re.Pattern[str] | None:
+    bot = context.bot_user_id
+    return re.compile(rf"<@{re.escape(bot)}(\|[^>]*)?>") if bot else None
+
+
+def _mentions_bot(text: str, context: AsyncBoltContext) -> bool:
+    pattern = _mention_pattern(context)
+    return bool(pattern and pattern.search(text))
+
+
+def _strip_mention(text: str, context: AsyncBoltContext) -> str:
+    pattern = _mention_pattern(context)
+    return (pattern.sub("", text) if pattern else text).strip()
+
+
+def _layer_messages(run: RunRecord) -> list[dict[str, Any]]:
+    pages = render_layers_pages(run, blocks.SECTION_LIMIT, SLACK)
+    return blocks.pack_sections(pages, title=f"Intermediate answers of run {run.id}")

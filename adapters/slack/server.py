@@ -1,0 +1,49 @@
+"""Serve the Slack app: HTTP on SLACK_HOST:SLACK_PORT at /slack/events, or Socket Mode with SLACK_APP_TOKEN."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiohttp import web
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+
+from adapters.slack.app import build_slack_app
+from bot.service import ConversationService
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"  # events, slash commands and interactivity all arrive here
+
+
+async def start_http(app: AsyncApp, host: str, port: int) -> tuple[web.AppRunner, int]:
+    """Serve `app` over HTTP (port 0 picks a free one); returns the runner and the bound port."""
+    runner = web.AppRunner(app.web_app(path=EVENTS_PATH, port=port), shutdown_timeout=1.0, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    sockets = getattr(site._server, "sockets", None) or []
+    bound = sockets[0].getsockname()[1] if sockets else port
+    return runner, int(bound)
+
+
+async def run_slack(settings: Settings, service: ConversationService, stop: asyncio.Event) -> None:
+    """Run the Slack adapter until `stop` is set."""
+    app = build_slack_app(settings, service)
+    if settings.slack_app_token:
+        handler = AsyncSocketModeHandler(app, settings.slack_app_token)
+        await handler.connect_async()
+        log.info("Slack: connected in Socket Mode")
+        try:
+            await stop.wait()
+        finally:
+            await handler.close_async()
+        return
+    runner, port = await start_http(app, settings.slack_host, settings.slack_port)
+    log.info("Slack: listening on http://%s:%d%s", settings.slack_host, port, EVENTS_PATH)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()

@@ -1,0 +1,364 @@
+"""A fake Slack Web API on 127.0.0.1 for driving the real slack-sdk / slack-bolt in tests.
+
+It answers the methods the bot uses (`POST /api/<method>`), keeps the messages it was asked to write
+(posts, edits, streams, ephemerals) and records every call. It is stricter than Slack where Slack's
+limits matter to us: `text` over `max_text_chars` is `msg_too_long`, a section over 3,000 characters,
+markdown blocks over 12,000 in total or more than 50 blocks are `invalid_blocks`.
+
+Usage::
+
+    async with FakeSlack() as slack:
+        client = AsyncWebClient(token="xoxb-test", base_url=slack.api_url)
+        slack.streaming = False                  # the workspace lacks chat.startStream
+        slack.fail("chat.update", "ratelimited", retry_after=0.2)
+        ...
+        await slack.wait_for(lambda s: s.thread_answer("C1", "1.0") != "", timeout=2)
+
+`response_url`s for slash commands and buttons are `slack.response_url(name)`; what bolt's `respond()`
+sends there lands in `slack.responses`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+SECTION_LIMIT = 3000
+MARKDOWN_TOTAL_LIMIT = 12000
+BLOCKS_LIMIT = 50
+
+
+@dataclass
+class SlackCall:
+    """One Web API request the fake received."""
+
+    method: str
+    args: dict[str, Any]
+    token: str
+    at: float  # time.monotonic()
+    ok: bool = True
+    error: str | None = None
+
+
+@dataclass
+class FakeMessage:
+    """A message as a channel member would see it."""
+
+    channel: str
+    ts: str
+    thread_ts: str | None
+    text: str = ""
+    blocks: list[dict[str, Any]] = field(default_factory=list)
+    streamed: list[dict[str, Any]] = field(default_factory=list)  # stream chunks, in order
+    streaming: bool = False  # between chat.startStream and chat.stopStream
+    edits: int = 0
+    posted_at: float = 0.0  # time.monotonic()
+
+    @property
+    def markdown(self) -> str:
+        """The text shown: streamed markdown, else block text, else the plain `text`."""
+        streamed = "".join(c.get("text", "") for c in self.streamed if c.get("type") == "markdown_text")
+        if streamed:
+            return streamed
+        block_text = "".join(_block_text(b) for b in self.blocks)
+        return block_text or self.text
+
+    @property
+    def tasks(self) -> dict[str, dict[str, Any]]:
+        """Latest task_update chunk per task id (native progress)."""
+        latest: dict[str, dict[str, Any]] = {}
+        for c in self.streamed:
+            if c.get("type") == "task_update":
+                latest[str(c.get("id"))] = c
+        return latest
+
+    @property
+    def buttons(self) -> list[dict[str, Any]]:
+        return [el for b in self.blocks if b.get("type") == "actions" for el in b.get("elements", [])]
+
+
+@dataclass
+class _Failure:
+    error: str
+    retry_after: float | None
+
+
+def _block_text(block: dict[str, Any]) -> str:
+    kind = block.get("type")
+    if kind == "markdown":
+        return str(block.get("text", ""))
+    if kind in ("section", "header"):
+        text = block.get("text") or {}
+        return str(text.get("text", "")) if isinstance(text, dict) else str(text)
+    if kind == "context":
+        return "".join(str(e.get("text", "")) for e in block.get("elements", []) if isinstance(e, dict))
+    return ""
+
+
+def _blocks_error(blocks: list[dict[str, Any]]) -> str | None:
+    if len(blocks) > BLOCKS_LIMIT:
+        return "invalid_blocks"
+    markdown_total = 0
+    for b in blocks:
+        if b.get("type") == "section" and len(_block_text(b)) > SECTION_LIMIT:
+            return "invalid_blocks"
+        if b.get("type") == "markdown":
+            markdown_total += len(_block_text(b))
+    return "invalid_blocks" if markdown_total > MARKDOWN_TOTAL_LIMIT else None
+
+
+@dataclass
+class FakeSlack:
+    team_id: str = "T0TEAM"
+    bot_user_id: str = "UBOT"
+    bot_id: str = "BBOT"
+    token: str = "xoxb-test-token"
+    streaming: bool = True  # whether chat.startStream & co. work in this workspace
+    streaming_error: str = "unknown_method"
+    max_text_chars: int = 4000
+    admins: set[str] = field(default_factory=set)  # users.info says is_admin
+    owners: set[str] = field(default_factory=set)  # users.info says is_owner
+    latency: float = 0.0  # added to every Web API answer
+
+    def __post_init__(self) -> None:
+        self.calls: list[SlackCall] = []
+        self.messages: dict[str, FakeMessage] = {}
+        self.ephemerals: list[dict[str, Any]] = []
+        self.responses: list[dict[str, Any]] = []  # bodies POSTed to response_urls
+        self._failures: dict[str, list[_Failure]] = {}
+        self._counter = 0
+        self._runner: web.AppRunner | None = None
+        self._changed: asyncio.Condition | None = None
+        self.url = ""
+
+    # ---- control & inspection -------------------------------------------------------------------
+    @property
+    def api_url(self) -> str:
+        """The Web API base for `AsyncWebClient(base_url=...)` / SLACK_API_URL."""
+        return f"{self.url}/api/"
+
+    def response_url(self, name: str = "r") -> str:
+        return f"{self.url}/respond/{name}"
+
+    def fail(self, method: str, error: str, times: int = 1, retry_after: float | None = None) -> None:
+        """Make the next `times` calls of `method` answer `error` ("ratelimited" is an HTTP 429)."""
+        self._failures.setdefault(method, []).extend(_Failure(error, retry_after) for _ in range(times))
+
+    def calls_to(self, method: str) -> list[SlackCall]:
+        return [c for c in self.calls if c.method == method]
+
+    def thread(self, channel: str, thread_ts: str) -> list[FakeMessage]:
+        """The bot's messages in a thread (including a status posted as the thread root's reply), in order."""
+        found = [m for m in self.messages.values() if m.channel == channel and m.thread_ts == thread_ts]
+        return sorted(found, key=lambda m: float(m.ts))
+
+    def thread_answer(self, channel: str, thread_ts: str) -> str:
+        """The text of the bot's messages in a thread, joined in order."""
+        return "".join(m.markdown for m in self.thread(channel, thread_ts))
+
+    def bot_messages(self, channel: str | None = None) -> list[FakeMessage]:
+        found = [m for m in self.messages.values() if channel is None or m.channel == channel]
+        return sorted(found, key=lambda m: float(m.ts))
+
+    async def wait_for(self, predicate: Callable[[FakeSlack], bool], timeout: float = 3.0) -> None:
+        """Wait until `predicate(self)` holds (checked after every call the fake answers)."""
+        assert self._changed is not None, "start the fake first"
+        async with self._changed:
+            try:
+                await asyncio.wait_for(self._changed.wait_for(lambda: predicate(self)), timeout)
+            except TimeoutError:
+                calls = [(c.method, c.error) for c in self.calls]
+                raise AssertionError(f"fake Slack: condition not met within {timeout} s; calls: {calls}") from None
+
+    # ---- lifecycle ------------------------------------------------------------------------------
+    async def start(self) -> FakeSlack:
+        self._changed = asyncio.Condition()
+        app = web.Application()
+        app.router.add_post("/api/{method}", self._api)
+        app.router.add_post("/respond/{name}", self._respond)
+        self._runner = web.AppRunner(app, shutdown_timeout=0.1, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        server = site._server
+        assert server is not None
+        port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.url = f"http://127.0.0.1:{port}"
+        return self
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FakeSlack:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def _notify(self) -> None:
+        assert self._changed is not None
+        async with self._changed:
+            self._changed.notify_all()
+
+    # ---- handlers -------------------------------------------------------------------------------
+    async def _respond(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        body["_url"] = request.match_info["name"]
+        self.responses.append(body)
+        await self._notify()
+        return web.Response(text="ok")
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        args: dict[str, Any] = dict(request.query)
+        if request.content_type == "application/json":
+            args.update(await request.json())
+        else:
+            args.update(dict(await request.post()))
+        for key in ("blocks", "chunks"):  # form-encoded calls send these as JSON strings
+            if isinstance(args.get(key), str):
+                args[key] = json.loads(args[key])
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        call = SlackCall(method, args, token, time.monotonic())
+        self.calls.append(call)
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        status, payload, headers = self._answer(method, args, token)
+        call.ok = bool(payload.get("ok"))
+        call.error = payload.get("error")
+        await self._notify()
+        return web.json_response(payload, status=status, headers=headers)
+
+    def _answer(self, method: str, args: dict[str, Any], token: str) -> tuple[int, dict[str, Any], dict[str, str]]:
+        if token != self.token:
+            return 200, {"ok": False, "error": "invalid_auth"}, {}
+        queue = self._failures.get(method)
+        if queue:
+            failure = queue.pop(0)
+            if failure.error == "ratelimited":
+                retry = f"{failure.retry_after or 1:g}"
+                return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": retry}
+            return 200, {"ok": False, "error": failure.error}, {}
+        handler = getattr(self, "_m_" + method.replace(".", "_"), None)
+        if handler is None:
+            return 200, {"ok": False, "error": "unknown_method"}, {}
+        result: dict[str, Any] = handler(args)
+        return 200, result, {}
+
+    def _next_ts(self) -> str:
+        self._counter += 1
+        return f"{1_700_000_000 + self._counter}.{self._counter:06d}"
+
+    def _content_error(self, args: dict[str, Any]) -> str | None:
+        if len(str(args.get("text") or "")) > self.max_text_chars:
+            return "msg_too_long"
+        blocks = args.get("blocks") or []
+        if not blocks and not args.get("text"):
+            return "no_text"
+        return _blocks_error(blocks)
+
+    # Web API methods: each returns the JSON body Slack would.
+    def _m_auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "url": "https://fake.slack.com/", "team": "Fake", "user": "moa",
+                "team_id": self.team_id, "user_id": self.bot_user_id, "bot_id": self.bot_id}
+
+    def _m_users_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        user = str(args.get("user", ""))
+        return {"ok": True, "user": {
+            "id": user, "team_id": self.team_id, "name": user.lower(), "is_bot": False,
+            "is_admin": user in self.admins or user in self.owners, "is_owner": user in self.owners,
+            "is_primary_owner": False}}
+
+    def _m_reactions_add(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True}
+
+    def _m_chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
+        if (error := self._content_error(args)) is not None:
+            return {"ok": False, "error": error}
+        channel = str(args["channel"])
+        ts = self._next_ts()
+        self.messages[ts] = FakeMessage(channel, ts, args.get("thread_ts"), str(args.get("text") or ""),
+                                        list(args.get("blocks") or []), posted_at=time.monotonic())
+        return {"ok": True, "channel": channel, "ts": ts, "message": {"ts": ts, "text": args.get("text", "")}}
+
+    def _m_chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
+        msg = self.messages.get(str(args.get("ts")))
+        if msg is None or msg.channel != args.get("channel"):
+            return {"ok": False, "error": "message_not_found"}
+        if (error := self._content_error(args)) is not None:
+            return {"ok": False, "error": error}
+        msg.text = str(args.get("text") or "")
+        msg.blocks = list(args.get("blocks") or [])
+        msg.streamed = []  # an edit replaces what a stream wrote
+        msg.streaming = False
+        msg.edits += 1
+        return {"ok": True, "channel": msg.channel, "ts": msg.ts, "text": msg.text}
+
+    def _m_chat_postEphemeral(self, args: dict[str, Any]) -> dict[str, Any]:
+        if (error := self._content_error(args)) is not None:
+            return {"ok": False, "error": error}
+        self.ephemerals.append(args)
+        return {"ok": True, "message_ts": self._next_ts()}
+
+    def _stream_chunks(self, args: dict[str, Any]) -> list[dict[str, Any]]:
+        chunks = list(args.get("chunks") or [])
+        if args.get("markdown_text"):
+            chunks.append({"type": "markdown_text", "text": args["markdown_text"]})
+        return chunks
+
+    def _m_chat_startStream(self, args: dict[str, Any]) -> dict[str, Any]:
+        if not self.streaming:
+            return {"ok": False, "error": self.streaming_error}
+        channel = str(args.get("channel", ""))
+        if not channel.startswith("D") and not (args.get("recipient_user_id") and args.get("recipient_team_id")):
+            return {"ok": False, "error": "invalid_arguments"}
+        if not args.get("thread_ts"):
+            return {"ok": False, "error": "invalid_arguments"}
+        ts = self._next_ts()
+        self.messages[ts] = FakeMessage(channel, ts, args["thread_ts"], streamed=self._stream_chunks(args),
+                                        streaming=True, posted_at=time.monotonic())
+        return {"ok": True, "channel": channel, "ts": ts}
+
+    def _streaming_message(self, args: dict[str, Any]) -> FakeMessage | str:
+        if not self.streaming:
+            return self.streaming_error
+        msg = self.messages.get(str(args.get("ts")))
+        if msg is None or msg.channel != args.get("channel"):
+            return "message_not_found"
+        if not msg.streaming:
+            return "message_not_in_streaming_state"
+        return msg
+
+    def _m_chat_appendStream(self, args: dict[str, Any]) -> dict[str, Any]:
+        msg = self._streaming_message(args)
+        if isinstance(msg, str):
+            return {"ok": False, "error": msg}
+        chunks = self._stream_chunks(args)
+        if not chunks:
+            return {"ok": False, "error": "no_text"}
+        if any(len(str(c.get("text", ""))) > MARKDOWN_TOTAL_LIMIT for c in chunks):
+            return {"ok": False, "error": "msg_too_long"}
+        msg.streamed.extend(chunks)
+        msg.edits += 1
+        return {"ok": True, "channel": msg.channel, "ts": msg.ts}
+
+    def _m_chat_stopStream(self, args: dict[str, Any]) -> dict[str, Any]:
+        msg = self._streaming_message(args)
+        if isinstance(msg, str):
+            return {"ok": False, "error": msg}
+        blocks = list(args.get("blocks") or [])
+        if (error := _blocks_error(blocks)) is not None:
+            return {"ok": False, "error": error}
+        msg.streamed.extend(self._stream_chunks(args))
+        msg.blocks = blocks
+        msg.streaming = False
+        msg.edits += 1
+        return {"ok": True, "channel": msg.channel, "ts": msg.ts, "message": {"ts": msg.ts}}
