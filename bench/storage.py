@@ -13,6 +13,7 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Literal
 
 # Run as a script, this file's directory comes first on sys.path and this file would shadow the
 # `storage` package; put the repository root there instead.
@@ -39,7 +40,7 @@ async def _median_ms(action: Callable[[], Awaitable[object]], rounds: int) -> fl
 
 async def _fill_thread(db: Database) -> None:
     for i in range(1000):
-        role = "user" if i % 2 == 0 else "assistant"
+        role: Literal["user", "assistant"] = "user" if i % 2 == 0 else "assistant"
         # ~50-250 tokens a turn, so the budget cuts the thread somewhere in the middle.
         text = f"turn {i}: " + "lorem ipsum dolor sit amet " * (8 + i % 30)
         await db.turns.add(CHANNEL, THREAD, role, f"U{i % 3}", text, created_at=1_700_000_000 + i)
