@@ -21,11 +21,14 @@ sends there lands in `slack.responses`.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -362,3 +365,111 @@ class FakeSlack:
         msg.streaming = False
         msg.edits += 1
         return {"ok": True, "channel": msg.channel, "ts": msg.ts, "message": {"ts": msg.ts}}
+
+
+class SlackSender:
+    """Plays Slack's side of the Events API: signed events, slash commands and button presses.
+
+    Each method POSTs to the bot's `/slack/events` URL and returns the HTTP status (bolt acks first
+    and runs listeners in the background: wait on the fake Web API for the outcome).
+    """
+
+    def __init__(self, slack: FakeSlack, url: str, signing_secret: str) -> None:
+        self.slack = slack
+        self.url = url
+        self.signing_secret = signing_secret
+        self._session: Any = None
+        self._counter = 0
+
+    def next_ts(self) -> str:
+        self._counter += 1
+        return f"1600000000.{self._counter:06d}"
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def sign(self, body: bytes, timestamp: int | None = None, secret: str | None = None) -> dict[str, str]:
+        ts = str(int(time.time()) if timestamp is None else timestamp)
+        base = f"v0:{ts}:".encode() + body
+        digest = hmac.new((secret or self.signing_secret).encode(), base, hashlib.sha256).hexdigest()
+        return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": f"v0={digest}"}
+
+    async def post(self, body: bytes, content_type: str, *, headers: dict[str, str] | None = None,
+                   timestamp: int | None = None, secret: str | None = None) -> int:
+        import aiohttp
+
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        all_headers = {"Content-Type": content_type, **self.sign(body, timestamp, secret), **(headers or {})}
+        async with self._session.post(self.url, data=body, headers=all_headers) as response:
+            await response.read()
+            return int(response.status)
+
+    async def event(self, event: dict[str, Any], *, event_id: str | None = None, retry: int | None = None,
+                    **kwargs: Any) -> int:
+        self._counter += 1
+        body = {"token": "legacy", "team_id": self.slack.team_id, "api_app_id": "A0MOA",
+                "type": "event_callback", "event": event, "event_id": event_id or f"Ev{self._counter:08d}",
+                "event_time": int(time.time()),
+                "authorizations": [{"team_id": self.slack.team_id, "user_id": self.slack.bot_user_id,
+                                    "is_bot": True}]}
+        headers = {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"} if retry else None
+        return await self.post(json.dumps(body).encode(), "application/json", headers=headers, **kwargs)
+
+    async def mention(self, text: str, *, channel: str = "C0GENERAL", user: str = "U0ALICE",
+                      ts: str | None = None, thread_ts: str | None = None, **kwargs: Any) -> str:
+        """@-mention the bot; returns the mention's ts (the thread the answer goes to unless in a thread)."""
+        ts = ts or self.next_ts()
+        event = {"type": "app_mention", "user": user, "text": f"<@{self.slack.bot_user_id}> {text}",
+                 "ts": ts, "channel": channel, "event_ts": ts, "client_msg_id": f"cm-{ts}"}
+        if thread_ts:
+            event["thread_ts"] = thread_ts
+        status = await self.event(event, **kwargs)
+        assert status == 200, status
+        return ts
+
+    async def message(self, text: str, *, channel: str = "C0GENERAL", user: str = "U0ALICE",
+                      thread_ts: str | None = None, channel_type: str = "channel", ts: str | None = None,
+                      **extra: Any) -> str:
+        ts = ts or self.next_ts()
+        event = {"type": "message", "user": user, "text": text, "ts": ts, "channel": channel,
+                 "event_ts": ts, "channel_type": channel_type, **extra}
+        if thread_ts:
+            event["thread_ts"] = thread_ts
+        status = await self.event(event)
+        assert status == 200, status
+        return ts
+
+    async def react(self, channel: str, ts: str, reaction: str = "mag", user: str = "U0ALICE") -> int:
+        event_ts = self.next_ts()
+        return await self.event({"type": "reaction_added", "user": user, "reaction": reaction,
+                                 "item": {"type": "message", "channel": channel, "ts": ts},
+                                 "item_user": self.slack.bot_user_id, "event_ts": event_ts})
+
+    async def command(self, text: str, *, channel: str = "C0GENERAL", user: str = "U0ALICE",
+                      response: str = "cmd") -> int:
+        form = {"token": "legacy", "team_id": self.slack.team_id, "team_domain": "fake",
+                "channel_id": channel, "channel_name": "general", "user_id": user, "user_name": user.lower(),
+                "command": "/moa", "text": text, "api_app_id": "A0MOA",
+                "response_url": self.slack.response_url(response), "trigger_id": "1.2.3"}
+        return await self.post(urlencode(form).encode(), "application/x-www-form-urlencoded")
+
+    async def press(self, message: FakeMessage, *, user: str = "U0ALICE", response: str = "press") -> int:
+        """Press the Show layers button on one of the bot's messages."""
+        button = message.buttons[0]
+        payload = {
+            "type": "block_actions", "team": {"id": self.slack.team_id, "domain": "fake"},
+            "user": {"id": user, "team_id": self.slack.team_id}, "api_app_id": "A0MOA", "token": "legacy",
+            "container": {"type": "message", "message_ts": message.ts, "channel_id": message.channel,
+                          "is_ephemeral": False, "thread_ts": message.thread_ts},
+            "trigger_id": "1.2.3", "channel": {"id": message.channel, "name": "general"},
+            "message": {"type": "message", "ts": message.ts, "thread_ts": message.thread_ts,
+                        "text": message.text, "blocks": message.blocks, "bot_id": self.slack.bot_id},
+            "response_url": self.slack.response_url(response),
+            "actions": [{"type": "button", "action_id": button["action_id"], "block_id": "b",
+                         "value": button["value"], "action_ts": str(time.time())}],
+        }
+        body = urlencode({"payload": json.dumps(payload)}).encode()
+        return await self.post(body, "application/x-www-form-urlencoded")
