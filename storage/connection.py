@@ -53,13 +53,23 @@ class SharedConnection:
     async def transaction(self) -> AsyncIterator[Transaction]:
         """`async with shared.transaction() as tx:` — all of tx's statements commit together or not at all."""
         async with self.lock:
-            await self.raw.execute("BEGIN IMMEDIATE")
             try:
+                await self.raw.execute("BEGIN IMMEDIATE")
                 yield Transaction(self.raw)
+                await self.raw.execute("COMMIT")
             except BaseException:
-                await self.raw.execute("ROLLBACK")
+                await self._rollback()
                 raise
-            await self.raw.execute("COMMIT")
+
+    async def _rollback(self) -> None:
+        # A task cancelled while awaiting BEGIN or COMMIT leaves that statement queued on the SQLite
+        # thread; the queue is FIFO, so this ROLLBACK runs after it. If nothing is open (COMMIT went
+        # through, or BEGIN never ran), SQLite says so and there is nothing to undo.
+        try:
+            await self.raw.execute("ROLLBACK")
+        except sqlite3.OperationalError as exc:
+            if "no transaction is active" not in str(exc):
+                raise
 
 
 class Transaction:

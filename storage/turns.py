@@ -60,7 +60,7 @@ class TurnRepository:
 
     async def history(self, channel: ChannelKey, thread: str, token_budget: int) -> list[StoredTurn]:
         """The newest whole turns that fit in token_budget (see turn_tokens), oldest first."""
-        if token_budget <= 0:
+        if token_budget < TURN_OVERHEAD_TOKENS:  # not even an empty turn fits
             return []
         key = (channel.platform, channel.workspace, channel.channel, thread)
         # Every turn costs at least TURN_OVERHEAD_TOKENS, which bounds how many can fit.

@@ -183,3 +183,18 @@ async def test_200_concurrent_runs_are_all_recorded(db: Database) -> None:
             f"question {i}",
             12,
         )
+
+
+async def test_cancelled_finish_leaves_the_database_usable(db: Database) -> None:
+    run_id = await db.runs.start(CHANNEL, "t", "M1", "q", "{}")
+    finishing = asyncio.ensure_future(db.runs.finish(run_id, **_finish_args(proposers=[_proposer(1, "a")])))
+    await asyncio.sleep(0)  # let it take the lock and begin; not waiting for a result
+    finishing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await finishing
+
+    # Whatever the cancelled transaction did, it is all-or-nothing and the connection is not stuck in it.
+    other = await db.runs.start(CHANNEL, "t", "M2", "q2", "{}")
+    await db.runs.finish(other, **_finish_args(proposers=[_proposer(1, "a")]))
+    run = await db.runs.get(run_id, CHANNEL)
+    assert run is not None and (run.status, len(run.proposers)) in {("running", 0), ("done", 1)}

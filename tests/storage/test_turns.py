@@ -52,6 +52,7 @@ async def test_history_with_budget_below_newest_turn_is_empty(db: Database) -> N
 
     assert await db.turns.history(CHANNEL, THREAD, token_budget=50) == []
     assert await db.turns.history(CHANNEL, THREAD, token_budget=0) == []
+    assert await db.turns.history(CHANNEL, THREAD, token_budget=3) == []
 
 
 async def test_long_thread_history_reads_far_back_when_budget_allows(db: Database) -> None:
