@@ -1,0 +1,244 @@
+"""What the bot listens to: mentions, follow-ups in its threads, 🔍 reactions, and `/moa` commands.
+
+Listeners only translate: the service decides everything (config, history, queueing, permissions).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any, Literal
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from adapters.discord.places import place_of
+from adapters.discord.surface import NO_PINGS, DiscordSurface
+from adapters.discord.views import MESSAGE_LIMIT, interaction_place, layers_page
+from bot.chunking import split_text
+from bot.service import CommandContext, Mention
+from moa.config import PRESET_DESCRIPTIONS
+
+if TYPE_CHECKING:
+    from adapters.discord.client import MoaBot
+
+log = logging.getLogger(__name__)
+
+REVEAL_EMOJI = frozenset({"🔍", "🔎"})
+THREAD_NAME_LIMIT = 100
+AUTOCOMPLETE_TIMEOUT_S = 2.0  # autocomplete must answer within 3 s or Discord shows an error
+ANSWERED_TYPES = (discord.MessageType.default, discord.MessageType.reply)
+
+
+def thread_name(question: str) -> str:
+    """A thread title from the question: one line, 1–100 characters."""
+    name = " ".join(question.split()) or "Question"
+    return name if len(name) <= THREAD_NAME_LIMIT else name[: THREAD_NAME_LIMIT - 1].rstrip() + "…"
+
+
+async def _is_admin(interaction: discord.Interaction[Any]) -> bool:
+    """Manage Channels where the command runs (Discord's resolved permissions); a DM is the user's own."""
+    if interaction.guild_id is None:
+        return True
+    return interaction.permissions.manage_channels
+
+
+class MoaCog(commands.Cog):
+    moa = app_commands.Group(name="moa", description="Mixture-of-Agents: how answers in this channel are made")
+    agents = app_commands.Group(name="agents", description="The proposer agents of this channel", parent=moa)
+
+    def __init__(self, bot: MoaBot) -> None:
+        self.bot = bot
+        self.service = bot.service
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def cog_unload(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+
+    # ---- messages ----------------------------------------------------------------------------------
+    @commands.Cog.listener()
+    async def on_message(self, message: discord.Message) -> None:
+        me = self.bot.user
+        if me is None or message.author.bot or message.type not in ANSWERED_TYPES:
+            return
+        question = await self._question(message, me.id)
+        if question is None:
+            return
+        # Discord may deliver a message again after a RESUME: answer each message once.
+        if not await self.service.claim_event(f"discord:{message.id}"):
+            return
+        self._spawn(self._answer(message, question))
+
+    async def _question(self, message: discord.Message, me: int) -> str | None:
+        """The question this message asks the bot, or None when it isn't for us."""
+        mention = re.compile(rf"<@!?{me}>")
+        if isinstance(message.channel, discord.DMChannel) or any(u.id == me for u in message.mentions):
+            return mention.sub("", message.content).strip()
+        if isinstance(message.channel, discord.Thread) and message.content:
+            # A follow-up in a thread the bot answered in (content needs the message-content intent).
+            key, thread = place_of(message.channel)
+            if await self.service.continues_thread(key, thread):
+                return message.content.strip()
+        return None
+
+    async def _answer(self, message: discord.Message, question: str) -> None:
+        target: discord.abc.Messageable = message.channel
+        if isinstance(message.channel, discord.TextChannel):
+            try:
+                target = await message.create_thread(name=thread_name(question), auto_archive_duration=1440)
+            except discord.HTTPException:  # no Create Public Threads here: answer in the channel
+                log.warning("could not start a thread in channel %s; answering there", message.channel.id)
+        surface = DiscordSurface(target)
+        await surface.typing()
+        key, thread = place_of(target, message.guild.id if message.guild else None)
+        await self.service.handle_mention(Mention(
+            channel=key, thread=thread, message_id=str(message.id), author=str(message.author.id),
+            text=question, author_name=message.author.display_name), surface)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run off the gateway's event loop turn, keeping a reference until done."""
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("answering a Discord message failed", exc_info=task.exception())
+
+    # ---- reactions ---------------------------------------------------------------------------------
+    @commands.Cog.listener()
+    async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
+        """🔍 / 🔎 on one of our answers posts that run's layers where the answer is (works on old answers)."""
+        me = self.bot.user
+        if me is None or payload.user_id == me.id or payload.emoji.is_custom_emoji() \
+                or payload.emoji.name not in REVEAL_EMOJI:
+            return
+        channel = self.bot.get_channel(payload.channel_id) or await self.bot.fetch_channel(payload.channel_id)
+        key, _ = place_of(channel, payload.guild_id)
+        run = await self.service.reveal_layers(key, message_id=str(payload.message_id))
+        if run is None or not isinstance(channel, discord.abc.Messageable):
+            return
+        if not await self.service.claim_event(f"discord:reveal:{payload.message_id}:{payload.user_id}"):
+            return
+        content, view = layers_page(run, 0)
+        await channel.send(content, view=view, allowed_mentions=NO_PINGS)
+
+    # ---- /moa --------------------------------------------------------------------------------------
+    async def _command(self, interaction: discord.Interaction[Any], text: str) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)  # the 3 s deadline, before any I/O
+
+        async def is_admin() -> bool:
+            return await _is_admin(interaction)
+
+        ctx = CommandContext(channel=interaction_place(interaction), user=str(interaction.user.id),
+                             is_admin=is_admin)
+        reply = await self.service.run_command(ctx, text)
+        for part in split_text(reply.text, MESSAGE_LIMIT) or ["Done."]:
+            await interaction.followup.send(part, ephemeral=True, allowed_mentions=NO_PINGS)
+
+    async def _models(self, current: str) -> list[app_commands.Choice[str]]:
+        try:
+            models = await asyncio.wait_for(self.service.live_models(), AUTOCOMPLETE_TIMEOUT_S)
+        except Exception:  # a slow or failing provider: offer nothing rather than an error
+            log.warning("model autocomplete failed", exc_info=True)
+            return []
+        wanted = current.lower().strip()
+        return [app_commands.Choice(name=m[:100], value=m) for m in models if wanted in m.lower()][:25]
+
+    @moa.command(name="show", description="This channel's MoA setup")
+    async def show(self, interaction: discord.Interaction[Any]) -> None:
+        await self._command(interaction, "show")
+
+    @moa.command(name="help", description="What /moa can do")
+    @app_commands.describe(topic="A command to explain, e.g. agents")
+    async def help(self, interaction: discord.Interaction[Any], topic: str = "") -> None:
+        await self._command(interaction, f"help {topic}".strip())
+
+    @moa.command(name="layers", description="Set how many proposer layers run before the aggregator (admins)")
+    @app_commands.describe(count="Number of proposer layers")
+    async def layers(self, interaction: discord.Interaction[Any], count: int) -> None:
+        await self._command(interaction, f"layers {count}")
+
+    @moa.command(name="model", description="Set the aggregator model, which writes the final answer (admins)")
+    @app_commands.describe(model="A live model id")
+    async def model(self, interaction: discord.Interaction[Any], model: str) -> None:
+        await self._command(interaction, f"model {model}")
+
+    @model.autocomplete("model")
+    async def _model_choices(self, interaction: discord.Interaction[Any],
+                             current: str) -> list[app_commands.Choice[str]]:
+        return await self._models(current)
+
+    @agents.command(name="list", description="The proposer agents and their settings")
+    async def agents_list(self, interaction: discord.Interaction[Any]) -> None:
+        await self._command(interaction, "agents")
+
+    @agents.command(name="add", description="Add a proposer agent (admins)")
+    @app_commands.describe(name="A short name", model="A live model id", temperature="0–2 (default 0.7)")
+    async def agents_add(self, interaction: discord.Interaction[Any], name: str, model: str,
+                         temperature: float | None = None) -> None:
+        text = f"agents add {name} {model}" + (f" {temperature:g}" if temperature is not None else "")
+        await self._command(interaction, text)
+
+    @agents_add.autocomplete("model")
+    async def _agent_model_choices(self, interaction: discord.Interaction[Any],
+                                   current: str) -> list[app_commands.Choice[str]]:
+        return await self._models(current)
+
+    @agents.command(name="remove", description="Remove a proposer agent (admins)")
+    async def agents_remove(self, interaction: discord.Interaction[Any], name: str) -> None:
+        await self._command(interaction, f"agents remove {name}")
+
+    @agents.command(name="set", description="Change an agent's model, temperature, prompt or max_tokens (admins)")
+    @app_commands.describe(name="The agent", setting="What to change", value="The new value")
+    async def agents_set(self, interaction: discord.Interaction[Any], name: str,
+                         setting: Literal["model", "temperature", "prompt", "max_tokens"], value: str) -> None:
+        await self._command(interaction, f"agents set {name} {setting} {value}")
+
+    @agents_set.autocomplete("value")
+    async def _agent_value_choices(self, interaction: discord.Interaction[Any],
+                                   current: str) -> list[app_commands.Choice[str]]:
+        if getattr(interaction.namespace, "setting", None) != "model":
+            return []
+        return await self._models(current)
+
+    @moa.command(name="preset", description="Switch to a built-in setup (admins)")
+    @app_commands.choices(name=[app_commands.Choice(name=f"{k} — {d}"[:100], value=k)
+                                for k, d in PRESET_DESCRIPTIONS.items()])
+    async def preset(self, interaction: discord.Interaction[Any], name: str) -> None:
+        await self._command(interaction, f"preset {name}")
+
+    @moa.command(name="presets", description="The built-in setups")
+    async def presets(self, interaction: discord.Interaction[Any]) -> None:
+        await self._command(interaction, "presets")
+
+    @moa.command(name="import", description="Replace the setup with a JSON config (admins)")
+    @app_commands.describe(config="JSON: the seed article's format, the Groq demo's, or /moa export")
+    async def import_(self, interaction: discord.Interaction[Any], config: str) -> None:
+        await self._command(interaction, f"import {config}")
+
+    @moa.command(name="export", description="This channel's setup as JSON")
+    async def export(self, interaction: discord.Interaction[Any]) -> None:
+        await self._command(interaction, "export")
+
+    @moa.command(name="reset", description="Back to the default setup (admins)")
+    async def reset(self, interaction: discord.Interaction[Any]) -> None:
+        await self._command(interaction, "reset")
+
+    @moa.command(name="forget", description="Delete this channel's stored conversation history (admins)")
+    async def forget(self, interaction: discord.Interaction[Any]) -> None:
+        await self._command(interaction, "forget")
+
+    async def cog_app_command_error(self, interaction: discord.Interaction[Any],
+                                    error: app_commands.AppCommandError) -> None:
+        log.error("/moa failed", exc_info=error)
+        text = "Something went wrong on my side; the details are in the bot's log."
+        if interaction.response.is_done():
+            await interaction.followup.send(text, ephemeral=True)
+        else:
+            await interaction.response.send_message(text, ephemeral=True)
