@@ -166,13 +166,15 @@ class RunRepository:
 
     async def find_by_message(self, channel: ChannelKey, message_id: str) -> RunRecord | None:
         """The run (newest, if several) answered in, or triggered by, message_id within this channel."""
-        where = _channel_params(channel)
+        # Start from the message id (an index hit, a handful of rows) and then check the channel: CROSS
+        # JOIN keeps SQLite from scanning all of the channel's runs instead.
         return await self._load(
-            f"SELECT {_RUN_COLUMNS} FROM runs r WHERE {_IN_CHANNEL} AND r.id IN ("
+            "WITH candidates (id) AS ("
             " SELECT run_id FROM answer_messages WHERE message_id = ?"
             " UNION ALL SELECT id FROM runs WHERE trigger_message_id = ?)"
-            " ORDER BY r.id DESC LIMIT 1",
-            (*where, message_id, message_id),
+            f" SELECT {_RUN_COLUMNS} FROM candidates c CROSS JOIN runs r ON r.id = c.id"
+            f" WHERE {_IN_CHANNEL} ORDER BY r.id DESC LIMIT 1",
+            (message_id, message_id, *_channel_params(channel)),
         )
 
     async def latest(self, channel: ChannelKey, thread: str | None = None) -> RunRecord | None:
@@ -180,10 +182,7 @@ class RunRepository:
         if thread is None:
             sql = f"SELECT {_RUN_COLUMNS} FROM runs r WHERE {_IN_CHANNEL} ORDER BY r.id DESC LIMIT 1"
             return await self._load(sql, _channel_params(channel))
-        sql = (
-            f"SELECT {_RUN_COLUMNS} FROM runs r WHERE {_IN_CHANNEL} AND r.thread = ?"
-            " ORDER BY r.id DESC LIMIT 1"
-        )
+        sql = f"SELECT {_RUN_COLUMNS} FROM runs r WHERE {_IN_CHANNEL} AND r.thread = ? ORDER BY r.id DESC LIMIT 1"
         return await self._load(sql, (*_channel_params(channel), thread))
 
     async def mark_interrupted(self) -> int:

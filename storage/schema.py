@@ -57,7 +57,7 @@ _V1 = (
 )
 
 # v2 — answer message ids move from a JSON column to a lookup table, so "show layers" on any of an
-# answer's messages is an index lookup, and a run's trigger message is indexed too.
+# answer's messages is an index lookup; a run's trigger message and a channel's newest run are indexed.
 _V2 = (
     """CREATE TABLE answer_messages (
         run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
@@ -72,6 +72,8 @@ _V2 = (
         FROM runs, json_each(runs.answer_message_ids) AS j""",
     "ALTER TABLE runs DROP COLUMN answer_message_ids",
     "CREATE INDEX runs_by_trigger ON runs (trigger_message_id)",
+    # The newest run of a channel straight from the index, without sorting all its runs.
+    "CREATE INDEX runs_by_channel ON runs (platform, workspace, channel, id)",
 )
 
 MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2)
