@@ -20,7 +20,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import blocks
-from adapters.slack.surface import SlackSurface, StreamingSupport
+from adapters.slack.surface import SlackSurface, StreamingSupport, slack_error
 from bot.render import SLACK, render_layers_pages
 from bot.service import CommandContext, ConversationService, Mention
 from bot.settings import Settings
@@ -117,14 +117,19 @@ def register_listeners(app: AsyncApp, service: ConversationService, settings: Se
             try:
                 info = (await client.users_info(user=user)).get("user") or {}
             except SlackApiError as err:
-                log.warning("users.info failed for a /moa command: %s", err.response.get("error"))
+                log.warning("users.info failed for a /moa command: %s", slack_error(err))
                 return False
             return bool(info.get("is_admin") or info.get("is_owner") or info.get("is_primary_owner"))
 
         channel = ChannelKey("slack", command.get("team_id") or context.team_id or "", command.get("channel_id", ""))
-        reply = await service.run_command(CommandContext(channel=channel, user=user, is_admin=is_admin),
-                                          command.get("text", ""))
-        for message in blocks.pack_markdown(reply.text):
+        try:
+            reply = await service.run_command(CommandContext(channel=channel, user=user, is_admin=is_admin),
+                                              command.get("text", ""))
+            text = reply.text
+        except Exception:  # the person who typed it must hear something
+            log.exception("/moa %r failed", command.get("text", ""))
+            text = "Something went wrong running that command; the details are in the bot's log."
+        for message in blocks.pack_markdown(text):
             await respond(response_type="ephemeral", **message)
 
     app.event("app_mention")(on_mention)

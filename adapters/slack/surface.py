@@ -42,8 +42,12 @@ class StreamingSupport:
     enabled: bool = True
 
 
-def _error(err: SlackApiError) -> str:
-    return str(err.response.get("error", "")) if err.response is not None else ""
+def slack_error(err: SlackApiError) -> str:
+    """Slack's error code (`ratelimited`, `msg_too_long`…), or the HTTP failure when there is none."""
+    data = getattr(err.response, "data", None)
+    if isinstance(data, dict):
+        return str(data.get("error", ""))
+    return f"HTTP {getattr(err.response, 'status_code', '?')}"
 
 
 def _retry_after(err: SlackApiError) -> float:
@@ -138,8 +142,8 @@ class SlackSurface:
                 self._ts, self._streaming = str(response["ts"]), True
                 return
             except SlackApiError as err:
-                if _error(err) != "ratelimited":
-                    log.info("Slack streaming unavailable (%s); using message edits", _error(err))
+                if slack_error(err) != "ratelimited":
+                    log.info("Slack streaming unavailable (%s); using message edits", slack_error(err))
                     self._support.enabled = False
             except (ClientError, TimeoutError) as err:
                 log.warning("chat.startStream failed: %r", err)
@@ -207,18 +211,18 @@ class SlackSurface:
                     channel=self._channel, ts=self._status_ts(), **blocks.answer_message(part, tail)))
                 return [self._status_ts()]
             except SlackApiError as err:
-                if _error(err) in _RESPLIT:
+                if slack_error(err) in _RESPLIT:
                     return await self._resplit(part, tail, replace=True)
-                log.warning("could not edit the status into the answer (%s); posting it anew", _error(err))
+                log.warning("could not edit the status into the answer (%s); posting it anew", slack_error(err))
             except (ClientError, TimeoutError) as err:
                 log.warning("chat.update failed (%r); posting the answer anew", err)
         try:
             response = await self._critical(lambda: self._post(blocks.answer_message(part, tail)))
             return [str(response["ts"])]
         except SlackApiError as err:
-            if _error(err) in _RESPLIT:
+            if slack_error(err) in _RESPLIT:
                 return await self._resplit(part, tail, replace=False)
-            log.error("could not post an answer part to %s: %s", self._channel, _error(err))
+            log.error("could not post an answer part to %s: %s", self._channel, slack_error(err))
         except (ClientError, TimeoutError) as err:
             log.error("could not post an answer part to %s: %r", self._channel, err)
         return []
@@ -267,7 +271,7 @@ class SlackSurface:
         try:
             return await call()
         except SlackApiError as err:
-            error = _error(err)
+            error = slack_error(err)
             if error == "ratelimited":
                 self._quiet_until = time.monotonic() + _retry_after(err)
             else:
@@ -287,7 +291,7 @@ class SlackSurface:
                     await asyncio.sleep(min(wait, MAX_RETRY_WAIT_S))
                 return await call()
             except SlackApiError as err:
-                if _error(err) != "ratelimited" or attempt == ANSWER_RETRIES:
+                if slack_error(err) != "ratelimited" or attempt == ANSWER_RETRIES:
                     raise
                 self._quiet_until = time.monotonic() + min(_retry_after(err), MAX_RETRY_WAIT_S)
             except (ClientError, TimeoutError):
