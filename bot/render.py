@@ -34,6 +34,11 @@ DISCORD = Style("**")
 SLACK = Style("*")
 PLAIN = Style("")  # the terminal and logs
 
+
+def style_for(platform: str) -> Style:
+    """The style of a platform named as in ChannelKey.platform ("slack", "discord"); plain otherwise."""
+    return {"slack": SLACK, "discord": DISCORD}.get(platform, PLAIN)
+
 QUESTION_PREVIEW = 300  # the layer view's header quotes at most this much of the question
 
 _ICONS = {"waiting": "▫️", "running": "🔄", "done": "✅", "failed": "❌"}
