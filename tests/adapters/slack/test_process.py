@@ -1,0 +1,76 @@
+"""The real `moa-bot run`, configured only by environment: a signed mention in, an answer out, clean SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import sys
+from pathlib import Path
+
+from tests.fakes.groq_server import FakeGroq
+from tests.fakes.slack_api import FakeSlack, SlackSender
+
+SECRET = "process-signing-secret"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def _wait_for_port(port: int, proc: asyncio.subprocess.Process, timeout: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        assert proc.returncode is None, "moa-bot run exited early"
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.close()
+            await writer.wait_closed()
+            return
+        except OSError:
+            await asyncio.sleep(0.05)  # the port is not open yet; nothing to wait on but the clock
+    raise AssertionError(f"moa-bot run did not listen on {port} within {timeout} s")
+
+
+async def test_moa_bot_run_answers_a_signed_mention_and_exits_cleanly_on_sigterm(
+        fake_groq: FakeGroq, tmp_path: Path) -> None:
+    port = _free_port()
+    async with FakeSlack() as slack:
+        env = {
+            "PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path),
+            "SLACK_BOT_TOKEN": slack.token, "SLACK_SIGNING_SECRET": SECRET, "SLACK_PORT": str(port),
+            "SLACK_HOST": "127.0.0.1", "SLACK_API_URL": slack.api_url,
+            "GROQ_BASE_URL": fake_groq.base_url, "GROQ_API_KEY": "gsk_test",
+            "MOA_DB_PATH": str(tmp_path / "moa.db"),
+        }
+        script = shutil.which("moa-bot")
+        command = [script, "run"] if script else [sys.executable, "-m", "bot", "run"]
+        proc = await asyncio.create_subprocess_exec(*command, env=env, cwd=tmp_path,
+                                                    stdin=asyncio.subprocess.DEVNULL,
+                                                    stdout=asyncio.subprocess.PIPE,
+                                                    stderr=asyncio.subprocess.PIPE)
+        sender = SlackSender(slack, f"http://127.0.0.1:{port}/slack/events", SECRET)
+        try:
+            await _wait_for_port(port, proc)
+            ts = await sender.mention("hello from a real process")
+
+            def answered(s: FakeSlack) -> bool:
+                msgs = s.thread("C0GENERAL", ts)
+                return bool(msgs) and bool(msgs[-1].buttons) and not msgs[-1].streaming
+
+            await slack.wait_for(answered, timeout=10)
+            assert "says: hello from a real process" in slack.thread_answer("C0GENERAL", ts)
+            proc.send_signal(signal.SIGTERM)
+            _, stderr = await asyncio.wait_for(proc.communicate(), timeout=10)
+        finally:
+            await sender.aclose()
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+        assert proc.returncode == 0, stderr.decode()[-2000:]
+        assert b"gsk_test" not in stderr and SECRET.encode() not in stderr and slack.token.encode() not in stderr
