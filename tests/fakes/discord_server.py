@@ -326,9 +326,9 @@ class FakeDiscord:
         msg.update(extra)
         return msg
 
-    async def say(self, channel_id: str, author: FakeUser, content: str) -> dict[str, Any]:
+    async def say(self, channel_id: str, author: FakeUser, content: str, **extra: Any) -> dict[str, Any]:
         """`author` posts `content` in a channel, thread or DM; returns the message."""
-        msg = self.message_payload(channel_id, author, content)
+        msg = self.message_payload(channel_id, author, content, **extra)
         self._store(msg)
         await self.dispatch("MESSAGE_CREATE", self._gateway_message(msg))
         return msg
@@ -375,7 +375,10 @@ class FakeDiscord:
 
     async def press(self, message_id: str, user: FakeUser, custom_id: str | None = None) -> FakeInteraction:
         """`user` presses a button on a message (the first button when `custom_id` is None)."""
-        msg = self.messages[message_id]
+        return await self.press_on(self.messages[message_id], user, custom_id)
+
+    async def press_on(self, msg: dict[str, Any], user: FakeUser, custom_id: str | None = None) -> FakeInteraction:
+        """Press a button on any message payload, e.g. an ephemeral follow-up only its user sees."""
         if custom_id is None:
             custom_id = self.buttons(msg)[0]["custom_id"]
         data = {"custom_id": custom_id, "component_type": 2}
@@ -696,7 +699,12 @@ class FakeDiscord:
         inter._ack_at = time.monotonic()
         data = body.get("data") or {}
         kind = body.get("type")
-        if kind in (4, 5, 7):  # message, deferred message, update message
+        if kind in (6, 7) and "message" in inter.payload:  # a component's message: edits change it
+            shown = inter.payload["message"]
+            inter.original = self.messages.get(shown["id"]) or dict(shown)
+            if kind == 7:
+                inter.original.update({k: data[k] for k in ("content", "embeds", "components") if k in data})
+        elif kind in (4, 5):  # message, deferred message
             inter.original = self.message_payload(
                 inter.payload["channel_id"], self.bot, data.get("content") or "", embeds=data.get("embeds") or [],
                 components=data.get("components") or [], flags=data.get("flags") or 0, webhook_id=self.app_id,

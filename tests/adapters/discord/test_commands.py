@@ -1,0 +1,101 @@
+"""`/moa` as slash commands: typed options, per-channel effect, server-side permission check, autocomplete."""
+
+from __future__ import annotations
+
+import json
+
+from moa.config import preset
+from tests.adapters.discord.conftest import RunningBot
+from tests.fakes.discord_server import MANAGE_CHANNELS, MEMBER_PERMISSIONS, FakeDiscord
+from tests.fakes.groq_server import FakeGroq
+
+
+async def replied(fake: FakeDiscord, inter) -> str:
+    await fake.wait_for(lambda f: inter.followups)
+    return inter.text
+
+
+async def test_layers_set_in_one_channel_does_not_touch_another(discord: FakeDiscord, bot: RunningBot) -> None:
+    changed = await discord.slash(discord.general, discord.alice, "layers", options={"count": 2})
+    assert "2" in await replied(discord, changed)
+
+    here = await discord.slash(discord.general, discord.alice, "show")
+    there = await discord.slash(discord.random, discord.alice, "show")
+
+    assert "Layers: 2" in await replied(discord, here)
+    assert "Layers: 3" in await replied(discord, there)
+
+
+async def test_a_member_without_manage_channels_is_refused_and_nothing_changes(
+        discord: FakeDiscord, bot: RunningBot) -> None:
+    refused = await discord.slash(discord.general, discord.bob, "layers", options={"count": 1})
+    assert "Only channel admins" in await replied(discord, refused)
+
+    # Discord's own permission hint is bypassable: a forged-looking payload still counts only server perms.
+    also = await discord.slash(discord.general, discord.bob, "preset", options={"name": "lite"},
+                               permissions=MEMBER_PERMISSIONS & ~MANAGE_CHANNELS)
+    assert "Only channel admins" in await replied(discord, also)
+
+    shown = await discord.slash(discord.general, discord.bob, "show")
+    assert "Layers: 3" in await replied(discord, shown)
+
+
+async def test_replies_are_ephemeral_and_deferred_at_once(discord: FakeDiscord, bot: RunningBot) -> None:
+    inter = await discord.slash(discord.general, discord.bob, "help")
+    await replied(discord, inter)
+
+    assert inter.callbacks[0]["type"] == 5  # deferred first: no 3 s deadline can be missed
+    assert inter.acknowledged_at is not None and inter.acknowledged_at - inter.created_at < 1.0
+    assert inter.ephemeral
+    assert "layers" in inter.text
+
+
+async def test_agents_commands_take_typed_options(discord: FakeDiscord, bot: RunningBot) -> None:
+    added = await discord.slash(discord.general, discord.alice, "agents", "add",
+                                options={"name": "critic", "model": "openai/gpt-oss-20b", "temperature": 0.3})
+    assert "critic" in await replied(discord, added)
+    changed = await discord.slash(discord.general, discord.alice, "agents", "set",
+                                  options={"name": "critic", "setting": "temperature", "value": "0.9"})
+    await replied(discord, changed)
+
+    listed = await discord.slash(discord.general, discord.alice, "agents", "list")
+    text = await replied(discord, listed)
+    assert "critic" in text and "0.9" in text
+
+
+async def test_model_autocomplete_offers_live_models(discord: FakeDiscord, fake_groq: FakeGroq,
+                                                     bot: RunningBot) -> None:
+    inter = await discord.autocomplete(discord.general, discord.alice, "model", option="model", value="oss")
+
+    await discord.wait_for(lambda f: inter.callbacks)
+    assert inter.callbacks[0]["type"] == 8
+    offered = [c["value"] for c in inter.callbacks[0]["data"]["choices"]]
+    assert offered == [m for m in fake_groq.models if "oss" in m]
+
+
+async def test_commands_sync_to_the_configured_guild_at_once(discord: FakeDiscord, start_bot) -> None:
+    await start_bot(DISCORD_GUILD_ID=discord.guild_id)
+
+    [moa] = discord.commands[discord.guild_id]
+    subcommands = {o["name"] for o in moa["options"]}
+    assert {"show", "layers", "model", "agents", "preset", "presets", "import", "export", "reset", "forget",
+            "help"} <= subcommands
+
+
+async def test_without_a_guild_commands_sync_globally(discord: FakeDiscord, bot: RunningBot) -> None:
+    assert [c["name"] for c in discord.commands["global"]] == ["moa"]
+    assert discord.guild_id not in discord.commands
+
+
+async def test_a_long_export_arrives_whole_in_several_replies(discord: FakeDiscord, bot: RunningBot) -> None:
+    config = preset("deep").export()
+    for agent in config["layer_agent_config"].values():
+        agent["system_prompt"] = "Answer carefully and cite what you rely on. " * 8 + "{helper_response}"
+    imported = await discord.slash(discord.general, discord.alice, "import", options={"config": json.dumps(config)})
+    await replied(discord, imported)
+
+    inter = await discord.slash(discord.general, discord.alice, "export")
+
+    await discord.wait_for(lambda f: "agent_6" in inter.text)
+    assert len(inter.followups) > 1
+    assert all(len(m["content"]) <= 2000 for m in inter.followups)
