@@ -12,6 +12,7 @@ import asyncio
 import difflib
 import json
 import re
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -73,16 +74,24 @@ class ModelCatalog(Protocol):
 
 @dataclass(frozen=True)
 class CommandDeps:
-    """Build once and reuse: the per-channel locks that serialise config edits live here."""
+    """What commands need; cheap to build per command."""
 
     configs: ConfigStore
     history: HistoryStore
     models: ModelCatalog
     limits: Limits = field(default_factory=Limits)
-    locks: dict[ChannelKey, asyncio.Lock] = field(default_factory=dict, compare=False, repr=False)
 
-    def lock(self, channel: ChannelKey) -> asyncio.Lock:
-        return self.locks.setdefault(channel, asyncio.Lock())
+
+# Config edits are read-modify-write: two admins editing one channel at once must not lose an edit.
+# Weak values: a lock lives only while someone holds or awaits it, so none outlives its event loop.
+_EDIT_LOCKS: weakref.WeakValueDictionary[ChannelKey, asyncio.Lock] = weakref.WeakValueDictionary()
+
+
+def _edit_lock(channel: ChannelKey) -> asyncio.Lock:
+    lock = _EDIT_LOCKS.get(channel)
+    if lock is None:
+        lock = _EDIT_LOCKS[channel] = asyncio.Lock()
+    return lock
 
 
 class CommandError(Exception):
@@ -294,7 +303,7 @@ async def execute(ctx: CommandContext, text: str, deps: CommandDeps) -> CommandR
     run = _Run(ctx, deps, style_for(ctx.channel.platform))
     try:
         if changing:
-            async with deps.lock(ctx.channel):  # two admins editing at once must not lose an edit
+            async with _edit_lock(ctx.channel):
                 return await run.change(command)
         return await run.read(command)
     except (CommandError, ConfigError) as err:
