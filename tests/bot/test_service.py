@@ -1,0 +1,214 @@
+"""The conversation service end to end: real SQLite file, real groq SDK, fake Groq on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from bot.service import INTERRUPTED, CommandContext, ConversationService, Mention
+from bot.settings import Settings
+from bot.surface import FinalAnswer, Progress
+from storage.db import Database
+from storage.models import ChannelKey
+from tests.fakes.groq_server import FakeGroq
+
+GENERAL = ChannelKey("slack", "T1", "C-general")
+RANDOM = ChannelKey("slack", "T1", "C-random")
+
+
+class RecordingSurface:
+    """A ReplySurface that remembers everything shown, with wait_for on a condition."""
+
+    min_update_interval = 0.0
+
+    def __init__(self) -> None:
+        self.progress: list[tuple[float, Progress]] = []
+        self.partials: list[str] = []
+        self.final: FinalAnswer | None = None
+        self.failure: str | None = None
+        self.failure_run: int | None = None
+        self._changed = asyncio.Condition()
+
+    async def _note(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def show_progress(self, progress: Progress) -> None:
+        self.progress.append((time.monotonic(), progress))
+        await self._note()
+
+    async def stream_answer(self, partial: str) -> None:
+        self.partials.append(partial)
+        await self._note()
+
+    async def finish(self, answer: FinalAnswer) -> list[str]:
+        self.final = answer
+        await self._note()
+        return [f"answer-{answer.run_id}"]
+
+    async def fail(self, message: str, run_id: int | None) -> None:
+        self.failure, self.failure_run = message, run_id
+        await self._note()
+
+    async def wait_for(self, predicate: Callable[[RecordingSurface], bool], timeout: float = 5.0) -> None:
+        async with asyncio.timeout(timeout), self._changed:
+            await self._changed.wait_for(lambda: predicate(self))
+
+
+def _settings(fake: FakeGroq, db: Path, **extra: str) -> Settings:
+    env = {"GROQ_API_KEY": "gsk_test", "GROQ_BASE_URL": fake.base_url, "MOA_DB_PATH": str(db),
+           "MOA_CALL_TIMEOUT": "5", "MOA_RUN_DEADLINE": "20", **extra}
+    return Settings.load(env=env)
+
+
+@pytest_asyncio.fixture
+async def fake() -> AsyncIterator[FakeGroq]:
+    async with FakeGroq() as server:
+        yield server
+
+
+@pytest_asyncio.fixture
+async def service(fake: FakeGroq, tmp_path: Path) -> AsyncIterator[ConversationService]:
+    svc = await ConversationService.create(_settings(fake, tmp_path / "moa.db"))
+    yield svc
+    await svc.aclose()
+
+
+async def _admin() -> bool:
+    return True
+
+
+def _mention(text: str, channel: ChannelKey = GENERAL, thread: str = "t1", message_id: str = "m1") -> Mention:
+    return Mention(channel=channel, thread=thread, message_id=message_id, author="U1", text=text)
+
+
+async def test_mention_shows_status_at_once_then_progress_then_the_final_answer(
+        service: ConversationService, fake: FakeGroq) -> None:
+    fake.latency = 0.1
+    surface = RecordingSurface()
+    started = time.monotonic()
+    run_id = await service.handle_mention(_mention("is 9.11 or 9.9 larger?"), surface)
+
+    first_shown, first = surface.progress[0]
+    assert first_shown - started < 1.0
+    assert first.layer == 1 and first.total_layers == 3
+    layers_seen = {p.layer for _, p in surface.progress}
+    assert layers_seen >= {1, 2, 3, 4}  # every proposer layer, then the aggregator (layer 4)
+    assert all(a.state != "done" or a.latency_s is not None for _, p in surface.progress for a in p.agents)
+    assert surface.final is not None and surface.final.run_id == run_id
+    assert surface.final.text.startswith("openai/gpt-oss-120b says: is 9.11 or 9.9 larger?")
+    assert "[saw 3 answers]" in surface.final.text  # the aggregator saw the last layer's three answers
+    assert surface.partials and surface.final.text.startswith(surface.partials[0])
+
+    run = await service.reveal_layers(GENERAL, message_id=f"answer-{run_id}")
+    assert run is not None and run.status == "done"
+    assert sorted(run.layers()) == [1, 2, 3]
+    assert all(len(outputs) == 3 for outputs in run.layers().values())
+
+
+async def test_second_turn_in_a_thread_reaches_every_agent_with_the_first(
+        service: ConversationService, fake: FakeGroq) -> None:
+    await service.handle_mention(_mention("what is MoA?", message_id="m1"), RecordingSurface())
+    assert await service.continues_thread(GENERAL, "t1")
+    first_answer_calls = len(fake.calls)
+
+    await service.handle_mention(_mention("and who wrote the paper?", message_id="m2"), RecordingSurface())
+    second = fake.calls[first_answer_calls:]
+    assert len(second) == 10
+    for call in second:
+        contents = [m["content"] for m in call.messages]
+        assert "U1: what is MoA?" in contents  # the first question, attributed to its author…
+        assert any(c.startswith("openai/gpt-oss-120b says: what is MoA?") for c in contents)  # …and answer
+        assert call.question == "and who wrote the paper?"
+
+
+async def test_a_thread_uses_its_channels_config(service: ConversationService, fake: FakeGroq) -> None:
+    reply = await service.run_command(CommandContext(GENERAL, "U-admin", _admin), "layers 1")
+    assert reply.changed
+    await service.handle_mention(_mention("hi", thread="some-thread"), RecordingSurface())
+    assert len(fake.calls) == 3 + 1  # one layer of the article's three agents, then the aggregator
+
+
+async def test_another_channel_cannot_reveal_a_run(service: ConversationService) -> None:
+    run_id = await service.handle_mention(_mention("secret plans"), RecordingSurface())
+    assert run_id is not None
+    assert await service.reveal_layers(GENERAL, run_id=run_id) is not None
+    assert await service.reveal_layers(RANDOM, run_id=run_id) is None
+    assert await service.reveal_layers(RANDOM, message_id=f"answer-{run_id}") is None
+
+
+async def test_overlong_question_is_refused_and_nothing_is_recorded(
+        service: ConversationService, fake: FakeGroq) -> None:
+    surface = RecordingSurface()
+    assert await service.handle_mention(_mention("x" * 4001), surface) is None
+    assert surface.failure is not None and "4,001 characters; the limit is 4,000" in surface.failure
+    assert fake.calls == []
+    assert await service.last_run(GENERAL) is None
+
+
+async def test_all_proposers_failing_gives_a_clear_message(service: ConversationService, fake: FakeGroq) -> None:
+    for model in fake.models:
+        fake.fail(model, 500, times=100)
+    surface = RecordingSurface()
+    run_id = await service.handle_mention(_mention("anyone there?"), surface)
+    assert surface.final is None
+    assert surface.failure and "fail" in surface.failure.lower()
+    run = await service.last_run(GENERAL)
+    assert run is not None and run.id == run_id and run.status == "failed"
+
+
+async def test_one_failing_proposer_still_gives_an_answer(service: ConversationService, fake: FakeGroq) -> None:
+    fake.fail("qwen/qwen3.8-27b", 500, times=100)
+    surface = RecordingSurface()
+    await service.handle_mention(_mention("still fine?"), surface)
+    assert surface.final is not None
+    assert "[saw 2 answers]" in surface.final.text
+    failed = [a for _, p in surface.progress for a in p.agents if a.state == "failed"]
+    assert failed and failed[0].name == "layer_agent_2"
+
+
+async def test_waiting_mentions_see_their_queue_position(fake: FakeGroq, tmp_path: Path) -> None:
+    fake.latency = 0.15
+    svc = await ConversationService.create(_settings(fake, tmp_path / "q.db", MOA_MAX_CONCURRENT="1"))
+    try:
+        await svc.run_command(CommandContext(GENERAL, "U", _admin), "preset lite")
+        surfaces = [RecordingSurface() for _ in range(3)]
+        tasks = [asyncio.create_task(svc.handle_mention(_mention(f"q{i}", message_id=f"m{i}", thread=f"t{i}"), s))
+                 for i, s in enumerate(surfaces)]
+        await asyncio.gather(*tasks)
+        queued = [[p.queued_ahead for _, p in s.progress if p.queued_ahead is not None] for s in surfaces]
+        assert queued[0] == []
+        assert queued[1] == [0]
+        assert queued[2] == [1, 0]
+        assert all(s.final is not None for s in surfaces)
+    finally:
+        await svc.aclose()
+
+
+async def test_shutdown_interrupts_answers_that_outlive_the_grace_period(fake: FakeGroq, tmp_path: Path) -> None:
+    fake.latency = 5.0
+    db_path = tmp_path / "stop.db"
+    svc = await ConversationService.create(_settings(fake, db_path))
+    surface = RecordingSurface()
+    task = asyncio.create_task(svc.handle_mention(_mention("slow one"), surface))
+    await fake.wait_for(lambda f: len(f.calls) >= 3)
+    await svc.drain(grace_s=0.05)
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert surface.failure == INTERRUPTED
+    late = RecordingSurface()
+    await svc.handle_mention(_mention("after shutdown", message_id="m9"), late)
+    assert late.failure is not None and "restarting" in late.failure
+    await svc.aclose()
+
+    db = await Database.open(db_path)
+    try:
+        run = await db.runs.latest(GENERAL)
+        assert run is not None and run.status == "interrupted"
+    finally:
+        await db.close()
