@@ -161,7 +161,8 @@ class FakeDiscord:
         self.commands: dict[str, list[dict[str, Any]]] = {}  # "global" or guild id -> synced commands
         self.identifies: list[dict[str, Any]] = []
         self.resumes: list[dict[str, Any]] = []
-        self.redeliver_on_resume = 0  # re-send this many already-seen events after a RESUME
+        self.redeliver_on_resume = False  # after a RESUME, send the session's MESSAGE_CREATEs again
+        self.sent: list[dict[str, Any]] = []  # every gateway frame delivered to the bot
         self._rate_limits: list[tuple[str, re.Pattern[str], float]] = []
         self._ws: web.WebSocketResponse | None = None
         self._session_id: str | None = None
@@ -267,6 +268,10 @@ class FakeDiscord:
         return [m for mid in self.message_order
                 if (m := self.messages[mid])["author"]["id"] == self.bot.id
                 and (where is None or m["channel_id"] == where)]
+
+    def deliveries(self, message_id: str) -> int:
+        """How often the gateway delivered MESSAGE_CREATE for a message."""
+        return sum(1 for f in self.sent if f.get("t") == "MESSAGE_CREATE" and f["d"]["id"] == message_id)
 
     def threads(self) -> list[dict[str, Any]]:
         return [c for c in self.channels.values() if c["type"] == 11]
@@ -404,6 +409,7 @@ class FakeDiscord:
         async with self._send_lock:
             with contextlib.suppress(ConnectionError, RuntimeError):
                 await ws.send_str(json.dumps(frame))
+                self.sent.append(frame)
 
     async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
@@ -459,7 +465,7 @@ class FakeDiscord:
         replay = [f for f in self._log if f["s"] > seen]
         if self.redeliver_on_resume:
             # Discord may deliver an event again after a RESUME: the bot must not act twice.
-            replay = [f for f in self._log if f["s"] <= seen][-self.redeliver_on_resume:] + replay
+            replay = [f for f in self._log if f["s"] <= seen and f["t"] == "MESSAGE_CREATE"] + replay
         for frame in replay:
             await self._send(frame)
         self._seq += 1
