@@ -1,0 +1,63 @@
+"""The real `moa-bot run` process, configured only by environment, against the fakes; and doctor's invite URL."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import signal
+import sys
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import discord as dpy
+
+from adapters.discord.runner import invite_url
+from tests.adapters.discord.conftest import bot_env
+from tests.adapters.discord.test_mentions import answers
+from tests.fakes.discord_server import FakeDiscord
+from tests.fakes.groq_server import FakeGroq
+
+
+async def test_moa_bot_run_answers_a_mention_and_stops_cleanly_on_sigterm(
+        discord: FakeDiscord, fake_groq: FakeGroq, tmp_path: Path) -> None:
+    env = bot_env(discord, fake_groq, tmp_path / "moa.db")
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "run", env=env, cwd=tmp_path,
+                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        await discord.wait_for(lambda f: f.identifies and f.connected, timeout=10)
+        question = await discord.say(discord.general, discord.alice, f"{discord.bot_mention} are you there?")
+        [answer] = await discord.wait_for(lambda f: answers(f, question["id"]))
+        assert "are you there?" in answer["content"]
+
+        proc.send_signal(signal.SIGTERM)
+        _, err = await asyncio.wait_for(proc.communicate(), 10)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode == 0, err.decode()
+    assert discord.token not in err.decode()  # the token never reaches the log
+    assert discord.commands["global"][0]["name"] == "moa"
+
+
+def test_the_invite_url_asks_for_the_scopes_and_permissions_the_bot_uses() -> None:
+    query = parse_qs(urlparse(invite_url(1234567890123456789)).query)
+
+    assert query["client_id"] == ["1234567890123456789"]
+    assert query["scope"] == ["bot applications.commands"]
+    granted = dpy.Permissions(int(query["permissions"][0]))
+    assert granted == dpy.Permissions(view_channel=True, send_messages=True, send_messages_in_threads=True,
+                                      create_public_threads=True, read_message_history=True, embed_links=True,
+                                      add_reactions=True)
+    assert not granted.administrator and not granted.mention_everyone
+
+
+async def test_doctor_prints_the_invite_url(discord: FakeDiscord, fake_groq: FakeGroq, tmp_path: Path) -> None:
+    token = base64.b64encode(discord.app_id.encode()).decode().rstrip("=") + ".GxYzAb.secret-part"
+    env = bot_env(discord, fake_groq, tmp_path / "moa.db", DISCORD_TOKEN=token, COLUMNS="400")
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "doctor", env=env, cwd=tmp_path,
+                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, _ = await asyncio.wait_for(proc.communicate(), 20)
+
+    assert invite_url(discord.app_id) in out.decode()
+    assert "message-content intent off" in out.decode()
