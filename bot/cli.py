@@ -45,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `moa-bot` console script."""
     args = _parser().parse_args(argv)
     settings = Settings.load()
-    configure_logging(dict(settings.env))
+    configure_logging(settings.env)
     match args.command:
         case "run":
             return _run(settings)

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from rich.logging import RichHandler
 
 SECRET_SUFFIXES = ("_TOKEN", "_KEY", "_SECRET")
 
 
-def secret_values(env: dict[str, str] | object) -> list[str]:
+def secret_values(env: Mapping[str, str]) -> list[str]:
     """Values of variables whose names mark them as secrets (long enough to be worth hiding)."""
-    items = env.items() if isinstance(env, dict) else []
-    return [v for k, v in items if k.upper().endswith(SECRET_SUFFIXES) and len(v) >= 6]
+    return [v for k, v in env.items() if k.upper().endswith(SECRET_SUFFIXES) and len(v) >= 6]
 
 
 class RedactSecrets(logging.Filter):
@@ -38,7 +37,7 @@ class RedactSecrets(logging.Filter):
         return True
 
 
-def configure_logging(env: dict[str, str], level: int = logging.INFO) -> None:
+def configure_logging(env: Mapping[str, str], level: int = logging.INFO) -> None:
     """Rich logs on stderr; secrets from `env` never reach them."""
     handler = RichHandler(show_path=False, rich_tracebacks=False, markup=False)
     handler.addFilter(RedactSecrets(secret_values(env)))

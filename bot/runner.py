@@ -44,10 +44,10 @@ async def run_adapters(settings: Settings) -> int:
     tasks = {asyncio.create_task(coro, name=name): name
              for name, coro in _adapters(settings, service, stop_adapters).items()}
     log.info("moa-bot running: %s", ", ".join(tasks.values()))
-    waiter = asyncio.create_task(shutdown.wait())
+    waiter: asyncio.Task[object] = asyncio.create_task(shutdown.wait())
     done, _ = await asyncio.wait({waiter, *tasks}, return_when=asyncio.FIRST_COMPLETED)
     exit_code = 0
-    for task in done - {waiter}:
+    for task in [t for t in tasks if t in done]:
         name = tasks[task]
         err = task.exception()
         if err is not None:
