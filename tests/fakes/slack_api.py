@@ -122,6 +122,7 @@ class FakeSlack:
     bot_user_id: str = "UBOT"
     bot_id: str = "BBOT"
     token: str = "xoxb-test-token"
+    app_token: str = "xapp-test-token"  # Socket Mode: apps.connections.open
     streaming: bool = True  # whether chat.startStream & co. work in this workspace
     streaming_error: str = "unknown_method"
     max_text_chars: int = 4000
@@ -134,6 +135,8 @@ class FakeSlack:
         self.messages: dict[str, FakeMessage] = {}
         self.ephemerals: list[dict[str, Any]] = []
         self.responses: list[dict[str, Any]] = []  # bodies POSTed to response_urls
+        self.socket_acks: list[dict[str, Any]] = []  # Socket Mode: what the app answered to envelopes
+        self._sockets: list[web.WebSocketResponse] = []
         self._failures: dict[str, list[_Failure]] = {}
         self._counter = 0
         self._runner: web.AppRunner | None = None
@@ -185,6 +188,7 @@ class FakeSlack:
         app = web.Application()
         app.router.add_post("/api/{method}", self._api)
         app.router.add_get("/api/{method}", self._api)  # e.g. users.info is a GET in slack-sdk
+        app.router.add_get("/link", self._socket)
         app.router.add_post("/respond/{name}", self._respond)
         self._runner = web.AppRunner(app, shutdown_timeout=0.1, access_log=None)
         await self._runner.setup()
@@ -197,6 +201,8 @@ class FakeSlack:
         return self
 
     async def stop(self) -> None:
+        for ws in list(self._sockets):
+            await ws.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -211,6 +217,36 @@ class FakeSlack:
         assert self._changed is not None
         async with self._changed:
             self._changed.notify_all()
+
+    # ---- Socket Mode ----------------------------------------------------------------------------
+    @property
+    def socket_connected(self) -> bool:
+        return any(not ws.closed for ws in self._sockets)
+
+    async def push(self, kind: str, payload: dict[str, Any]) -> str:
+        """Send an envelope ("events_api", "slash_commands", "interactive") over Socket Mode."""
+        self._counter += 1
+        envelope_id = f"env-{self._counter}"
+        envelope = {"envelope_id": envelope_id, "type": kind, "payload": payload, "retry_attempt": 0,
+                    "retry_reason": "", "accepts_response_payload": kind != "events_api"}
+        live = [ws for ws in self._sockets if not ws.closed]
+        assert live, "no Socket Mode connection"
+        await live[-1].send_json(envelope)
+        return envelope_id
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(autoping=True)  # pongs echo the SDK's "sdk-ping-pong:<t>" pings
+        await ws.prepare(request)
+        self._sockets.append(ws)
+        await ws.send_json({"type": "hello", "num_connections": 1,
+                            "connection_info": {"app_id": "A0MOA"}, "debug_info": {"host": "fake"}})
+        await self._notify()
+        async for message in ws:
+            if message.type == web.WSMsgType.TEXT:
+                self.socket_acks.append(json.loads(message.data))
+                await self._notify()
+        await self._notify()
+        return ws
 
     # ---- handlers -------------------------------------------------------------------------------
     async def _respond(self, request: web.Request) -> web.Response:
@@ -242,7 +278,7 @@ class FakeSlack:
         return web.json_response(payload, status=status, headers=headers)
 
     def _answer(self, method: str, args: dict[str, Any], token: str) -> tuple[int, dict[str, Any], dict[str, str]]:
-        if token != self.token:
+        if token != (self.app_token if method == "apps.connections.open" else self.token):
             return 200, {"ok": False, "error": "invalid_auth"}, {}
         queue = self._failures.get(method)
         if queue:
@@ -273,6 +309,9 @@ class FakeSlack:
     def _m_auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "url": "https://fake.slack.com/", "team": "Fake", "user": "moa",
                 "team_id": self.team_id, "user_id": self.bot_user_id, "bot_id": self.bot_id}
+
+    def _m_apps_connections_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "url": self.url.replace("http://", "ws://") + "/link"}
 
     def _m_users_info(self, args: dict[str, Any]) -> dict[str, Any]:
         user = str(args.get("user", ""))
@@ -408,28 +447,37 @@ class SlackSender:
             await response.read()
             return int(response.status)
 
-    async def event(self, event: dict[str, Any], *, event_id: str | None = None, retry: int | None = None,
-                    **kwargs: Any) -> int:
+    def event_body(self, event: dict[str, Any], event_id: str | None = None) -> dict[str, Any]:
+        """An Events API `event_callback` wrapping `event`."""
         self._counter += 1
-        body = {"token": "legacy", "team_id": self.slack.team_id, "api_app_id": "A0MOA",
+        return {"token": "legacy", "team_id": self.slack.team_id, "api_app_id": "A0MOA",
                 "type": "event_callback", "event": event, "event_id": event_id or f"Ev{self._counter:08d}",
                 "event_time": int(time.time()),
                 "authorizations": [{"team_id": self.slack.team_id, "user_id": self.slack.bot_user_id,
                                     "is_bot": True}]}
+
+    def mention_event(self, text: str, *, channel: str = "C0GENERAL", user: str = "U0ALICE",
+                      ts: str | None = None, thread_ts: str | None = None) -> dict[str, Any]:
+        ts = ts or self.next_ts()
+        event = {"type": "app_mention", "user": user, "text": f"<@{self.slack.bot_user_id}> {text}",
+                 "ts": ts, "channel": channel, "event_ts": ts, "client_msg_id": f"cm-{ts}"}
+        if thread_ts:
+            event["thread_ts"] = thread_ts
+        return event
+
+    async def event(self, event: dict[str, Any], *, event_id: str | None = None, retry: int | None = None,
+                    **kwargs: Any) -> int:
+        body = self.event_body(event, event_id)
         headers = {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"} if retry else None
         return await self.post(json.dumps(body).encode(), "application/json", headers=headers, **kwargs)
 
     async def mention(self, text: str, *, channel: str = "C0GENERAL", user: str = "U0ALICE",
                       ts: str | None = None, thread_ts: str | None = None, **kwargs: Any) -> str:
         """@-mention the bot; returns the mention's ts (the thread the answer goes to unless in a thread)."""
-        ts = ts or self.next_ts()
-        event = {"type": "app_mention", "user": user, "text": f"<@{self.slack.bot_user_id}> {text}",
-                 "ts": ts, "channel": channel, "event_ts": ts, "client_msg_id": f"cm-{ts}"}
-        if thread_ts:
-            event["thread_ts"] = thread_ts
+        event = self.mention_event(text, channel=channel, user=user, ts=ts, thread_ts=thread_ts)
         status = await self.event(event, **kwargs)
         assert status == 200, status
-        return ts
+        return str(event["ts"])
 
     async def message(self, text: str, *, channel: str = "C0GENERAL", user: str = "U0ALICE",
                       thread_ts: str | None = None, channel_type: str = "channel", ts: str | None = None,

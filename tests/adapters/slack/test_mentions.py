@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from itertools import pairwise
 
 from tests.adapters.slack.conftest import SlackWorld
@@ -29,10 +30,12 @@ async def test_mention_gets_final_answer_in_its_thread_with_show_layers_button(w
 
 async def test_status_appears_before_the_answer_and_names_agents_not_answers(world: SlackWorld) -> None:
     world.groq.latency = 0.4
+    sent = time.monotonic()
     ts = await world.send.mention("what is MoA?")
 
     await world.slack.wait_for(lambda s: bool(s.thread("C0GENERAL", ts)), timeout=1.0)
     status = world.slack.thread("C0GENERAL", ts)[0]
+    assert status.posted_at - sent < 1.0
     assert status.streaming and status.tasks, "native progress: one task per agent"
     titles = " ".join(t["title"] for t in status.tasks.values())
     assert "Layer 1/" in titles and "(" in titles  # layer, agent and model named
