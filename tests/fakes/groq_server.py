@@ -30,6 +30,7 @@ Every reasoning text contains `REASONING_MARK`, so a test can assert it never tr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import re
@@ -146,8 +147,10 @@ class FakeGroq:
     def __post_init__(self) -> None:
         self._failures: dict[str, list[_Failure]] = {}
         self._runner: web.AppRunner | None = None
+        self._changed: asyncio.Condition | None = None
         self.base_url = ""
         self.port = 0
+        self.models_requests = 0  # GET …/models served
 
     # ---- control -------------------------------------------------------------------------------
     def fail(self, model: str, status: int, times: int = 1, retry_after: float | None = None,
@@ -171,12 +174,26 @@ class FakeGroq:
         """Base URL for an OpenAI-compatible client (…/v1)."""
         return f"{self.base_url}/v1"
 
-    async def wait_for(self, predicate: Callable[[FakeGroq], bool], timeout: float = 5.0) -> None:  # noqa: ASYNC109
-        deadline = time.monotonic() + timeout
-        while not predicate(self):
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"fake Groq: condition not met within {timeout} s; calls: {self.calls}")
-            await asyncio.sleep(0.005)
+    async def wait_for(self, predicate: Callable[[FakeGroq], bool], timeout: float = 5.0) -> None:
+        """Wait until `predicate(self)` holds (checked whenever a call starts or ends)."""
+        changed = self._condition()
+        try:
+            async with asyncio.timeout(timeout), changed:
+                while not predicate(self):
+                    with contextlib.suppress(TimeoutError):  # also re-check now and then
+                        await asyncio.wait_for(changed.wait(), 0.05)
+        except TimeoutError:
+            raise TimeoutError(f"fake Groq: condition not met within {timeout} s; calls: {self.calls}") from None
+
+    def _condition(self) -> asyncio.Condition:
+        if self._changed is None:
+            self._changed = asyncio.Condition()
+        return self._changed
+
+    async def _notify(self) -> None:
+        changed = self._condition()
+        async with changed:
+            changed.notify_all()
 
     # ---- lifecycle ------------------------------------------------------------------------------
     async def start(self) -> FakeGroq:
@@ -185,7 +202,9 @@ class FakeGroq:
             app.router.add_post(f"{prefix}/chat/completions", self._chat)
             app.router.add_get(f"{prefix}/models", self._models)
             app.router.add_get(f"{prefix}/models/{{model:.+}}", self._model)
-        self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
+        app.router.add_get("/_fake/calls", self._dump_calls)
+        app.router.add_post("/_fake/reset", self._reset)
+        self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=0.1)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
@@ -207,6 +226,17 @@ class FakeGroq:
         await self.stop()
 
     # ---- handlers -------------------------------------------------------------------------------
+    async def _dump_calls(self, request: web.Request) -> web.Response:
+        """The recorded calls as JSON, for a fake run in another process (see `main`)."""
+        return web.json_response([
+            {"model": c.model, "stream": c.stream, "started": c.started, "ended": c.ended, "status": c.status,
+             "path": c.path, "seen_answers": c.seen_answers, "first_chunk_at": c.first_chunk_at}
+            for c in self.calls])
+
+    async def _reset(self, request: web.Request) -> web.Response:
+        self.calls.clear()
+        return web.json_response({"ok": True})
+
     def _auth_error(self, request: web.Request) -> web.Response | None:
         if self.api_key is None or not request.path.startswith("/openai/"):
             return None
@@ -215,6 +245,7 @@ class FakeGroq:
         return None
 
     async def _models(self, request: web.Request) -> web.Response:
+        self.models_requests += 1
         if (err := self._auth_error(request)) is not None:
             return err
         data = [_model_obj(m) for m in self.models if m not in self.decommissioned]
@@ -235,14 +266,18 @@ class FakeGroq:
             headers={k.lower(): v for k, v in request.headers.items()}, started=time.monotonic(),
         )
         self.calls.append(call)
+        await self._notify()
         try:
             response = await self._answer(request, call)
         except (asyncio.CancelledError, ConnectionResetError):
             call.cancelled = True
-            call.status = 499
-            raise
-        finally:
+            if call.status in (None, 200):
+                call.status = 499
             call.ended = time.monotonic()
+            asyncio.get_running_loop().create_task(self._notify())  # not awaited: we are being cancelled
+            raise
+        call.ended = time.monotonic()
+        await self._notify()
         return response
 
     async def _answer(self, request: web.Request, call: FakeCall) -> web.StreamResponse:
@@ -389,3 +424,27 @@ def _error(status: int, *, code: str | None = None, message: str | None = None,
     body = {"error": {"message": message or default_message, "type": etype, "code": code or default_code}}
     # x-should-retry would override the SDK's own decision; the real API does not send it.
     return web.json_response(body, status=status, headers=headers)
+
+
+async def _serve(latency: float) -> None:
+    import sys
+
+    async with FakeGroq(latency=latency) as fake:
+        print(fake.base_url, flush=True)
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, sys.stdin.read)  # serve until stdin closes
+
+
+def main() -> None:
+    """`python -m tests.fakes.groq_server [--latency S]`: print the base URL, serve until stdin closes.
+
+    Running the fake in its own process keeps its work off the measured process (bench/)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="A fake Groq API on 127.0.0.1.")
+    parser.add_argument("--latency", type=float, default=0.0)
+    asyncio.run(_serve(parser.parse_args().latency))
+
+
+if __name__ == "__main__":
+    main()

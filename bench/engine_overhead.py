@@ -1,0 +1,118 @@
+"""How much time the MoA engine adds on top of the model calls themselves (not a test).
+
+A fake Groq on 127.0.0.1 (tests/fakes/groq_server.py, in a process of its own so its work is not
+counted) answers every call after a fixed latency; the engine runs 3 layers × 4 proposers and a
+streaming aggregator through the real groq SDK. With no overhead at all the run would
+take exactly the critical path, layers × latency + the aggregator's latency. Prints
+
+    wall / critical path   (target ≤ 1.03)
+    largest proposer start skew within a layer   (target ≤ 10 ms)
+    largest layer-to-layer gap: last answer of layer k → first call of layer k+1, and of the last
+    layer → the aggregator   (target ≤ 10 ms)
+
+Run: python bench/engine_overhead.py [--latency 0.2] [--layers 3] [--agents 4] [--runs 5]
+Judged on the median run (a shared 2-core machine has noisy neighbours); exits 1 when a target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import time
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from moa.config import AgentConfig, MoaConfig
+from moa.engine import MoaEngine
+from moa.events import RunFailed, RunFinished
+from moa.providers import ProviderRegistry
+
+MODELS = ["openai/gpt-oss-20b", "qwen/qwen3.8-27b", "openai/gpt-oss-120b"]
+
+
+def config(layers: int, agents: int) -> MoaConfig:
+    return MoaConfig(main_model="openai/gpt-oss-120b", cycles=layers, layer_agent_config={
+        f"agent_{i}": AgentConfig(model_name=MODELS[i % len(MODELS)]) for i in range(agents)})
+
+
+async def one_run(fake_url: str, engine: MoaEngine, cfg: MoaConfig, latency: float) -> dict[str, float]:
+    async with httpx.AsyncClient(base_url=fake_url) as http:
+        await http.post("/_fake/reset")
+        t0 = time.monotonic()
+        final = None
+        async for event in engine.run("How much overhead does the engine add?", cfg):
+            if isinstance(event, RunFinished | RunFailed):
+                final = event
+        wall = time.monotonic() - t0
+        calls: list[dict[str, Any]] = (await http.get("/_fake/calls")).json()
+    if not isinstance(final, RunFinished):
+        raise SystemExit(f"run failed: {final}")
+    n = len(cfg.layer_agent_config)
+    proposer_calls = [c for c in calls if not c["stream"]]
+    layers = [proposer_calls[i * n:(i + 1) * n] for i in range(cfg.cycles)]
+    aggregator = next(c for c in calls if c["stream"])
+    skew = max(max(c["started"] for c in layer) - min(c["started"] for c in layer) for layer in layers)
+    gaps = []
+    for prev, nxt in zip(layers, [*layers[1:], [aggregator]], strict=True):
+        gaps.append(min(c["started"] for c in nxt) - max(c["ended"] or 0.0 for c in prev))
+    critical = cfg.cycles * latency + latency
+    return {"wall": wall, "critical": critical, "ratio": wall / critical, "skew": skew, "gap": max(gaps)}
+
+
+async def measure(fake_url: str, args: argparse.Namespace) -> list[dict[str, float]]:
+    cfg = config(args.layers, args.agents)
+    registry = ProviderRegistry.from_env({"GROQ_API_KEY": "gsk_bench", "GROQ_BASE_URL": fake_url})
+    engine = MoaEngine(registry)
+    try:
+        # warm-up: first connections and the SDK's first-call setup are not the engine's per-run overhead
+        await one_run(fake_url, engine, config(1, args.agents), args.latency)
+        return [await one_run(fake_url, engine, cfg, args.latency) for _ in range(args.runs)]
+    finally:
+        await registry.aclose()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--latency", type=float, default=0.2)
+    parser.add_argument("--layers", type=int, default=3)
+    parser.add_argument("--agents", type=int, default=4)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    fake = subprocess.Popen([sys.executable, "-m", "tests.fakes.groq_server", "--latency", str(args.latency)],
+                            cwd=root, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert fake.stdout is not None
+        results = asyncio.run(measure(fake.stdout.readline().strip(), args))
+    finally:
+        assert fake.stdin is not None
+        fake.stdin.close()
+        fake.wait(timeout=10)
+    print(f"{args.layers} layers × {args.agents} proposers + aggregator, {args.latency * 1000:.0f} ms per call, "
+          f"{args.runs} runs")
+    for i, r in enumerate(results, start=1):
+        print(f"  run {i}: wall {r['wall'] * 1000:.1f} ms / critical path {r['critical'] * 1000:.0f} ms = "
+              f"{r['ratio']:.4f}; start skew {r['skew'] * 1000:.2f} ms; largest gap {r['gap'] * 1000:.2f} ms")
+    ratio = statistics.median(r["ratio"] for r in results)
+    skew = statistics.median(r["skew"] for r in results)
+    gap = statistics.median(r["gap"] for r in results)
+    ok = ratio <= 1.03 and skew <= 0.010 and gap <= 0.010
+    print(f"median of {args.runs} runs (worst in brackets):")
+    print(f"  wall / critical path: {ratio:.4f} [{max(r['ratio'] for r in results):.4f}] (target ≤ 1.03)")
+    print(f"  largest proposer start skew: {skew * 1000:.2f} ms [{max(r['skew'] for r in results) * 1000:.2f}] "
+          "(target ≤ 10 ms)")
+    print(f"  largest layer-to-layer gap: {gap * 1000:.2f} ms [{max(r['gap'] for r in results) * 1000:.2f}] "
+          "(target ≤ 10 ms)")
+    print("PASS" if ok else "MISS")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,232 @@
+"""`moa-bot ask` and `moa-bot models`: one MoA answer, or the live model list, in a terminal.
+
+The answer (streamed as the aggregator writes it) goes to stdout and nothing else does, so
+`moa-bot ask "…" > answer.md` keeps just the answer; progress per layer and proposer, intermediate
+answers (`--show-layers`), warnings and errors go to stderr through rich.
+
+Exit codes: 0 answered, 1 the run or the provider failed, 2 a usage problem (bad config, bad
+`--layers`, missing GROQ_API_KEY).
+"""
+
+from __future__ import annotations
+
+import sys
+from contextlib import aclosing
+from pathlib import Path
+from typing import TextIO
+
+from rich.console import Console
+from rich.panel import Panel
+from rich.text import Text
+
+from bot.settings import Settings
+from moa.config import MoaConfig, check_limits, default_config, parse_config
+from moa.engine import MoaEngine
+from moa.errors import ConfigError, ProviderError
+from moa.events import (
+    AggregatorDelta,
+    AggregatorStarted,
+    LayerStarted,
+    ProposerFinished,
+    RunFailed,
+    RunFinished,
+)
+from moa.pricing import PRICES_AS_OF, format_cost, price_for
+from moa.providers import MISSING_GROQ_KEY, ProviderRegistry
+
+
+def _stderr() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def load_config(config_file: str | Path | None, layers: int | None, settings: Settings) -> MoaConfig:
+    """The config to run: the file's (any accepted shape) or the default, `--layers` applied."""
+    if config_file is not None:
+        path = Path(config_file)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as err:
+            raise ConfigError(f"Cannot read the config file {path}: {err.strerror or err}.") from None
+        try:
+            config = parse_config(text, limits=settings.limits)
+        except ConfigError as err:
+            raise ConfigError(f"{path}: {err}") from None
+    else:
+        config = default_config()
+    if layers is not None:
+        if layers < 1:
+            raise ConfigError(f"--layers must be 1 or more, not {layers}.")
+        config = config.model_copy(update={"cycles": layers})
+    return check_limits(config, settings.limits)
+
+
+async def ask(question: str, config_file: str | Path | None, layers: int | None, show_layers: bool,
+              settings: Settings, *, out: TextIO | None = None) -> int:
+    """Answer `question` once; the answer streams to stdout, progress to stderr. Returns the exit code."""
+    out = out if out is not None else sys.stdout
+    err = _stderr()
+    question = question.strip()
+    if not question:
+        err.print("Ask a question, e.g. moa-bot ask \"What is a mixture of agents?\"")
+        return 2
+    try:
+        config = load_config(config_file, layers, settings)
+        registry = ProviderRegistry.from_env(settings.env, call_timeout_s=settings.call_timeout_s,
+                                             deadline_s=settings.run_deadline_s)
+    except ConfigError as exc:
+        err.print(Text(str(exc), style="red"))
+        return 2
+    if registry.needs_groq_key(config.models()):
+        err.print(MISSING_GROQ_KEY)
+        await registry.aclose()
+        return 2
+    engine = MoaEngine(registry, call_timeout_s=settings.call_timeout_s, deadline_s=settings.run_deadline_s)
+    view = _AskView(err, out, show_layers, config)
+    try:
+        async with aclosing(engine.run(question, config)) as events:
+            async for event in events:
+                view.show(event)
+    finally:
+        view.stop()
+        await registry.aclose()
+    return view.exit_code
+
+
+class _AskView:
+    """Renders the event stream: a line per proposer on stderr, the answer streamed to stdout."""
+
+    def __init__(self, err: Console, out: TextIO, show_layers: bool, config: MoaConfig) -> None:
+        self.err = err
+        self.out = out
+        self.show_layers = show_layers
+        self.config = config
+        self.status = err.status("Starting…", spinner="dots")
+        self.status_running = False
+        self.pending: list[ProposerFinished] = []
+        self.layer_total = 0
+        self.waiting = 0
+        self.streamed = False
+        self.exit_code = 1
+
+    def _set_status(self, text: str) -> None:
+        self.status.update(text)
+        if not self.status_running:
+            self.status.start()
+            self.status_running = True
+
+    def stop(self) -> None:
+        if self.status_running:
+            self.status.stop()
+            self.status_running = False
+
+    def show(self, event: object) -> None:
+        match event:
+            case LayerStarted(layer=layer, total_layers=total, agents=agents):
+                self._flush_layer()
+                self.layer_total = len(agents)
+                self.waiting = len(agents)
+                self.stop()
+                self.err.print(Text(f"Layer {layer}/{total}: {len(agents)} agents", style="bold"))
+                self._set_status(f"Layer {layer}/{total}: waiting for {self.waiting} of {len(agents)} agents…")
+            case ProposerFinished() as p:
+                self.pending.append(p)
+                self.waiting -= 1
+                self.stop()
+                self.err.print(_proposer_line(p))
+                if self.waiting > 0:
+                    self._set_status(f"Layer {p.layer}: waiting for {self.waiting} of {self.layer_total} agents…")
+            case AggregatorStarted(model=model):
+                self._flush_layer()
+                self.stop()
+                self.err.print(Text(f"Aggregating with {model}…", style="bold"))
+                self._set_status(f"{model} is writing the answer…")
+            case AggregatorDelta(text=text):
+                if not self.streamed:
+                    self.stop()
+                    self.streamed = True
+                self.out.write(text)
+                self.out.flush()
+            case RunFinished() as done:
+                self.stop()
+                if not self.streamed:
+                    self.out.write(done.answer)
+                self.out.write("\n")
+                self.out.flush()
+                for warning in done.warnings:
+                    self.err.print(Text(f"⚠ {warning}", style="yellow"))
+                cost = format_cost(done.cost_usd)
+                if done.cost_usd is None:
+                    cost += " (a model's price is not in the table)"
+                self.err.print(Text(
+                    f"Done in {done.timings.total_s:.1f} s · {done.usage.total_tokens:,} tokens "
+                    f"({done.usage.prompt_tokens:,} in, {done.usage.completion_tokens:,} out) · cost {cost}",
+                    style="dim"))
+                self.exit_code = 0
+            case RunFailed() as failed:
+                self._flush_layer()
+                self.stop()
+                if self.streamed:
+                    self.out.write("\n")
+                    self.out.flush()
+                self.err.print(Text(f"✗ {failed.error}", style="red"))
+                self.exit_code = 1
+
+    def _flush_layer(self) -> None:
+        """With --show-layers, print the finished layer's answers in agent order."""
+        if not self.pending:
+            return
+        done, self.pending = self.pending, []
+        if not self.show_layers:
+            return
+        self.stop()
+        order = {name: i for i, name in enumerate(self.config.layer_agent_config)}
+        for p in sorted(done, key=lambda p: order.get(p.agent, 0)):
+            title = Text(f"Layer {p.layer} · {p.agent} · {p.model}")
+            body = Text(p.text) if p.ok else Text(p.error or "failed", style="red")
+            self.err.print(Panel(body, title=title, title_align="left", border_style="dim" if p.ok else "red"))
+
+
+def _proposer_line(p: ProposerFinished) -> Text:
+    if p.ok:
+        tokens = f" · {p.usage.total_tokens:,} tokens" if p.usage is not None else ""
+        line = Text("  ✓ ", style="green")
+        line.append(f"{p.agent} · {p.model} · {p.latency_s:.2f} s{tokens}")
+        return line
+    line = Text("  ✗ ", style="red")
+    line.append(f"{p.agent} · {p.model} · {p.error}")
+    return line
+
+
+async def models(settings: Settings, *, out: TextIO | None = None) -> int:
+    """List the models the configured providers serve now, one per line with its price."""
+    out = out if out is not None else sys.stdout
+    err = _stderr()
+    try:
+        registry = ProviderRegistry.from_env(settings.env, call_timeout_s=settings.call_timeout_s,
+                                             deadline_s=settings.run_deadline_s)
+    except ConfigError as exc:
+        err.print(Text(str(exc), style="red"))
+        return 2
+    if not registry.has_groq and not registry.provider_names:
+        err.print(MISSING_GROQ_KEY)
+        return 2
+    try:
+        ids = await registry.live_models(refresh=True)
+    except ProviderError as exc:
+        err.print(Text(str(exc), style="red"))
+        return 1
+    finally:
+        await registry.aclose()
+    width = max((len(i) for i in ids), default=0)
+    for model in ids:
+        price = price_for(model)
+        note = (f"${price.input_per_m:g} in / ${price.output_per_m:g} out per M tokens" if price
+                else "price unknown")
+        out.write(f"{model.ljust(width)}  {note}\n")
+    out.flush()
+    for name, why in registry.listing_errors.items():
+        err.print(Text(f"⚠ could not list {name}: {why}", style="yellow"))
+    if not registry.has_groq:
+        err.print(Text(f"Groq models are not listed: {MISSING_GROQ_KEY}", style="yellow"))
+    err.print(Text(f"{len(ids)} models; prices as of {PRICES_AS_OF}.", style="dim"))
+    return 0
