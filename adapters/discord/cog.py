@@ -118,7 +118,12 @@ class MoaCog(commands.Cog):
         if me is None or payload.user_id == me.id or payload.emoji.is_custom_emoji() \
                 or payload.emoji.name not in REVEAL_EMOJI:
             return
-        channel = self.bot.get_channel(payload.channel_id) or await self.bot.fetch_channel(payload.channel_id)
+        channel = self.bot.get_channel(payload.channel_id)
+        if channel is None:  # e.g. a DM after a restart: not cached yet
+            try:
+                channel = await self.bot.fetch_channel(payload.channel_id)
+            except discord.HTTPException:
+                return
         key, _ = place_of(channel, payload.guild_id)
         run = await self.service.reveal_layers(key, message_id=str(payload.message_id))
         if run is None or not isinstance(channel, discord.abc.Messageable):

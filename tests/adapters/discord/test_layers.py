@@ -104,3 +104,16 @@ async def test_long_layers_come_in_pages_that_turn(discord: FakeDiscord, fake_gr
     await discord.wait_for(lambda f: turned.original and "page 2 of" in (turned.original.get("content") or ""))
     assert next_button["label"] == "Next ▶"
     assert {b["label"] for b in discord.buttons(turned.original)} == {"◀ Previous", "Next ▶"}
+
+
+async def test_magnifier_on_a_dm_answer_after_a_restart_posts_the_layers_there(
+        discord: FakeDiscord, fake_groq: FakeGroq, bot: RunningBot) -> None:
+    dm = await discord.open_dm(discord.bob)
+    await discord.say(dm, discord.bob, "private question")
+    [answer] = await discord.wait_for(lambda f: answers(f, dm))
+    await bot.restart()
+
+    await discord.react(answer["id"], discord.bob, "🔍")
+
+    posted = await discord.wait_for(lambda f: [m for m in f.bot_messages(dm) if "Intermediate" in m["content"]])
+    assert "private question" in posted[0]["content"]
