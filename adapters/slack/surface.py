@@ -74,7 +74,8 @@ class SlackSurface:
         self._support = streaming if streaming is not None else StreamingSupport()
         self._part_limit = part_limit
         self._ts: str | None = None  # the status message, later the answer's first part
-        self._streaming = False  # the status is a native stream still open
+        self._stream_open = False  # chat.startStream succeeded and the stream is not stopped yet
+        self._streaming = False  # …and it still works: progress and answer go through it
         self._streamed = ""  # answer text already appended to the stream
         self._tasks: dict[str, tuple[str, str]] = {}  # task id → (title, status) last sent
         self._plan_title = ""
@@ -139,7 +140,8 @@ class SlackSurface:
                     channel=self._channel, thread_ts=self._thread, recipient_team_id=self._team,
                     recipient_user_id=self._user, task_display_mode="plan",
                     chunks=self._task_chunks(progress))
-                self._ts, self._streaming = str(response["ts"]), True
+                self._ts = str(response["ts"])
+                self._stream_open = self._streaming = True
                 return
             except SlackApiError as err:
                 if slack_error(err) != "ratelimited":
@@ -204,7 +206,7 @@ class SlackSurface:
     async def _deliver_part(self, part: str, tail: list[blocks.Block], *, replace: bool,
                             failed: bool = False) -> list[str]:
         if replace and self._ts is not None:
-            if self._streaming and await self._stop_stream(part, tail, "error" if failed else "complete"):
+            if self._stream_open and await self._stop_stream(part, tail, "error" if failed else "complete"):
                 return [self._status_ts()]
             try:
                 await self._critical(lambda: self._client.chat_update(
@@ -242,10 +244,11 @@ class SlackSurface:
 
     async def _stop_stream(self, part: str, tail: list[blocks.Block], open_tasks: str) -> bool:
         """End the native stream with `part` shown; False when the message needs an edit instead."""
-        self._streaming = False
+        usable = self._streaming
+        self._streaming = self._stream_open = False
         done = [{"type": "task_update", "id": task_id, "title": title, "status": open_tasks}
                 for task_id, (title, status) in self._tasks.items() if status in ("pending", "in_progress")]
-        if part.startswith(self._streamed):
+        if usable and part.startswith(self._streamed):
             rest = part[len(self._streamed):]
             chunks = done + ([{"type": "markdown_text", "text": rest}] if rest else [])
             try:
@@ -254,7 +257,8 @@ class SlackSurface:
                 return True
             except (SlackApiError, ClientError, TimeoutError) as err:
                 log.warning("chat.stopStream failed (%r); editing the message instead", err)
-        # What was streamed is not a prefix of this part (or stopping failed): close it, then edit it.
+        # The stream broke, what it shows is not a prefix of this part, or stopping failed: close it
+        # (best effort, so Slack does not leave it "writing"), then the caller edits it.
         with contextlib.suppress(SlackApiError, ClientError, TimeoutError):
             await self._client.chat_stopStream(channel=self._channel, ts=self._status_ts(), chunks=done or None)
         return False

@@ -108,3 +108,15 @@ async def test_failing_proposer_still_gives_an_answer(world: SlackWorld) -> None
     await world.slack.wait_for(_answered("C0GENERAL", ts), timeout=5)
     assert "says: are you robust?" in world.slack.thread_answer("C0GENERAL", ts)
     assert any(c.status == 413 for c in world.groq.calls_to("qwen/qwen3.8-27b"))
+
+
+async def test_all_models_failing_gives_a_clear_message_not_silence(world: SlackWorld) -> None:
+    world.groq.fail("*", 413, times=100)
+    ts = await world.send.mention("anyone there?")
+
+    def failed(slack: FakeSlack) -> bool:
+        msgs = slack.thread("C0GENERAL", ts)
+        return bool(msgs) and not msgs[-1].streaming and "failed" in msgs[-1].markdown
+
+    await world.slack.wait_for(failed, timeout=5)
+    assert "says:" not in world.slack.thread_answer("C0GENERAL", ts)
