@@ -161,20 +161,21 @@ class ConversationService:
         await self.db.turns.add(mention.channel, mention.thread, "user", mention.author, question)
         answer = ""
         try:
-            async for event in self.engine.run(question, config, history):
-                match event:
-                    case LayerStarted() | ProposerFinished() | AggregatorStarted():
-                        progress.apply(event)
-                        updater.push(partial(surface.show_progress, progress.snapshot()))
-                    case AggregatorDelta(text=piece):
-                        answer += piece
-                        updater.push(partial(surface.stream_answer, answer))
-                    case RunFinished():
-                        await updater.settle()
-                        await self._finish(mention, run_id, event, surface)
-                    case RunFailed():
-                        await updater.settle()
-                        await self._fail(run_id, event, surface)
+            async with contextlib.aclosing(self.engine.run(question, config, history)) as events:
+                async for event in events:
+                    match event:
+                        case LayerStarted() | ProposerFinished() | AggregatorStarted():
+                            progress.apply(event)
+                            updater.push(partial(surface.show_progress, progress.snapshot()))
+                        case AggregatorDelta(text=piece):
+                            answer += piece
+                            updater.push(partial(surface.stream_answer, answer))
+                        case RunFinished():
+                            await updater.settle()
+                            await self._finish(mention, run_id, event, surface)
+                        case RunFailed():
+                            await updater.settle()
+                            await self._fail(run_id, event, surface)
         except asyncio.CancelledError:
             await updater.settle()
             await asyncio.shield(self._interrupt(run_id, surface))
