@@ -8,7 +8,7 @@ part as the `text` fallback, so one part stays under 4,000 characters.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from bot.chunking import split_text
@@ -54,7 +54,7 @@ def warnings_block(warnings: Iterable[str]) -> Block | None:
     return context(" · ".join(f":warning: {w}" for w in notes)[:SECTION_LIMIT])
 
 
-def answer_message(part: str, tail: list[Block] = ()) -> dict[str, Any]:  # type: ignore[assignment]
+def answer_message(part: str, tail: Sequence[Block] = ()) -> dict[str, Any]:
     """`text` + `blocks` for one answer part; `tail` (warnings, button) goes on the last part only."""
     return {"text": part, "blocks": [markdown(part), *tail]}
 
