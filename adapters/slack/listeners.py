@@ -124,7 +124,7 @@ def register_listeners(app: AsyncApp, service: ConversationService, settings: Se
         channel = ChannelKey("slack", command.get("team_id") or context.team_id or "", command.get("channel_id", ""))
         try:
             reply = await service.run_command(CommandContext(channel=channel, user=user, is_admin=is_admin),
-                                              command.get("text", ""))
+                                              unescape(command.get("text", "")))
             text = reply.text
         except Exception:  # the person who typed it must hear something
             log.exception("/moa %r failed", command.get("text", ""))
@@ -164,7 +164,12 @@ def _mentions_bot(text: str, context: AsyncBoltContext) -> bool:
 
 def _strip_mention(text: str, context: AsyncBoltContext) -> str:
     pattern = _mention_pattern(context)
-    return (pattern.sub("", text) if pattern else text).strip()
+    return unescape((pattern.sub("", text) if pattern else text).strip())
+
+
+def unescape(text: str) -> str:
+    """Undo Slack's escaping of &, < and > in message and command text (only those three are escaped)."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def _layer_messages(run: RunRecord) -> list[dict[str, Any]]:

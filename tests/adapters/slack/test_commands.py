@@ -63,3 +63,12 @@ async def test_owner_can_change_and_show_needs_no_admin(world: SlackWorld) -> No
 async def test_long_command_reply_arrives_whole(world: SlackWorld) -> None:
     reply = await _command(world, "help", user="U0BOB")
     assert "layers N" in reply and "forget" in reply
+
+
+async def test_escaped_command_text_is_stored_as_typed(world: SlackWorld) -> None:
+    world.slack.admins.add("U0ADMIN")
+    # Slack sends `<`, `>` and `&` in command text as entities.
+    await _command(world, "agents set layer_agent_1 prompt Answer in &lt;100 words &amp; cite {helper_response}",
+                   user="U0ADMIN")
+    shown = await _command(world, "export", user="U0ADMIN")
+    assert "Answer in <100 words & cite {helper_response}" in shown
