@@ -40,7 +40,6 @@ import groq
 import httpx
 from groq import AsyncGroq
 from groq.types import ModelListResponse
-from groq.types.chat import ChatCompletion, ChatCompletionChunk
 
 from moa.errors import ConfigError, ModelUnavailable, ProviderError
 from moa.events import Usage
@@ -121,7 +120,10 @@ class ProviderRegistry:
     def __init__(self, *, groq_api_key: str | None, groq_base_url: str | None = None,
                  providers: Mapping[str, tuple[str, str | None]] | None = None,
                  call_timeout_s: float = 60.0, deadline_s: float = 300.0,
-                 retry: RetryPolicy | None = None, models_ttl_s: float = 300.0) -> None:
+                 retry: RetryPolicy | None = None, models_ttl_s: float = 300.0,
+                 transport: str = "auto") -> None:
+        """`transport`: "aiohttp" (the SDK's aiohttp client, `groq[aiohttp]`), "httpx" (the SDK's
+        default) or "auto" (aiohttp when installed)."""
         self.call_timeout_s = call_timeout_s
         self.deadline_s = deadline_s
         self.retry = retry or RetryPolicy()
@@ -130,12 +132,12 @@ class ProviderRegistry:
         self._providers: dict[str, Provider] = {}
         if groq_api_key:
             client = AsyncGroq(api_key=groq_api_key, base_url=groq_base_url or None, max_retries=0,
-                               timeout=timeout)
+                               timeout=timeout, http_client=_http_client(timeout, transport))
             self._providers[GROQ] = Provider(GROQ, str(client.base_url), client)
         for name, (url, key) in (providers or {}).items():
             headers: dict[str, Any] = {} if key else {"Authorization": groq.omit}
             client = AsyncGroq(api_key=key or "none", base_url=url, max_retries=0, timeout=timeout,
-                               default_headers=headers)
+                               default_headers=headers, http_client=_http_client(timeout, transport))
             self._providers[name] = Provider(name, url, client)
         self._declared = set(providers or {})
         self._models: dict[str, tuple[float, list[str]]] = {}  # provider -> (fetched at, ids)
@@ -148,7 +150,8 @@ class ProviderRegistry:
     @classmethod
     def from_env(cls, env: Mapping[str, str], *, call_timeout_s: float = 60.0, deadline_s: float = 300.0,
                  retry: RetryPolicy | None = None) -> ProviderRegistry:
-        """GROQ_API_KEY, GROQ_BASE_URL, MOA_PROVIDERS and MOA_PROVIDER_<NAME>_API_KEY from `env`."""
+        """GROQ_API_KEY, GROQ_BASE_URL, MOA_PROVIDERS, MOA_PROVIDER_<NAME>_API_KEY and
+        MOA_HTTP_TRANSPORT from `env`."""
         declared = parse_providers(env.get("MOA_PROVIDERS", ""))
         providers = {
             name: (url, env.get(f"MOA_PROVIDER_{name.upper().replace('-', '_')}_API_KEY", "").strip() or None)
@@ -156,7 +159,8 @@ class ProviderRegistry:
         }
         return cls(groq_api_key=env.get("GROQ_API_KEY", "").strip() or None,
                    groq_base_url=env.get("GROQ_BASE_URL", "").strip() or None,
-                   providers=providers, call_timeout_s=call_timeout_s, deadline_s=deadline_s, retry=retry)
+                   providers=providers, call_timeout_s=call_timeout_s, deadline_s=deadline_s, retry=retry,
+                   transport=env.get("MOA_HTTP_TRANSPORT", "auto"))
 
     # ---- naming -----------------------------------------------------------------------------------
     @property
@@ -336,13 +340,13 @@ class ProviderRegistry:
             if stream:
                 wire["stream_options"] = {"include_usage": True}
         async with asyncio.timeout(min(loop.time() + timeout_s, deadline)) as budget:
+            # Parsed as plain JSON (cast_to=object): building the SDK's typed models costs more CPU per
+            # call than the whole engine spends otherwise, and it sits on the critical path of a layer.
             response: Any = await client.post(
-                path, body=wire, cast_to=ChatCompletion, options={"timeout": timeout_s},
-                stream=stream, stream_cls=groq.AsyncStream[ChatCompletionChunk])
+                path, body=wire, cast_to=object, options={"timeout": timeout_s},
+                stream=stream, stream_cls=groq.AsyncStream[object])
             if not stream:
-                choice = response.choices[0] if response.choices else None
-                content = (choice.message.content if choice is not None else None) or ""
-                return strip_reasoning(content), _usage(response.usage)
+                return strip_reasoning(_content(response)), _usage(_get(response, "usage"))
             assert on_delta is not None
             stripper = ThinkStripper()
             parts: list[str] = []
@@ -350,14 +354,17 @@ class ProviderRegistry:
             try:
                 async for chunk in response:
                     budget.reschedule(min(loop.time() + timeout_s, deadline))
-                    x_groq = getattr(chunk, "x_groq", None)
-                    if x_groq is not None and x_groq.usage is not None:
-                        usage = _usage(x_groq.usage)
-                    elif chunk.usage is not None:
-                        usage = _usage(chunk.usage)
-                    for choice in chunk.choices:
-                        if choice.index == 0 and choice.delta.content:
-                            piece = stripper.feed(choice.delta.content)
+                    if not isinstance(chunk, dict):
+                        continue
+                    # Groq puts a streamed call's usage in the last chunk's x_groq; OpenAI-compatible
+                    # servers in a final `usage` chunk (stream_options.include_usage).
+                    raw_usage = _get(chunk.get("x_groq"), "usage") or chunk.get("usage")
+                    if raw_usage:
+                        usage = _usage(raw_usage)
+                    for choice in chunk.get("choices") or ():
+                        piece = _get(_get(choice, "delta"), "content")
+                        if piece and _get(choice, "index") in (0, None):
+                            piece = stripper.feed(piece)
                             if piece:
                                 parts.append(piece)
                                 on_delta(piece)
@@ -460,11 +467,41 @@ class ProviderRegistry:
 
 
 # ---- helpers ----------------------------------------------------------------------------------------
-def _usage(raw: Any) -> Usage | None:
-    if raw is None:
+def _http_client(timeout: httpx.Timeout, transport: str) -> httpx.AsyncClient | None:
+    """The SDK's aiohttp client when `groq[aiohttp]` is installed and not refused (it spends far less
+    CPU per call than httpx's own transport, and that CPU sits on a layer's critical path), else None:
+    the SDK's default httpx client."""
+    transport = (transport or "auto").strip().lower()
+    if transport not in ("auto", "aiohttp", "httpx"):
+        raise ConfigError(f"MOA_HTTP_TRANSPORT must be auto, aiohttp or httpx, not {transport!r}.")
+    if transport == "httpx":
         return None
-    return Usage(prompt_tokens=int(getattr(raw, "prompt_tokens", 0) or 0),
-                 completion_tokens=int(getattr(raw, "completion_tokens", 0) or 0))
+    try:
+        import httpx_aiohttp  # noqa: F401
+    except ImportError:
+        if transport == "aiohttp":
+            raise ConfigError("MOA_HTTP_TRANSPORT=aiohttp needs the groq[aiohttp] extra: "
+                              "pip install 'groq[aiohttp]'.") from None
+        return None
+    return groq.DefaultAioHttpClient(timeout=timeout)
+
+
+def _get(obj: Any, key: str) -> Any:
+    return obj.get(key) if isinstance(obj, dict) else None
+
+
+def _content(response: Any) -> str:
+    """The first choice's message content of a chat.completion (reasoning fields are ignored)."""
+    choices = _get(response, "choices") or []
+    content = _get(_get(choices[0], "message"), "content") if choices else None
+    return content if isinstance(content, str) else ""
+
+
+def _usage(raw: Any) -> Usage | None:
+    if not isinstance(raw, dict):
+        return None
+    return Usage(prompt_tokens=int(raw.get("prompt_tokens") or 0),
+                 completion_tokens=int(raw.get("completion_tokens") or 0))
 
 
 def _error_obj(err: groq.APIStatusError) -> Mapping[str, Any]:

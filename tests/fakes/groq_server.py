@@ -121,6 +121,7 @@ class _Failure:
     status: int
     retry_after: float | None
     code: str | None
+    message: str | None = None
 
 
 def default_reply(call: FakeCall) -> str:
@@ -154,12 +155,13 @@ class FakeGroq:
 
     # ---- control -------------------------------------------------------------------------------
     def fail(self, model: str, status: int, times: int = 1, retry_after: float | None = None,
-             code: str | None = None) -> None:
+             code: str | None = None, message: str | None = None) -> None:
         """Make the next `times` calls to `model` ("*" for any model) answer `status`.
 
         Status 0 means: accept the request, then drop the connection without answering.
         """
-        self._failures.setdefault(model, []).extend(_Failure(status, retry_after, code) for _ in range(times))
+        self._failures.setdefault(model, []).extend(
+            _Failure(status, retry_after, code, message) for _ in range(times))
 
     def calls_to(self, model: str) -> list[FakeCall]:
         return [c for c in self.calls if c.model == model]
@@ -295,7 +297,8 @@ class FakeGroq:
                 request.transport.close()
                 raise ConnectionResetError("fake Groq dropped the connection")
             call.status = failure.status
-            return _error(failure.status, code=failure.code, retry_after=failure.retry_after)
+            return _error(failure.status, code=failure.code, message=failure.message,
+                          retry_after=failure.retry_after)
         if model in self.decommissioned:
             call.status = 400
             return _error(400, code="model_decommissioned", message=(

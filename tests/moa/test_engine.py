@@ -35,16 +35,38 @@ def make_config(models: Sequence[str] = (FAST, QWEN, FAST), *, cycles: int = 2, 
     return MoaConfig(main_model=main, cycles=cycles, layer_agent_config=agents, **extra)  # type: ignore[arg-type]
 
 
+def _has_aiohttp_transport() -> bool:
+    try:
+        import httpx_aiohttp  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+TRANSPORTS = [pytest.param("httpx", id="httpx"),
+              pytest.param("aiohttp", id="aiohttp", marks=pytest.mark.skipif(
+                  not _has_aiohttp_transport(), reason="groq[aiohttp] is not installed"))]
+_transport = {"name": "auto"}
+
+
+@pytest.fixture(params=TRANSPORTS, autouse=True)
+def transport(request: pytest.FixtureRequest) -> str:
+    """Every test runs over both HTTP clients the groq SDK offers."""
+    _transport["name"] = request.param
+    return str(request.param)
+
+
 def make_engine(fake: FakeGroq, *, call_timeout_s: float = 10.0, deadline_s: float = 30.0,
                 env: dict[str, str] | None = None, retry: RetryPolicy = QUICK_RETRY) -> MoaEngine:
     registry = ProviderRegistry.from_env(
-        {"GROQ_API_KEY": "gsk_test", "GROQ_BASE_URL": fake.base_url, **(env or {})},
+        {"GROQ_API_KEY": "gsk_test", "GROQ_BASE_URL": fake.base_url, "MOA_HTTP_TRANSPORT": _transport["name"],
+         **(env or {})},
         call_timeout_s=call_timeout_s, deadline_s=deadline_s, retry=retry)
     return MoaEngine(registry, call_timeout_s=call_timeout_s, deadline_s=deadline_s)
 
 
 @pytest.fixture
-async def engine(fake_groq: FakeGroq) -> AsyncIterator[MoaEngine]:
+async def engine(fake_groq: FakeGroq, transport: str) -> AsyncIterator[MoaEngine]:
     eng = make_engine(fake_groq)
     yield eng
     await eng.providers.aclose()

@@ -1,0 +1,147 @@
+"""ProviderRegistry: declaring providers, routing ids, listing models, the retry policy's edges."""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from moa.errors import ConfigError, ModelUnavailable, ProviderError
+from moa.providers import (
+    GROQ_KEYS_URL,
+    ProviderRegistry,
+    RetryPolicy,
+    _retry_after,
+    _smaller_max_tokens,
+    parse_providers,
+)
+from tests.fakes.groq_server import FakeGroq
+
+FAST = "openai/gpt-oss-20b"
+Q = [{"role": "user", "content": "q"}]
+
+
+@pytest.fixture
+async def registry(fake_groq: FakeGroq) -> AsyncIterator[ProviderRegistry]:
+    reg = ProviderRegistry.from_env({"GROQ_API_KEY": "gsk_test", "GROQ_BASE_URL": fake_groq.base_url},
+                                    retry=RetryPolicy(max_attempts=3, backoff_base_s=0.01))
+    yield reg
+    await reg.aclose()
+
+
+# ---- declaring and routing ---------------------------------------------------------------------------
+def test_providers_are_declared_by_name_and_url() -> None:
+    assert parse_providers("ollama=http://127.0.0.1:11434/v1/, together=https://api.together.xyz/v1") == {
+        "ollama": "http://127.0.0.1:11434/v1", "together": "https://api.together.xyz/v1"}
+    assert parse_providers("") == {}
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    ("ollama", "must look like name=http://host:port/v1"),
+    ("Bad Name=http://x/v1", "lowercase letters"),
+    ("groq=http://x/v1", "built in"),
+    ("ollama=ftp://x", "must start with http:// or https://"),
+])
+def test_bad_provider_declarations_are_rejected(spec: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        ProviderRegistry.from_env({"MOA_PROVIDERS": spec})
+
+
+def test_model_ids_route_to_their_provider() -> None:
+    reg = ProviderRegistry.from_env({"GROQ_API_KEY": "k", "MOA_PROVIDERS": "ollama=http://127.0.0.1:1/v1"})
+    assert reg.provider_of("ollama:llama3.2:3b") == "ollama"
+    assert reg.resolve("ollama:llama3.2:3b")[1] == "llama3.2:3b"
+    assert reg.provider_of("openai/gpt-oss-20b") == "groq"
+    assert reg.is_groq("llama-3.3-70b-versatile")
+    with pytest.raises(ModelUnavailable, match="'vllm' that is not declared"):
+        reg.resolve("vllm:mistral")
+
+
+def test_groq_models_without_a_key_say_where_to_get_one() -> None:
+    reg = ProviderRegistry.from_env({"MOA_PROVIDERS": "ollama=http://127.0.0.1:1/v1"})
+    assert reg.needs_groq_key(["ollama:x", FAST])
+    assert not reg.needs_groq_key(["ollama:x"])
+    with pytest.raises(ProviderError, match=GROQ_KEYS_URL):
+        reg.resolve(FAST)
+
+
+# ---- models ------------------------------------------------------------------------------------------
+async def test_live_models_are_listed_and_cached(fake_groq: FakeGroq, registry: ProviderRegistry) -> None:
+    assert await registry.live_models() == sorted(fake_groq.models)
+    fake_groq.models.append("new/model")
+    assert "new/model" not in await registry.live_models()  # cached
+    assert fake_groq.models_requests == 1
+    assert "new/model" in await registry.live_models(refresh=True)
+
+
+async def test_unknown_models(fake_groq: FakeGroq, registry: ProviderRegistry) -> None:
+    fake_groq.decommissioned.add("openai/gpt-oss-120b")
+    unknown = await registry.unknown_models([FAST, "openai/gpt-oss-120b", "nope/nope", "undeclared:x"])
+    assert unknown == ["openai/gpt-oss-120b", "nope/nope", "undeclared:x"]
+
+
+async def test_an_unreachable_provider_is_reported_not_guessed(fake_groq: FakeGroq) -> None:
+    reg = ProviderRegistry.from_env({"GROQ_API_KEY": "gsk_test", "GROQ_BASE_URL": fake_groq.base_url,
+                                     "MOA_PROVIDERS": "ollama=http://127.0.0.1:9/v1"}, call_timeout_s=2)
+    live = await reg.live_models()
+    assert FAST in live and "ollama" in reg.listing_errors
+    assert await reg.unknown_models(["ollama:llama3", "nope/nope"]) == ["nope/nope"]
+    await reg.aclose()
+
+
+# ---- calls -------------------------------------------------------------------------------------------
+async def test_a_dropped_connection_is_retried(fake_groq: FakeGroq, registry: ProviderRegistry) -> None:
+    fake_groq.fail(FAST, 0)
+    result = await registry.complete(FAST, Q)
+    assert result.text.endswith("[saw 0 answers]") and result.attempts == 2
+
+
+async def test_a_rejected_key_says_which_variable(fake_groq: FakeGroq, registry: ProviderRegistry) -> None:
+    fake_groq.fail(FAST, 401)
+    with pytest.raises(ProviderError, match="GROQ_API_KEY") as err:
+        await registry.complete(FAST, Q)
+    assert GROQ_KEYS_URL in str(err.value) and len(fake_groq.calls) == 1  # not retried
+
+
+async def test_reasoning_format_refused_is_dropped_once(fake_groq: FakeGroq, registry: ProviderRegistry) -> None:
+    qwen = "qwen/qwen3.8-27b"
+    fake_groq.fail(qwen, 400, message="reasoning_format is not supported with this model")
+    result = await registry.complete(qwen, Q)
+    assert [c.reasoning_format for c in fake_groq.calls] == ["hidden", None]
+    assert "<think>" not in result.text and result.text.startswith(qwen)
+    await registry.complete(qwen, Q)
+    assert fake_groq.calls[-1].reasoning_format is None  # remembered
+
+
+async def test_5xx_gives_up_after_the_policy_s_attempts(fake_groq: FakeGroq, registry: ProviderRegistry) -> None:
+    fake_groq.fail(FAST, 502, times=10)
+    with pytest.raises(ProviderError, match=r"502.*3 times"):
+        await registry.complete(FAST, Q)
+    assert len(fake_groq.calls) == 3
+
+
+async def test_streaming_collects_usage_from_x_groq(fake_groq: FakeGroq, registry: ProviderRegistry) -> None:
+    pieces: list[str] = []
+    result = await registry.complete(FAST, Q, on_delta=pieces.append)
+    assert "".join(pieces) == result.text and len(pieces) > 2
+    assert result.usage is not None and result.usage.completion_tokens > 0
+    assert result.first_token_s is not None
+
+
+def test_retry_after_forms() -> None:
+    assert _retry_after(httpx.Headers({"retry-after": "2.5"})) == 2.5
+    assert _retry_after(httpx.Headers({"retry-after": "90"})) == 90.0
+    assert _retry_after(httpx.Headers({"retry-after-ms": "1500", "retry-after": "9"})) == 1.5
+    when = email.utils.formatdate(time.time() + 120, usegmt=True)
+    assert 115 < (_retry_after(httpx.Headers({"retry-after": when})) or 0) <= 120
+    assert _retry_after(httpx.Headers({})) is None
+
+
+def test_413_shrinks_max_tokens_to_fit() -> None:
+    assert _smaller_max_tokens(8192, "Limit 8000, Requested 12000") == 8192 - 4000 - 16
+    assert _smaller_max_tokens(1024, "Limit 8000, Requested 12000") is None  # cannot fit
+    assert _smaller_max_tokens(2048, "Request Entity Too Large") == 1024
+    assert _smaller_max_tokens(None, "Limit 8000, Requested 12000") is None
