@@ -1,0 +1,110 @@
+"""The real `moa-bot` process: what it says with nothing configured, and the console chat on a terminal."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest_asyncio
+
+from tests.fakes.groq_server import FakeGroq
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _clean_env(**extra: str) -> dict[str, str]:
+    keep = {k: v for k, v in os.environ.items()
+            if not k.startswith(("GROQ_", "SLACK_", "DISCORD_", "MOA_")) and not k.lower().endswith("_proxy")}
+    return {**keep, **extra}
+
+
+@pytest_asyncio.fixture
+async def fake() -> AsyncIterator[FakeGroq]:
+    async with FakeGroq() as server:
+        yield server
+
+
+async def test_run_with_no_platform_off_a_terminal_says_what_to_set_and_exits_2(tmp_path: Path) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "run", cwd=tmp_path, env=_clean_env(),
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 2
+    text = err.decode()
+    for variable in ("DISCORD_TOKEN", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "GROQ_API_KEY"):
+        assert variable in text
+    assert "https://console.groq.com/keys" in text
+
+
+async def test_ask_without_a_groq_key_is_one_sentence_and_exit_2(tmp_path: Path) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "ask", "hi", cwd=tmp_path, env=_clean_env(),
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 2
+    assert out == b""
+    assert "GROQ_API_KEY" in err.decode() and "console.groq.com/keys" in err.decode()
+
+
+class Terminal:
+    """A process on a pseudo-terminal, read with a deadline."""
+
+    def __init__(self, args: list[str], cwd: Path, env: dict[str, str]) -> None:
+        self.master, slave = pty.openpty()
+        self.proc = subprocess.Popen(args, cwd=cwd, env=env, stdin=slave, stdout=slave, stderr=slave,
+                                     close_fds=True)
+        os.close(slave)
+        self.screen = ""
+
+    def _read_until(self, needle: str, timeout: float) -> str:
+        deadline = time.monotonic() + timeout
+        while needle not in self.screen:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"{needle!r} never appeared; screen:\n{self.screen[-2000:]}")
+            ready, _, _ = select.select([self.master], [], [], min(left, 0.2))
+            if ready:
+                try:
+                    self.screen += os.read(self.master, 65536).decode(errors="replace")
+                except OSError:  # the process closed the terminal
+                    raise AssertionError(f"{needle!r} never appeared; screen:\n{self.screen[-2000:]}") from None
+        return self.screen
+
+    async def expect(self, needle: str, timeout: float = 15.0) -> str:
+        return await asyncio.to_thread(self._read_until, needle, timeout)
+
+    def type(self, line: str) -> None:
+        os.write(self.master, (line + "\n").encode())
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(5)
+        os.close(self.master)
+
+
+async def test_run_on_a_terminal_is_a_console_chat(fake: FakeGroq, tmp_path: Path) -> None:
+    env = _clean_env(GROQ_API_KEY="gsk_console_test", GROQ_BASE_URL=fake.base_url,
+                     MOA_DB_PATH=str(tmp_path / "console.db"), COLUMNS="200", TERM="dumb")
+    term = Terminal([sys.executable, "-m", "bot", "run"], tmp_path, env)
+    try:
+        await term.expect("moa-bot console")
+        term.type("/moa layers 1")
+        await term.expect("1 layer")
+        term.type("is 9.11 or 9.9 larger?")
+        await term.expect("openai/gpt-oss-120b says: is 9.11 or 9.9 larger? [saw 3 answers]")
+        assert len(fake.calls) == 3 + 1  # the channel's one layer of three agents, then the aggregator
+        term.type("/layers")
+        await term.expect("qwen/qwen3.8-27b says: is 9.11 or 9.9 larger?")  # an intermediate answer
+        term.type("/quit")
+        assert await asyncio.to_thread(term.proc.wait, 15) == 0
+        assert "gsk_console_test" not in term.screen
+    finally:
+        term.close()
