@@ -21,7 +21,7 @@ from rich.text import Text
 
 from bot.settings import Settings
 from moa.config import MoaConfig, check_limits, default_config, parse_config
-from moa.engine import MoaEngine
+from moa.engine import MoaEngine, layer_cost, layer_usage
 from moa.errors import ConfigError, ProviderError
 from moa.events import (
     AggregatorDelta,
@@ -135,6 +135,9 @@ class _AskView:
                 self.err.print(_proposer_line(p))
                 if self.waiting > 0:
                     self._set_status(f"Layer {p.layer}: waiting for {self.waiting} of {self.layer_total} agents…")
+                else:
+                    self.err.print(Text(f"  layer {p.layer}: {layer_usage(self.pending).total_tokens:,} tokens · "
+                                        f"cost {format_cost(layer_cost(self.pending))}", style="dim"))
             case AggregatorStarted(model=model):
                 self._flush_layer()
                 self.stop()

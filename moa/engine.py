@@ -46,6 +46,16 @@ log = logging.getLogger(__name__)
 FailureKind = Literal["all_proposers_failed", "aggregator_failed", "model_unavailable", "config", "deadline"]
 
 
+def layer_usage(outputs: Sequence[ProposerFinished]) -> Usage:
+    """Tokens of one layer's calls (those whose usage is known)."""
+    return sum((o.usage for o in outputs if o.usage is not None), Usage())
+
+
+def layer_cost(outputs: Sequence[ProposerFinished]) -> float | None:
+    """What one layer cost; None when any billed call's price is unknown."""
+    return total_cost(o.cost_usd for o in outputs if o.usage is not None)
+
+
 @dataclass
 class _Crash:
     error: BaseException
@@ -57,12 +67,7 @@ class _RunState:
     dead_models: dict[str, str] = field(default_factory=dict)  # model -> why it is unavailable
 
     def usage(self) -> Usage:
-        total = Usage()
-        for layer in self.layers:
-            for out in layer.outputs:
-                if out.usage is not None:
-                    total = total + out.usage
-        return total
+        return sum((layer_usage(layer.outputs) for layer in self.layers), Usage())
 
 
 class MoaEngine:

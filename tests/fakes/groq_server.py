@@ -84,6 +84,7 @@ class FakeCall:
     cancelled: bool = False  # the client dropped the connection before the reply was complete
     reply_text: str = ""
     first_chunk_at: float | None = None  # streaming: when the first content delta was sent
+    usage: dict[str, Any] | None = None  # what the reply reported (reasoning counts as completion)
 
     @property
     def provider(self) -> str:
@@ -317,6 +318,7 @@ class FakeGroq:
         usage = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
                  "total_tokens": prompt_tokens + completion_tokens, "queue_time": 0.001,
                  "prompt_time": 0.001, "completion_time": 0.01, "total_time": 0.011}
+        call.usage = usage
         request_id = f"req_{uuid.uuid4().hex[:26]}"
         if call.stream:
             return await self._stream(request, call, content, reasoning, usage, request_id)

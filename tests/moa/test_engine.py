@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Sequence
 import pytest
 
 from moa.config import AGGREGATE_AND_SYNTHESIZE, AgentConfig, MoaConfig, parse_config
-from moa.engine import MoaEngine
+from moa.engine import MoaEngine, layer_cost, layer_usage
 from moa.events import (
     AggregatorDelta,
     LayerStarted,
@@ -228,6 +228,13 @@ async def test_usage_per_call_layer_and_answer(fake_groq: FakeGroq, engine: MoaE
     expected = sum(PRICES[o.model].cost(o.usage) for o in outputs if o.usage)
     assert done.cost_usd is not None and done.cost_usd > expected
     assert all(o.cost_usd is not None for o in outputs)
+    per_layer = [layer_usage(layer.outputs) for layer in done.layers]
+    assert sum(per_layer, Usage()) == proposer_usage and all(u.total_tokens > 0 for u in per_layer)
+    assert sum(layer_cost(layer.outputs) or 0 for layer in done.layers) == pytest.approx(expected)
+    aggregator = next(c for c in fake_groq.calls if c.stream)
+    assert aggregator.usage is not None  # the streamed call's usage came from its last chunk's x_groq
+    assert done.usage.total_tokens - proposer_usage.total_tokens == aggregator.usage["total_tokens"]
+    assert proposer_usage.total_tokens == sum(c.usage["total_tokens"] for c in proposer_calls(fake_groq) if c.usage)
 
 
 async def test_unknown_price_is_unknown_not_zero(fake_groq: FakeGroq, engine: MoaEngine) -> None:
