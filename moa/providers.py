@@ -239,6 +239,7 @@ class ProviderRegistry:
             if remaining <= 0:
                 raise ProviderError(f"{model} did not answer before the run's time limit ran out.", model=model)
             attempts += 1
+            attempt_t0 = loop.time()
             try:
                 text, usage = await self._attempt(provider, body, min(timeout_s, remaining),
                                                   delta if on_delta else None, deadline)
@@ -292,13 +293,17 @@ class ProviderRegistry:
                     await self._backoff(model, f"{model} {what}", transient, deadline, status)
                     continue
                 raise ProviderError(f"{model} failed ({status}: {message}).", model=model, status=status) from None
-            except (groq.APITimeoutError, TimeoutError):
+            except (groq.APITimeoutError, TimeoutError) as err:
+                # The SDK's aiohttp client reports a dropped connection as a timeout too: tell them apart.
+                timed_out = loop.time() - attempt_t0 >= 0.9 * min(timeout_s, remaining)
                 if first_token:
-                    raise ProviderError(f"{model} stopped sending its answer for {_secs(timeout_s)}.",
-                                        model=model) from None
+                    what = f"stopped sending its answer for {_secs(timeout_s)}" if timed_out else \
+                        f"failed mid-answer ({_describe_error(err)})"
+                    raise ProviderError(f"{model} {what}.", model=model) from None
                 transient += 1
-                await self._backoff(model, f"{model} did not answer within {_secs(timeout_s)}", transient,
-                                    deadline, None)
+                what = f"{model} did not answer within {_secs(timeout_s)}" if timed_out else \
+                    f"the connection to {provider.name} dropped while waiting for {model}"
+                await self._backoff(model, what, transient, deadline, None)
                 continue
             except (groq.APIConnectionError, groq.APIError, httpx.HTTPError) as err:
                 if first_token:

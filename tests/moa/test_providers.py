@@ -19,14 +19,16 @@ from moa.providers import (
     parse_providers,
 )
 from tests.fakes.groq_server import FakeGroq
+from tests.moa.test_engine import TRANSPORTS
 
 FAST = "openai/gpt-oss-20b"
 Q = [{"role": "user", "content": "q"}]
 
 
-@pytest.fixture
-async def registry(fake_groq: FakeGroq) -> AsyncIterator[ProviderRegistry]:
-    reg = ProviderRegistry.from_env({"GROQ_API_KEY": "gsk_test", "GROQ_BASE_URL": fake_groq.base_url},
+@pytest.fixture(params=TRANSPORTS)
+async def registry(fake_groq: FakeGroq, request: pytest.FixtureRequest) -> AsyncIterator[ProviderRegistry]:
+    reg = ProviderRegistry.from_env({"GROQ_API_KEY": "gsk_test", "GROQ_BASE_URL": fake_groq.base_url,
+                                     "MOA_HTTP_TRANSPORT": request.param},
                                     retry=RetryPolicy(max_attempts=3, backoff_base_s=0.01))
     yield reg
     await reg.aclose()
@@ -97,6 +99,10 @@ async def test_a_dropped_connection_is_retried(fake_groq: FakeGroq, registry: Pr
     fake_groq.fail(FAST, 0)
     result = await registry.complete(FAST, Q)
     assert result.text.endswith("[saw 0 answers]") and result.attempts == 2
+    fake_groq.fail(FAST, 0, times=5)
+    with pytest.raises(ProviderError, match=r"dropped|could not reach") as err:
+        await registry.complete(FAST, Q)
+    assert "did not answer within" not in str(err.value)
 
 
 async def test_a_rejected_key_says_which_variable(fake_groq: FakeGroq, registry: ProviderRegistry) -> None:
