@@ -108,3 +108,14 @@ async def test_run_on_a_terminal_is_a_console_chat(fake: FakeGroq, tmp_path: Pat
         assert "gsk_console_test" not in term.screen
     finally:
         term.close()
+
+
+async def test_a_malformed_provider_declaration_is_one_sentence_not_a_traceback(tmp_path: Path) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "models", cwd=tmp_path,
+        env=_clean_env(GROQ_API_KEY="gsk_x", MOA_PROVIDERS="ollama at localhost"),
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 2
+    assert "MOA_PROVIDERS" in err.decode() and "name=http://host:port/v1" in err.decode()
+    assert "Traceback" not in err.decode()

@@ -35,17 +35,8 @@ def make_config(models: Sequence[str] = (FAST, QWEN, FAST), *, cycles: int = 2, 
     return MoaConfig(main_model=main, cycles=cycles, layer_agent_config=agents, **extra)  # type: ignore[arg-type]
 
 
-def _has_aiohttp_transport() -> bool:
-    try:
-        import httpx_aiohttp  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-TRANSPORTS = [pytest.param("httpx", id="httpx"),
-              pytest.param("aiohttp", id="aiohttp", marks=pytest.mark.skipif(
-                  not _has_aiohttp_transport(), reason="groq[aiohttp] is not installed"))]
+# groq[aiohttp] is a dependency, so both clients are always there to test.
+TRANSPORTS = [pytest.param("httpx", id="httpx"), pytest.param("aiohttp", id="aiohttp")]
 _transport = {"name": "auto"}
 
 
