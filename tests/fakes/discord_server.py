@@ -34,6 +34,8 @@ from typing import Any, TypeVar
 
 from aiohttp import WSMsgType, web
 
+from tests.fakes.local import Changes, serve
+
 API_PREFIX = "/api/v10"
 MESSAGE_CONTENT_INTENT = 1 << 15
 
@@ -169,7 +171,8 @@ class FakeDiscord:
         self._seq = 0
         self._log: list[dict[str, Any]] = []  # dispatched events of this session, for RESUME
         self._send_lock = asyncio.Lock()
-        self._cond = asyncio.Condition()
+        # Re-checked now and then too: a test may also wait on the bot's own state.
+        self._changes = Changes("fake Discord", self._describe_calls, recheck_s=0.05)
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -210,13 +213,7 @@ class FakeDiscord:
         app = web.Application()
         app.router.add_get("/gateway", self._gateway)
         app.router.add_route("*", API_PREFIX + "/{tail:.*}", self._rest)
-        self._runner = web.AppRunner(app, shutdown_timeout=0.1, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._runner, self.port = await serve(app)
         return self
 
     async def stop(self) -> None:
@@ -234,17 +231,14 @@ class FakeDiscord:
 
     # ---- waiting -----------------------------------------------------------------------------------
     async def _changed(self) -> None:
-        async with self._cond:
-            self._cond.notify_all()
+        await self._changes.notify()
 
     async def wait_for(self, predicate: Callable[[FakeDiscord], T], timeout: float = 5.0) -> T:
-        """Wait until `predicate(fake)` is truthy and return its value (TimeoutError with the calls)."""
-        async with self._cond:
-            try:
-                return await asyncio.wait_for(self._cond.wait_for(lambda: predicate(self)), timeout)
-            except TimeoutError:
-                calls = "\n".join(f"  {c.method} {c.path} {json.dumps(c.json)[:300]}" for c in self.calls)
-                raise TimeoutError(f"fake Discord: condition not met within {timeout} s; calls:\n{calls}") from None
+        """Wait until `predicate(fake)` is truthy and return its value (TimeoutError lists the calls)."""
+        return await self._changes.wait_for(lambda: predicate(self), timeout)
+
+    def _describe_calls(self) -> str:
+        return "\n".join(f"  {c.method} {c.path} {json.dumps(c.json)[:300]}" for c in self.calls)
 
     async def wait_for_ready(self, timeout: float = 5.0) -> None:
         """Until the bot has identified (or resumed) and received its guild."""

@@ -30,7 +30,6 @@ Every reasoning text contains `REASONING_MARK`, so a test can assert it never tr
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import math
 import re
@@ -38,9 +37,13 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
+
+from tests.fakes.local import Changes, serve
+
+T = TypeVar("T")
 
 REASONING_MARK = "SECRET-REASONING"
 DEFAULT_MODELS = ["openai/gpt-oss-120b", "openai/gpt-oss-20b", "qwen/qwen3.8-27b"]
@@ -149,7 +152,8 @@ class FakeGroq:
     def __post_init__(self) -> None:
         self._failures: dict[str, list[_Failure]] = {}
         self._runner: web.AppRunner | None = None
-        self._changed: asyncio.Condition | None = None
+        # Re-checked now and then too: a test may wait on state the fake is not told about.
+        self._changes = Changes("fake Groq", lambda: repr(self.calls), recheck_s=0.05)
         self.base_url = ""
         self.port = 0
         self.models_requests = 0  # GET …/models served
@@ -177,26 +181,12 @@ class FakeGroq:
         """Base URL for an OpenAI-compatible client (…/v1)."""
         return f"{self.base_url}/v1"
 
-    async def wait_for(self, predicate: Callable[[FakeGroq], bool], timeout: float = 5.0) -> None:
+    async def wait_for(self, predicate: Callable[[FakeGroq], T], timeout: float = 5.0) -> T:
         """Wait until `predicate(self)` holds (checked whenever a call starts or ends)."""
-        changed = self._condition()
-        try:
-            async with asyncio.timeout(timeout), changed:
-                while not predicate(self):
-                    with contextlib.suppress(TimeoutError):  # also re-check now and then
-                        await asyncio.wait_for(changed.wait(), 0.05)
-        except TimeoutError:
-            raise TimeoutError(f"fake Groq: condition not met within {timeout} s; calls: {self.calls}") from None
-
-    def _condition(self) -> asyncio.Condition:
-        if self._changed is None:
-            self._changed = asyncio.Condition()
-        return self._changed
+        return await self._changes.wait_for(lambda: predicate(self), timeout)
 
     async def _notify(self) -> None:
-        changed = self._condition()
-        async with changed:
-            changed.notify_all()
+        await self._changes.notify()
 
     # ---- lifecycle ------------------------------------------------------------------------------
     async def start(self) -> FakeGroq:
@@ -207,13 +197,7 @@ class FakeGroq:
             app.router.add_get(f"{prefix}/models/{{model:.+}}", self._model)
         app.router.add_get("/_fake/calls", self._dump_calls)
         app.router.add_post("/_fake/reset", self._reset)
-        self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=0.1)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._runner, self.port = await serve(app, handler_cancellation=True)
         self.base_url = f"http://127.0.0.1:{self.port}"
         return self
 

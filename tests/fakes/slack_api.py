@@ -27,10 +27,14 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from aiohttp import web
+
+from tests.fakes.local import Changes, serve
+
+T = TypeVar("T")
 
 SECTION_LIMIT = 3000
 MARKDOWN_TOTAL_LIMIT = 12000
@@ -140,7 +144,7 @@ class FakeSlack:
         self._failures: dict[str, list[_Failure]] = {}
         self._counter = 0
         self._runner: web.AppRunner | None = None
-        self._changed: asyncio.Condition | None = None
+        self._changes = Changes("fake Slack", lambda: repr([(c.method, c.error) for c in self.calls]))
         self.url = ""
 
     # ---- control & inspection -------------------------------------------------------------------
@@ -172,31 +176,18 @@ class FakeSlack:
         found = [m for m in self.messages.values() if channel is None or m.channel == channel]
         return sorted(found, key=lambda m: float(m.ts))
 
-    async def wait_for(self, predicate: Callable[[FakeSlack], bool], timeout: float = 3.0) -> None:
+    async def wait_for(self, predicate: Callable[[FakeSlack], T], timeout: float = 3.0) -> T:
         """Wait until `predicate(self)` holds (checked after every call the fake answers)."""
-        assert self._changed is not None, "start the fake first"
-        async with self._changed:
-            try:
-                await asyncio.wait_for(self._changed.wait_for(lambda: predicate(self)), timeout)
-            except TimeoutError:
-                calls = [(c.method, c.error) for c in self.calls]
-                raise AssertionError(f"fake Slack: condition not met within {timeout} s; calls: {calls}") from None
+        return await self._changes.wait_for(lambda: predicate(self), timeout)
 
     # ---- lifecycle ------------------------------------------------------------------------------
     async def start(self) -> FakeSlack:
-        self._changed = asyncio.Condition()
         app = web.Application()
         app.router.add_post("/api/{method}", self._api)
         app.router.add_get("/api/{method}", self._api)  # e.g. users.info is a GET in slack-sdk
         app.router.add_get("/link", self._socket)
         app.router.add_post("/respond/{name}", self._respond)
-        self._runner = web.AppRunner(app, shutdown_timeout=0.1, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server
-        assert server is not None
-        port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._runner, port = await serve(app)
         self.url = f"http://127.0.0.1:{port}"
         return self
 
@@ -214,9 +205,7 @@ class FakeSlack:
         await self.stop()
 
     async def _notify(self) -> None:
-        assert self._changed is not None
-        async with self._changed:
-            self._changed.notify_all()
+        await self._changes.notify()
 
     # ---- Socket Mode ----------------------------------------------------------------------------
     @property

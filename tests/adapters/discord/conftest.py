@@ -44,6 +44,11 @@ class RunningBot:
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
+    @property
+    def idle(self) -> bool:
+        """No answer in flight: everything asked so far is answered and recorded."""
+        return self.service is not None and self.service.busy == 0
+
     async def start(self) -> RunningBot:
         sessions = len(self.fake.identifies)
         self.service = await ConversationService.create(self.settings)

@@ -8,17 +8,18 @@ from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.groq_server import FakeCall, FakeGroq, default_reply
 
 
-async def ask(fake: FakeDiscord, question: str) -> tuple[str, dict]:
-    """A mention in #general; returns the thread id and the answer message."""
+async def ask(fake: FakeDiscord, bot: RunningBot, question: str) -> tuple[str, dict]:
+    """A mention in #general; returns the thread id and the answer message, once the run is recorded."""
     msg = await fake.say(fake.general, fake.alice, f"{fake.bot_mention} {question}")
-    [answer] = await fake.wait_for(lambda f: answers(f, msg["id"]))
+    # The answer is visible a moment before the service has stored which messages carry it.
+    [answer] = await fake.wait_for(lambda f: bot.idle and answers(f, msg["id"]))
     return msg["id"], answer
 
 
 async def test_show_layers_after_a_restart_answers_the_presser_alone_with_that_runs_layers(
         discord: FakeDiscord, fake_groq: FakeGroq, bot: RunningBot) -> None:
-    _, first = await ask(discord, "first question")
-    _, second = await ask(discord, "second question")
+    _, first = await ask(discord, bot, "first question")
+    _, second = await ask(discord, bot, "second question")
     await bot.restart()
 
     pressed = await discord.press(first["id"], discord.bob)
@@ -39,7 +40,7 @@ def inter_text(inter) -> str:
 async def test_a_failed_agent_is_marked_in_the_layers(discord: FakeDiscord, fake_groq: FakeGroq,
                                                       bot: RunningBot) -> None:
     fake_groq.fail("qwen/qwen3.8-27b", 400, times=1)
-    _, answer = await ask(discord, "with one failure")
+    _, answer = await ask(discord, bot, "with one failure")
 
     pressed = await discord.press(answer["id"], discord.alice)
 
@@ -49,7 +50,7 @@ async def test_a_failed_agent_is_marked_in_the_layers(discord: FakeDiscord, fake
 
 async def test_magnifier_reaction_after_a_restart_posts_the_layers_in_the_thread(
         discord: FakeDiscord, fake_groq: FakeGroq, bot: RunningBot) -> None:
-    thread, answer = await ask(discord, "what is MoA?")
+    thread, answer = await ask(discord, bot, "what is MoA?")
     await bot.restart()
 
     await discord.react(answer["id"], discord.bob, "🔎")
@@ -60,7 +61,7 @@ async def test_magnifier_reaction_after_a_restart_posts_the_layers_in_the_thread
 
 async def test_other_reactions_and_reactions_on_other_messages_do_nothing(
         discord: FakeDiscord, fake_groq: FakeGroq, bot: RunningBot) -> None:
-    thread, answer = await ask(discord, "what is MoA?")
+    thread, answer = await ask(discord, bot, "what is MoA?")
     before = len(discord.bot_messages(thread))
     chatter = await discord.say(thread, discord.bob, "thanks")  # not for the bot: no answer, no run
 
@@ -76,7 +77,7 @@ async def test_other_reactions_and_reactions_on_other_messages_do_nothing(
 
 async def test_a_button_only_reveals_runs_of_its_own_channel(discord: FakeDiscord, fake_groq: FakeGroq,
                                                             bot: RunningBot) -> None:
-    _, answer = await ask(discord, "a secret plan")
+    _, answer = await ask(discord, bot, "a secret plan")
     # The same button turning up in another channel (a forwarded or copied message) reveals nothing there.
     elsewhere = await discord.say(discord.random, discord.bob, "look", components=answer["components"])
 
@@ -92,7 +93,7 @@ async def test_long_layers_come_in_pages_that_turn(discord: FakeDiscord, fake_gr
         return default_reply(call) + "\n\n" + "Considerations follow at length. " * 30
 
     fake_groq.reply = wordy
-    _, answer = await ask(discord, "a deep question")
+    _, answer = await ask(discord, bot, "a deep question")
     pressed = await discord.press(answer["id"], discord.alice)
     first = await discord.wait_for(lambda f: pressed.followups and pressed.followups[0])
     assert len(first["content"]) <= 2000 and "page 1 of " in first["content"]
