@@ -45,9 +45,9 @@ def _needs_groq_key(settings: Settings) -> bool:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `moa-bot` console script."""
     args = _parser().parse_args(argv)
-    settings = Settings.load()
-    configure_logging(settings.env)
     try:
+        settings = Settings.load()
+        configure_logging(settings.env)
         return _dispatch(args, settings)
     except ConfigError as err:  # e.g. a malformed MOA_PROVIDERS: say so, no traceback
         print(err, file=sys.stderr)

@@ -10,6 +10,7 @@ from pathlib import Path
 from dotenv import dotenv_values
 
 from moa.config import Limits
+from moa.errors import ConfigError
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -19,7 +20,7 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
     try:
         return int(raw)
     except ValueError:
-        raise SystemExit(f"{name} must be a whole number, not {raw!r}.") from None
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}.") from None
 
 
 def _float(env: Mapping[str, str], name: str, default: float) -> float:
@@ -29,7 +30,7 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
     try:
         return float(raw)
     except ValueError:
-        raise SystemExit(f"{name} must be a number, not {raw!r}.") from None
+        raise ConfigError(f"{name} must be a number, not {raw!r}.") from None
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:

@@ -1,0 +1,44 @@
+"""Settings: the environment and a .env file, the environment winning; bad numbers named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.settings import Settings
+from moa.errors import ConfigError
+
+
+def test_env_file_fills_in_and_the_environment_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("GROQ_API_KEY=gsk_from_file\nSLACK_PORT=4000\nMOA_DB_PATH=file.db\n")
+    monkeypatch.setenv("MOA_DB_PATH", "env.db")
+    monkeypatch.delenv("GROQ_API_KEY", raising=False)
+    monkeypatch.delenv("SLACK_PORT", raising=False)
+
+    settings = Settings.load(dotenv=dotenv)
+
+    assert settings.groq_api_key == "gsk_from_file"
+    assert settings.slack_port == 4000
+    assert settings.db_path == "env.db"
+
+
+def test_defaults_match_the_operator_interface() -> None:
+    settings = Settings.load(env={})
+    assert settings.db_path == "moa-bot.db"
+    assert settings.slack_port == 3000
+    assert settings.slack_api_url == "https://slack.com/api/"
+    assert settings.discord_api_base == "https://discord.com/api/v10"
+    assert settings.history_days == 30
+    assert not settings.slack_enabled and not settings.discord_enabled
+
+
+def test_a_bad_number_names_the_variable() -> None:
+    with pytest.raises(ConfigError, match="SLACK_PORT must be a whole number, not 'abc'"):
+        Settings.load(env={"SLACK_PORT": "abc"})
+
+
+def test_admin_allow_list_is_comma_separated() -> None:
+    settings = Settings.load(env={"SLACK_ADMIN_USERS": "U1, U2,,U3 "})
+    assert settings.slack_admin_users == frozenset({"U1", "U2", "U3"})
