@@ -112,7 +112,7 @@ class ConversationService:
 
     async def _answer(self, mention: Mention, surface: ReplySurface) -> int | None:
         question = mention.text.strip()
-        refusal = self._refusal(question)
+        refusal = self.refusal(question)
         if refusal is not None:
             await surface.fail(refusal, None)
             return None
@@ -137,7 +137,8 @@ class ConversationService:
                                "minute.", None)
             return None
 
-    def _refusal(self, question: str) -> str | None:
+    def refusal(self, question: str) -> str | None:
+        """Why this question will not be answered (empty, too long, shutting down), or None."""
         if self._closing:
             return "The bot is restarting — please ask again in a minute."
         if not question:

@@ -86,6 +86,10 @@ class MoaCog(commands.Cog):
         return None
 
     async def _answer(self, message: discord.Message, question: str) -> None:
+        refusal = self.service.refusal(question)
+        if refusal is not None:  # say why right there, without starting a thread for it
+            await message.reply(refusal, allowed_mentions=NO_PINGS, mention_author=False)
+            return
         target: discord.abc.Messageable = message.channel
         if isinstance(message.channel, discord.TextChannel):
             try:

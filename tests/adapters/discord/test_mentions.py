@@ -30,6 +30,16 @@ async def test_mention_starts_a_thread_named_from_the_question_and_answers_there
     assert discord.bot_messages(discord.general) == []  # nothing posted in the channel itself
 
 
+async def test_a_bare_mention_is_told_what_to_do_without_a_thread(
+        discord: FakeDiscord, fake_groq: FakeGroq, bot: RunningBot) -> None:
+    await discord.say(discord.general, discord.alice, f"{discord.bot_mention}   ")
+
+    [reply] = await discord.wait_for(lambda f: f.bot_messages(discord.general))
+    assert "Ask me something after the mention" in reply["content"]
+    assert discord.threads() == []
+    assert fake_groq.calls == []
+
+
 async def test_typing_and_a_status_appear_within_a_second_while_the_layers_run(
         discord: FakeDiscord, fake_groq: FakeGroq, bot: RunningBot) -> None:
     fake_groq.latency = 0.4
