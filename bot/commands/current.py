@@ -1,0 +1,44 @@
+"""The setup a channel uses now, and how to say where it comes from."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from pydantic import ValidationError
+
+from bot.commands.deps import ConfigStore
+from bot.commands.grammar import CommandError
+from moa.config import MoaConfig, default_config
+from storage.models import ChannelKey, StoredConfig
+
+
+async def current_config(configs: ConfigStore, channel: ChannelKey) -> tuple[MoaConfig, StoredConfig | None]:
+    """The config that applies to `channel` and the stored row it came from (None: built-in)."""
+    stored = await configs.effective(channel)
+    if stored is None:
+        return default_config(), None
+    try:
+        # No limits here: a config stored before the operator tightened them must still load.
+        return MoaConfig.model_validate_json(stored.config_json), stored
+    except (ValidationError, ValueError):
+        raise CommandError("The stored setup for this channel can't be read; `/moa reset` goes back "
+                           "to the default.") from None
+
+
+def describe_source(stored: StoredConfig | None, channel: ChannelKey) -> str:
+    """'the built-in default', 'the workspace default (set by …, when)' or "this channel's own setup (…)"."""
+    if stored is None:
+        return "the built-in default"
+    if stored.scope == "workspace":
+        return f"the workspace default (set by {mention(stored.changed_by, channel)}, {when(stored.changed_at)})"
+    return f"this channel's own setup (set by {mention(stored.changed_by, channel)}, {when(stored.changed_at)})"
+
+
+def mention(user: str, channel: ChannelKey) -> str:
+    """A user as the channel's platform links them; the bare id elsewhere (console)."""
+    return f"<@{user}>" if channel.platform in ("slack", "discord") else user
+
+
+def when(ts: float) -> str:
+    """A change time as people read it, in UTC: '2026-10-03 14:05 UTC'."""
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")

@@ -1,0 +1,192 @@
+"""The `/moa` grammar: one typed command per verb, and `parse()` from the text people type."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+
+from bot.commands.values import token
+from moa.config import PRESET_DESCRIPTIONS
+
+
+class CommandError(Exception):
+    """Bad input; the message says what would work."""
+
+
+@dataclass(frozen=True)
+class Help:
+    topic: str = ""
+
+
+@dataclass(frozen=True)
+class Show:
+    pass
+
+
+@dataclass(frozen=True)
+class SetLayers:
+    value: str
+
+
+@dataclass(frozen=True)
+class SetAggregator:
+    model: str
+
+
+@dataclass(frozen=True)
+class ListAgents:
+    pass
+
+
+@dataclass(frozen=True)
+class AddAgent:
+    name: str
+    model: str
+    temperature: str | None = None
+
+
+@dataclass(frozen=True)
+class RemoveAgent:
+    name: str
+
+
+@dataclass(frozen=True)
+class SetAgentField:
+    name: str
+    field: str  # an AgentConfig field name: one of AGENT_FIELDS' values
+    value: str
+
+
+@dataclass(frozen=True)
+class ListPresets:
+    pass
+
+
+@dataclass(frozen=True)
+class UsePreset:
+    name: str
+
+
+@dataclass(frozen=True)
+class Import:
+    payload: str
+
+
+@dataclass(frozen=True)
+class Export:
+    pass
+
+
+@dataclass(frozen=True)
+class Reset:
+    pass
+
+
+@dataclass(frozen=True)
+class Forget:
+    pass
+
+
+Command = (Help | Show | SetLayers | SetAggregator | ListAgents | AddAgent | RemoveAgent | SetAgentField
+           | ListPresets | UsePreset | Import | Export | Reset | Forget)
+CHANGING = (SetLayers, SetAggregator, AddAgent, RemoveAgent, SetAgentField, UsePreset, Import, Reset, Forget)
+
+COMMANDS = ("show", "layers", "model", "agents", "presets", "preset", "import", "export", "reset", "forget",
+            "help")
+_ALIASES = {"layer": "layers", "cycles": "layers", "aggregator": "model", "main_model": "model",
+            "agent": "agents", "config": "show", "status": "show", "?": "help"}
+AGENT_FIELDS = {"model": "model_name", "model_name": "model_name", "temperature": "temperature",
+                "temp": "temperature", "prompt": "system_prompt", "system_prompt": "system_prompt",
+                "max_tokens": "max_tokens", "max-tokens": "max_tokens", "maxtokens": "max_tokens",
+                "tokens": "max_tokens"}
+# The word replies and help use for each agent field, in the order help lists them.
+FIELD_WORDS = {"model_name": "model", "temperature": "temperature", "system_prompt": "prompt",
+               "max_tokens": "max_tokens"}
+
+USAGE_ADD = "`/moa agents add NAME MODEL [TEMPERATURE]`, e.g. `/moa agents add critic openai/gpt-oss-20b 0.3`"
+USAGE_REMOVE = "`/moa agents remove NAME`"
+USAGE_SET = ("`/moa agents set NAME model MODEL`, `… temperature 0.5`, `… max_tokens 1024` or "
+             "`… prompt TEXT with {helper_response}`")
+TRY = ("`show`, `layers N`, `model MODEL`, `agents`, `presets`, `preset NAME`, `import JSON`, `export`, "
+       "`reset`, `forget`, `help`")
+
+
+def _split(text: str) -> tuple[str, str]:
+    """The first word and the rest, as typed (the rest keeps its newlines)."""
+    parts = text.strip().split(None, 1)
+    if not parts:
+        return "", ""
+    return parts[0], parts[1].strip() if len(parts) > 1 else ""
+
+
+def parse(text: str) -> Command:
+    """Turn the text after `/moa` into a command; CommandError says what would work."""
+    text = text.strip()
+    if text.lower().startswith("/moa"):
+        text = text[4:]
+    word, rest = _split(text)
+    verb = _ALIASES.get(word.lower(), word.lower())
+    args = rest.split()
+    if verb in ("", "help"):
+        return Help(rest.lower())
+    if verb == "show":
+        return Show()
+    if verb == "layers":
+        if len(args) != 1:
+            raise CommandError("Say how many layers, e.g. `/moa layers 3`.")
+        return SetLayers(token(args[0]))
+    if verb == "model":
+        if len(args) != 1:
+            raise CommandError("Name the aggregator model, e.g. `/moa model openai/gpt-oss-120b`.")
+        return SetAggregator(token(args[0]))
+    if verb == "agents":
+        return _parse_agents(rest)
+    if verb == "presets":
+        return ListPresets()
+    if verb == "preset":
+        if len(args) != 1:
+            raise CommandError(f"Name a preset, e.g. `/moa preset lite`. Presets: {', '.join(PRESET_DESCRIPTIONS)}.")
+        return UsePreset(token(args[0]))
+    if verb == "import":
+        if not rest:
+            raise CommandError("Paste the JSON after `/moa import`, e.g. `/moa import {\"layer_agent_1\": "
+                               "{\"system_prompt\": \"Think step by step. {helper_response}\", \"model_name\": "
+                               "\"openai/gpt-oss-20b\"}}`. `/moa export` shows the current setup as JSON.")
+        return Import(rest)
+    simple: dict[str, type[Export | Reset | Forget]] = {"export": Export, "reset": Reset, "forget": Forget}
+    if verb in simple:
+        if args:
+            raise CommandError(f"`/moa {verb}` takes nothing after it.")
+        return simple[verb]()
+    guess = difflib.get_close_matches(verb, COMMANDS, n=1)
+    hint = f" Did you mean `{guess[0]}`?" if guess else ""
+    raise CommandError(f"Unknown command `{token(word)[:40]}`.{hint} Try: {TRY}.")
+
+
+def _parse_agents(rest: str) -> Command:
+    """`/moa agents …`: list, add, remove or set one field."""
+    word, tail = _split(rest)
+    sub = word.lower()
+    args = tail.split()
+    if sub in ("", "list", "ls"):
+        return ListAgents()
+    if sub in ("add", "new"):
+        if len(args) not in (2, 3):
+            raise CommandError(f"Usage: {USAGE_ADD}.")
+        return AddAgent(token(args[0]), token(args[1]), args[2] if len(args) == 3 else None)
+    if sub in ("remove", "rm", "delete", "del"):
+        if len(args) != 1:
+            raise CommandError(f"Usage: {USAGE_REMOVE}.")
+        return RemoveAgent(token(args[0]))
+    if sub == "set":
+        # The value keeps its spaces and newlines: a prompt is many words.
+        name, after_name = _split(tail)
+        key, value = _split(after_name)
+        if not name or not key or not value:
+            raise CommandError(f"Usage: {USAGE_SET}.")
+        if key.lower() not in AGENT_FIELDS:
+            raise CommandError(f"Agents have `model`, `temperature`, `prompt` and `max_tokens`, not "
+                               f"`{token(key)[:40]}`. Usage: {USAGE_SET}.")
+        return SetAgentField(token(name), AGENT_FIELDS[key.lower()], value)
+    raise CommandError(f"Unknown agents command `{token(word)[:40]}`. Try `/moa agents` (list), {USAGE_ADD}, "
+                       f"{USAGE_REMOVE} or {USAGE_SET}.")
