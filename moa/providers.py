@@ -7,17 +7,9 @@ in `MOA_PROVIDER_<NAME>_API_KEY`.
 
 Every provider has one shared client (an `AsyncGroq`; for OpenAI-compatible endpoints its low-level
 `post("/chat/completions")` against the provider's base URL, so both share one error and streaming
-model). The SDK's own retries are switched off (`max_retries=0`) because its policy does not fit
-here: it ignores a `retry-after` above 60 s and does not retry 498. This module's policy instead:
-
-- 429: wait what `retry-after` asks (any length) while that fits the run's deadline, else fail at once
-  saying how long the provider asked to wait;
-- 5xx, 408, 409, 498 (flex capacity), timeouts and dropped connections: retry with exponential backoff
-  and jitter, a bounded number of times, within the deadline;
-- 413 (request too large): retry once with a max_tokens that fits the limit the error names, else fail
-  with a sentence suggesting fewer layers / agents or a lower max_tokens;
-- 400 `model_decommissioned` / 404 unknown model: `ModelUnavailable`, naming the model and listing live
-  alternatives (from the cached model list).
+model), with the SDK's own retries switched off: `moa.retry` decides what to do about a failed call
+(429 waits, backoff on 5xx / 498 / timeouts, a smaller max_tokens after a 413, missing models), and
+`moa.wire` reads the responses and errors.
 
 Reasoning never leaks: `message.reasoning` / `delta.reasoning` are ignored, `<think>…</think>` is
 stripped (also across streamed deltas), and Groq's Qwen3 / QwQ / DeepSeek-R1 models are asked for
@@ -27,9 +19,6 @@ stripped (also across streamed deltas), and Groq's Qwen3 / QwQ / DeepSeek-R1 mod
 from __future__ import annotations
 
 import asyncio
-import email.utils
-import logging
-import random
 import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -44,8 +33,20 @@ from groq.types import ModelListResponse
 from moa.errors import ConfigError, ModelUnavailable, ProviderError
 from moa.events import Usage
 from moa.prompts import ThinkStripper, strip_reasoning
+from moa.retry import (
+    CallRetries,
+    DropReasoningFormat,
+    FailedAttempt,
+    GiveUp,
+    ModelMissing,
+    Retry,
+    RetryPolicy,
+    ShrinkMaxTokens,
+)
+from moa.wire import describe_error, field, message_content, parse_usage
 
-log = logging.getLogger(__name__)
+__all__ = ["GROQ", "GROQ_KEYS_URL", "MISSING_GROQ_KEY", "Completion", "Provider", "ProviderRegistry",
+           "RetryPolicy", "key_variable", "parse_providers"]
 
 GROQ = "groq"
 GROQ_KEYS_URL = "https://console.groq.com/keys"
@@ -56,22 +57,8 @@ MISSING_GROQ_KEY = (
 
 _PROVIDER_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 _HIDDEN_REASONING = re.compile(r"qwen3|qwq|deepseek-r1", re.IGNORECASE)
-_TOO_LARGE = re.compile(r"Limit\s+(\d+),\s*Requested\s+(\d+)", re.IGNORECASE)
 
 Messages = Sequence[Mapping[str, Any]]
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    max_attempts: int = 4  # per call, for transient failures (5xx, 498, timeouts, connection errors)
-    max_rate_limit_waits: int = 8  # 429s honoured per call
-    backoff_base_s: float = 0.5
-    backoff_max_s: float = 8.0
-
-    def backoff(self, retry: int) -> float:
-        """Delay before retry number `retry` (1-based), with ±25 % jitter."""
-        delay = min(self.backoff_base_s * 2 ** (retry - 1), self.backoff_max_s)
-        return delay * (0.75 + 0.5 * random.random())
 
 
 @dataclass(frozen=True)
@@ -84,6 +71,16 @@ class Provider:
     def is_groq(self) -> bool:
         return self.name == GROQ
 
+    @property
+    def key_variable(self) -> str:
+        """The environment variable that holds this provider's API key."""
+        return key_variable(self.name)
+
+    @property
+    def keys_url(self) -> str | None:
+        """Where to get a key, when known."""
+        return GROQ_KEYS_URL if self.is_groq else None
+
 
 @dataclass(frozen=True)
 class Completion:
@@ -93,6 +90,13 @@ class Completion:
     latency_s: float  # from the first attempt to the answer's end, retries included
     first_token_s: float | None = None  # streamed calls: from start to the first visible delta
     attempts: int = 1
+
+
+def key_variable(provider: str) -> str:
+    """GROQ_API_KEY for Groq, MOA_PROVIDER_<NAME>_API_KEY for a declared provider."""
+    if provider == GROQ:
+        return "GROQ_API_KEY"
+    return f"MOA_PROVIDER_{provider.upper().replace('-', '_')}_API_KEY"
 
 
 def parse_providers(spec: str) -> dict[str, str]:
@@ -150,13 +154,14 @@ class ProviderRegistry:
     @classmethod
     def from_env(cls, env: Mapping[str, str], *, call_timeout_s: float = 60.0, deadline_s: float = 300.0,
                  retry: RetryPolicy | None = None) -> ProviderRegistry:
-        """GROQ_API_KEY, GROQ_BASE_URL, MOA_PROVIDERS, MOA_PROVIDER_<NAME>_API_KEY and
-        MOA_HTTP_TRANSPORT from `env`."""
+        """GROQ_API_KEY, GROQ_BASE_URL, MOA_PROVIDERS, MOA_PROVIDER_<NAME>_API_KEY, MOA_HTTP_TRANSPORT
+        and (unless `retry` is given) MOA_RETRY_ATTEMPTS / MOA_RETRY_BACKOFF from `env`."""
         declared = parse_providers(env.get("MOA_PROVIDERS", ""))
         providers = {
-            name: (url, env.get(f"MOA_PROVIDER_{name.upper().replace('-', '_')}_API_KEY", "").strip() or None)
+            name: (url, env.get(key_variable(name), "").strip() or None)
             for name, url in declared.items()
         }
+        retry = retry if retry is not None else RetryPolicy.from_env(env)
         return cls(groq_api_key=env.get("GROQ_API_KEY", "").strip() or None,
                    groq_base_url=env.get("GROQ_BASE_URL", "").strip() or None,
                    providers=providers, call_timeout_s=call_timeout_s, deadline_s=deadline_s, retry=retry,
@@ -205,7 +210,7 @@ class ProviderRegistry:
     async def complete(self, model: str, messages: Messages, *, temperature: float | None = None,
                        max_tokens: int | None = None, on_delta: Callable[[str], None] | None = None,
                        timeout_s: float | None = None, deadline: float | None = None) -> Completion:
-        """One chat completion with this module's retry policy; streams into `on_delta` when given.
+        """One chat completion, retried as `moa.retry` decides; streams into `on_delta` when given.
 
         `deadline` is an event-loop time (`loop.time()`) after which no attempt or wait may run;
         `timeout_s` bounds one attempt (for a stream: the wait for each chunk). Raises ProviderError
@@ -216,16 +221,9 @@ class ProviderRegistry:
         started = loop.time()
         deadline = deadline if deadline is not None else started + self.deadline_s
         timeout_s = timeout_s or self.call_timeout_s
-        body: dict[str, Any] = {"model": wire_model, "messages": list(messages)}
-        if temperature is not None:
-            body["temperature"] = temperature
-        if max_tokens is not None:
-            body["max_tokens"] = max_tokens
-        if (provider.is_groq and _HIDDEN_REASONING.search(wire_model)
-                and wire_model not in self._no_reasoning_format):
-            body["reasoning_format"] = "hidden"
-        attempts = transient = limited = 0
-        shrunk = False
+        body = self._request_body(provider, wire_model, messages, temperature, max_tokens)
+        retries = CallRetries(self.retry)
+        attempts = 0
         first_token: list[float] = []
 
         def delta(piece: str) -> None:
@@ -240,94 +238,45 @@ class ProviderRegistry:
                 raise ProviderError(f"{model} did not answer before the run's time limit ran out.", model=model)
             attempts += 1
             attempt_t0 = loop.time()
+            budget_s = min(timeout_s, remaining)
             try:
-                text, usage = await self._attempt(provider, body, min(timeout_s, remaining),
-                                                  delta if on_delta else None, deadline)
-            except groq.APIStatusError as err:
-                status, code, message = err.status_code, _error_code(err), _error_message(err)
-                if first_token:
-                    raise ProviderError(f"{model} failed mid-answer ({status}: {message}).",
-                                        model=model, status=status) from None
-                if status == 429:
-                    limited += 1
-                    wait = _retry_after(err.response.headers)
-                    wait = wait if wait is not None else self.retry.backoff(limited)
-                    left = deadline - loop.time()
-                    if wait > left:
-                        raise ProviderError(
-                            f"{model} is rate-limited: {provider.name} asks to wait {_secs(wait)}, more than "
-                            f"the {_secs(max(left, 0))} left for this answer. Try again later.",
-                            model=model, status=429) from None
-                    if limited > self.retry.max_rate_limit_waits:
-                        raise ProviderError(f"{model} is still rate-limited after {limited - 1} waits; "
-                                            "try again later.", model=model, status=429) from None
-                    log.info("%s: 429, waiting %.2f s as retry-after asks", model, wait)
-                    await self.sleep(wait)
-                    continue
-                if status == 413:
-                    new_max = _smaller_max_tokens(body.get("max_tokens"), message)
-                    if not shrunk and new_max is not None:
-                        shrunk = True
-                        log.info("%s: 413, retrying with max_tokens %s", model, new_max)
-                        body["max_tokens"] = new_max
-                        continue
-                    raise ProviderError(
-                        f"The request to {model} is larger than {provider.name} accepts ({message}): use fewer "
-                        "layers or agents, a shorter question or history, or a lower max_tokens.",
-                        model=model, status=413) from None
-                if _is_model_missing(status, code, message):
-                    raise await self._unavailable(model, status, code) from None
-                if status == 400 and "reasoning_format" in body and "reasoning_format" in message:
-                    self._no_reasoning_format.add(wire_model)
+                text, usage = await self._attempt(provider, body, budget_s, delta if on_delta else None, deadline)
+            except (groq.APIError, httpx.HTTPError, TimeoutError) as err:
+                now = loop.time()
+                decision = retries.decide(FailedAttempt(
+                    error=err, model=model, provider=provider, mid_answer=bool(first_token),
+                    elapsed_s=now - attempt_t0, budget_s=budget_s, timeout_s=timeout_s,
+                    max_tokens=body.get("max_tokens"), asked_reasoning_format="reasoning_format" in body),
+                    left_s=deadline - now)
+            else:
+                return Completion(model=model, text=text, usage=usage, latency_s=loop.time() - started,
+                                  first_token_s=(first_token[0] - started) if first_token else None,
+                                  attempts=attempts)
+            match decision:
+                case Retry():
+                    await self.sleep(decision.wait_s)
+                case ShrinkMaxTokens():
+                    body["max_tokens"] = decision.max_tokens
+                case DropReasoningFormat():
+                    self._no_reasoning_format.add(wire_model)  # remembered: later calls don't ask again
                     del body["reasoning_format"]
-                    continue
-                if status in (401, 403):
-                    what = "GROQ_API_KEY" if provider.is_groq else \
-                        f"MOA_PROVIDER_{provider.name.upper().replace('-', '_')}_API_KEY"
-                    hint = f" (get one at {GROQ_KEYS_URL})" if provider.is_groq else ""
-                    raise ProviderError(f"{provider.name} refused the API key ({status}: {message}); check "
-                                        f"{what}{hint}.", model=model, status=status) from None
-                if status >= 500 or status in (408, 409, 498):
-                    what = "is over capacity (498)" if status == 498 else f"failed ({status}: {message})"
-                    transient += 1
-                    await self._backoff(model, f"{model} {what}", transient, deadline, status)
-                    continue
-                raise ProviderError(f"{model} failed ({status}: {message}).", model=model, status=status) from None
-            except (groq.APITimeoutError, TimeoutError) as err:
-                # The SDK's aiohttp client reports a dropped connection as a timeout too: tell them apart.
-                timed_out = loop.time() - attempt_t0 >= 0.9 * min(timeout_s, remaining)
-                if first_token:
-                    what = f"stopped sending its answer for {_secs(timeout_s)}" if timed_out else \
-                        f"failed mid-answer ({_describe_error(err)})"
-                    raise ProviderError(f"{model} {what}.", model=model) from None
-                transient += 1
-                what = f"{model} did not answer within {_secs(timeout_s)}" if timed_out else \
-                    f"the connection to {provider.name} dropped while waiting for {model}"
-                await self._backoff(model, what, transient, deadline, None)
-                continue
-            except (groq.APIConnectionError, groq.APIError, httpx.HTTPError) as err:
-                if first_token:
-                    raise ProviderError(f"{model} failed mid-answer ({_describe_error(err)}).",
-                                        model=model) from None
-                transient += 1
-                where = provider.base_url if not provider.is_groq else "Groq"
-                await self._backoff(model, f"could not reach {where} for {model} ({_describe_error(err)})",
-                                    transient, deadline, None)
-                continue
-            now = loop.time()
-            return Completion(model=model, text=text, usage=usage, latency_s=now - started,
-                              first_token_s=(first_token[0] - started) if first_token else None,
-                              attempts=attempts)
+                case ModelMissing():
+                    raise await self._unavailable(model, decision.status, decision.code) from None
+                case GiveUp():
+                    raise decision.error from None
 
-    async def _backoff(self, model: str, what: str, retry: int, deadline: float, status: int | None) -> None:
-        if retry >= self.retry.max_attempts:
-            raise ProviderError(f"{what}, {retry} times; giving up.", model=model, status=status)
-        wait = self.retry.backoff(retry)
-        if asyncio.get_running_loop().time() + wait >= deadline:
-            raise ProviderError(f"{what}, and the run's time limit leaves no time to retry.", model=model,
-                                status=status)
-        log.info("%s; retry %d in %.2f s", what, retry, wait)
-        await self.sleep(wait)
+    def _request_body(self, provider: Provider, wire_model: str, messages: Messages, temperature: float | None,
+                      max_tokens: int | None) -> dict[str, Any]:
+        """The request as every attempt starts from it (`_attempt` adds the provider's wire names)."""
+        body: dict[str, Any] = {"model": wire_model, "messages": list(messages)}
+        if temperature is not None:
+            body["temperature"] = temperature
+        if max_tokens is not None:
+            body["max_tokens"] = max_tokens
+        if (provider.is_groq and _HIDDEN_REASONING.search(wire_model)
+                and wire_model not in self._no_reasoning_format):
+            body["reasoning_format"] = "hidden"
+        return body
 
     async def _attempt(self, provider: Provider, body: dict[str, Any], timeout_s: float,
                        on_delta: Callable[[str], None] | None, deadline: float) -> tuple[str, Usage | None]:
@@ -351,7 +300,7 @@ class ProviderRegistry:
                 path, body=wire, cast_to=object, options={"timeout": timeout_s},
                 stream=stream, stream_cls=groq.AsyncStream[object])
             if not stream:
-                return strip_reasoning(_content(response)), _usage(_get(response, "usage"))
+                return strip_reasoning(message_content(response)), parse_usage(field(response, "usage"))
             assert on_delta is not None
             stripper = ThinkStripper()
             parts: list[str] = []
@@ -363,12 +312,12 @@ class ProviderRegistry:
                         continue
                     # Groq puts a streamed call's usage in the last chunk's x_groq; OpenAI-compatible
                     # servers in a final `usage` chunk (stream_options.include_usage).
-                    raw_usage = _get(chunk.get("x_groq"), "usage") or chunk.get("usage")
+                    raw_usage = field(chunk.get("x_groq"), "usage") or chunk.get("usage")
                     if raw_usage:
-                        usage = _usage(raw_usage)
+                        usage = parse_usage(raw_usage)
                     for choice in chunk.get("choices") or ():
-                        piece = _get(_get(choice, "delta"), "content")
-                        if piece and _get(choice, "index") in (0, None):
+                        piece = field(field(choice, "delta"), "content")
+                        if piece and field(choice, "index") in (0, None):
                             piece = stripper.feed(piece)
                             if piece:
                                 parts.append(piece)
@@ -395,7 +344,7 @@ class ProviderRegistry:
                 results = await asyncio.gather(*(self._list(n) for n in stale), return_exceptions=True)
                 for name, result in zip(stale, results, strict=True):
                     if isinstance(result, BaseException):
-                        self.listing_errors[name] = _describe_error(result)
+                        self.listing_errors[name] = describe_error(result)
                         self._models.pop(name, None)
                     else:
                         self.listing_errors.pop(name, None)
@@ -489,99 +438,3 @@ def _http_client(timeout: httpx.Timeout, transport: str) -> httpx.AsyncClient | 
                               "pip install 'groq[aiohttp]'.") from None
         return None
     return groq.DefaultAioHttpClient(timeout=timeout)
-
-
-def _get(obj: Any, key: str) -> Any:
-    return obj.get(key) if isinstance(obj, dict) else None
-
-
-def _content(response: Any) -> str:
-    """The first choice's message content of a chat.completion (reasoning fields are ignored)."""
-    choices = _get(response, "choices") or []
-    content = _get(_get(choices[0], "message"), "content") if choices else None
-    return content if isinstance(content, str) else ""
-
-
-def _usage(raw: Any) -> Usage | None:
-    if not isinstance(raw, dict):
-        return None
-    return Usage(prompt_tokens=int(raw.get("prompt_tokens") or 0),
-                 completion_tokens=int(raw.get("completion_tokens") or 0))
-
-
-def _error_obj(err: groq.APIStatusError) -> Mapping[str, Any]:
-    body = err.body
-    if isinstance(body, Mapping):
-        inner = body.get("error", body)
-        if isinstance(inner, Mapping):
-            return inner
-        if isinstance(inner, str):
-            return {"message": inner}
-    if isinstance(body, str):
-        return {"message": body}
-    return {}
-
-
-def _error_code(err: groq.APIStatusError) -> str:
-    return str(_error_obj(err).get("code") or "")
-
-
-def _error_message(err: groq.APIStatusError) -> str:
-    message = _error_obj(err).get("message")
-    if isinstance(message, str) and message.strip():
-        return message.strip()
-    return f"HTTP {err.status_code}"
-
-
-def _describe_error(err: BaseException) -> str:
-    if isinstance(err, groq.APIStatusError):
-        return f"{err.status_code}: {_error_message(err)}"
-    if isinstance(err, groq.APIError):
-        return err.message
-    return str(err) or type(err).__name__
-
-
-def _is_model_missing(status: int, code: str, message: str) -> bool:
-    if code in ("model_decommissioned", "model_not_found"):
-        return True
-    lowered = message.lower()
-    return status in (400, 404) and "model" in lowered and (
-        "not found" in lowered or "does not exist" in lowered or "decommissioned" in lowered)
-
-
-def _retry_after(headers: httpx.Headers) -> float | None:
-    """Seconds from `retry-after-ms`, or `retry-after` as seconds or an HTTP date; None when absent."""
-    raw_ms = headers.get("retry-after-ms")
-    if raw_ms:
-        try:
-            return max(0.0, float(raw_ms) / 1000)
-        except ValueError:
-            pass
-    raw = headers.get("retry-after")
-    if not raw:
-        return None
-    try:
-        return max(0.0, float(raw))
-    except ValueError:
-        pass
-    parsed = email.utils.parsedate_tz(raw)
-    if parsed is None:
-        return None
-    return max(0.0, float(email.utils.mktime_tz(parsed) - time.time()))
-
-
-def _smaller_max_tokens(current: Any, message: str) -> int | None:
-    """A max_tokens that fits the limit a 413 names, or half the current one; None when that can't help."""
-    if not isinstance(current, int):
-        return None
-    match = _TOO_LARGE.search(message)
-    if match:
-        limit, requested = int(match.group(1)), int(match.group(2))
-        new = current - (requested - limit) - 16
-    else:
-        new = current // 2
-    return new if new >= 64 and new < current else None
-
-
-def _secs(seconds: float) -> str:
-    return f"{seconds:.0f} s" if seconds >= 10 else f"{seconds:.1f} s"

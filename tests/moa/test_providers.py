@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import email.utils
-import time
 from collections.abc import AsyncIterator
 
-import httpx
 import pytest
 
 from moa.errors import ConfigError, ModelUnavailable, ProviderError
@@ -14,8 +11,6 @@ from moa.providers import (
     GROQ_KEYS_URL,
     ProviderRegistry,
     RetryPolicy,
-    _retry_after,
-    _smaller_max_tokens,
     parse_providers,
 )
 from tests.fakes.groq_server import FakeGroq
@@ -68,6 +63,45 @@ def test_groq_models_without_a_key_say_where_to_get_one() -> None:
     assert not reg.needs_groq_key(["ollama:x"])
     with pytest.raises(ProviderError, match=GROQ_KEYS_URL):
         reg.resolve(FAST)
+
+
+# ---- retry knobs -------------------------------------------------------------------------------------
+def test_retry_attempts_and_backoff_come_from_the_environment() -> None:
+    reg = ProviderRegistry.from_env({"MOA_RETRY_ATTEMPTS": "6", "MOA_RETRY_BACKOFF": "0.25"})
+    assert reg.retry == RetryPolicy(max_attempts=6, backoff_base_s=0.25)
+    assert ProviderRegistry.from_env({}).retry == RetryPolicy(max_attempts=4, backoff_base_s=0.5)
+
+
+def test_retry_attempts_alone_keeps_the_default_backoff() -> None:
+    assert ProviderRegistry.from_env({"MOA_RETRY_ATTEMPTS": " 1 "}).retry == RetryPolicy(max_attempts=1)
+
+
+def test_retry_backoff_alone_keeps_the_default_attempts() -> None:
+    assert ProviderRegistry.from_env({"MOA_RETRY_BACKOFF": "2"}).retry == RetryPolicy(backoff_base_s=2.0)
+
+
+def test_a_given_retry_policy_wins_over_the_environment() -> None:
+    policy = RetryPolicy(max_attempts=2)
+    assert ProviderRegistry.from_env({"MOA_RETRY_ATTEMPTS": "9", "MOA_RETRY_BACKOFF": "x"}, retry=policy).retry \
+        is policy
+
+
+@pytest.mark.parametrize(("env", "sentence"), [
+    ({"MOA_RETRY_ATTEMPTS": "three"},
+     "MOA_RETRY_ATTEMPTS must be a whole number of attempts per model call, 1 or more, not 'three'."),
+    ({"MOA_RETRY_ATTEMPTS": "0"},
+     "MOA_RETRY_ATTEMPTS must be a whole number of attempts per model call, 1 or more, not '0'."),
+    ({"MOA_RETRY_BACKOFF": "-1"},
+     "MOA_RETRY_BACKOFF must be the seconds before the first retry, 0 or more (e.g. 0.5), not '-1'."),
+    ({"MOA_RETRY_BACKOFF": "500ms"},
+     "MOA_RETRY_BACKOFF must be the seconds before the first retry, 0 or more (e.g. 0.5), not '500ms'."),
+    ({"MOA_RETRY_BACKOFF": "nan"},
+     "MOA_RETRY_BACKOFF must be the seconds before the first retry, 0 or more (e.g. 0.5), not 'nan'."),
+])
+def test_bad_retry_knobs_say_what_is_expected(env: dict[str, str], sentence: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        ProviderRegistry.from_env(env)
+    assert str(err.value) == sentence
 
 
 # ---- models ------------------------------------------------------------------------------------------
@@ -135,19 +169,3 @@ async def test_streaming_collects_usage_from_x_groq(fake_groq: FakeGroq, registr
     assert "".join(pieces) == result.text and len(pieces) > 2
     assert result.usage is not None and result.usage.completion_tokens > 0
     assert result.first_token_s is not None
-
-
-def test_retry_after_forms() -> None:
-    assert _retry_after(httpx.Headers({"retry-after": "2.5"})) == 2.5
-    assert _retry_after(httpx.Headers({"retry-after": "90"})) == 90.0
-    assert _retry_after(httpx.Headers({"retry-after-ms": "1500", "retry-after": "9"})) == 1.5
-    when = email.utils.formatdate(time.time() + 120, usegmt=True)
-    assert 115 < (_retry_after(httpx.Headers({"retry-after": when})) or 0) <= 120
-    assert _retry_after(httpx.Headers({})) is None
-
-
-def test_413_shrinks_max_tokens_to_fit() -> None:
-    assert _smaller_max_tokens(8192, "Limit 8000, Requested 12000") == 8192 - 4000 - 16
-    assert _smaller_max_tokens(1024, "Limit 8000, Requested 12000") is None  # cannot fit
-    assert _smaller_max_tokens(2048, "Request Entity Too Large") == 1024
-    assert _smaller_max_tokens(None, "Limit 8000, Requested 12000") is None

@@ -1,0 +1,125 @@
+"""Reading Groq / OpenAI-compatible responses and errors: answer text, usage, error codes and messages,
+`retry-after`, and the max_tokens a 413 leaves room for.
+
+Responses are plain JSON (dicts), not the SDK's typed models: see `ProviderRegistry._attempt` for why.
+Every function here is pure and never raises on a malformed body; it answers with an empty value.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import re
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import groq
+import httpx
+
+from moa.events import Usage
+
+_TOO_LARGE = re.compile(r"Limit\s+(\d+),\s*Requested\s+(\d+)", re.IGNORECASE)
+
+
+def field(obj: Any, key: str) -> Any:
+    """`obj[key]` when `obj` is a dict, else None (a JSON body may be any shape)."""
+    return obj.get(key) if isinstance(obj, dict) else None
+
+
+def message_content(response: Any) -> str:
+    """The first choice's message content of a chat.completion (reasoning fields are ignored)."""
+    choices = field(response, "choices") or []
+    content = field(field(choices[0], "message"), "content") if choices else None
+    return content if isinstance(content, str) else ""
+
+
+def parse_usage(raw: Any) -> Usage | None:
+    """A `usage` object as Usage; None when absent."""
+    if not isinstance(raw, dict):
+        return None
+    return Usage(prompt_tokens=int(raw.get("prompt_tokens") or 0),
+                 completion_tokens=int(raw.get("completion_tokens") or 0))
+
+
+def _error_object(err: groq.APIStatusError) -> Mapping[str, Any]:
+    # Providers disagree on the shape: {"error": {...}}, {"error": "text"}, a bare object or plain text.
+    body = err.body
+    if isinstance(body, Mapping):
+        inner = body.get("error", body)
+        if isinstance(inner, Mapping):
+            return inner
+        if isinstance(inner, str):
+            return {"message": inner}
+    if isinstance(body, str):
+        return {"message": body}
+    return {}
+
+
+def error_code(err: groq.APIStatusError) -> str:
+    """The error's `code` (e.g. "model_decommissioned"); "" when it has none."""
+    return str(_error_object(err).get("code") or "")
+
+
+def error_message(err: groq.APIStatusError) -> str:
+    """The error's message, or "HTTP <status>" when the body has none."""
+    message = _error_object(err).get("message")
+    if isinstance(message, str) and message.strip():
+        return message.strip()
+    return f"HTTP {err.status_code}"
+
+
+def describe_error(err: BaseException) -> str:
+    """A short description of any exception a call may raise, for a user-facing sentence."""
+    if isinstance(err, groq.APIStatusError):
+        return f"{err.status_code}: {error_message(err)}"
+    if isinstance(err, groq.APIError):
+        return err.message
+    return str(err) or type(err).__name__
+
+
+def is_model_missing(status: int, code: str, message: str) -> bool:
+    """True when an error says the model is decommissioned or unknown."""
+    if code in ("model_decommissioned", "model_not_found"):
+        return True
+    lowered = message.lower()
+    return status in (400, 404) and "model" in lowered and (
+        "not found" in lowered or "does not exist" in lowered or "decommissioned" in lowered)
+
+
+def retry_after_s(headers: httpx.Headers) -> float | None:
+    """Seconds from `retry-after-ms`, or `retry-after` as seconds or an HTTP date; None when absent."""
+    raw_ms = headers.get("retry-after-ms")
+    if raw_ms:
+        try:
+            return max(0.0, float(raw_ms) / 1000)
+        except ValueError:
+            pass
+    raw = headers.get("retry-after")
+    if not raw:
+        return None
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        pass
+    parsed = email.utils.parsedate_tz(raw)
+    if parsed is None:
+        return None
+    return max(0.0, float(email.utils.mktime_tz(parsed) - time.time()))
+
+
+def smaller_max_tokens(current: Any, message: str) -> int | None:
+    """A max_tokens that fits the limit a 413 names, or half the current one; None when that can't help."""
+    if not isinstance(current, int):
+        return None
+    match = _TOO_LARGE.search(message)
+    if match:
+        limit, requested = int(match.group(1)), int(match.group(2))
+        new = current - (requested - limit) - 16  # a little headroom below the limit
+    else:
+        new = current // 2
+    return new if new >= 64 and new < current else None
+
+
+def format_seconds(seconds: float) -> str:
+    """Seconds for a sentence: "90 s" from 10 s up, "2.5 s" below."""
+    return f"{seconds:.0f} s" if seconds >= 10 else f"{seconds:.1f} s"
