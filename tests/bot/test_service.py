@@ -62,7 +62,7 @@ class RecordingSurface:
 
 def _settings(fake: FakeGroq, db: Path, **extra: str) -> Settings:
     env = {"GROQ_API_KEY": "gsk_test", "GROQ_BASE_URL": fake.base_url, "MOA_DB_PATH": str(db),
-           "MOA_CALL_TIMEOUT": "5", "MOA_RUN_DEADLINE": "20", **extra}
+           "MOA_CALL_TIMEOUT": "5", "MOA_RUN_DEADLINE": "20", "MOA_RETRY_BACKOFF": "0.01", **extra}
     return Settings.load(env=env)
 
 
