@@ -390,9 +390,10 @@ async def test_cancelling_the_consumer_cancels_the_calls(fake_groq: FakeGroq, en
 
 async def test_closing_the_iterator_cancels_the_aggregator_stream(fake_groq: FakeGroq,
                                                                  engine: MoaEngine) -> None:
-    fake_groq.latency_by_model[STRONG] = 10
-    fake_groq.first_chunk_fraction = 0.0  # the first pieces come at once, the rest over 10 s
-    events = engine.run("q", make_config((FAST,), cycles=1))
+    # Qwen's reasoning is hidden, so its first content pieces come at once and the rest over 10 s.
+    fake_groq.latency_by_model[QWEN] = 10
+    fake_groq.first_chunk_fraction = 0.0
+    events = engine.run("q", make_config((FAST,), cycles=1, main=QWEN))
     async for event in events:
         if isinstance(event, AggregatorDelta):
             break
