@@ -35,7 +35,7 @@ def _storage_check(db: Path) -> tuple[bool, str]:
 
 async def doctor(settings: Settings) -> int:
     """Print a checklist; exit 0 when the bot can run, 1 when something it needs is missing."""
-    out = Console()
+    out = Console(soft_wrap=True)  # long lines (the invite URL) must stay whole to copy
     problems = 0
 
     def ok(text: str) -> None:

@@ -234,7 +234,8 @@ class CallRetries:
         self.transient += 1
         retry = self.transient
         if retry >= self.policy.max_attempts:
-            return GiveUp(ProviderError(f"{what}, {retry} times; giving up.", model=model, status=status))
+            tries = "once" if retry == 1 else f"{retry} times"
+            return GiveUp(ProviderError(f"{what}, {tries}; giving up.", model=model, status=status))
         wait = self.policy.backoff(retry)
         if wait >= left_s:
             return GiveUp(ProviderError(f"{what}, and the run's time limit leaves no time to retry.",

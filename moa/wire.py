@@ -71,10 +71,12 @@ def error_message(err: groq.APIStatusError) -> str:
 def describe_error(err: BaseException) -> str:
     """A short description of any exception a call may raise, for a user-facing sentence."""
     if isinstance(err, groq.APIStatusError):
-        return f"{err.status_code}: {error_message(err)}"
-    if isinstance(err, groq.APIError):
-        return err.message
-    return str(err) or type(err).__name__
+        text = f"{err.status_code}: {error_message(err)}"
+    elif isinstance(err, groq.APIError):
+        text = err.message
+    else:
+        text = str(err) or type(err).__name__
+    return text.rstrip(". ")  # it is placed inside our own sentences
 
 
 def is_model_missing(status: int, code: str, message: str) -> bool:

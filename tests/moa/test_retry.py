@@ -97,15 +97,15 @@ def test_server_errors_are_transient(code: int) -> None:
 def test_a_timeout_is_told_from_a_dropped_connection() -> None:
     retries = CallRetries(RetryPolicy(max_attempts=1))
     slow = gives_up(retries.decide(failed(TimeoutError(), elapsed_s=9.5), left_s=300))
-    assert str(slow) == f"{MODEL} did not answer within 10 s, 1 times; giving up."
+    assert str(slow) == f"{MODEL} did not answer within 10 s, once; giving up."
     dropped = gives_up(CallRetries(RetryPolicy(max_attempts=1)).decide(failed(TimeoutError()), left_s=300))
-    assert str(dropped) == f"the connection to groq dropped while waiting for {MODEL}, 1 times; giving up."
+    assert str(dropped) == f"the connection to groq dropped while waiting for {MODEL}, once; giving up."
 
 
 def test_an_unreachable_provider_is_named_by_its_url() -> None:
     error = gives_up(CallRetries(RetryPolicy(max_attempts=1)).decide(
         failed(groq.APIConnectionError(request=REQUEST), provider=OLLAMA), left_s=300))
-    assert str(error).startswith(f"could not reach http://127.0.0.1:11434/v1 for {MODEL} (Connection error.)")
+    assert str(error).startswith(f"could not reach http://127.0.0.1:11434/v1 for {MODEL} (Connection error)")
 
 
 def test_nothing_is_retried_once_part_of_the_answer_was_shown() -> None:
