@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 
+from rich.console import Console
 from rich.logging import RichHandler
 
 SECRET_SUFFIXES = ("_TOKEN", "_KEY", "_SECRET")
@@ -39,7 +40,8 @@ class RedactSecrets(logging.Filter):
 
 def configure_logging(env: Mapping[str, str], level: int = logging.INFO) -> None:
     """Rich logs on stderr; secrets from `env` never reach them."""
-    handler = RichHandler(show_path=False, rich_tracebacks=False, markup=False)
+    # stderr: stdout is for answers (`moa-bot ask` pipes the final answer there).
+    handler = RichHandler(console=Console(stderr=True), show_path=False, rich_tracebacks=False, markup=False)
     handler.addFilter(RedactSecrets(secret_values(env)))
     logging.basicConfig(level=level, handlers=[handler], format="%(name)s: %(message)s", force=True)
     for noisy in ("httpx", "httpcore", "discord.gateway", "discord.client", "aiohttp.access", "groq"):

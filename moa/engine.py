@@ -150,11 +150,11 @@ class MoaEngine:
             answers = [o.text for o in outputs if o.ok]
             failed = [o for o in outputs if not o.ok]
             if not answers:
-                reasons = "; ".join(dict.fromkeys(f"{o.agent}: {o.error}" for o in failed))
+                reasons = "; ".join(dict.fromkeys(f"{o.agent}: {(o.error or '').rstrip('.')}" for o in failed))
                 timed_out = loop.time() >= deadline
                 emit(RunFailed(
                     error=(f"The answer took longer than the {self.deadline_s:.0f} s limit. " if timed_out else "")
-                    + f"Every agent of layer {layer} failed, so there is nothing to aggregate — {reasons}",
+                    + f"Every agent of layer {layer} failed, so there is nothing to aggregate — {reasons}.",
                     kind="deadline" if timed_out else "all_proposers_failed",
                     layers=tuple(state.layers), usage=state.usage()))
                 return
