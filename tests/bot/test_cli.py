@@ -119,3 +119,16 @@ async def test_a_malformed_provider_declaration_is_one_sentence_not_a_traceback(
     assert proc.returncode == 2
     assert "MOA_PROVIDERS" in err.decode() and "name=http://host:port/v1" in err.decode()
     assert "Traceback" not in err.decode()
+
+
+async def test_ask_keeps_stdout_for_the_answer_even_when_a_call_is_retried(fake: FakeGroq, tmp_path: Path) -> None:
+    fake.fail("qwen/qwen3.8-27b", 503)  # retried, and the retry is logged
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "ask", "is 9.11 or 9.9 larger?", "--layers", "1", cwd=tmp_path,
+        env=_clean_env(GROQ_API_KEY="gsk_ask_test", GROQ_BASE_URL=fake.base_url, MOA_RETRY_BACKOFF="0.01"),
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0
+    assert out.decode() == "openai/gpt-oss-120b says: is 9.11 or 9.9 larger? [saw 3 answers]\n"
+    assert "retry 1" in err.decode()
+    assert "gsk_ask_test" not in err.decode()
