@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -25,6 +24,7 @@ from pathlib import Path
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from adapters.discord.runner import run_discord
+from bench.latency_report import print_latency_report
 from bot.service import ConversationService
 from bot.settings import Settings
 from tests.fakes.discord_server import FakeDiscord
@@ -80,16 +80,8 @@ def main() -> int:
 
     results = asyncio.run(measure(args.latency, args.runs))
     critical = (LAYERS + 1) * args.latency
-    firsts = [f for f, _ in results]
-    finals = [f / critical for _, f in results]
-    print(f"Discord latency — {LAYERS} layers × 3 agents, {args.latency:g} s per model call, "
-          f"critical path {critical:.2f} s, {args.runs} runs")
-    print(f"  first message: median {statistics.median(firsts) * 1000:.0f} ms, "
-          f"worst {max(firsts) * 1000:.0f} ms   (target ≤ 1000 ms)")
-    print(f"  final answer:  median {statistics.median(finals):.3f} ×, worst {max(finals):.3f} × "
-          f"the critical path   (target ≤ 1.1 ×)")
-    ok = max(firsts) <= 1.0 and max(finals) <= 1.1
-    print("  OK" if ok else "  TARGET MISSED")
+    ok = print_latency_report(f"Discord latency — {LAYERS} layers × 3 agents, {args.latency:g} s per model call",
+                              [f for f, _ in results], [f for _, f in results], critical)
     return 0 if ok else 1
 
 

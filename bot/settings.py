@@ -3,34 +3,40 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from dotenv import dotenv_values
 
 from moa.config import Limits
 from moa.errors import ConfigError
 
+N = TypeVar("N", int, float)
 
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
+
+def _number(env: Mapping[str, str], name: str, default: N, parse: Callable[[str], N], kind: str,
+            low: N, high: N | None) -> N:
     raw = env.get(name, "").strip()
     if not raw:
         return default
+    bounds = f"from {low} to {high}" if high is not None else f"{low} or more"
     try:
-        return int(raw)
+        value = parse(raw)
     except ValueError:
-        raise ConfigError(f"{name} must be a whole number, not {raw!r}.") from None
+        raise ConfigError(f"{name} must be {kind} {bounds}, not {raw!r}.") from None
+    if value < low or (high is not None and value > high):
+        raise ConfigError(f"{name} must be {kind} {bounds}, not {raw!r}.")
+    return value
 
 
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number, not {raw!r}.") from None
+def _int(env: Mapping[str, str], name: str, default: int, low: int = 1, high: int | None = None) -> int:
+    return _number(env, name, default, int, "a whole number", low, high)
+
+
+def _float(env: Mapping[str, str], name: str, default: float, low: float = 0.1) -> float:
+    return _number(env, name, default, float, "a number of seconds", low, None)
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:
@@ -87,13 +93,13 @@ class Settings:
             slack_bot_token=e.get("SLACK_BOT_TOKEN", "").strip(),
             slack_app_token=e.get("SLACK_APP_TOKEN", "").strip(),
             slack_signing_secret=e.get("SLACK_SIGNING_SECRET", "").strip(),
-            slack_port=_int(e, "SLACK_PORT", 3000),
+            slack_port=_int(e, "SLACK_PORT", 3000, low=0, high=65535),
             slack_host=e.get("SLACK_HOST", "").strip() or cls.slack_host,
             slack_api_url=e.get("SLACK_API_URL", "").strip() or cls.slack_api_url,
             slack_admin_users=admins,
             db_path=e.get("MOA_DB_PATH", "").strip() or cls.db_path,
             history_days=_int(e, "MOA_HISTORY_DAYS", 30),
-            history_token_budget=_int(e, "MOA_HISTORY_TOKENS", 6000),
+            history_token_budget=_int(e, "MOA_HISTORY_TOKENS", 6000, low=0),
             max_question_chars=_int(e, "MOA_MAX_QUESTION_CHARS", 4000),
             limits=Limits(
                 max_layers=_int(e, "MOA_MAX_LAYERS", Limits.max_layers),
@@ -102,10 +108,10 @@ class Settings:
             ),
             max_concurrent_runs=_int(e, "MOA_MAX_CONCURRENT", 4),
             max_concurrent_per_channel=_int(e, "MOA_MAX_CONCURRENT_PER_CHANNEL", 1),
-            max_queue=_int(e, "MOA_MAX_QUEUE", 50),
+            max_queue=_int(e, "MOA_MAX_QUEUE", 50, low=0),
             call_timeout_s=_float(e, "MOA_CALL_TIMEOUT", 60.0),
             run_deadline_s=_float(e, "MOA_RUN_DEADLINE", 300.0),
-            shutdown_grace_s=_float(e, "MOA_SHUTDOWN_GRACE", 20.0),
+            shutdown_grace_s=_float(e, "MOA_SHUTDOWN_GRACE", 20.0, low=0.0),
             env=dict(e),
         )
 

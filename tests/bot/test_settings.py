@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -34,9 +35,16 @@ def test_defaults_match_the_operator_interface() -> None:
     assert not settings.slack_enabled and not settings.discord_enabled
 
 
-def test_a_bad_number_names_the_variable() -> None:
-    with pytest.raises(ConfigError, match="SLACK_PORT must be a whole number, not 'abc'"):
+def test_a_bad_number_names_the_variable_and_what_would_work() -> None:
+    with pytest.raises(ConfigError, match="SLACK_PORT must be a whole number from 0 to 65535, not 'abc'"):
         Settings.load(env={"SLACK_PORT": "abc"})
+
+
+def test_zero_concurrency_is_refused_rather_than_never_answering() -> None:
+    with pytest.raises(ConfigError, match="MOA_MAX_CONCURRENT must be a whole number 1 or more, not '0'"):
+        Settings.load(env={"MOA_MAX_CONCURRENT": "0"})
+    with pytest.raises(ConfigError, match=re.escape("MOA_CALL_TIMEOUT must be a number of seconds 0.1 or more")):
+        Settings.load(env={"MOA_CALL_TIMEOUT": "-1"})
 
 
 def test_admin_allow_list_is_comma_separated() -> None:
