@@ -33,12 +33,14 @@ from moa.events import (
 )
 from moa.providers import ProviderRegistry
 from storage.db import Database
-from storage.models import ChannelKey, ProposerRecord, RunRecord
+from storage.models import ChannelKey, ProposerRecord, RunRecord, UnfinishedRun
 
 log = logging.getLogger(__name__)
 
 PRUNE_EVERY_S = 6 * 3600
 INTERRUPTED = "The bot restarted before this answer was finished — please ask again."
+# Posted after a crash (no graceful shutdown told them) to each thread whose answer never came.
+RESTART_NOTICE = "⚠️ I restarted before I could finish answering this — please ask again."
 
 
 @dataclass(frozen=True)
@@ -82,13 +84,15 @@ class ConversationService:
         self._answers: set[asyncio.Task[object]] = set()
         self._closing = False
         self._pruner: asyncio.Task[None] | None = None
+        self._unfinished = list(db.interrupted_at_open)
 
     @classmethod
     async def create(cls, settings: Settings) -> ConversationService:
         """Open the database and the model providers named by `settings`."""
         db = await Database.open(settings.db_path)
         if db.interrupted_at_open:
-            log.info("marked %d unfinished runs from the last process as interrupted", db.interrupted_at_open)
+            log.info("marked %d unfinished runs from the last process as interrupted",
+                     len(db.interrupted_at_open))
         providers = ProviderRegistry.from_env(settings.env, call_timeout_s=settings.call_timeout_s,
                                               deadline_s=settings.run_deadline_s)
         engine = MoaEngine(providers, call_timeout_s=settings.call_timeout_s,
@@ -256,6 +260,12 @@ class ConversationService:
     async def last_run(self, channel: ChannelKey, thread: str | None = None) -> RunRecord | None:
         """The newest run in a channel (or one of its threads)."""
         return await self.db.runs.latest(channel, thread)
+
+    def take_unfinished(self, platform: str) -> list[UnfinishedRun]:
+        """Runs on `platform` the last process left unanswered; handed out once, for RESTART_NOTICE."""
+        taken = [run for run in self._unfinished if run.channel.platform == platform]
+        self._unfinished = [run for run in self._unfinished if run.channel.platform != platform]
+        return taken
 
     async def live_models(self) -> list[str]:
         return await self.providers.live_models()

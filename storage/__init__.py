@@ -12,6 +12,7 @@ from storage.models import (
     RunStatus,
     StoredConfig,
     StoredTurn,
+    UnfinishedRun,
 )
 from storage.runs import RunRepository, UnknownRun
 from storage.schema import SCHEMA_VERSION, SchemaTooNew
@@ -33,6 +34,7 @@ __all__ = [
     "StoredConfig",
     "StoredTurn",
     "TurnRepository",
+    "UnfinishedRun",
     "UnknownRun",
     "turn_tokens",
 ]

@@ -11,7 +11,7 @@ import aiosqlite
 from storage.configs import ConfigRepository
 from storage.connection import SharedConnection
 from storage.event_keys import EventKeyRepository
-from storage.models import ChannelKey
+from storage.models import ChannelKey, UnfinishedRun
 from storage.runs import RunRepository
 from storage.schema import migrate
 from storage.turns import TurnRepository
@@ -22,7 +22,7 @@ BUSY_TIMEOUT_MS = 5000  # another process (e.g. `moa-bot ask` next to `run`) may
 class Database:
     """The bot's SQLite file. Use `await Database.open(path)`, then db.configs / turns / runs / event_keys."""
 
-    def __init__(self, shared: SharedConnection, interrupted_at_open: int) -> None:
+    def __init__(self, shared: SharedConnection, interrupted_at_open: list[UnfinishedRun]) -> None:
         self._shared = shared
         self.interrupted_at_open = interrupted_at_open
         self.configs = ConfigRepository(shared)

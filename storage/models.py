@@ -58,6 +58,16 @@ class ProposerRecord:
 
 
 @dataclass(frozen=True)
+class UnfinishedRun:
+    """A run whose process died before it answered: its asker deserves to be told."""
+
+    id: int
+    channel: ChannelKey
+    thread: str
+    trigger_message_id: str
+
+
+@dataclass(frozen=True)
 class RunRecord:
     id: int
     channel: ChannelKey

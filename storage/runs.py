@@ -8,7 +8,7 @@ import time
 from collections.abc import Sequence
 
 from storage.connection import SharedConnection
-from storage.models import ChannelKey, ProposerRecord, RunRecord, RunStatus
+from storage.models import ChannelKey, ProposerRecord, RunRecord, RunStatus, UnfinishedRun
 
 
 class UnknownRun(LookupError):
@@ -185,9 +185,14 @@ class RunRepository:
         sql = f"SELECT {_RUN_COLUMNS} FROM runs r WHERE {_IN_CHANNEL} AND r.thread = ? ORDER BY r.id DESC LIMIT 1"
         return await self._load(sql, (*_channel_params(channel), thread))
 
-    async def mark_interrupted(self) -> int:
-        """Mark every 'running' run 'interrupted' (the process that ran it is gone); returns how many."""
-        return await self._db.execute("UPDATE runs SET status = 'interrupted' WHERE status = 'running'")
+    async def mark_interrupted(self) -> list[UnfinishedRun]:
+        """Mark every 'running' run 'interrupted' (the process that ran it is gone); returns them."""
+        async with self._db.transaction() as tx:
+            rows = await tx.fetchall(
+                "SELECT id, platform, workspace, channel, thread, trigger_message_id FROM runs"
+                " WHERE status = 'running' ORDER BY id")
+            await tx.execute("UPDATE runs SET status = 'interrupted' WHERE status = 'running'")
+        return [UnfinishedRun(row[0], ChannelKey(row[1], row[2], row[3]), row[4], row[5]) for row in rows]
 
     async def _load(self, sql: str, params: Sequence[object]) -> RunRecord | None:
         # Both reads under one lock hold, so a concurrent finish() can't land between them.

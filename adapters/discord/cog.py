@@ -19,7 +19,7 @@ from adapters.discord.places import place_of
 from adapters.discord.surface import NO_PINGS, DiscordSurface
 from adapters.discord.views import MESSAGE_LIMIT, interaction_place, layers_page
 from bot.chunking import split_text
-from bot.service import CommandContext, Mention
+from bot.service import RESTART_NOTICE, CommandContext, Mention
 from moa.config import PRESET_DESCRIPTIONS
 
 if TYPE_CHECKING:
@@ -113,6 +113,17 @@ class MoaCog(commands.Cog):
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("answering a Discord message failed", exc_info=task.exception())
+
+    @commands.Cog.listener()
+    async def on_ready(self) -> None:
+        """After a crash, tell each thread whose answer never came to ask again (once per process)."""
+        for run in self.service.take_unfinished("discord"):
+            try:
+                channel = self.bot.get_channel(int(run.thread)) or await self.bot.fetch_channel(int(run.thread))
+                if isinstance(channel, discord.abc.Messageable):
+                    await channel.send(RESTART_NOTICE, allowed_mentions=NO_PINGS)
+            except (discord.HTTPException, ValueError) as err:  # deleted thread, lost access…
+                log.warning("could not tell channel %s about an unfinished answer: %s", run.thread, err)
 
     # ---- reactions ---------------------------------------------------------------------------------
     @commands.Cog.listener()

@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.listeners import register_listeners
-from bot.service import ConversationService
+from bot.service import RESTART_NOTICE, ConversationService
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -35,3 +36,13 @@ def build_slack_app(settings: Settings, service: ConversationService) -> AsyncAp
     )
     register_listeners(app, service, settings)
     return app
+
+
+async def tell_unfinished(client: AsyncWebClient, service: ConversationService) -> None:
+    """Tell each thread whose answer the last process never finished (it crashed) to ask again."""
+    for run in service.take_unfinished("slack"):
+        try:
+            await client.chat_postMessage(channel=run.channel.channel, thread_ts=run.thread, text=RESTART_NOTICE)
+        except SlackApiError as err:  # e.g. the bot was removed from that channel meanwhile
+            log.warning("could not tell channel %s about an unfinished answer: %s", run.channel.channel,
+                        err.response.get("error"))

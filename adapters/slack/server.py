@@ -9,7 +9,7 @@ from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 
-from adapters.slack.app import build_slack_app
+from adapters.slack.app import build_slack_app, tell_unfinished
 from bot.service import ConversationService
 from bot.settings import Settings
 
@@ -32,6 +32,7 @@ async def start_http(app: AsyncApp, host: str, port: int) -> tuple[web.AppRunner
 async def run_slack(settings: Settings, service: ConversationService, stop: asyncio.Event) -> None:
     """Run the Slack adapter until `stop` is set."""
     app = build_slack_app(settings, service)
+    notices = asyncio.create_task(tell_unfinished(app.client, service))
     if settings.slack_app_token:
         handler = AsyncSocketModeHandler(app, settings.slack_app_token)
         await handler.connect_async()
@@ -40,6 +41,7 @@ async def run_slack(settings: Settings, service: ConversationService, stop: asyn
             await stop.wait()
         finally:
             await handler.close_async()
+            await notices
         return
     runner, port = await start_http(app, settings.slack_host, settings.slack_port)
     log.info("Slack: listening on http://%s:%d%s", settings.slack_host, port, EVENTS_PATH)
@@ -47,3 +49,4 @@ async def run_slack(settings: Settings, service: ConversationService, stop: asyn
         await stop.wait()
     finally:
         await runner.cleanup()
+        await notices

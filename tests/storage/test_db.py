@@ -40,7 +40,7 @@ async def test_new_file_is_wal_at_current_schema(tmp_path: Path) -> None:
 
 async def test_runs_left_running_are_interrupted_at_restart(db_path: Path) -> None:
     first = await Database.open(db_path)
-    assert first.interrupted_at_open == 0
+    assert first.interrupted_at_open == []
     crashed = await first.runs.start(CHANNEL, "t", "M1", "q", "{}")
     finished = await first.runs.start(CHANNEL, "t", "M2", "q", "{}")
     await _finish(first, finished)
@@ -48,12 +48,13 @@ async def test_runs_left_running_are_interrupted_at_restart(db_path: Path) -> No
 
     second = await Database.open(db_path)
     try:
-        assert second.interrupted_at_open == 1
+        assert [(r.id, r.channel, r.thread, r.trigger_message_id) for r in second.interrupted_at_open] == [
+            (crashed, CHANNEL, "t", "M1")]  # who to tell, and where
         run = await second.runs.get(crashed, CHANNEL)
         done = await second.runs.get(finished, CHANNEL)
         assert run is not None and run.status == "interrupted"
         assert done is not None and done.status == "done"
-        assert await second.runs.mark_interrupted() == 0
+        assert await second.runs.mark_interrupted() == []
     finally:
         await second.close()
 

@@ -99,7 +99,7 @@ async def test_v1_file_opens_with_its_data(db_path: Path) -> None:
     assert [(p.agent, p.error) for p in run.proposers] == [("a", None), ("b", "timeout")]
     assert (run.answer, run.cost_usd) == ("No.", 0.0002)
     assert interrupted is not None and interrupted.status == "interrupted"
-    assert interrupted_at_open == 1
+    assert len(interrupted_at_open) == 1
     assert duplicate is False
     with closing(sqlite3.connect(db_path)) as raw:
         assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION

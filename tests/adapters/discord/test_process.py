@@ -61,3 +61,34 @@ async def test_doctor_prints_the_invite_url(discord: FakeDiscord, fake_groq: Fak
 
     assert invite_url(discord.app_id) in out.decode()
     assert "message-content intent off" in out.decode()
+
+
+async def test_a_question_cut_off_by_a_crash_is_told_to_ask_again_after_the_restart(
+        discord: FakeDiscord, fake_groq: FakeGroq, tmp_path: Path) -> None:
+    fake_groq.latency = 30.0  # the answer is still being written when the process dies
+    env = bot_env(discord, fake_groq, tmp_path / "moa.db")
+
+    async def start() -> asyncio.subprocess.Process:
+        sessions = len(discord.identifies)
+        proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "run", env=env, cwd=tmp_path,
+                                                    stdout=asyncio.subprocess.DEVNULL,
+                                                    stderr=asyncio.subprocess.DEVNULL)
+        await discord.wait_for(lambda f: len(f.identifies) > sessions and f.connected, timeout=10)
+        return proc
+
+    proc = await start()
+    try:
+        question = await discord.say(discord.general, discord.alice, f"{discord.bot_mention} cut me off")
+        await fake_groq.wait_for(lambda f: len(f.calls) >= 3)
+        proc.kill()  # no SIGTERM, no goodbye: nothing told the asker yet
+        await proc.wait()
+        assert not any("ask again" in m["content"] for m in discord.bot_messages(question["id"]))
+
+        proc = await start()
+        notices = await discord.wait_for(
+            lambda f: [m for m in f.bot_messages(question["id"]) if "restarted" in m["content"]], timeout=10)
+        assert len(notices) == 1 and "please ask again" in notices[0]["content"]
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()

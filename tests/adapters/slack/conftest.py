@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest_asyncio
 from aiohttp import web
 
-from adapters.slack.app import build_slack_app
+from adapters.slack.app import build_slack_app, tell_unfinished
 from adapters.slack.server import EVENTS_PATH, start_http
 from bot.service import ConversationService
 from bot.settings import Settings
@@ -41,6 +41,7 @@ class SlackWorld:
     async def start(self) -> None:
         self.service = await ConversationService.create(self.settings)
         app = build_slack_app(self.settings, self.service)
+        await tell_unfinished(app.client, self.service)  # as run_slack does at start-up
         self._runner, port = await start_http(app, "127.0.0.1", 0)
         self.send.url = f"http://127.0.0.1:{port}{EVENTS_PATH}"
 

@@ -37,26 +37,30 @@ async def _wait_for_port(port: int, proc: asyncio.subprocess.Process, timeout: f
     raise AssertionError(f"moa-bot run did not listen on {port} within {timeout} s")
 
 
+async def _start_bot(slack: FakeSlack, groq: FakeGroq, tmp_path: Path, port: int) -> asyncio.subprocess.Process:
+    """`moa-bot run` configured only by environment variables."""
+    env = {
+        "PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path),
+        "SLACK_BOT_TOKEN": slack.token, "SLACK_SIGNING_SECRET": SECRET, "SLACK_PORT": str(port),
+        "SLACK_HOST": "127.0.0.1", "SLACK_API_URL": slack.api_url,
+        "GROQ_BASE_URL": groq.base_url, "GROQ_API_KEY": "gsk_test",
+        "MOA_DB_PATH": str(tmp_path / "moa.db"),
+    }
+    script = shutil.which("moa-bot")
+    command = [script, "run"] if script else [sys.executable, "-m", "bot", "run"]
+    proc = await asyncio.create_subprocess_exec(*command, env=env, cwd=tmp_path, stdin=asyncio.subprocess.DEVNULL,
+                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    await _wait_for_port(port, proc)
+    return proc
+
+
 async def test_moa_bot_run_answers_a_signed_mention_and_exits_cleanly_on_sigterm(
         fake_groq: FakeGroq, tmp_path: Path) -> None:
     port = _free_port()
     async with FakeSlack() as slack:
-        env = {
-            "PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path),
-            "SLACK_BOT_TOKEN": slack.token, "SLACK_SIGNING_SECRET": SECRET, "SLACK_PORT": str(port),
-            "SLACK_HOST": "127.0.0.1", "SLACK_API_URL": slack.api_url,
-            "GROQ_BASE_URL": fake_groq.base_url, "GROQ_API_KEY": "gsk_test",
-            "MOA_DB_PATH": str(tmp_path / "moa.db"),
-        }
-        script = shutil.which("moa-bot")
-        command = [script, "run"] if script else [sys.executable, "-m", "bot", "run"]
-        proc = await asyncio.create_subprocess_exec(*command, env=env, cwd=tmp_path,
-                                                    stdin=asyncio.subprocess.DEVNULL,
-                                                    stdout=asyncio.subprocess.PIPE,
-                                                    stderr=asyncio.subprocess.PIPE)
+        proc = await _start_bot(slack, fake_groq, tmp_path, port)
         sender = SlackSender(slack, f"http://127.0.0.1:{port}/slack/events", SECRET)
         try:
-            await _wait_for_port(port, proc)
             ts = await sender.mention("hello from a real process")
 
             def answered(s: FakeSlack) -> bool:
@@ -74,3 +78,28 @@ async def test_moa_bot_run_answers_a_signed_mention_and_exits_cleanly_on_sigterm
                 await proc.wait()
         assert proc.returncode == 0, stderr.decode()[-2000:]
         assert b"gsk_test" not in stderr and SECRET.encode() not in stderr and slack.token.encode() not in stderr
+
+
+async def test_a_question_cut_off_by_a_crash_is_told_to_ask_again_after_the_restart(
+        fake_groq: FakeGroq, tmp_path: Path) -> None:
+    fake_groq.latency = 30.0  # the answer is still being written when the process dies
+    port = _free_port()
+    async with FakeSlack() as slack:
+        sender = SlackSender(slack, f"http://127.0.0.1:{port}/slack/events", SECRET)
+        proc = await _start_bot(slack, fake_groq, tmp_path, port)
+        try:
+            ts = await sender.mention("a question the crash interrupts")
+            await fake_groq.wait_for(lambda f: len(f.calls) >= 3)
+            proc.kill()  # no SIGTERM, no goodbye: nothing told the asker yet
+            await proc.wait()
+            assert not any("ask again" in m.text for m in slack.thread("C0GENERAL", ts))
+
+            proc = await _start_bot(slack, fake_groq, tmp_path, port)
+            notices = await slack.wait_for(
+                lambda s: [m for m in s.thread("C0GENERAL", ts) if "restarted" in m.text], timeout=10)
+            assert len(notices) == 1 and "please ask again" in notices[0].text
+        finally:
+            await sender.aclose()
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
