@@ -9,7 +9,6 @@ from pathlib import Path
 from rich.console import Console
 
 from bot.settings import Settings
-from moa.config import default_config
 from moa.errors import MoaError
 from moa.providers import ProviderRegistry
 
@@ -59,13 +58,15 @@ async def doctor(settings: Settings) -> int:
         if settings.groq_api_key or settings.env.get("MOA_PROVIDERS"):
             live = await registry.live_models()
             ok(f"providers reachable: {len(live)} live models")
-            wanted = default_config().models()
+            wanted = settings.default_config.models()
+            which = f"MOA_CONFIG ({settings.default_config_path})" if settings.default_config_path \
+                else "the default preset"
             missing = [m for m in wanted if m not in live]
             if missing:
-                bad(f"the default preset uses models not served now: {', '.join(missing)} — "
-                    "pick others with `/moa model` / `/moa agents set`")
+                bad(f"{which} uses models not served now: {', '.join(missing)} — "
+                    "pick others with `/moa model` / `/moa agents set`, or set MOA_CONFIG to a config file")
             else:
-                ok(f"default preset models alive: {', '.join(wanted)}")
+                ok(f"{which}: models alive: {', '.join(wanted)}")
     except MoaError as err:
         bad(f"could not list models: {err}")
     finally:

@@ -18,7 +18,7 @@ from bot.gate import FairGate, QueueFull
 from bot.settings import Settings
 from bot.surface import AgentProgress, FinalAnswer, Progress, ReplySurface
 from bot.throttle import CoalescingUpdater
-from moa.config import MoaConfig, default_config, parse_config
+from moa.config import MoaConfig, parse_config
 from moa.engine import MoaEngine
 from moa.errors import ConfigError
 from moa.events import (
@@ -226,10 +226,10 @@ class ConversationService:
     # ---- everything else adapters ask ----------------------------------------------------------------
 
     async def effective_config(self, channel: ChannelKey) -> MoaConfig:
-        """The channel's config, else its workspace default, else the built-in default."""
+        """The channel's config, else its workspace default, else the deployment's (MOA_CONFIG or built-in)."""
         stored = await self.db.configs.effective(channel)
         if stored is None:
-            return default_config()
+            return self.settings.default_config
         return parse_config(stored.config_json, limits=self.settings.limits)
 
     async def continues_thread(self, channel: ChannelKey, thread: str) -> bool:
@@ -245,7 +245,9 @@ class ConversationService:
         from bot.commands import CommandDeps, execute
 
         deps = CommandDeps(configs=self.db.configs, history=self.db, models=self.providers,
-                           limits=self.settings.limits)
+                           limits=self.settings.limits, default=self.settings.default_config,
+                           default_label="this bot's default (MOA_CONFIG)" if self.settings.default_config_path
+                           else "the built-in default")
         return await execute(ctx, text, deps)
 
     async def reveal_layers(self, channel: ChannelKey, *, run_id: int | None = None,

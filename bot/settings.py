@@ -10,7 +10,7 @@ from typing import TypeVar
 
 from dotenv import dotenv_values
 
-from moa.config import Limits
+from moa.config import Limits, MoaConfig, default_config, load_config_file
 from moa.errors import ConfigError
 
 N = TypeVar("N", int, float)
@@ -37,6 +37,15 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int = 1, high: in
 
 def _float(env: Mapping[str, str], name: str, default: float, low: float = 0.1) -> float:
     return _number(env, name, default, float, "a number of seconds", low, None)
+
+
+def _default_config(path: str, limits: Limits) -> MoaConfig:
+    if not path:
+        return default_config()
+    try:
+        return load_config_file(path, limits=limits)
+    except ConfigError as err:
+        raise ConfigError(f"MOA_CONFIG: {err}") from None
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:
@@ -69,6 +78,10 @@ class Settings:
     call_timeout_s: float = 60.0
     run_deadline_s: float = 300.0
     shutdown_grace_s: float = 20.0
+    default_config_path: str = ""
+    # What a channel with no setup of its own (nor a workspace default) uses: MOA_CONFIG's file, else
+    # the built-in preset — e.g. an Ollama-only deployment has no Groq models to fall back to.
+    default_config: MoaConfig = field(default_factory=default_config)
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -82,6 +95,12 @@ class Settings:
         else:
             merged.update(env)
         e = merged
+        limits = Limits(
+            max_layers=_int(e, "MOA_MAX_LAYERS", Limits.max_layers),
+            max_agents=_int(e, "MOA_MAX_AGENTS", Limits.max_agents),
+            max_calls=_int(e, "MOA_MAX_CALLS", Limits.max_calls),
+        )
+        config_path = e.get("MOA_CONFIG", "").strip()
         admins = frozenset(u.strip() for u in e.get("SLACK_ADMIN_USERS", "").split(",") if u.strip())
         return cls(
             groq_api_key=e.get("GROQ_API_KEY", "").strip(),
@@ -101,17 +120,15 @@ class Settings:
             history_days=_int(e, "MOA_HISTORY_DAYS", 30),
             history_token_budget=_int(e, "MOA_HISTORY_TOKENS", 6000, low=0),
             max_question_chars=_int(e, "MOA_MAX_QUESTION_CHARS", 4000),
-            limits=Limits(
-                max_layers=_int(e, "MOA_MAX_LAYERS", Limits.max_layers),
-                max_agents=_int(e, "MOA_MAX_AGENTS", Limits.max_agents),
-                max_calls=_int(e, "MOA_MAX_CALLS", Limits.max_calls),
-            ),
+            limits=limits,
             max_concurrent_runs=_int(e, "MOA_MAX_CONCURRENT", 4),
             max_concurrent_per_channel=_int(e, "MOA_MAX_CONCURRENT_PER_CHANNEL", 1),
             max_queue=_int(e, "MOA_MAX_QUEUE", 50, low=0),
             call_timeout_s=_float(e, "MOA_CALL_TIMEOUT", 60.0),
             run_deadline_s=_float(e, "MOA_RUN_DEADLINE", 300.0),
             shutdown_grace_s=_float(e, "MOA_SHUTDOWN_GRACE", 20.0, low=0.0),
+            default_config_path=config_path,
+            default_config=_default_config(config_path, limits),
             env=dict(e),
         )
 

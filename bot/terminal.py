@@ -20,7 +20,7 @@ from rich.panel import Panel
 from rich.text import Text
 
 from bot.settings import Settings
-from moa.config import MoaConfig, check_limits, default_config, parse_config
+from moa.config import MoaConfig, check_limits, load_config_file
 from moa.engine import MoaEngine, layer_cost, layer_usage
 from moa.errors import ConfigError, ProviderError
 from moa.events import (
@@ -41,18 +41,8 @@ def _stderr() -> Console:
 
 def load_config(config_file: str | Path | None, layers: int | None, settings: Settings) -> MoaConfig:
     """The config to run: the file's (any accepted shape) or the default, `--layers` applied."""
-    if config_file is not None:
-        path = Path(config_file)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as err:
-            raise ConfigError(f"Cannot read the config file {path}: {err.strerror or err}.") from None
-        try:
-            config = parse_config(text, limits=settings.limits)
-        except ConfigError as err:
-            raise ConfigError(f"{path}: {err}") from None
-    else:
-        config = default_config()
+    config = load_config_file(config_file, limits=settings.limits) if config_file is not None \
+        else settings.default_config
     if layers is not None:
         if layers < 1:
             raise ConfigError(f"--layers must be 1 or more, not {layers}.")

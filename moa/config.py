@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -276,6 +277,19 @@ def preset(name: str) -> MoaConfig:
             for i, t in enumerate((0.4, 0.7, 1.0, 1.2), start=1)
         })
     raise ConfigError(f"There is no preset called {name!r}. Presets: {', '.join(PRESET_DESCRIPTIONS)}.")
+
+
+def load_config_file(path: str | Path, *, limits: Limits | None = None) -> MoaConfig:
+    """A config from a JSON file in any accepted shape; ConfigError names the file and the fix."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise ConfigError(f"Cannot read the config file {path}: {err.strerror or err}.") from None
+    try:
+        return parse_config(text, limits=limits)
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from None
 
 
 def default_config() -> MoaConfig:

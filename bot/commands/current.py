@@ -6,17 +6,17 @@ from datetime import UTC, datetime
 
 from pydantic import ValidationError
 
-from bot.commands.deps import ConfigStore
+from bot.commands.deps import CommandDeps
 from bot.commands.grammar import CommandError
-from moa.config import MoaConfig, default_config
+from moa.config import MoaConfig
 from storage.models import ChannelKey, StoredConfig
 
 
-async def current_config(configs: ConfigStore, channel: ChannelKey) -> tuple[MoaConfig, StoredConfig | None]:
-    """The config that applies to `channel` and the stored row it came from (None: built-in)."""
-    stored = await configs.effective(channel)
+async def current_config(deps: CommandDeps, channel: ChannelKey) -> tuple[MoaConfig, StoredConfig | None]:
+    """The config that applies to `channel` and the stored row it came from (None: the default)."""
+    stored = await deps.configs.effective(channel)
     if stored is None:
-        return default_config(), None
+        return deps.default, None
     try:
         # No limits here: a config stored before the operator tightened them must still load.
         return MoaConfig.model_validate_json(stored.config_json), stored
@@ -25,10 +25,11 @@ async def current_config(configs: ConfigStore, channel: ChannelKey) -> tuple[Moa
                            "to the default.") from None
 
 
-def describe_source(stored: StoredConfig | None, channel: ChannelKey) -> str:
-    """'the built-in default', 'the workspace default (set by …, when)' or "this channel's own setup (…)"."""
+def describe_source(stored: StoredConfig | None, channel: ChannelKey, deps: CommandDeps) -> str:
+    """The deployment's default (`deps.default_label`), 'the workspace default (set by …, when)' or
+    "this channel's own setup (…)"."""
     if stored is None:
-        return "the built-in default"
+        return deps.default_label
     if stored.scope == "workspace":
         return f"the workspace default (set by {mention(stored.changed_by, channel)}, {when(stored.changed_at)})"
     return f"this channel's own setup (set by {mention(stored.changed_by, channel)}, {when(stored.changed_at)})"

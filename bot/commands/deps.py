@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from moa.config import Limits
+from moa.config import Limits, MoaConfig, default_config
 from storage.models import ChannelKey, ConfigChange, StoredConfig
 
 
@@ -41,3 +41,5 @@ class CommandDeps:
     history: HistoryStore
     models: ModelCatalog
     limits: Limits = field(default_factory=Limits)
+    default: MoaConfig = field(default_factory=default_config)  # for channels with no stored setup
+    default_label: str = "the built-in default"  # how replies name `default`

@@ -44,7 +44,7 @@ async def change(command: Command, ctx: CommandContext, deps: CommandDeps) -> Co
                 return CommandReply("There is no stored history for this channel; nothing to forget.")
             return CommandReply(f"🧹 Forgot this channel's history: {plural(removed, 'stored item')} "
                                 "(messages and runs) deleted. The MoA setup is unchanged.", changed=True)
-    config, _ = await current_config(deps.configs, ctx.channel)
+    config, _ = await current_config(deps, ctx.channel)
     result = await _edit(config, command, deps)
     if isinstance(result, str):
         return CommandReply(result)
@@ -62,8 +62,8 @@ def calls(config: MoaConfig) -> str:
 
 async def _reset(ctx: CommandContext, deps: CommandDeps) -> CommandReply:
     removed = await deps.configs.delete(ctx.channel, ctx.user)
-    config, stored = await current_config(deps.configs, ctx.channel)
-    source = describe_source(stored, ctx.channel)
+    config, stored = await current_config(deps, ctx.channel)
+    source = describe_source(stored, ctx.channel, deps)
     if not removed:
         return CommandReply(f"This channel has no setup of its own; it already uses {source}. Nothing to reset.")
     return CommandReply(f"✅ Reset: this channel now uses {source}: "

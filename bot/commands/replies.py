@@ -41,23 +41,23 @@ async def reply(command: Command, channel: ChannelKey, deps: CommandDeps) -> Com
         case Show():
             return CommandReply(await show_text(channel, deps, style))
         case ListAgents():
-            config, _ = await current_config(deps.configs, channel)
+            config, _ = await current_config(deps, channel)
             return CommandReply(agents_text(config, style))
         case ListPresets():
-            config, _ = await current_config(deps.configs, channel)
+            config, _ = await current_config(deps, channel)
             return CommandReply(presets_text(config, style))
         case Export():
-            config, stored = await current_config(deps.configs, channel)
+            config, stored = await current_config(deps, channel)
             body = redact_secrets(config.export_json())
-            return CommandReply(f"{style.bold('MoA setup')} — {describe_source(stored, channel)}. Paste it after "
+            return CommandReply(f"{style.bold('MoA setup')} — {describe_source(stored, channel, deps)}. Paste it after "
                                 f"`/moa import` to use it elsewhere.\n```json\n{body}\n```")
     raise AssertionError(f"not a reading command: {command!r}")
 
 
 async def show_text(channel: ChannelKey, deps: CommandDeps, style: Style) -> str:
     """The channel's setup, where it comes from, its last few changes and how to change it."""
-    config, stored = await current_config(deps.configs, channel)
-    lines = [redact_secrets(render_config(config, describe_source(stored, channel), style))]
+    config, stored = await current_config(deps, channel)
+    lines = [redact_secrets(render_config(config, describe_source(stored, channel, deps), style))]
     changes = await deps.configs.changes(channel, limit=3)
     if changes:
         lines.append("Recent changes: " + "; ".join(

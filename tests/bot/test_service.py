@@ -212,3 +212,18 @@ async def test_shutdown_interrupts_answers_that_outlive_the_grace_period(fake: F
         assert run is not None and run.status == "interrupted"
     finally:
         await db.close()
+
+
+async def test_moa_config_is_what_a_channel_without_a_setup_uses(fake: FakeGroq, tmp_path: Path) -> None:
+    own = tmp_path / "default.json"
+    own.write_text('{"main_model": "openai/gpt-oss-20b", "cycles": 1, "layer_agent_config": '
+                   '{"solo": {"model_name": "qwen/qwen3.8-27b"}}}')
+    svc = await ConversationService.create(_settings(fake, tmp_path / "d.db", MOA_CONFIG=str(own)))
+    try:
+        surface = RecordingSurface()
+        await svc.handle_mention(_mention("hello"), surface)
+        assert [c.model for c in fake.calls] == ["qwen/qwen3.8-27b", "openai/gpt-oss-20b"]
+        shown = await svc.run_command(CommandContext(GENERAL, "U1", _admin), "show")
+        assert "this bot's default (MOA_CONFIG)" in shown.text
+    finally:
+        await svc.aclose()

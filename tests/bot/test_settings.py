@@ -50,3 +50,21 @@ def test_zero_concurrency_is_refused_rather_than_never_answering() -> None:
 def test_admin_allow_list_is_comma_separated() -> None:
     settings = Settings.load(env={"SLACK_ADMIN_USERS": "U1, U2,,U3 "})
     assert settings.slack_admin_users == frozenset({"U1", "U2", "U3"})
+
+
+def test_moa_config_file_becomes_the_default_for_channels_without_a_setup(tmp_path: Path) -> None:
+    local = tmp_path / "local.json"
+    local.write_text('{"main_model": "ollama:llama3.1:8b", "cycles": 1, "layer_agent_config": '
+                     '{"a": {"model_name": "ollama:qwen3:4b"}}}')
+    settings = Settings.load(env={"MOA_CONFIG": str(local)})
+    assert settings.default_config.main_model == "ollama:llama3.1:8b"
+    assert settings.default_config.cycles == 1
+
+
+def test_an_unreadable_or_invalid_moa_config_is_named_at_start(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="MOA_CONFIG: Cannot read the config file"):
+        Settings.load(env={"MOA_CONFIG": str(tmp_path / "missing.json")})
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"cycles": 9, "layer_agent_config": {"a": {"model_name": "x"}}}')
+    with pytest.raises(ConfigError, match="cycles is 9, but at most 4 layers are allowed"):
+        Settings.load(env={"MOA_CONFIG": str(broken)})
