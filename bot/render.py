@@ -39,6 +39,7 @@ def style_for(platform: str) -> Style:
     """The style of a platform named as in ChannelKey.platform ("slack", "discord"); plain otherwise."""
     return {"slack": SLACK, "discord": DISCORD}.get(platform, PLAIN)
 
+
 QUESTION_PREVIEW = 300  # the layer view's header quotes at most this much of the question
 
 _ICONS = {"waiting": "▫️", "running": "🔄", "done": "✅", "failed": "❌"}

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from bot.gate import FairGate, QueueFull
+from bot.render import render_failure
 from bot.settings import Settings
 from bot.surface import AgentProgress, FinalAnswer, Progress, ReplySurface
 from bot.throttle import CoalescingUpdater
@@ -191,8 +192,7 @@ class ConversationService:
             await self.db.runs.finish(run_id, status="failed", answer=None, error=repr(err), proposers=(),
                                       total_s=None, prompt_tokens=None, completion_tokens=None,
                                       cost_usd=None)
-            await surface.fail("Something went wrong while answering; the error was logged. Please try "
-                               "again.", run_id)
+            await surface.fail(render_failure(err), run_id)
         return run_id
 
     async def _history(self, mention: Mention) -> list[Turn]:

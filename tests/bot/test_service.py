@@ -227,3 +227,17 @@ async def test_moa_config_is_what_a_channel_without_a_setup_uses(fake: FakeGroq,
         assert "this bot's default (MOA_CONFIG)" in shown.text
     finally:
         await svc.aclose()
+
+
+async def test_an_unexpected_error_is_said_plainly_without_its_internals(
+        service: ConversationService, fake: FakeGroq) -> None:
+    class BrokenFinish(RecordingSurface):
+        async def finish(self, answer: FinalAnswer) -> list[str]:
+            raise RuntimeError("POST https://internal/api?key=gsk_live_secret failed")
+
+    surface = BrokenFinish()
+    run_id = await service.handle_mention(_mention("will this break?"), surface)
+    assert surface.failure is not None and "Something went wrong on my side" in surface.failure
+    assert "gsk_live_secret" not in surface.failure and "internal" not in surface.failure
+    run = await service.last_run(GENERAL)
+    assert run is not None and run.id == run_id and run.status == "failed"
