@@ -53,7 +53,7 @@ class Mention:
     message_id: str  # the asking message (Slack ts, Discord message id)
     author: str  # platform user id
     text: str  # the question, the bot's own mention removed
-    author_name: str = ""
+    author_name: str = ""  # how the models see the author in later turns (falls back to the id)
 
 
 @dataclass(frozen=True)
@@ -164,7 +164,8 @@ class ConversationService:
         history = await self._history(mention)
         run_id = await self.db.runs.start(mention.channel, mention.thread, mention.message_id, question,
                                           config.export_json())
-        await self.db.turns.add(mention.channel, mention.thread, "user", mention.author, question)
+        author = mention.author_name or mention.author
+        await self.db.turns.add(mention.channel, mention.thread, "user", author, question)
         answer = ""
         try:
             async with contextlib.aclosing(self.engine.run(question, config, history)) as events:

@@ -27,11 +27,3 @@ class ModelUnavailable(ProviderError):
                  status: int | None = None) -> None:
         super().__init__(message, model=model, status=status)
         self.alternatives = alternatives
-
-
-class AllProposersFailed(MoaError):
-    """Every proposer of a layer failed, so there is nothing to aggregate."""
-
-
-class AggregatorFailed(MoaError):
-    """The aggregator (main model) failed after the proposers answered."""

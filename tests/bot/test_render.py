@@ -16,7 +16,7 @@ from bot.render import (
 )
 from bot.surface import AgentProgress, Progress
 from moa.config import default_config, preset
-from moa.errors import AllProposersFailed, ModelUnavailable, ProviderError
+from moa.errors import ConfigError, ModelUnavailable, ProviderError
 from storage.models import ChannelKey, ProposerRecord, RunRecord
 
 CHANNEL = ChannelKey("slack", "T1", "C1")
@@ -132,8 +132,8 @@ def test_long_question_is_shortened_in_the_header_only() -> None:
 
 
 def test_failures_become_user_sentences_and_unknown_errors_leak_nothing() -> None:
-    assert render_failure(AllProposersFailed("Every agent failed in layer 1 (rate limited).")) == (
-        "❌ Every agent failed in layer 1 (rate limited).")
+    assert render_failure(ConfigError("cycles is 9, but at most 4 layers are allowed.")) == (
+        "❌ cycles is 9, but at most 4 layers are allowed.")
     assert render_failure(ModelUnavailable("Model `llama-3.3-70b-versatile` was retired.",
                                            model="llama-3.3-70b-versatile",
                                            alternatives=("openai/gpt-oss-120b", "openai/gpt-oss-20b"))) == (
