@@ -8,6 +8,7 @@ part as the `text` fallback, so one part stays under 4,000 characters.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -22,16 +23,27 @@ MESSAGE_CHARS = 11_700  # what we put in one message at most, under the 12,000 m
 MAX_BLOCKS = 45  # under Slack's 50, leaving room for a header or a button
 
 
+# `<!channel>`, `<!here>`, `<!everyone>`, `<!subteam^…>` and `<@U…>` notify people. Slack has no
+# allowed_mentions: any of them echoed from a question or written by a model would ping from the bot.
+_PING = re.compile(r"<(?=[!@])")
+_WORD_JOINER = "\u2060"  # invisible; breaks the syntax so it shows as text
+
+
+def no_pings(text: str) -> str:
+    """`text` with Slack's mention syntax defused (shown, never notifying)."""
+    return _PING.sub("<" + _WORD_JOINER, text)
+
+
 def markdown(text: str) -> Block:
-    return {"type": "markdown", "text": text}
+    return {"type": "markdown", "text": no_pings(text)}
 
 
 def section(mrkdwn: str) -> Block:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": mrkdwn}}
+    return {"type": "section", "text": {"type": "mrkdwn", "text": no_pings(mrkdwn)}}
 
 
 def context(mrkdwn: str) -> Block:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": mrkdwn}]}
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": no_pings(mrkdwn)}]}
 
 
 def show_layers_button(run_id: int) -> Block:
@@ -56,7 +68,7 @@ def warnings_block(warnings: Iterable[str]) -> Block | None:
 
 def answer_message(part: str, tail: Sequence[Block] = ()) -> dict[str, Any]:
     """`text` + `blocks` for one answer part; `tail` (warnings, button) goes on the last part only."""
-    return {"text": part, "blocks": [markdown(part), *tail]}
+    return {"text": no_pings(part), "blocks": [markdown(part), *tail]}
 
 
 def tail_blocks(run_id: int | None, warnings: Iterable[str] = ()) -> list[Block]:
@@ -74,7 +86,7 @@ def status_message(text: str) -> dict[str, Any]:
     """The status (progress) message: mrkdwn sections, first line as the notification text."""
     pages = split_text(text, SECTION_LIMIT) or [text]
     first_line = text.strip().splitlines()[0] if text.strip() else "Working…"
-    return {"text": first_line[:SECTION_LIMIT], "blocks": [section(p) for p in pages[:MAX_BLOCKS]]}
+    return {"text": no_pings(first_line[:SECTION_LIMIT]), "blocks": [section(p) for p in pages[:MAX_BLOCKS]]}
 
 
 def pack_sections(pages: list[str], *, title: str) -> list[dict[str, Any]]:
@@ -100,5 +112,5 @@ def pack_markdown(text: str, *, limit: int = ANSWER_PART_LIMIT, per_message: int
     messages = []
     for i in range(0, len(parts), per_message):
         group = parts[i:i + per_message]
-        messages.append({"text": group[0], "blocks": [markdown(p) for p in group]})
+        messages.append({"text": no_pings(group[0]), "blocks": [markdown(p) for p in group]})
     return messages

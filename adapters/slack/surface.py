@@ -76,7 +76,7 @@ class SlackSurface:
         self._ts: str | None = None  # the status message, later the answer's first part
         self._stream_open = False  # chat.startStream succeeded and the stream is not stopped yet
         self._streaming = False  # …and it still works: progress and answer go through it
-        self._streamed = ""  # answer text already appended to the stream
+        self._streamed = ""  # answer text already appended to the stream (pings defused)
         self._tasks: dict[str, tuple[str, str]] = {}  # task id → (title, status) last sent
         self._plan_title = ""
         self._quiet_until = 0.0  # after a 429, progress edits wait until then
@@ -94,13 +94,14 @@ class SlackSurface:
     async def stream_answer(self, partial: str) -> None:
         if self._streaming:
             # Only a prefix that surely stays in the first part is streamed; the rest comes with finish().
-            if len(partial) <= self._part_limit and partial.startswith(self._streamed):
-                delta = partial[len(self._streamed):]
+            safe = blocks.no_pings(partial)
+            if len(partial) <= self._part_limit and safe.startswith(self._streamed):
+                delta = safe[len(self._streamed):]
                 if delta.strip():
                     sent = await self._soft(lambda: self._client.chat_appendStream(
                         channel=self._channel, ts=self._status_ts(), markdown_text=delta))
                     if sent:
-                        self._streamed = partial
+                        self._streamed = safe
             return
         preview = (split_text(partial, self._part_limit) or [""])[0]
         if not preview:
@@ -169,7 +170,7 @@ class SlackSurface:
         chunks: list[dict[str, Any]] = []
         title = render_progress(progress).splitlines()[0]
         if title != self._plan_title:
-            chunks.append({"type": "plan_update", "title": title})
+            chunks.append({"type": "plan_update", "title": blocks.no_pings(title)})
             self._plan_title = title
         tasks: list[tuple[str, str, str, str | None]] = []
         if progress.queued_ahead is None:
@@ -179,10 +180,10 @@ class SlackSurface:
                 tasks.append(("aggregator", f"Final answer · {progress.aggregator_model}", "in_progress", None))
         for task_id, task_title, status, details in tasks:
             if self._tasks.get(task_id) != (task_title, status):
-                chunk: dict[str, Any] = {"type": "task_update", "id": task_id, "title": task_title,
-                                         "status": status}
+                chunk: dict[str, Any] = {"type": "task_update", "id": task_id,
+                                         "title": blocks.no_pings(task_title), "status": status}
                 if details:
-                    chunk["details"] = details
+                    chunk["details"] = blocks.no_pings(details)
                 chunks.append(chunk)
                 self._tasks[task_id] = (task_title, status)
         return chunks
@@ -246,10 +247,11 @@ class SlackSurface:
         """End the native stream with `part` shown; False when the message needs an edit instead."""
         usable = self._streaming
         self._streaming = self._stream_open = False
-        done = [{"type": "task_update", "id": task_id, "title": title, "status": open_tasks}
+        done = [{"type": "task_update", "id": task_id, "title": blocks.no_pings(title), "status": open_tasks}
                 for task_id, (title, status) in self._tasks.items() if status in ("pending", "in_progress")]
-        if usable and part.startswith(self._streamed):
-            rest = part[len(self._streamed):]
+        safe = blocks.no_pings(part)
+        if usable and safe.startswith(self._streamed):
+            rest = safe[len(self._streamed):]
             chunks = done + ([{"type": "markdown_text", "text": rest}] if rest else [])
             try:
                 await self._critical(lambda: self._client.chat_stopStream(

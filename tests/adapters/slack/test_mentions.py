@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from itertools import pairwise
 
@@ -120,3 +121,20 @@ async def test_all_models_failing_gives_a_clear_message_not_silence(world: Slack
 
     await world.slack.wait_for(failed, timeout=5)
     assert "says:" not in world.slack.thread_answer("C0GENERAL", ts)
+
+
+async def test_mention_syntax_echoed_from_a_question_pings_nobody(world: SlackWorld) -> None:
+    for streaming in (True, False):
+        world.slack.streaming = streaming
+        before = len(world.slack.calls)
+        ts = await world.send.mention("ping <!channel>, <!here> and <@U0BOB> please")
+
+        await world.slack.wait_for(_answered("C0GENERAL", ts))
+        answer = world.slack.thread("C0GENERAL", ts)[-1]
+        assert "ping" in answer.markdown and "channel" in answer.markdown  # the words are still shown
+        await world.send.react("C0GENERAL", answer.ts)  # the layer view quotes the question too
+        await world.slack.wait_for(
+            lambda s, ts=ts: any("Intermediate" in m.markdown for m in s.thread("C0GENERAL", ts)))
+        sent = json.dumps([c.args for c in world.slack.calls[before:]], ensure_ascii=False)
+        for ping in ("<!channel>", "<!here>", "<@U0BOB>"):
+            assert ping not in sent, f"{ping} reached Slack (streaming={streaming})"
