@@ -69,7 +69,7 @@ class Settings:
     slack_admin_users: frozenset[str] = field(default_factory=frozenset)
     db_path: str = "moa-bot.db"
     history_days: int = 30
-    history_token_budget: int = 6000
+    history_token_budget: int = 2000  # every agent gets the history: 10 calls × this per answer
     max_question_chars: int = 4000
     limits: Limits = field(default_factory=Limits)
     max_concurrent_runs: int = 4
@@ -118,7 +118,7 @@ class Settings:
             slack_admin_users=admins,
             db_path=e.get("MOA_DB_PATH", "").strip() or cls.db_path,
             history_days=_int(e, "MOA_HISTORY_DAYS", 30),
-            history_token_budget=_int(e, "MOA_HISTORY_TOKENS", 6000, low=0),
+            history_token_budget=_int(e, "MOA_HISTORY_TOKENS", 2000, low=0),
             max_question_chars=_int(e, "MOA_MAX_QUESTION_CHARS", 4000),
             limits=limits,
             max_concurrent_runs=_int(e, "MOA_MAX_CONCURRENT", 4),
