@@ -167,11 +167,14 @@ class ConversationService:
         author = mention.author_name or mention.author
         await self.db.turns.add(mention.channel, mention.thread, "user", author, question)
         answer = ""
+        outputs: list[ProposerFinished] = []  # kept so an interrupted or crashed run still shows its layers
         try:
             async with contextlib.aclosing(self.engine.run(question, config, history)) as events:
                 async for event in events:
                     match event:
                         case LayerStarted() | ProposerFinished() | AggregatorStarted():
+                            if isinstance(event, ProposerFinished):
+                                outputs.append(event)
                             progress.apply(event)
                             updater.push(partial(surface.show_progress, progress.snapshot()))
                         case AggregatorDelta(text=piece):
@@ -185,14 +188,14 @@ class ConversationService:
                             await self._fail(run_id, event, surface)
         except asyncio.CancelledError:
             await updater.settle()
-            await asyncio.shield(self._interrupt(run_id, surface))
+            await asyncio.shield(self._interrupt(run_id, outputs, surface))
             raise
         except Exception as err:  # never leave a mention unanswered
             log.exception("run %s crashed", run_id)
             await updater.settle()
-            await self.db.runs.finish(run_id, status="failed", answer=None, error=repr(err), proposers=(),
-                                      total_s=None, prompt_tokens=None, completion_tokens=None,
-                                      cost_usd=None)
+            await self.db.runs.finish(run_id, status="failed", answer=None, error=repr(err),
+                                      proposers=_records(outputs), total_s=None, prompt_tokens=None,
+                                      completion_tokens=None, cost_usd=None)
             await surface.fail(render_failure(err), run_id)
         return run_id
 
@@ -203,7 +206,7 @@ class ConversationService:
 
     async def _finish(self, mention: Mention, run_id: int, done: RunFinished, surface: ReplySurface) -> None:
         await self.db.runs.finish(
-            run_id, status="done", answer=done.answer, error=None, proposers=_records(done.layers),
+            run_id, status="done", answer=done.answer, error=None, proposers=_records(_flat(done.layers)),
             total_s=done.timings.total_s, prompt_tokens=done.usage.prompt_tokens,
             completion_tokens=done.usage.completion_tokens, cost_usd=done.cost_usd)
         await self.db.turns.add(mention.channel, mention.thread, "assistant", "moa", done.answer)
@@ -213,16 +216,17 @@ class ConversationService:
 
     async def _fail(self, run_id: int, failed: RunFailed, surface: ReplySurface) -> None:
         await self.db.runs.finish(
-            run_id, status="failed", answer=None, error=failed.error, proposers=_records(failed.layers),
+            run_id, status="failed", answer=None, error=failed.error, proposers=_records(_flat(failed.layers)),
             total_s=None, prompt_tokens=failed.usage.prompt_tokens,
             completion_tokens=failed.usage.completion_tokens, cost_usd=None)
         await surface.fail(failed.error, run_id if failed.layers else None)
 
-    async def _interrupt(self, run_id: int, surface: ReplySurface) -> None:
-        await self.db.runs.finish(run_id, status="interrupted", answer=None, error=INTERRUPTED, proposers=(),
-                                  total_s=None, prompt_tokens=None, completion_tokens=None, cost_usd=None)
+    async def _interrupt(self, run_id: int, outputs: list[ProposerFinished], surface: ReplySurface) -> None:
+        await self.db.runs.finish(run_id, status="interrupted", answer=None, error=INTERRUPTED,
+                                  proposers=_records(outputs), total_s=None, prompt_tokens=None,
+                                  completion_tokens=None, cost_usd=None)
         with contextlib.suppress(Exception):
-            await surface.fail(INTERRUPTED, None)
+            await surface.fail(INTERRUPTED, run_id if outputs else None)
 
     # ---- everything else adapters ask ----------------------------------------------------------------
 
@@ -342,13 +346,17 @@ class _ProgressTracker:
                         aggregator_model=self._aggregator)
 
 
-def _records(layers: tuple[LayerResult, ...]) -> list[ProposerRecord]:
+def _flat(layers: tuple[LayerResult, ...]) -> list[ProposerFinished]:
+    return [out for layer in layers for out in layer.outputs]
+
+
+def _records(outputs: list[ProposerFinished]) -> list[ProposerRecord]:
     return [
         ProposerRecord(layer=out.layer, agent=out.agent, model=out.model, text=out.text,
                        latency_s=out.latency_s,
                        prompt_tokens=out.usage.prompt_tokens if out.usage else None,
                        completion_tokens=out.usage.completion_tokens if out.usage else None,
                        error=out.error)
-        for layer in layers for out in layer.outputs
+        for out in outputs
     ]
 

@@ -191,16 +191,17 @@ async def test_waiting_mentions_see_their_queue_position(fake: FakeGroq, tmp_pat
 
 
 async def test_shutdown_interrupts_answers_that_outlive_the_grace_period(fake: FakeGroq, tmp_path: Path) -> None:
-    fake.latency = 5.0
+    fake.latency_by_model["qwen/qwen3.8-27b"] = 5.0  # two agents answer at once, the third is slow
     db_path = tmp_path / "stop.db"
     svc = await ConversationService.create(_settings(fake, db_path))
     surface = RecordingSurface()
     task = asyncio.create_task(svc.handle_mention(_mention("slow one"), surface))
-    await fake.wait_for(lambda f: len(f.calls) >= 3)
+    await surface.wait_for(lambda s: sum(a.state == "done" for a in s.progress[-1][1].agents) == 2)
     await svc.drain(grace_s=0.05)
     with pytest.raises(asyncio.CancelledError):
         await task
     assert surface.failure == INTERRUPTED
+    assert surface.failure_run is not None  # the two answers that came are there to see
     late = RecordingSurface()
     await svc.handle_mention(_mention("after shutdown", message_id="m9"), late)
     assert late.failure is not None and "restarting" in late.failure
@@ -210,6 +211,7 @@ async def test_shutdown_interrupts_answers_that_outlive_the_grace_period(fake: F
     try:
         run = await db.runs.latest(GENERAL)
         assert run is not None and run.status == "interrupted"
+        assert [r.agent for r in run.proposers] == ["layer_agent_1", "layer_agent_3"]
     finally:
         await db.close()
 
