@@ -196,7 +196,7 @@ async def test_shutdown_interrupts_answers_that_outlive_the_grace_period(fake: F
     svc = await ConversationService.create(_settings(fake, db_path))
     surface = RecordingSurface()
     task = asyncio.create_task(svc.handle_mention(_mention("slow one"), surface))
-    await surface.wait_for(lambda s: sum(a.state == "done" for a in s.progress[-1][1].agents) == 2)
+    await surface.wait_for(lambda s: bool(s.progress) and sum(a.state == "done" for a in s.progress[-1][1].agents) == 2)
     await svc.drain(grace_s=0.05)
     with pytest.raises(asyncio.CancelledError):
         await task
