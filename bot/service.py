@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 from bot.gate import FairGate, QueueFull
@@ -161,7 +161,7 @@ class ConversationService:
         updater = CoalescingUpdater(surface.min_update_interval)
         updater.push(partial(surface.show_progress, progress.snapshot()))
 
-        history = await self._history(mention)
+        history, history_note = await self._history(mention)
         run_id = await self.db.runs.start(mention.channel, mention.thread, mention.message_id, question,
                                           config.export_json())
         author = mention.author_name or mention.author
@@ -182,6 +182,8 @@ class ConversationService:
                             updater.push(partial(surface.stream_answer, answer))
                         case RunFinished():
                             await updater.settle()
+                            if history_note:
+                                event = replace(event, warnings=(*event.warnings, history_note))
                             await self._finish(mention, run_id, event, surface)
                         case RunFailed():
                             await updater.settle()
@@ -199,10 +201,16 @@ class ConversationService:
             await surface.fail(render_failure(err), run_id)
         return run_id
 
-    async def _history(self, mention: Mention) -> list[Turn]:
+    async def _history(self, mention: Mention) -> tuple[list[Turn], str | None]:
+        """The thread's earlier turns within the budget, and a note when older ones were left out."""
         stored = await self.db.turns.history(mention.channel, mention.thread,
                                              self.settings.history_token_budget)
-        return [Turn(role=t.role, text=t.text, author=t.author) for t in stored]
+        total = await self.db.turns.count(mention.channel, mention.thread)
+        note = None
+        if total > len(stored):
+            note = (f"Only the last {len(stored)} of {total} earlier messages in this thread fit the "
+                    f"history budget ({self.settings.history_token_budget:,} tokens).")
+        return [Turn(role=t.role, text=t.text, author=t.author) for t in stored], note
 
     async def _finish(self, mention: Mention, run_id: int, done: RunFinished, surface: ReplySurface) -> None:
         await self.db.runs.finish(

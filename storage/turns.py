@@ -84,6 +84,14 @@ class TurnRepository:
         picked.reverse()
         return picked
 
+    async def count(self, channel: ChannelKey, thread: str) -> int:
+        """How many turns are stored in this thread."""
+        row = await self._db.fetchone(
+            "SELECT COUNT(*) FROM turns WHERE platform = ? AND workspace = ? AND channel = ? AND thread = ?",
+            (channel.platform, channel.workspace, channel.channel, thread),
+        )
+        return int(row[0]) if row else 0
+
     async def has_thread(self, channel: ChannelKey, thread: str) -> bool:
         """Whether any turn is stored in this thread."""
         row = await self._db.fetchone(

@@ -243,3 +243,21 @@ async def test_an_unexpected_error_is_said_plainly_without_its_internals(
     assert "gsk_live_secret" not in surface.failure and "internal" not in surface.failure
     run = await service.last_run(GENERAL)
     assert run is not None and run.id == run_id and run.status == "failed"
+
+
+async def test_an_answer_says_when_older_messages_were_left_out_of_the_history(
+        fake: FakeGroq, tmp_path: Path) -> None:
+    svc = await ConversationService.create(_settings(fake, tmp_path / "h.db", MOA_HISTORY_TOKENS="40"))
+    try:
+        await svc.run_command(CommandContext(GENERAL, "U1", _admin), "preset lite")
+        first = RecordingSurface()
+        await svc.handle_mention(_mention("one " * 20, message_id="m1"), first)
+        assert first.final is not None and first.final.warnings == ()  # nothing earlier to leave out
+
+        second = RecordingSurface()
+        await svc.handle_mention(_mention("two", message_id="m2"), second)
+        assert second.final is not None
+        assert ("Only the last 1 of 2 earlier messages in this thread fit the history budget (40 tokens)."
+                in second.final.warnings)
+    finally:
+        await svc.aclose()

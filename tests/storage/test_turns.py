@@ -80,6 +80,8 @@ async def test_threads_and_channels_have_separate_histories(db: Database) -> Non
     assert await db.turns.has_thread(CHANNEL, "B")
     assert not await db.turns.has_thread(CHANNEL, "C")
     assert not await db.turns.has_thread(ChannelKey("discord", "G01", "C02"), "B")
+    assert await db.turns.count(CHANNEL, "A") == 1
+    assert await db.turns.count(CHANNEL, "C") == 0
 
 
 async def test_history_survives_restart(db_path: Path) -> None:
