@@ -187,6 +187,11 @@ def render_config(config: MoaConfig, source: str, style: Style = PLAIN) -> str:
     for name, agent in config.agents:
         lines.append(f"    – {style.bold(name)}: {style.code(agent.model_name)}, temperature "
                      f"{agent.temperature:g}, max {agent.max_tokens:,} tokens")
-    lines.append(f"• {config.call_count} model calls per answer "
-                 f"({plural(config.cycles, 'layer')} × {plural(agents, 'agent')} + the aggregator)")
+    lines.append(f"• {describe_calls(config)}")
     return "\n".join(lines)
+
+
+def describe_calls(config: MoaConfig) -> str:
+    """'10 model calls per answer (3 layers × 3 agents + the aggregator)'."""
+    agents = plural(len(config.layer_agent_config), "agent")
+    return f"{config.call_count} model calls per answer ({plural(config.cycles, 'layer')} × {agents} + the aggregator)"

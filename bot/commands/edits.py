@@ -25,7 +25,7 @@ from bot.commands.grammar import (
 )
 from bot.commands.live import live_spelling, require_live
 from bot.commands.values import import_json, real, token, unquote, whole
-from bot.render import plural
+from bot.render import describe_calls, plural
 from bot.service import CommandContext, CommandReply
 from moa.config import HELPER_SLOT, PRESET_DESCRIPTIONS, AgentConfig, MoaConfig, check_limits, parse_config, preset
 
@@ -50,14 +50,7 @@ async def change(command: Command, ctx: CommandContext, deps: CommandDeps) -> Co
         return CommandReply(result)
     new, summary, note = result
     await deps.configs.put(ctx.channel, new.export_json(), ctx.user, summary)
-    return CommandReply(f"✅ {note} Now {calls(new)}", changed=True)
-
-
-def calls(config: MoaConfig) -> str:
-    """'10 model calls per answer (3 layers × 3 agents + the aggregator).'"""
-    agents = len(config.layer_agent_config)
-    return (f"{config.call_count} model calls per answer ({plural(config.cycles, 'layer')} × "
-            f"{plural(agents, 'agent')} + the aggregator).")
+    return CommandReply(f"✅ {note} Now {describe_calls(new)}.", changed=True)
 
 
 async def _reset(ctx: CommandContext, deps: CommandDeps) -> CommandReply:
@@ -68,7 +61,7 @@ async def _reset(ctx: CommandContext, deps: CommandDeps) -> CommandReply:
         return CommandReply(f"This channel has no setup of its own; it already uses {source}. Nothing to reset.")
     return CommandReply(f"✅ Reset: this channel now uses {source}: "
                         f"{plural(config.cycles, 'layer')}, aggregator `{config.main_model}`, "
-                        f"{plural(len(config.layer_agent_config), 'agent')}. Now {calls(config)}",
+                        f"{plural(len(config.layer_agent_config), 'agent')}. Now {describe_calls(config)}.",
                         changed=True)
 
 
