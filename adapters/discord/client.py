@@ -9,7 +9,7 @@ import discord
 from discord.ext import commands
 
 from adapters.discord.cog import MoaCog
-from adapters.discord.shards import IdentifyPacer, session_start_pacer
+from adapters.discord.shards import SHARDING_REQUIRED, IdentifyPacer, ShardingRequired, session_start_pacer
 from adapters.discord.surface import NO_PINGS
 from adapters.discord.views import LayersPageButton, ShowLayersButton
 from bot.service import ConversationService
@@ -70,6 +70,14 @@ class MoaBotMixin(_Bot):
 
     async def on_message(self, message: discord.Message, /) -> None:
         """No prefix commands: the cog's listener handles messages."""
+
+    async def connect(self, *, reconnect: bool = True) -> None:
+        try:
+            await super().connect(reconnect=reconnect)
+        except discord.ConnectionClosed as err:
+            if err.code == SHARDING_REQUIRED:
+                raise ShardingRequired(self.settings.discord_shard_count) from None
+            raise
 
 
 class MoaBot(MoaBotMixin, commands.Bot):

@@ -12,6 +12,16 @@ import discord
 log = logging.getLogger(__name__)
 
 IDENTIFY_WINDOW_S = 5.0  # Discord: max_concurrency IDENTIFYs per 5 s, at most one per rate-limit bucket
+SHARDING_REQUIRED = 4011  # the gateway's close code for a session that would serve too many guilds
+
+
+class ShardingRequired(RuntimeError):
+    """Discord refused the session: the bot is in too many servers for the shards it asked for."""
+
+    def __init__(self, shard_count: int | None) -> None:
+        asked = f"DISCORD_SHARD_COUNT={shard_count}" if shard_count else "one connection (no DISCORD_SHARD_COUNT)"
+        super().__init__(f"Discord refuses to serve this bot on {asked}: a shard may serve at most 2,500 servers. "
+                         "Set DISCORD_SHARD_COUNT to about one shard per 1,000 servers, the same in every process.")
 
 
 class IdentifyPacer:

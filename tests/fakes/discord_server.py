@@ -204,6 +204,7 @@ class FakeDiscord:
         self.recommended_shards = 1  # GET /gateway/bot's "shards"
         self.max_concurrency = 1  # GET /gateway/bot's session_start_limit.max_concurrency
         self.stalled_shards: set[int] = set()  # shards whose IDENTIFY is recorded but never answered
+        self.required_shards = 1  # IDENTIFYs asking for fewer shards are closed with 4011 "Sharding required"
         self._rate_limits: list[tuple[str, re.Pattern[str], float]] = []
         self.sessions: dict[tuple[int, int], GatewaySession] = {}  # the latest session of each shard
         self._send_lock = asyncio.Lock()
@@ -508,6 +509,9 @@ class FakeDiscord:
         shard_id, shard_count = d.get("shard") or (0, 1)
         if not 0 <= shard_id < shard_count:
             await ws.close(code=4010, message=b"Invalid shard.")
+            return
+        if shard_count < self.required_shards:
+            await ws.close(code=4011, message=b"Sharding required.")
             return
         self.identifies.append(d)
         if shard_id in self.stalled_shards:  # e.g. Discord having an outage for that shard

@@ -11,7 +11,7 @@ import discord as dpy
 import pytest
 
 from adapters.discord.places import channel_key
-from adapters.discord.shards import IDENTIFY_WINDOW_S, IdentifyPacer
+from adapters.discord.shards import IDENTIFY_WINDOW_S, IdentifyPacer, ShardingRequired
 from tests.adapters.discord.conftest import RunningBot
 from tests.adapters.discord.test_layers import inter_text
 from tests.adapters.discord.test_mentions import answers
@@ -80,7 +80,7 @@ async def test_slash_commands_work_in_the_guilds_of_both_shards(
         assert len(inter.callbacks) == 1 and len(inter.followups) == 1  # one bot answered, once
 
 
-async def test_show_layers_on_an_answer_in_a_shard_1_guild_is_answered_by_that_shards_bot(
+async def test_show_layers_and_the_magnifier_in_a_shard_1_guild_are_answered_by_that_shards_bot(
         discord: FakeDiscord, second_guild: FakeGuild, start_bot: Callable[..., Any], tmp_path: Path) -> None:
     await start_shard(start_bot, tmp_path, 0)
     second = await start_shard(start_bot, tmp_path, 1)
@@ -91,6 +91,39 @@ async def test_show_layers_on_an_answer_in_a_shard_1_guild_is_answered_by_that_s
 
     text = await discord.wait_for(lambda f: inter_text(pressed))
     assert "what is MoA?" in text and "Layer 1 of 3" in text
+    await discord.react(answer["id"], discord.bob, "🔍")
+    posted = await discord.wait_for(
+        lambda f: [m for m in f.bot_messages(thread_id=question["id"]) if "Intermediate" in m["content"]])
+    assert len(posted) == 1 and "what is MoA?" in posted[0]["content"]
+
+
+async def test_a_dm_is_answered_once_by_the_bot_running_shard_0(
+        discord: FakeDiscord, start_bot: Callable[..., Any], tmp_path: Path) -> None:
+    first = await start_shard(start_bot, tmp_path, 0)
+    await start_shard(start_bot, tmp_path, 1)
+    dm = await discord.open_dm(discord.bob)
+
+    question = await discord.say(dm, discord.bob, "hello in a DM")
+
+    [answer] = await discord.wait_for(lambda f: first.idle and answers(f, dm))
+    assert "hello in a DM" in answer["content"]
+    assert (discord.deliveries(question["id"], shard=0), discord.deliveries(question["id"], shard=1)) == (1, 0)
+
+
+async def test_a_dropped_shard_resumes_on_its_own_while_the_other_stays_connected(
+        discord: FakeDiscord, second_guild: FakeGuild, start_bot: Callable[..., Any], tmp_path: Path) -> None:
+    await start_shard(start_bot, tmp_path, 0)
+    second = await start_shard(start_bot, tmp_path, 1)
+
+    await discord.drop(4000, shard=1)
+    question = await mention(discord, second_guild.general, "still there?")
+
+    await discord.wait_for(lambda f: f.resumes and f.connected_shards() == [0, 1])
+    [answer] = await discord.wait_for(lambda f: second.idle and answers(f, question["id"]))
+    assert "still there?" in answer["content"]
+    assert [i["shard"] for i in discord.identifies] == [[0, 2], [1, 2]]  # resumed, no new sessions
+    assert discord.sessions[(1, 2)].id == discord.resumes[0]["session_id"]
+    assert discord.deliveries(question["id"], shard=1) == 1
 
 
 async def test_one_bot_running_both_shards_answers_in_both_guilds(
@@ -166,3 +199,19 @@ async def test_without_shard_settings_the_bot_keeps_one_plain_connection(
     [identify] = discord.identifies
     assert "shard" not in identify  # Discord then sends every guild's events over this one connection
     assert discord.calls_to("GET", "/gateway/bot") == []
+
+
+@pytest.mark.parametrize(("shard_settings", "asked"), [
+    ({}, "one connection (no DISCORD_SHARD_COUNT)"),
+    ({"DISCORD_SHARD_COUNT": "2"}, "DISCORD_SHARD_COUNT=2"),
+])
+async def test_a_bot_in_too_many_servers_for_its_shards_stops_with_what_to_set(
+        discord: FakeDiscord, start_bot: Callable[..., Any], shard_settings: dict[str, str], asked: str) -> None:
+    discord.required_shards = 4  # Discord closes such sessions with 4011 "Sharding required"
+    discord.max_concurrency = 2
+
+    with pytest.raises(ShardingRequired) as stopped:
+        await start_bot(**shard_settings)
+
+    assert f"Discord refuses to serve this bot on {asked}" in str(stopped.value)
+    assert "Set DISCORD_SHARD_COUNT to about one shard per 1,000 servers" in str(stopped.value)
