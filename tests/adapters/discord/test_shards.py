@@ -185,6 +185,7 @@ async def test_a_process_starting_more_shards_than_discord_recommends_warns_once
     discord.max_concurrency = 2
     with caplog.at_level(logging.WARNING, logger="adapters.discord.shards"):
         await start_bot(DISCORD_SHARD_COUNT="2")
+        await discord.wait_for(lambda f: f.connected_shards() == [0, 1])
 
     assert len(discord.calls_to("GET", "/gateway/bot")) == 1
     [warning] = [r.getMessage() for r in caplog.records if r.name == "adapters.discord.shards"]
