@@ -111,6 +111,11 @@ def help_text(topic: str, limits: Limits, style: Style) -> str:
         "`export` — this setup as JSON",
         f"• `reset` — back to the workspace or built-in default{admin}",
         f"• `forget` — delete this channel's stored conversation history and runs{admin}",
+        "• `usage` — what this channel spent today, in 7 and 30 days: answers, calls, tokens, cost, answer "
+        "times, failures and 👍/👎, by config and by model",
+        "• `budget` — this channel's daily budgets and what today used; `budget answers N` (per member), "
+        f"`budget tokens N` (for the channel), `budget off`{admin}. Budgets apply to everyone, admins too; "
+        "days are UTC",
         "• `help` — this list",
         f"Limits here: up to {limits.max_layers} layers, {limits.max_agents} agents and "
         f"{limits.max_calls} model calls per answer.",
