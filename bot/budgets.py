@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from bot.render import plural
 from storage.budgets import StoredBudget, day_start
 from storage.db import Database
 from storage.models import ChannelKey
@@ -53,8 +54,8 @@ async def over_budget(db: Database, channel: ChannelKey, member: str, default_an
     now = time.time() if now is None else now
     used = await db.budgets.used(channel, member, now)
     if budgets.member_answers and used.member_answers >= budgets.member_answers:
-        return (f"You've had {used.member_answers} of your {budgets.member_answers} answers for today in this "
-                f"channel (the daily budget per member); it resets {resets_in(now)}.")
+        return (f"You've used {used.member_answers} of your {plural(budgets.member_answers, 'answer')} for today "
+                f"in this channel (the daily budget per member); it resets {resets_in(now)}.")
     if budgets.channel_tokens and used.channel_tokens >= budgets.channel_tokens:
         return (f"This channel has used {used.channel_tokens:,} of its {budgets.channel_tokens:,} tokens for "
                 f"today (its daily token budget); it resets {resets_in(now)}.")

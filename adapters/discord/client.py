@@ -10,7 +10,7 @@ from discord.ext import commands
 
 from adapters.discord.cog import MoaCog
 from adapters.discord.surface import NO_PINGS
-from adapters.discord.views import LayersPageButton, ShowLayersButton
+from adapters.discord.views import FeedbackButton, LayersPageButton, ShowLayersButton
 from bot.service import ConversationService
 from bot.settings import Settings
 
@@ -40,7 +40,7 @@ class MoaBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         await self.add_cog(MoaCog(self))
-        self.add_dynamic_items(ShowLayersButton, LayersPageButton)
+        self.add_dynamic_items(ShowLayersButton, LayersPageButton, FeedbackButton)
         await self.sync_commands()
 
     async def sync_commands(self) -> None:

@@ -9,7 +9,7 @@ from bot.commands.current import mention, when
 from bot.commands.deps import BudgetStore, CommandDeps
 from bot.commands.grammar import USAGE_BUDGET, CommandError, SetBudget
 from bot.commands.values import whole
-from bot.render import Style
+from bot.render import Style, plural
 from bot.service import CommandContext, CommandReply
 
 MAX_ANSWERS = 10_000
@@ -73,7 +73,7 @@ async def change_budget(command: SetBudget, ctx: CommandContext, deps: CommandDe
         note = "Budgets are off in this channel: no daily limit on answers or tokens."
     elif command.kind == "answers":
         answers = _amount(command)
-        note = (f"Each member may get {answers:,} answers a day in this channel." if answers
+        note = (f"Each member may get {plural(answers, 'answer')} a day in this channel." if answers
                 else "No daily limit on answers per member in this channel.")
     else:
         tokens = _amount(command)
