@@ -19,7 +19,7 @@ from rich.table import Table
 from bot.commands.usage import compact, duration, money, votes
 from bot.settings import Settings
 from storage.db import Database
-from storage.usage import DAY_S, ConfigUsage, ModelUsage, Period, day_of, summarise
+from storage.usage import DAY_S, ConfigUsage, ModelUsage, Period, day_of
 
 
 def _date(day: int) -> str:
@@ -119,11 +119,14 @@ async def usage(settings: Settings, days: int, channel: str | None, as_json: boo
     today = day_of(time.time() if now is None else now)
     first = today - days + 1
     try:
-        rows = await db.usage.days(first, channel_id=channel, pending=True)
+        spans = _spans(days)
+        found = await db.usage.report([today - n + 1 for _, n in spans], channel_id=channel, pending=True)
     finally:
         await db.close()
-    periods = {name: summarise(rows, today - span + 1, today) for name, span in _spans(days)}
-    widest = summarise(rows, first, today)
+    # report() orders periods by start day: the widest first
+    periods = dict(zip([name for name, _ in reversed(spans)], found, strict=True))
+    periods = {name: periods[name] for name, _ in spans}
+    widest = periods[spans[-1][0]]
     if as_json:
         print(json.dumps(report_json(periods, widest, first, today), indent=2, ensure_ascii=False))
     else:

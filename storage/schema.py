@@ -119,7 +119,7 @@ _V3 = (
         prompt_tokens INTEGER NOT NULL DEFAULT 0, completion_tokens INTEGER NOT NULL DEFAULT 0,
         PRIMARY KEY (platform, workspace, channel, day, model)
     ) WITHOUT ROWID""",
-    # Answer times as a histogram (bucket = round(log(seconds) / log(1.02))): medians and p95 from a
+    # Answer times as a histogram (bucket = round(log(seconds) / log(1.05))): medians and p95 from a
     # few hundred rows instead of every run.
     """CREATE TABLE usage_latency (
         platform TEXT NOT NULL, workspace TEXT NOT NULL, channel TEXT NOT NULL,

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from moa.config import Limits, MoaConfig, default_config
 from storage.budgets import StoredBudget, Used
 from storage.models import ChannelKey, ConfigChange, StoredConfig
-from storage.usage import DayUsage
+from storage.usage import Period
 
 
 class ConfigStore(Protocol):
@@ -39,8 +39,8 @@ class UsageStore(Protocol):
     """Usage rollups (storage.usage.UsageRepository)."""
 
     async def fold(self) -> int: ...
-    async def days(self, first_day: int, channel: ChannelKey | None = None, *, channel_id: str | None = None,
-                   pending: bool = False) -> DayUsage: ...
+    async def report(self, starts: Sequence[int], channel: ChannelKey | None = None, *,
+                     channel_id: str | None = None, pending: bool = False) -> list[Period]: ...
 
 
 class BudgetStore(Protocol):

@@ -13,7 +13,7 @@ from bot.commands.deps import CommandDeps
 from bot.commands.grammar import CommandError
 from bot.render import Style
 from storage.models import ChannelKey
-from storage.usage import ConfigUsage, ModelUsage, Period, day_of, summarise
+from storage.usage import ConfigUsage, ModelUsage, Period, day_of
 
 MAX_ROWS = 6
 PERIODS = (("today", 1), ("7 days", 7), ("30 days", 30))
@@ -133,6 +133,5 @@ async def usage_text(channel: ChannelKey, deps: CommandDeps, style: Style, now: 
         raise CommandError("Usage isn't recorded here.")
     today = day_of(time.time() if now is None else now)
     await deps.usage.fold()
-    days = await deps.usage.days(today - 29, channel)
-    periods = [summarise(days, today - span + 1, today) for _, span in PERIODS]
-    return render_usage(periods, "in this channel", style)
+    widest_first = await deps.usage.report([today - span + 1 for _, span in reversed(PERIODS)], channel)
+    return render_usage(list(reversed(widest_first)), "in this channel", style)

@@ -6,7 +6,7 @@ import sqlite3
 from pathlib import Path
 
 from storage import ChannelKey, Database, ProposerRecord
-from storage.usage import DAY_S, day_of, summarise
+from storage.usage import DAY_S, day_of
 
 CHANNEL = ChannelKey("slack", "T01", "C01")
 OTHER = ChannelKey("discord", "G01", "C02")
@@ -43,10 +43,7 @@ async def test_usage_counts_answers_calls_tokens_cost_and_failures_per_config_an
     await _run(db, channel=OTHER)  # another channel
 
     assert await db.usage.fold() == 7
-    days = await db.usage.days(TODAY - 29, CHANNEL)
-    today = summarise(days, TODAY, TODAY)
-    week = summarise(days, TODAY - 6, TODAY)
-    month = summarise(days, TODAY - 29, TODAY)
+    month, week, today = await db.usage.report([TODAY - 29, TODAY - 6, TODAY], CHANNEL)
 
     assert (today.total.answers, today.total.failures) == (2, 1)
     assert (week.total.answers, month.total.answers) == (3, 4)
@@ -70,14 +67,14 @@ async def test_fold_counts_each_run_once_and_skips_runs_in_flight(db: Database) 
     await db.runs.finish(running, status="done", answer="a", error=None, proposers=[], total_s=1.0,
                          prompt_tokens=10, completion_tokens=5, cost_usd=0.0)
     assert await db.usage.fold() == 1
-    month = summarise(await db.usage.days(TODAY - 29, CHANNEL), TODAY - 29, TODAY)
+    [month] = await db.usage.report([TODAY - 29], CHANNEL)
     assert month.total.answers == 2
 
 
 async def test_usage_outlives_pruning(db: Database) -> None:
     await _run(db, at=NOW - 10 * DAY_S)
     await db.prune(days=5, now=NOW)  # folds before it deletes
-    month = summarise(await db.usage.days(TODAY - 29, CHANNEL), TODAY - 29, TODAY)
+    [month] = await db.usage.report([TODAY - 29], CHANNEL)
     assert month.total.answers == 1
 
 
@@ -87,10 +84,11 @@ async def test_a_read_only_report_includes_runs_not_folded_yet(db: Database, db_
     await _run(db, label="lite")
     reader = await Database.open_read_only(db_path)
     try:
-        days = await reader.usage.days(TODAY - 29, channel_id=CHANNEL.channel, pending=True)
+        [today] = await reader.usage.report([TODAY], channel_id=CHANNEL.channel, pending=True)
     finally:
         await reader.close()
-    assert set(summarise(days, TODAY, TODAY).configs) == {"article", "lite"}
+    assert set(today.configs) == {"article", "lite"}
+    assert set(today.channels) == {("slack", "T01", "C01")}
     assert await db.usage.fold() == 1  # the reader wrote nothing
 
 
@@ -106,7 +104,7 @@ async def test_a_second_press_replaces_the_members_vote(db: Database) -> None:
     assert changed is not None and (changed.previous, changed.vote) == (1, -1)
     assert await db.votes.tally(run_id) == (1, 1)
     await db.usage.fold()
-    today = summarise(await db.usage.days(TODAY, CHANNEL), TODAY, TODAY)
+    [today] = await db.usage.report([TODAY], CHANNEL)
     assert (today.configs["article"].up, today.configs["article"].down) == (1, 1)
 
 
