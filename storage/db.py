@@ -96,6 +96,7 @@ class Database:
         """Delete this channel's turns and runs, in all its threads, at once; returns rows removed."""
         key = (channel.platform, channel.workspace, channel.channel)
         where = "platform = ? AND workspace = ? AND channel = ?"
+        await self.usage.fold()  # what was spent stays counted; only the content goes
         async with self._shared.transaction() as tx:
             turns = await tx.execute(f"DELETE FROM turns WHERE {where}", key)
             runs = await tx.execute(f"DELETE FROM runs WHERE {where}", key)

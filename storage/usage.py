@@ -12,7 +12,7 @@ import json
 import math
 import sqlite3
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from storage.connection import SharedConnection, Transaction
 from storage.models import ChannelKey
@@ -53,6 +53,14 @@ def percentile(histogram: dict[int, int], fraction: float) -> float | None:
     return None  # unreachable: the ranks add up to total
 
 
+def _add_counts(into: ConfigUsage | ModelUsage, other: ConfigUsage | ModelUsage) -> None:
+    """Add every number of `other` to `into` (names and histograms are not numbers to add)."""
+    for f in fields(into):
+        value = getattr(into, f.name)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            setattr(into, f.name, value + getattr(other, f.name))
+
+
 @dataclass
 class ConfigUsage:
     """One config's answers in a period (or all configs together)."""
@@ -70,15 +78,7 @@ class ConfigUsage:
     latency: dict[int, int] = field(default_factory=dict)  # histogram bucket → answers
 
     def add(self, other: ConfigUsage) -> None:
-        self.answers += other.answers
-        self.failures += other.failures
-        self.calls += other.calls
-        self.prompt_tokens += other.prompt_tokens
-        self.completion_tokens += other.completion_tokens
-        self.cost_usd += other.cost_usd
-        self.unpriced += other.unpriced
-        self.up += other.up
-        self.down += other.down
+        _add_counts(self, other)
         for bucket, count in other.latency.items():
             self.latency[bucket] = self.latency.get(bucket, 0) + count
 
@@ -100,10 +100,7 @@ class ModelUsage:
     completion_tokens: int = 0
 
     def add(self, other: ModelUsage) -> None:
-        self.calls += other.calls
-        self.failures += other.failures
-        self.prompt_tokens += other.prompt_tokens
-        self.completion_tokens += other.completion_tokens
+        _add_counts(self, other)
 
 
 @dataclass
