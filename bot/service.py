@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from functools import partial
 
 from bot.budgets import over_budget
+from bot.feedback import record_vote
 from bot.gate import FairGate, QueueFull
 from bot.render import render_failure
 from bot.settings import Settings
@@ -130,11 +131,7 @@ class ConversationService:
                                "An admin can fix it with `/moa reset`.", None)
             return None
 
-        # Budgets bind admins too; a mention over one is told so and costs no model call.
-        over = await over_budget(self.db, mention.channel, mention.author, self.settings.budget_member_answers,
-                                 self.settings.budget_channel_tokens)
-        if over is not None:
-            await surface.fail(over, None)
+        if await self._over_budget(mention, surface):
             return None
 
         async def tell_position(ahead: int) -> None:
@@ -145,11 +142,21 @@ class ConversationService:
                 if self._closing:
                     await surface.fail(INTERRUPTED, None)
                     return None
+                if await self._over_budget(mention, surface):  # again: answers queued meanwhile count now
+                    return None
                 return await self._run(mention, question, config, surface)
         except QueueFull:
             await surface.fail("I'm answering too many questions right now — please ask again in a "
                                "minute.", None)
             return None
+
+    async def _over_budget(self, mention: Mention, surface: ReplySurface) -> bool:
+        """Budgets bind admins too; a mention over one is told so (True) and costs no model call."""
+        over = await over_budget(self.db, mention.channel, mention.author, self.settings.budget_member_answers,
+                                 self.settings.budget_channel_tokens)
+        if over is not None:
+            await surface.fail(over, None)
+        return over is not None
 
     def refusal(self, question: str) -> str | None:
         """Why this question will not be answered (empty, too long, shutting down), or None."""
@@ -286,8 +293,6 @@ class ConversationService:
 
     async def vote(self, channel: ChannelKey, run_id: int, member: str, up: bool) -> str:
         """Record a member's 👍/👎 on an answer of `channel` (a second press replaces it); the private reply."""
-        from bot.feedback import record_vote
-
         return await record_vote(self.db, channel, run_id, member, up)
 
     async def last_run(self, channel: ChannelKey, thread: str | None = None) -> RunRecord | None:
