@@ -68,3 +68,11 @@ def test_an_unreadable_or_invalid_moa_config_is_named_at_start(tmp_path: Path) -
     broken.write_text('{"cycles": 9, "layer_agent_config": {"a": {"model_name": "x"}}}')
     with pytest.raises(ConfigError, match="cycles is 9, but at most 4 layers are allowed"):
         Settings.load(env={"MOA_CONFIG": str(broken)})
+
+
+def test_deployment_budgets_default_to_none_and_refuse_negative_numbers() -> None:
+    assert (Settings.load(env={}).budget_member_answers, Settings.load(env={}).budget_channel_tokens) == (0, 0)
+    settings = Settings.load(env={"MOA_BUDGET_MEMBER_ANSWERS": "20", "MOA_BUDGET_CHANNEL_TOKENS": "200000"})
+    assert (settings.budget_member_answers, settings.budget_channel_tokens) == (20, 200_000)
+    with pytest.raises(ConfigError, match="MOA_BUDGET_CHANNEL_TOKENS must be a whole number 0 or more"):
+        Settings.load(env={"MOA_BUDGET_CHANNEL_TOKENS": "-5"})
