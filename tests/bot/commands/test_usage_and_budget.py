@@ -115,3 +115,10 @@ async def test_resets_in_counts_to_utc_midnight() -> None:
 
     midnight = (int(time.time()) // 86400 + 1) * 86400
     assert resets_in(midnight - 3 * 3600 - 12 * 60) == "at 00:00 UTC (in 3 h 12 min)"
+
+
+async def test_show_names_the_label_usage_counts_the_setup_under(deps: CommandDeps) -> None:
+    assert "`/moa usage` counts its answers as `article`." in (await run(deps, "show", admin=False)).text
+    await run(deps, "layers 2")
+    shown = (await run(deps, "show", admin=False)).text
+    assert "`/moa usage` counts its answers as `custom 2×3 #" in shown
