@@ -85,8 +85,10 @@ _V3 = (
     "ALTER TABLE runs ADD COLUMN author TEXT NOT NULL DEFAULT ''",
     "ALTER TABLE runs ADD COLUMN config_label TEXT NOT NULL DEFAULT ''",
     "ALTER TABLE runs ADD COLUMN usage_counted INTEGER NOT NULL DEFAULT 0",
-    "CREATE INDEX runs_by_channel_time ON runs (platform, workspace, channel, started_at)",
-    "CREATE INDEX runs_by_author ON runs (platform, workspace, channel, author, started_at)",
+    # Covering indexes for the budget check: today's tokens of a channel, today's answers of a member.
+    "CREATE INDEX runs_by_channel_time ON runs (platform, workspace, channel, started_at, prompt_tokens,"
+    " completion_tokens)",
+    "CREATE INDEX runs_by_author ON runs (platform, workspace, channel, author, started_at, status)",
     "CREATE INDEX runs_uncounted ON runs (id) WHERE usage_counted = 0",
     """CREATE TABLE votes (
         run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
