@@ -35,6 +35,10 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--show-layers", action="store_true", help="print every intermediate answer")
     sub.add_parser("models", help="list the models the configured providers serve now")
     sub.add_parser("doctor", help="check the setup: keys, platforms, Groq reachability, models")
+    usage = sub.add_parser("usage", help="what the bot spent, how fast, and 👍/👎, across channels")
+    usage.add_argument("--days", type=int, default=30, help="the last N UTC days, today included (default 30)")
+    usage.add_argument("--channel", help="only this channel id")
+    usage.add_argument("--json", action="store_true", help="print JSON instead of tables")
     return parser
 
 
@@ -73,6 +77,10 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             from bot.doctor import doctor
 
             return asyncio.run(doctor(settings))
+        case "usage":
+            from bot.usage_report import usage
+
+            return asyncio.run(usage(settings, args.days, args.channel, args.json))
     return 2
 
 
