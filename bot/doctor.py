@@ -9,6 +9,7 @@ from pathlib import Path
 from rich.console import Console
 
 from bot.settings import Settings
+from bot.tokens import Finding, check_discord, check_slack, misplaced_tokens
 from moa.errors import MoaError
 from moa.providers import ProviderRegistry
 
@@ -48,6 +49,12 @@ async def doctor(settings: Settings) -> int:
     def note(text: str) -> None:
         out.print(f"[yellow]•[/yellow] {text}")
 
+    def show(findings: list[Finding]) -> None:
+        for finding in findings:
+            (ok if finding.ok else bad)(finding.text)
+
+    misplaced = misplaced_tokens(settings)
+
     out.print("[bold]Models[/bold]")
     if settings.groq_api_key:
         ok("GROQ_API_KEY is set")
@@ -74,7 +81,8 @@ async def doctor(settings: Settings) -> int:
 
     out.print("\n[bold]Discord[/bold]")
     if settings.discord_enabled:
-        ok("DISCORD_TOKEN is set")
+        wrong = [f for f in misplaced if f.text.startswith("DISCORD_TOKEN")]
+        show(wrong or await check_discord(settings))
         app_id = application_id_from_token(settings.discord_token)
         if app_id:
             from adapters.discord.runner import invite_url
@@ -95,7 +103,8 @@ async def doctor(settings: Settings) -> int:
 
     out.print("\n[bold]Slack[/bold]")
     if settings.slack_enabled:
-        ok("SLACK_BOT_TOKEN is set")
+        wrong = [f for f in misplaced if f.text.startswith("SLACK_")]
+        show(wrong or await check_slack(settings))
         if settings.slack_app_token:
             ok("Socket Mode (SLACK_APP_TOKEN)")
         elif settings.slack_signing_secret:

@@ -1,0 +1,80 @@
+"""What `moa-bot run` checks before it starts anything: tokens, ports, and MOA_CONFIG's models.
+
+Each problem is one sentence naming the setting and what to do; the runner prints them and exits 2.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+
+from bot.settings import Settings
+from bot.tokens import check_tokens
+from moa.errors import ConfigError, ProviderError
+from moa.providers import ProviderRegistry
+
+
+def port_problem(variable: str, host: str, port: int) -> str | None:
+    """A sentence when `host:port` cannot be listened on (in use, or not allowed); None when it can."""
+    if port == 0:
+        return None
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as err:
+        return port_error_sentence(variable, host, port, err)
+    return None
+
+
+def port_error_sentence(variable: str, host: str, port: int, err: OSError) -> str:
+    """The sentence for a failed bind of `variable`'s port."""
+    if err.errno == errno.EADDRINUSE:
+        return (f"{variable} {port} is already in use on {host} (another moa-bot or another server): stop "
+                f"that process or set {variable} to a free port.")
+    if err.errno == errno.EACCES:
+        return f"{variable} {port} needs privileges on {host}: use a port above 1023."
+    return f"Cannot listen on {host}:{port} ({variable}): {err.strerror or err}."
+
+
+def listening_ports(settings: Settings) -> list[tuple[str, str, int]]:
+    """(variable, host, port) of every port this process will listen on."""
+    ports = []
+    if settings.slack_enabled and not settings.slack_app_token:
+        ports.append(("SLACK_PORT", settings.slack_host, settings.slack_port))
+    if settings.status_port:
+        ports.append(("MOA_STATUS_PORT", settings.slack_host, settings.status_port))
+    return ports
+
+
+async def config_model_problem(settings: Settings) -> str | None:
+    """MOA_CONFIG names a model no provider serves now (found before any answer spends a call)."""
+    if not settings.default_config_path:
+        return None
+    try:
+        registry = ProviderRegistry.from_env(settings.env, call_timeout_s=10, deadline_s=20)
+    except ConfigError:
+        return None  # the CLI reports a bad MOA_PROVIDERS itself
+    async with registry:
+        unknown = await registry.unknown_models(settings.default_config.models())
+        if not unknown:
+            return None
+        try:
+            live = await registry.live_models()
+        except ProviderError:
+            live = []
+    names = ", ".join(unknown)
+    offer = f" Live models: {', '.join(live)}." if live else " `moa-bot models` lists the live ones."
+    return (f"MOA_CONFIG ({settings.default_config_path}) uses {'a model' if len(unknown) == 1 else 'models'} "
+            f"not served now: {names}. Change the file or unset MOA_CONFIG.{offer}")
+
+
+async def startup_problems(settings: Settings) -> list[str]:
+    """Every reason the bot should not start, as sentences (empty when it can start)."""
+    problems = [f.text for f in await check_tokens(settings) if not f.ok]
+    for variable, host, port in listening_ports(settings):
+        if (problem := port_problem(variable, host, port)) is not None:
+            problems.append(problem)
+    if not problems and (problem := await config_model_problem(settings)) is not None:
+        problems.append(problem)
+    return problems

@@ -1,0 +1,44 @@
+"""`moa-bot run` checks ports and MOA_CONFIG's models before it starts: a sentence and exit 2, no call spent."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+from tests.bot.process import base_env, run_bot
+from tests.fakes.groq_server import FakeGroq
+from tests.fakes.slack_api import FakeSlack
+
+
+async def test_a_slack_port_in_use_is_a_sentence_not_a_traceback(fake_groq: FakeGroq, tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        async with FakeSlack() as slack:
+            env = base_env(fake_groq, tmp_path, SLACK_BOT_TOKEN=slack.token, SLACK_SIGNING_SECRET="s3cret-value",
+                           SLACK_API_URL=slack.api_url, SLACK_HOST="127.0.0.1", SLACK_PORT=str(port))
+            done = await run_bot(env, "run", cwd=tmp_path)
+
+    assert done.code == 2
+    assert "Traceback" not in done.err
+    assert done.err.strip() == (f"SLACK_PORT {port} is already in use on 127.0.0.1 (another moa-bot or another "
+                                "server): stop that process or set SLACK_PORT to a free port.")
+
+
+async def test_a_retired_model_in_moa_config_stops_run_before_any_call(fake_groq: FakeGroq, tmp_path: Path) -> None:
+    fake_groq.models.append("llama-3.3-70b-versatile")
+    fake_groq.decommissioned.add("llama-3.3-70b-versatile")
+    config = tmp_path / "moa.json"
+    config.write_text(json.dumps({"main_model": "llama-3.3-70b-versatile", "cycles": 2, "layer_agent_config": {
+        "a": {"system_prompt": "{helper_response}", "model_name": "openai/gpt-oss-20b"}}}))
+    async with FakeSlack() as slack:
+        env = base_env(fake_groq, tmp_path, SLACK_BOT_TOKEN=slack.token, SLACK_APP_TOKEN=slack.app_token,
+                       SLACK_API_URL=slack.api_url, MOA_CONFIG=str(config))
+        done = await run_bot(env, "run", cwd=tmp_path)
+
+    assert done.code == 2
+    assert done.err.startswith(f"MOA_CONFIG ({config}) uses a model not served now: llama-3.3-70b-versatile.")
+    assert "Live models: openai/gpt-oss-120b" in done.err
+    assert not fake_groq.calls  # no chat completion was spent
