@@ -12,6 +12,7 @@ from pathlib import Path
 from bot.logs import configure_logging
 from bot.settings import Settings
 from moa.errors import ConfigError
+from moa.pricing import load_price_file
 from moa.providers import MISSING_GROQ_KEY
 
 HOW_TO_CONFIGURE = """\
@@ -48,6 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings.load()
         configure_logging(settings.env)
+        load_price_file(settings.env.get("MOA_PRICES", ""))
         return _dispatch(args, settings)
     except ConfigError as err:  # e.g. a malformed MOA_PROVIDERS: say so, no traceback
         print(err, file=sys.stderr)
