@@ -30,7 +30,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="start every adapter whose token is set (or a console chat on a terminal)")
     ask = sub.add_parser("ask", help="one MoA answer in the terminal")
-    ask.add_argument("question")
+    ask.add_argument("question", help='the question; "-" reads it from stdin')
     ask.add_argument("--config", type=Path, help="a MoA config JSON file (seed article format or an export)")
     ask.add_argument("--layers", type=int, help="number of proposer layers (overrides the config)")
     ask.add_argument("--show-layers", action="store_true", help="print every intermediate answer")
@@ -66,7 +66,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         case "ask":
             from bot.terminal import ask
 
-            return asyncio.run(ask(args.question, args.config, args.layers, args.show_layers, settings))
+            question = sys.stdin.read() if args.question == "-" else args.question
+            return asyncio.run(ask(question, args.config, args.layers, args.show_layers, settings))
         case "models":
             from bot.terminal import models
 

@@ -10,7 +10,8 @@ import socket
 
 from bot.settings import Settings
 from bot.tokens import check_tokens
-from moa.errors import ConfigError, ProviderError
+from moa.config import MoaConfig
+from moa.errors import ConfigError
 from moa.providers import ProviderRegistry
 
 
@@ -56,17 +57,21 @@ async def config_model_problem(settings: Settings) -> str | None:
     except ConfigError:
         return None  # the CLI reports a bad MOA_PROVIDERS itself
     async with registry:
-        unknown = await registry.unknown_models(settings.default_config.models())
-        if not unknown:
-            return None
-        try:
-            live = await registry.live_models()
-        except ProviderError:
-            live = []
-    names = ", ".join(unknown)
-    offer = f" Live models: {', '.join(live)}." if live else " `moa-bot models` lists the live ones."
-    return (f"MOA_CONFIG ({settings.default_config_path}) uses {'a model' if len(unknown) == 1 else 'models'} "
-            f"not served now: {names}. Change the file or unset MOA_CONFIG.{offer}")
+        problem = await unknown_models_sentence(registry, settings.default_config,
+                                                f"MOA_CONFIG ({settings.default_config_path})")
+    return None if problem is None else f"{problem} Change the file or unset MOA_CONFIG."
+
+
+async def unknown_models_sentence(registry: ProviderRegistry, config: MoaConfig, where: str) -> str | None:
+    """A sentence when `config` uses models no provider serves now (checked before any call is spent)."""
+    unknown = await registry.unknown_models(config.models())
+    if not unknown:
+        return None
+    alternatives = await registry.alternatives(unknown[0])
+    offer = f" Live models: {', '.join(alternatives)}." if alternatives else " `moa-bot models` lists the live ones."
+    aggregator = " (the aggregator)" if unknown == [config.main_model] else ""
+    return (f"{where} uses {'a model' if len(unknown) == 1 else 'models'} not served now: "
+            f"{', '.join(unknown)}{aggregator}.{offer}")
 
 
 async def startup_problems(settings: Settings) -> list[str]:

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import groq
 
 from moa.errors import ConfigError, ProviderError
+from moa.reach import connect_failure, not_found, provider_label, unreachable
 from moa.wire import (
     describe_error,
     error_code,
@@ -154,6 +155,8 @@ class CallRetries:
     def decide(self, failed: FailedAttempt, left_s: float) -> Decision:
         """What to do about `failed`, with `left_s` seconds left before the run's deadline."""
         err = failed.error
+        if (reason := connect_failure(err)) is not None:  # refused / unknown host: retrying won't help
+            return GiveUp(ProviderError(unreachable(failed.provider, reason), model=failed.model))
         if isinstance(err, groq.APIStatusError):
             return self._after_status(failed, err, left_s)
         if isinstance(err, groq.APITimeoutError | TimeoutError):
@@ -180,6 +183,8 @@ class CallRetries:
                 model=model, status=413))
         if is_model_missing(status, code, message):
             return ModelMissing(status, code)
+        if status == 404:  # the API path itself is missing: the base URL is wrong
+            return GiveUp(ProviderError(not_found(provider, "chat/completions"), model=model, status=404))
         if status == 400 and failed.asked_reasoning_format and "reasoning_format" in message:
             return DropReasoningFormat()
         if status in (401, 403):
@@ -217,7 +222,7 @@ class CallRetries:
                 f"failed mid-answer ({describe_error(failed.error)})"
             return GiveUp(ProviderError(f"{model} {what}.", model=model))
         what = f"{model} did not answer within {format_seconds(failed.timeout_s)}" if timed_out else \
-            f"the connection to {failed.provider.name} dropped while waiting for {model}"
+            f"the connection to {provider_label(failed.provider.name)} dropped while waiting for {model}"
         return self._backoff(what, model, None, left_s)
 
     def _after_connection_error(self, failed: FailedAttempt, left_s: float) -> Decision:

@@ -99,7 +99,7 @@ def test_a_timeout_is_told_from_a_dropped_connection() -> None:
     slow = gives_up(retries.decide(failed(TimeoutError(), elapsed_s=9.5), left_s=300))
     assert str(slow) == f"{MODEL} did not answer within 10 s, once; giving up."
     dropped = gives_up(CallRetries(RetryPolicy(max_attempts=1)).decide(failed(TimeoutError()), left_s=300))
-    assert str(dropped) == f"the connection to groq dropped while waiting for {MODEL}, once; giving up."
+    assert str(dropped) == f"the connection to Groq dropped while waiting for {MODEL}, once; giving up."
 
 
 def test_an_unreachable_provider_is_named_by_its_url() -> None:
