@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import importlib.metadata
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,8 +26,16 @@ docs/discord.md walk through creating the apps. Run `moa-bot run` on a terminal 
 
 
 
+def _version() -> str:
+    try:
+        return importlib.metadata.version("moa-bot")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="moa-bot", description="Mixture-of-Agents answers in Discord and Slack.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="start every adapter whose token is set (or a console chat on a terminal)")
     ask = sub.add_parser("ask", help="one MoA answer in the terminal")
