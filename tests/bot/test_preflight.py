@@ -39,6 +39,7 @@ async def test_a_retired_model_in_moa_config_stops_run_before_any_call(fake_groq
         done = await run_bot(env, "run", cwd=tmp_path)
 
     assert done.code == 2
-    assert done.err.startswith(f"MOA_CONFIG ({config}) uses a model not served now: llama-3.3-70b-versatile (the aggregator).")
+    assert done.err.startswith(
+        f"MOA_CONFIG ({config}) uses a model not served now: llama-3.3-70b-versatile (the aggregator).")
     assert "Live models: openai/gpt-oss-120b" in done.err
     assert not fake_groq.calls  # no chat completion was spent
