@@ -169,7 +169,8 @@ class _AskView:
                 self.out.flush()
                 for warning in done.warnings:
                     self.err.print(Text(f"⚠ {warning}", style="yellow"))
-                self.err.print(Text(done_footer(done), style="dim"))
+                calls = [(o.model, o.usage) for layer in done.layers for o in layer.outputs]
+                self.err.print(Text(done_footer(done.timings.total_s, done.usage, calls, done.model), style="dim"))
                 self.exit_code = 0
             case RunFailed() as failed:
                 self._flush_layer()
@@ -195,17 +196,16 @@ class _AskView:
             self.err.print(Panel(body, title=title, title_align="left", border_style="dim" if p.ok else "red"))
 
 
-def done_footer(done: RunFinished) -> str:
-    """"Done in 4.2 s · 1,234 tokens (1,000 in, 234 out) · cost $0.0012" — `ask` and the console print it."""
-    outputs = [o for layer in done.layers for o in layer.outputs]
-    aggregator = done.usage
-    for o in outputs:
-        if o.usage is not None:
-            aggregator = Usage(aggregator.prompt_tokens - o.usage.prompt_tokens,
-                               aggregator.completion_tokens - o.usage.completion_tokens)
-    cost = describe_cost([(o.model, o.usage) for o in outputs] + [(done.model, aggregator)])
-    return (f"Done in {done.timings.total_s:.1f} s · {done.usage.total_tokens:,} tokens "
-            f"({done.usage.prompt_tokens:,} in, {done.usage.completion_tokens:,} out) · cost {cost}")
+def done_footer(total_s: float, usage: Usage, proposers: list[tuple[str, Usage | None]], aggregator: str) -> str:
+    """"Done in 4.2 s · 1,234 tokens (1,000 in, 234 out) · cost $0.0012" — `ask` and the console print it.
+    `proposers`: (model, usage) of each proposer call; the aggregator's usage is what the total leaves."""
+    rest = usage
+    for _, used in proposers:
+        if used is not None:
+            rest = Usage(rest.prompt_tokens - used.prompt_tokens, rest.completion_tokens - used.completion_tokens)
+    cost = describe_cost([*proposers, (aggregator, rest)])
+    return (f"Done in {total_s:.1f} s · {usage.total_tokens:,} tokens "
+            f"({usage.prompt_tokens:,} in, {usage.completion_tokens:,} out) · cost {cost}")
 
 
 def _proposer_line(p: ProposerFinished) -> Text:
