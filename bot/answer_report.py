@@ -59,9 +59,13 @@ class AnswerReport:
                          usage.completion_tokens - _sum(self.proposers).completion_tokens)
             failed = isinstance(self.final, RunFailed) and self.final.kind == "aggregator_failed"
             metrics.record_call(self.aggregator, not failed and self.final is not None, *_tokens(rest))
+        fields = {"platform": self.channel.platform, "channel": self.channel.channel,
+                  "seconds": round(seconds, 3), "calls": calls, "tokens": usage.total_tokens,
+                  "cost_usd": cost, "outcome": outcome}
+        # `answer` rides along for MOA_LOG_FORMAT=json, which writes it as an object.
         log.info("answer platform=%s channel=%s seconds=%.1f calls=%d tokens=%d cost=%s outcome=%s",
                  self.channel.platform, self.channel.channel, seconds, calls, usage.total_tokens,
-                 format_cost(cost), outcome)
+                 format_cost(cost), outcome, extra={"answer": fields})
 
 
 def _sum(outputs: list[ProposerFinished]) -> Usage:

@@ -65,12 +65,16 @@ class DropUnactionable(logging.Filter):
 
 
 class JsonLines(logging.Formatter):
-    """One JSON object per record: time, level, logger, message (and the traceback as `exc`)."""
+    """One JSON object per record: time, level, logger, message (the traceback as `exc`, an answer's
+    fields as `answer`)."""
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, object] = {
             "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}",
             "level": record.levelname.lower(), "logger": record.name, "message": record.getMessage()}
+        fields = getattr(record, "answer", None)  # bot.answer_report's structured fields
+        if isinstance(fields, dict):
+            entry["answer"] = fields
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         elif record.exc_text:

@@ -70,3 +70,12 @@ def test_discord_voice_warnings_are_not_logged(monkeypatch: pytest.MonkeyPatch) 
     discord.Client(intents=discord.Intents(guilds=True))
 
     assert "voice will NOT be supported" not in stream.getvalue()
+
+
+def test_an_answer_line_in_json_carries_its_fields_as_an_object() -> None:
+    stream = _configure(MOA_LOG_FORMAT="json")
+    fields = {"platform": "slack", "channel": "C1", "seconds": 4.2, "calls": 10, "tokens": 5321,
+              "cost_usd": 0.0021, "outcome": "answered"}
+    logging.getLogger("moa.answers").info("answer …", extra={"answer": fields})
+
+    assert json.loads(stream.getvalue())["answer"] == fields
