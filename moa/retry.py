@@ -178,8 +178,8 @@ class CallRetries:
                 log.info("%s: 413, retrying with max_tokens %s", model, new_max)
                 return ShrinkMaxTokens(new_max)
             return GiveUp(ProviderError(
-                f"The request to {model} is larger than {provider.name} accepts ({message}): use fewer "
-                "layers or agents, a shorter question or history, or a lower max_tokens.",
+                f"The request to {model} is larger than {provider_label(provider.name)} accepts ({message}): use "
+                "fewer layers or agents, a shorter question or history, or a lower max_tokens.",
                 model=model, status=413))
         if is_model_missing(status, code, message):
             return ModelMissing(status, code)
@@ -189,8 +189,8 @@ class CallRetries:
             return DropReasoningFormat()
         if status in (401, 403):
             hint = f" (get one at {provider.keys_url})" if provider.keys_url else ""
-            return GiveUp(ProviderError(f"{provider.name} refused the API key ({status}: {message}); check "
-                                        f"{provider.key_variable}{hint}.", model=model, status=status))
+            return GiveUp(ProviderError(f"{provider_label(provider.name)} refused the API key ({status}: {message}); "
+                                        f"check {provider.key_variable}{hint}.", model=model, status=status))
         if status >= 500 or status in _TRANSIENT_STATUSES:
             what = "is over capacity (498)" if status == 498 else f"failed ({status}: {message})"
             return self._backoff(f"{model} {what}", model, status, left_s)
@@ -203,8 +203,9 @@ class CallRetries:
         wait = wait if wait is not None else self.policy.backoff(self.rate_limited)
         if wait > left_s:
             return GiveUp(ProviderError(
-                f"{model} is rate-limited: {failed.provider.name} asks to wait {format_seconds(wait)}, more "
-                f"than the {format_seconds(max(left_s, 0))} left for this answer. Try again later.",
+                f"{model} is rate-limited: {provider_label(failed.provider.name)} asks to wait "
+                f"{format_seconds(wait)}, more than the {format_seconds(max(left_s, 0))} left for this answer. "
+                "Try again later.",
                 model=model, status=429))
         if self.rate_limited > self.policy.max_rate_limit_waits:
             return GiveUp(ProviderError(f"{model} is still rate-limited after {self.rate_limited - 1} waits; "
