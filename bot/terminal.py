@@ -44,8 +44,13 @@ def _stderr() -> Console:
 
 def load_config(config_file: str | Path | None, layers: int | None, settings: Settings) -> MoaConfig:
     """The config to run: the file's (any accepted shape) or the default, `--layers` applied."""
-    config = load_config_file(config_file, limits=settings.limits) if config_file is not None \
-        else settings.default_config
+    if config_file is not None:
+        try:
+            config = load_config_file(config_file, limits=settings.limits)
+        except ConfigError as err:
+            raise ConfigError(f"--config: {err}") from None  # name the flag the person typed
+    else:
+        config = settings.default_config
     if layers is not None:
         if layers < 1:
             raise ConfigError(f"--layers must be 1 or more, not {layers}.")

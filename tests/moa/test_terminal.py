@@ -76,7 +76,7 @@ async def test_config_file(fake_groq: FakeGroq, tmp_path: Path, capsys: pytest.C
     assert await ask("q", bad, None, False, settings(fake_groq)) == 2
     assert "must contain {helper_response}" in capsys.readouterr().err
     assert await ask("q", tmp_path / "missing.json", None, False, settings(fake_groq)) == 2
-    assert "Cannot read the config file" in capsys.readouterr().err
+    assert "--config: Cannot read the config file" in capsys.readouterr().err
 
 
 async def test_missing_groq_key_is_one_sentence_and_exit_2(fake_groq: FakeGroq,
