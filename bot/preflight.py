@@ -5,13 +5,14 @@ Each problem is one sentence naming the setting and what to do; the runner print
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import socket
 
 from bot.settings import Settings
 from bot.tokens import check_tokens
 from moa.config import MoaConfig
-from moa.errors import ConfigError
+from moa.errors import ConfigError, ProviderError
 from moa.providers import ProviderRegistry
 
 
@@ -48,18 +49,26 @@ def listening_ports(settings: Settings) -> list[tuple[str, str, int]]:
     return ports
 
 
-async def config_model_problem(settings: Settings) -> str | None:
-    """MOA_CONFIG names a model no provider serves now (found before any answer spends a call)."""
-    if not settings.default_config_path:
-        return None
+async def model_checks(settings: Settings) -> tuple[list[str], list[str]]:
+    """(problems, warnings) about models: MOA_CONFIG naming a model no provider serves now is a problem
+    (found before any answer spends a call); a provider that cannot be listed is a warning (it may come
+    back; answers will say so meanwhile)."""
     try:
         registry = ProviderRegistry.from_env(settings.env, call_timeout_s=10, deadline_s=20)
     except ConfigError:
-        return None  # the CLI reports a bad MOA_PROVIDERS itself
+        return [], []  # the CLI reports a bad MOA_PROVIDERS itself
+    problems = []
     async with registry:
-        problem = await unknown_models_sentence(registry, settings.default_config,
-                                                f"MOA_CONFIG ({settings.default_config_path})")
-    return None if problem is None else f"{problem} Change the file or unset MOA_CONFIG."
+        if settings.default_config_path:
+            problem = await unknown_models_sentence(registry, settings.default_config,
+                                                    f"MOA_CONFIG ({settings.default_config_path})")
+            if problem is not None:
+                problems.append(f"{problem} Change the file or unset MOA_CONFIG.")
+        elif registry.provider_names:
+            with contextlib.suppress(ProviderError):
+                await registry.live_models()
+        warnings = list(registry.listing_errors.values())
+    return problems, warnings
 
 
 async def unknown_models_sentence(registry: ProviderRegistry, config: MoaConfig, where: str) -> str | None:
@@ -74,12 +83,13 @@ async def unknown_models_sentence(registry: ProviderRegistry, config: MoaConfig,
             f"{', '.join(unknown)}{aggregator}.{offer}")
 
 
-async def startup_problems(settings: Settings) -> list[str]:
-    """Every reason the bot should not start, as sentences (empty when it can start)."""
+async def startup_checks(settings: Settings) -> tuple[list[str], list[str]]:
+    """(problems, warnings) as sentences: any problem means the bot should not start; warnings are
+    logged (e.g. Groq unreachable right now)."""
     problems = [f.text for f in await check_tokens(settings) if not f.ok]
     for variable, host, port in listening_ports(settings):
         if (problem := port_problem(variable, host, port)) is not None:
             problems.append(problem)
-    if not problems and (problem := await config_model_problem(settings)) is not None:
-        problems.append(problem)
-    return problems
+    if problems:
+        return problems, []
+    return await model_checks(settings)

@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from bot import metrics
-from bot.preflight import startup_problems
+from bot.preflight import startup_checks
 from bot.service import ConversationService
 from bot.settings import Settings
 from bot.status import Health, start_status_server
@@ -57,11 +57,13 @@ def _stopped_because(err: BaseException) -> str | None:
 async def run_adapters(settings: Settings) -> int:
     """Check tokens, ports and MOA_CONFIG; serve until SIGTERM/SIGINT or an adapter fails; drain answers
     in flight, then stop. Exit code 2 (and one sentence per problem) when a check fails."""
-    problems = await startup_problems(settings)
+    problems, warnings = await startup_checks(settings)
     if problems:
         for problem in problems:
             print(problem, file=sys.stderr)
         return 2
+    for warning in warnings:
+        log.warning("%s", warning)
     service = await ConversationService.create(settings)
     health = _health(service)
     metrics.watch_queue(lambda: service.queued)

@@ -6,7 +6,7 @@ import json
 import socket
 from pathlib import Path
 
-from tests.bot.process import base_env, run_bot
+from tests.bot.process import base_env, run_bot, start_bot, stop_bot
 from tests.fakes.groq_server import FakeGroq
 from tests.fakes.slack_api import FakeSlack
 
@@ -43,3 +43,22 @@ async def test_a_retired_model_in_moa_config_stops_run_before_any_call(fake_groq
         f"MOA_CONFIG ({config}) uses a model not served now: llama-3.3-70b-versatile (the aggregator).")
     assert "Live models: openai/gpt-oss-120b" in done.err
     assert not fake_groq.calls  # no chat completion was spent
+
+
+async def test_an_unreachable_groq_at_start_is_a_warning_naming_the_url_and_the_bot_still_runs(
+        fake_groq: FakeGroq, tmp_path: Path) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    async with FakeSlack() as slack:
+        env = base_env(fake_groq, tmp_path, GROQ_BASE_URL=url, SLACK_BOT_TOKEN=slack.token,
+                       SLACK_APP_TOKEN=slack.app_token, SLACK_API_URL=slack.api_url)
+        proc = await start_bot(env, "run", cwd=tmp_path)
+        try:
+            await slack.wait_for(lambda s: s.socket_connected, timeout=15)
+        finally:
+            done = await stop_bot(proc)
+
+    assert done.code == 0, done.err
+    [warning] = [line for line in done.err.splitlines() if "WARNING" in line]
+    assert f"Could not connect to Groq at {url} (connection refused): check GROQ_BASE_URL" in warning
