@@ -8,6 +8,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from bot.preflight import listening_ports, port_problem
 from bot.settings import Settings
 from bot.tokens import Finding, check_discord, check_slack, misplaced_tokens
 from moa.errors import MoaError
@@ -119,6 +120,16 @@ async def doctor(settings: Settings) -> int:
     out.print("\n[bold]Storage[/bold]")
     fine, text = _storage_check(Path(settings.db_path))
     (ok if fine else bad)(text)
+
+    out.print("\n[bold]Health and metrics[/bold]")
+    for variable, host, port in listening_ports(settings):
+        problem = port_problem(variable, host, port)
+        if problem is not None:
+            bad(problem)
+        else:
+            ok(f"/healthz and /metrics on {host}:{port} ({variable})")
+    if not settings.status_port and not (settings.slack_enabled and not settings.slack_app_token):
+        note("no /healthz or /metrics: set MOA_STATUS_PORT (e.g. 8080) to serve them")
 
     if not (settings.discord_enabled or settings.slack_enabled):
         note("no platform token set: `moa-bot run` on a terminal opens a console chat")

@@ -62,3 +62,15 @@ async def test_an_unreachable_groq_at_start_is_a_warning_naming_the_url_and_the_
     assert done.code == 0, done.err
     [warning] = [line for line in done.err.splitlines() if "WARNING" in line]
     assert f"Could not connect to Groq at {url} (connection refused): check GROQ_BASE_URL" in warning
+
+
+async def test_doctor_names_a_busy_status_port(fake_groq: FakeGroq, tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = base_env(fake_groq, tmp_path, COLUMNS="300", MOA_STATUS_PORT=str(port), SLACK_HOST="127.0.0.1")
+        done = await run_bot(env, "doctor", cwd=tmp_path)
+
+    assert done.code == 1
+    assert f"✗ MOA_STATUS_PORT {port} is already in use on 127.0.0.1" in done.out
