@@ -45,7 +45,14 @@ class AnswerReport:
         return "interrupted" if isinstance(error, asyncio.CancelledError) else "crashed"
 
     def end(self, error: BaseException | None = None) -> None:
-        """The answer is over (`error`: what is propagating, if anything): log it and count it."""
+        """The answer is over (`error`: what is propagating, if anything): log it and count it.
+        Never raises: reporting must not cost an answer."""
+        try:
+            self._end(error)
+        except Exception:
+            log.warning("could not report an answer's metrics", exc_info=True)
+
+    def _end(self, error: BaseException | None) -> None:
         seconds = time.monotonic() - self.started
         outcome = self.outcome(error)
         usage = self.final.usage if self.final is not None else _sum(self.proposers)

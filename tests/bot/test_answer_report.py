@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -65,3 +66,15 @@ async def test_a_failed_answer_is_counted_as_failed(fake_groq: FakeGroq, service
     assert surface.failure is not None
     assert _count("moa_answers_total", platform="discord", outcome="failed") == failed + 1
     assert "outcome=failed" in caplog.text
+
+
+async def test_an_answer_cut_off_by_a_shutdown_is_counted_as_interrupted(
+        fake_groq: FakeGroq, service: ConversationService) -> None:
+    interrupted = _count("moa_answers_total", platform="discord", outcome="interrupted")
+    fake_groq.latency = 30.0
+    answer = asyncio.create_task(_ask(service, "cut me off"))
+    await fake_groq.wait_for(lambda f: len(f.calls) >= 3)
+    await service.drain(grace_s=0)
+    await asyncio.wait({answer})  # drain cancelled it
+
+    assert _count("moa_answers_total", platform="discord", outcome="interrupted") == interrupted + 1
