@@ -36,6 +36,7 @@ from moa.events import (
 )
 from moa.pricing import PRICES_AS_OF, PRICES_SOURCE, describe_cost, format_cost, is_self_hosted, price_for
 from moa.providers import MISSING_GROQ_KEY, ProviderRegistry
+from moa.reach import is_unreachable
 
 
 def _stderr() -> Console:
@@ -95,6 +96,13 @@ async def ask(question: str, config_file: str | Path | None, layers: int | None,
         err.print(Text(problem, style="red"))
         await registry.aclose()
         return 2
+    used = {registry.provider_of(m) for m in config.models()}
+    down = [why for name, why in registry.listing_errors.items() if name in used and is_unreachable(why)]
+    if down:  # one sentence now, rather than the same one from every agent of layer 1
+        for why in down:
+            err.print(Text(why, style="red"))
+        await registry.aclose()
+        return 1
     engine = MoaEngine(registry, call_timeout_s=settings.call_timeout_s, deadline_s=settings.run_deadline_s)
     view = _AskView(err, out, show_layers, config)
     try:

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from moa.providers import Provider
 
 GROQ_HOST = "https://api.groq.com"
+UNREACHABLE = "Could not connect to "  # how every `unreachable` sentence opens
 
 
 def provider_label(name: str) -> str:
@@ -62,7 +63,12 @@ def unreachable(provider: Provider, reason: str) -> str:
                else "check this machine's network connection")
     else:
         fix = f"is the server running? Check its URL in MOA_PROVIDERS ({provider.name}=…)"
-    return f"Could not connect to {label} at {url} ({reason}): {fix}."
+    return f"{UNREACHABLE}{label} at {url} ({reason}): {fix}."
+
+
+def is_unreachable(sentence: str) -> bool:
+    """True for a sentence `unreachable` wrote (e.g. a provider's listing error)."""
+    return sentence.startswith(UNREACHABLE)
 
 
 def not_found(provider: Provider, endpoint: str) -> str:

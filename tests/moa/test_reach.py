@@ -52,3 +52,23 @@ async def test_an_unknown_model_is_still_a_missing_model_not_a_base_url_hint(fak
 
     assert "is not served by Groq" in str(caught.value)
     assert "GROQ_BASE_URL" not in str(caught.value)
+
+
+async def test_a_refused_connection_is_not_retried_like_a_dropped_one(fake_groq: FakeGroq) -> None:
+    waits: list[float] = []
+
+    async def record(seconds: float) -> None:
+        waits.append(seconds)
+
+    async with ProviderRegistry(groq_api_key="gsk_test", groq_base_url=_closed_url()) as refused:
+        refused.sleep = record
+        with pytest.raises(ProviderError, match="connection refused"):
+            await refused.complete("openai/gpt-oss-20b", MESSAGES)
+    assert waits == []
+
+    fake_groq.fail("openai/gpt-oss-20b", 0, times=10)  # accepted, then dropped without an answer
+    async with ProviderRegistry(groq_api_key="gsk_test", groq_base_url=fake_groq.base_url) as dropped:
+        dropped.sleep = record
+        with pytest.raises(ProviderError, match="dropped"):
+            await dropped.complete("openai/gpt-oss-20b", MESSAGES)
+    assert len(waits) == 3  # 4 attempts, 3 backoffs
