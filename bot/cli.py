@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import importlib.metadata
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 from bot.logs import configure_logging
 from bot.settings import Settings
 from moa.errors import ConfigError
+from moa.pricing import load_price_file
 from moa.providers import MISSING_GROQ_KEY
 
 HOW_TO_CONFIGURE = """\
@@ -24,12 +26,20 @@ docs/discord.md walk through creating the apps. Run `moa-bot run` on a terminal 
 
 
 
+def _version() -> str:
+    try:
+        return importlib.metadata.version("moa-bot")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="moa-bot", description="Mixture-of-Agents answers in Discord and Slack.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="start every adapter whose token is set (or a console chat on a terminal)")
     ask = sub.add_parser("ask", help="one MoA answer in the terminal")
-    ask.add_argument("question")
+    ask.add_argument("question", help='the question; "-" reads it from stdin')
     ask.add_argument("--config", type=Path, help="a MoA config JSON file (seed article format or an export)")
     ask.add_argument("--layers", type=int, help="number of proposer layers (overrides the config)")
     ask.add_argument("--show-layers", action="store_true", help="print every intermediate answer")
@@ -52,6 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings.load()
         configure_logging(settings.env)
+        load_price_file(settings.env.get("MOA_PRICES", ""))
         return _dispatch(args, settings)
     except ConfigError as err:  # e.g. a malformed MOA_PROVIDERS: say so, no traceback
         print(err, file=sys.stderr)
@@ -68,7 +79,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         case "ask":
             from bot.terminal import ask
 
-            return asyncio.run(ask(args.question, args.config, args.layers, args.show_layers, settings))
+            question = sys.stdin.read() if args.question == "-" else args.question
+            return asyncio.run(ask(question, args.config, args.layers, args.show_layers, settings))
         case "models":
             from bot.terminal import models
 

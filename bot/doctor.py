@@ -8,7 +8,9 @@ from pathlib import Path
 
 from rich.console import Console
 
+from bot.preflight import listening_ports, port_problem
 from bot.settings import Settings
+from bot.tokens import Finding, check_discord, check_slack, misplaced_tokens
 from moa.errors import MoaError
 from moa.providers import ProviderRegistry
 
@@ -48,6 +50,12 @@ async def doctor(settings: Settings) -> int:
     def note(text: str) -> None:
         out.print(f"[yellow]•[/yellow] {text}")
 
+    def show(findings: list[Finding]) -> None:
+        for finding in findings:
+            (ok if finding.ok else bad)(finding.text)
+
+    misplaced = misplaced_tokens(settings)
+
     out.print("[bold]Models[/bold]")
     if settings.groq_api_key:
         ok("GROQ_API_KEY is set")
@@ -74,7 +82,8 @@ async def doctor(settings: Settings) -> int:
 
     out.print("\n[bold]Discord[/bold]")
     if settings.discord_enabled:
-        ok("DISCORD_TOKEN is set")
+        wrong = [f for f in misplaced if f.text.startswith("DISCORD_TOKEN")]
+        show(wrong or await check_discord(settings))
         app_id = application_id_from_token(settings.discord_token)
         if app_id:
             from adapters.discord.runner import invite_url
@@ -95,7 +104,8 @@ async def doctor(settings: Settings) -> int:
 
     out.print("\n[bold]Slack[/bold]")
     if settings.slack_enabled:
-        ok("SLACK_BOT_TOKEN is set")
+        wrong = [f for f in misplaced if f.text.startswith("SLACK_")]
+        show(wrong or await check_slack(settings))
         if settings.slack_app_token:
             ok("Socket Mode (SLACK_APP_TOKEN)")
         elif settings.slack_signing_secret:
@@ -110,6 +120,16 @@ async def doctor(settings: Settings) -> int:
     out.print("\n[bold]Storage[/bold]")
     fine, text = _storage_check(Path(settings.db_path))
     (ok if fine else bad)(text)
+
+    out.print("\n[bold]Health and metrics[/bold]")
+    for variable, host, port in listening_ports(settings):
+        problem = port_problem(variable, host, port)
+        if problem is not None:
+            bad(problem)
+        else:
+            ok(f"/healthz and /metrics on {host}:{port} ({variable})")
+    if not settings.status_port and not (settings.slack_enabled and not settings.slack_app_token):
+        note("no /healthz or /metrics: set MOA_STATUS_PORT (e.g. 8080) to serve them")
 
     if not (settings.discord_enabled or settings.slack_enabled):
         note("no platform token set: `moa-bot run` on a terminal opens a console chat")
