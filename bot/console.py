@@ -48,6 +48,9 @@ class ConsoleSurface:
     async def fail(self, message: str, run_id: int | None) -> None:
         self._err.print(f"✗ {message}", style="red", highlight=False, markup=False)
 
+    def handle(self) -> str | None:
+        return None  # a terminal's lines cannot be edited after a restart
+
 
 async def _admin() -> bool:
     return True  # whoever holds the terminal owns this channel

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import aiosqlite
 
+from storage.errors import StorageError
+
 # v1 — the initial schema.
 _V1 = (
     """CREATE TABLE configs (
@@ -76,11 +78,46 @@ _V2 = (
     "CREATE INDEX runs_by_channel ON runs (platform, workspace, channel, id)",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2)
+# v3 — every question is recorded before it waits: runs may be 'queued'; each run names the process that
+# owns it (`owner`, a row of `owners`), who asked (to answer it again after a crash) and where its status
+# message lives (`surface`, the adapter's JSON handle), so a restart can replace that status. SQLite
+# cannot change a CHECK constraint in place, so runs is rebuilt (migrate() turns foreign keys off for it).
+_V3 = (
+    """CREATE TABLE owners (
+        id TEXT PRIMARY KEY, pid INTEGER NOT NULL, host TEXT NOT NULL,
+        started_at REAL NOT NULL, heartbeat_at REAL NOT NULL
+    )""",
+    """CREATE TABLE runs_v3 (
+        id INTEGER PRIMARY KEY,
+        platform TEXT NOT NULL, workspace TEXT NOT NULL, channel TEXT NOT NULL, thread TEXT NOT NULL,
+        trigger_message_id TEXT NOT NULL,
+        config_json TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('queued', 'running', 'done', 'failed', 'interrupted')),
+        question TEXT NOT NULL, answer TEXT, error TEXT,
+        started_at REAL NOT NULL, finished_at REAL, total_s REAL,
+        prompt_tokens INTEGER, completion_tokens INTEGER, cost_usd REAL,
+        owner TEXT, surface TEXT,
+        author TEXT NOT NULL DEFAULT '', author_name TEXT NOT NULL DEFAULT ''
+    )""",
+    """INSERT INTO runs_v3 (id, platform, workspace, channel, thread, trigger_message_id, config_json, status,
+        question, answer, error, started_at, finished_at, total_s, prompt_tokens, completion_tokens, cost_usd)
+        SELECT id, platform, workspace, channel, thread, trigger_message_id, config_json, status,
+        question, answer, error, started_at, finished_at, total_s, prompt_tokens, completion_tokens, cost_usd
+        FROM runs""",
+    "DROP TABLE runs",
+    "ALTER TABLE runs_v3 RENAME TO runs",
+    "CREATE INDEX runs_by_thread ON runs (platform, workspace, channel, thread)",
+    "CREATE INDEX runs_by_age ON runs (started_at)",
+    "CREATE INDEX runs_unfinished ON runs (status) WHERE status IN ('queued', 'running')",
+    "CREATE INDEX runs_by_trigger ON runs (trigger_message_id)",
+    "CREATE INDEX runs_by_channel ON runs (platform, workspace, channel, id)",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-class SchemaTooNew(RuntimeError):
+class SchemaTooNew(StorageError, RuntimeError):
     """The file was written by a newer moa-bot; opening it could lose data, so we refuse."""
 
 
@@ -92,15 +129,26 @@ async def migrate(conn: aiosqlite.Connection) -> int:
         raise SchemaTooNew(
             f"database schema v{found} is newer than this moa-bot understands (v{SCHEMA_VERSION}); upgrade"
         )
-    for version in range(found + 1, SCHEMA_VERSION + 1):
-        await conn.execute("BEGIN IMMEDIATE")
-        try:
-            for statement in MIGRATIONS[version - 1]:
-                await conn.execute(statement)
-            # user_version lives in the file header and is part of the transaction.
-            await conn.execute(f"PRAGMA user_version = {version}")
-        except BaseException:
-            await conn.execute("ROLLBACK")
-            raise
-        await conn.execute("COMMIT")
+    if found == SCHEMA_VERSION:
+        return found
+    # A table rebuild (v3) drops a parent table: with foreign keys on, that would cascade-delete its
+    # children. The pragma only takes effect outside a transaction; each step checks the keys itself.
+    await conn.execute("PRAGMA foreign_keys = OFF")
+    try:
+        for version in range(found + 1, SCHEMA_VERSION + 1):
+            await conn.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in MIGRATIONS[version - 1]:
+                    await conn.execute(statement)
+                broken = list(await conn.execute_fetchall("PRAGMA foreign_key_check"))
+                if broken:
+                    raise StorageError(f"migration to v{version} broke {len(broken)} references")
+                # user_version lives in the file header and is part of the transaction.
+                await conn.execute(f"PRAGMA user_version = {version}")
+            except BaseException:
+                await conn.execute("ROLLBACK")
+                raise
+            await conn.execute("COMMIT")
+    finally:
+        await conn.execute("PRAGMA foreign_keys = ON")
     return found

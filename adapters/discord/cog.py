@@ -6,6 +6,7 @@ Listeners only translate: the service decides everything (config, history, queue
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 from collections.abc import Coroutine
@@ -19,8 +20,10 @@ from adapters.discord.places import place_of
 from adapters.discord.surface import NO_PINGS, DiscordSurface
 from adapters.discord.views import MESSAGE_LIMIT, interaction_place, layers_page
 from bot.chunking import split_text
-from bot.service import RESTART_NOTICE, CommandContext, Mention
+from bot.service import CommandContext, Mention
+from bot.surface import ReplySurface
 from moa.config import PRESET_DESCRIPTIONS
+from storage.models import UnfinishedRun
 
 if TYPE_CHECKING:
     from adapters.discord.client import MoaBot
@@ -116,14 +119,24 @@ class MoaCog(commands.Cog):
 
     @commands.Cog.listener()
     async def on_ready(self) -> None:
-        """After a crash, tell each thread whose answer never came to ask again (once per process)."""
-        for run in self.service.take_unfinished("discord"):
-            try:
-                channel = self.bot.get_channel(int(run.thread)) or await self.bot.fetch_channel(int(run.thread))
-                if isinstance(channel, discord.abc.Messageable):
-                    await channel.send(RESTART_NOTICE, allowed_mentions=NO_PINGS)
-            except (discord.HTTPException, ValueError) as err:  # deleted thread, lost access…
-                log.warning("could not tell channel %s about an unfinished answer: %s", run.thread, err)
+        """After a crash, answer (or tell to ask again) each question the last process left, in place of
+        its frozen status (once per process: the service hands them out once)."""
+        self._spawn(self.service.recover("discord", self._rebuild))
+
+    async def _rebuild(self, run: UnfinishedRun) -> ReplySurface | None:
+        """The surface of a run a dead process left, its status message taken from the stored handle."""
+        try:
+            handle = json.loads(run.surface) if run.surface else {}
+        except ValueError:
+            handle = {}
+        channel_id = int(handle.get("channel") or run.thread)
+        channel = self.bot.get_channel(channel_id) or await self.bot.fetch_channel(channel_id)
+        if not isinstance(channel, discord.abc.Messageable):
+            return None
+        status = None
+        if handle.get("message") and isinstance(channel, discord.TextChannel | discord.Thread | discord.DMChannel):
+            status = channel.get_partial_message(int(handle["message"]))
+        return DiscordSurface(channel, status)
 
     # ---- reactions ---------------------------------------------------------------------------------
     @commands.Cog.listener()

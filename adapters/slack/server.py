@@ -9,7 +9,7 @@ from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 
-from adapters.slack.app import build_slack_app, tell_unfinished
+from adapters.slack.app import build_slack_app, recover_unfinished
 from bot.service import ConversationService
 from bot.settings import Settings
 
@@ -32,7 +32,7 @@ async def start_http(app: AsyncApp, host: str, port: int) -> tuple[web.AppRunner
 async def run_slack(settings: Settings, service: ConversationService, stop: asyncio.Event) -> None:
     """Run the Slack adapter until `stop` is set."""
     app = build_slack_app(settings, service)
-    notices = asyncio.create_task(tell_unfinished(app.client, service))
+    notices = asyncio.create_task(recover_unfinished(app.client, service))
     if settings.slack_app_token:
         handler = AsyncSocketModeHandler(app, settings.slack_app_token)
         await handler.connect_async()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from storage import SCHEMA_VERSION, ChannelKey, Database, schema
+from storage import SCHEMA_VERSION, ChannelKey, Database, StorageError, schema
 
 CHANNEL = ChannelKey("slack", "T01", "C01")
 
@@ -127,7 +127,7 @@ async def test_failed_migration_leaves_the_file_as_it_was(db_path: Path, monkeyp
     monkeypatch.setattr(schema, "MIGRATIONS", broken)
     monkeypatch.setattr(schema, "SCHEMA_VERSION", len(broken))
 
-    with pytest.raises(sqlite3.OperationalError):
+    with pytest.raises(StorageError, match="syntax error"):
         await Database.open(db_path)
 
     # v2 applied and committed; the broken v3 rolled back completely.

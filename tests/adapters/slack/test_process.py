@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import signal
@@ -11,7 +12,8 @@ import sys
 from pathlib import Path
 
 from tests.fakes.groq_server import FakeGroq
-from tests.fakes.slack_api import FakeSlack, SlackSender
+from tests.fakes.slack_api import FakeMessage, FakeSlack, SlackSender
+from tests.faults import age_runs
 
 SECRET = "process-signing-secret"
 
@@ -80,26 +82,69 @@ async def test_moa_bot_run_answers_a_signed_mention_and_exits_cleanly_on_sigterm
         assert b"gsk_test" not in stderr and SECRET.encode() not in stderr and slack.token.encode() not in stderr
 
 
-async def test_a_question_cut_off_by_a_crash_is_told_to_ask_again_after_the_restart(
+async def _crash_while_answering(slack: FakeSlack, sender: SlackSender, groq: FakeGroq, tmp_path: Path,
+                                 port: int, question: str) -> tuple[str, FakeMessage]:
+    """Start the bot, ask, kill -9 it mid-answer; returns the mention's ts and the status it left frozen."""
+    groq.latency = 30.0  # the answer is still being written when the process dies
+    proc = await _start_bot(slack, groq, tmp_path, port)
+    try:
+        ts = await sender.mention(question)
+        await groq.wait_for(lambda f: len(f.calls) >= 3)
+        [status] = await slack.wait_for(lambda s: [
+            m for m in s.thread("C0GENERAL", ts) if any(t["status"] == "in_progress" for t in m.tasks.values())])
+    finally:
+        proc.kill()  # no SIGTERM, no goodbye: nothing told the asker yet
+        await proc.wait()
+    assert status.streaming
+    return ts, status
+
+
+async def test_a_recent_question_cut_off_by_a_crash_is_answered_in_place_of_its_frozen_status(
         fake_groq: FakeGroq, tmp_path: Path) -> None:
-    fake_groq.latency = 30.0  # the answer is still being written when the process dies
     port = _free_port()
     async with FakeSlack() as slack:
         sender = SlackSender(slack, f"http://127.0.0.1:{port}/slack/events", SECRET)
-        proc = await _start_bot(slack, fake_groq, tmp_path, port)
         try:
-            ts = await sender.mention("a question the crash interrupts")
-            await fake_groq.wait_for(lambda f: len(f.calls) >= 3)
-            proc.kill()  # no SIGTERM, no goodbye: nothing told the asker yet
-            await proc.wait()
-            assert not any("ask again" in m.text for m in slack.thread("C0GENERAL", ts))
-
+            ts, status = await _crash_while_answering(slack, sender, fake_groq, tmp_path, port, "cut me off")
+            fake_groq.latency = 0.0
             proc = await _start_bot(slack, fake_groq, tmp_path, port)
-            notices = await slack.wait_for(
-                lambda s: [m for m in s.thread("C0GENERAL", ts) if "restarted" in m.text], timeout=10)
-            assert len(notices) == 1 and "please ask again" in notices[0].text
+
+            def answered(s: FakeSlack) -> bool:
+                return bool(s.messages[status.ts].buttons) and not s.messages[status.ts].streaming
+
+            await slack.wait_for(answered, timeout=15)
+            replies = slack.thread("C0GENERAL", ts)
+            assert [m.ts for m in replies] == [status.ts]  # the old status became the answer: nothing beside it
+            assert "says: cut me off" in replies[0].markdown
+            assert "I restarted while answering this" in json.dumps(replies[0].blocks)
+            assert not any(t["status"] == "in_progress" for t in replies[0].tasks.values())
         finally:
             await sender.aclose()
-            if proc.returncode is None:
-                proc.kill()
-                await proc.wait()
+            await _stop(locals().get("proc"))
+
+
+async def test_an_old_question_cut_off_by_a_crash_is_told_to_ask_again_in_place_of_its_status(
+        fake_groq: FakeGroq, tmp_path: Path) -> None:
+    port = _free_port()
+    async with FakeSlack() as slack:
+        sender = SlackSender(slack, f"http://127.0.0.1:{port}/slack/events", SECRET)
+        try:
+            ts, status = await _crash_while_answering(slack, sender, fake_groq, tmp_path, port, "an old one")
+            age_runs(tmp_path / "moa.db", 3600)  # the bot stayed down for an hour
+            asked = len(fake_groq.calls)
+            proc = await _start_bot(slack, fake_groq, tmp_path, port)
+
+            await slack.wait_for(lambda s: "please ask again" in s.messages[status.ts].markdown, timeout=15)
+            replies = slack.thread("C0GENERAL", ts)
+            assert [m.ts for m in replies] == [status.ts]
+            assert not replies[0].streaming and not replies[0].buttons
+            assert len(fake_groq.calls) == asked  # nothing was asked of the models again
+        finally:
+            await sender.aclose()
+            await _stop(locals().get("proc"))
+
+
+async def _stop(proc: asyncio.subprocess.Process | None) -> None:
+    if proc is not None and proc.returncode is None:
+        proc.kill()
+        await proc.wait()
