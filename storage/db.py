@@ -124,8 +124,10 @@ def _check_writable(path: Path) -> None:
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise StorageError(f"Cannot create the directory {directory} for the database {path}: "
-                           f"{err.strerror or err}. Create it, or {_FIX_PATH[0].lower()}{_FIX_PATH[1:]}") from None
+        blocker = next((p for p in (directory, *directory.parents) if p.exists() and not p.is_dir()), None)
+        reason = f"{blocker} is a file, not a directory" if blocker else (err.strerror or str(err))
+        raise StorageError(f"Cannot create the directory {directory} for the database {path}: {reason}. "
+                           f"Create it, or {_FIX_PATH[0].lower()}{_FIX_PATH[1:]}") from None
     if path.is_dir():
         raise StorageError(f"MOA_DB_PATH names the directory {path}; it must name a file, e.g. "
                            f"{path / 'moa-bot.db'}.")
