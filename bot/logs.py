@@ -8,33 +8,28 @@ from collections.abc import Iterable, Mapping
 from rich.console import Console
 from rich.logging import RichHandler
 
-SECRET_SUFFIXES = ("_TOKEN", "_KEY", "_SECRET")
+from bot.redact import SECRET_SUFFIXES, Redactor, secret_values
 
-
-def secret_values(env: Mapping[str, str]) -> list[str]:
-    """Values of variables whose names mark them as secrets (long enough to be worth hiding)."""
-    return [v for k, v in env.items() if k.upper().endswith(SECRET_SUFFIXES) and len(v) >= 6]
+__all__ = ["SECRET_SUFFIXES", "RedactSecrets", "configure_logging", "secret_values"]
 
 
 class RedactSecrets(logging.Filter):
-    """Replaces secret values in the formatted message and arguments of each record."""
+    """Replaces secrets (configured values, key shapes, URL passwords, Authorization values) in each record."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
-        self._secrets = sorted(set(secrets), key=len, reverse=True)
+        self._redactor = Redactor(secrets)
 
     def redact(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
+        return self._redactor.redact(text)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if self._secrets:
-            message = record.getMessage()
-            record.msg, record.args = self.redact(message), None
-            if record.exc_info and record.exc_info[1] is not None:
-                record.exc_text = self.redact(logging.Formatter().formatException(record.exc_info))
-                record.exc_info = None
+        # Always: patterns (URL passwords, Authorization values) apply even with no configured secret.
+        message = record.getMessage()
+        record.msg, record.args = self.redact(message), None
+        if record.exc_info and record.exc_info[1] is not None:
+            record.exc_text = self.redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
         return True
 
 

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from typing import TypeVar
+
+from moa.events import ProposerFinished, RunFailed
 
 MASK = "***"
 SECRET_SUFFIXES = ("_TOKEN", "_KEY", "_SECRET", "_PASSWORD")
@@ -59,3 +63,13 @@ class Redactor:
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
     """One-off redaction of `text` (known shapes, URL passwords, Authorization values, `secrets`)."""
     return Redactor(secrets).redact(text)
+
+
+E = TypeVar("E")
+
+
+def redact_event(event: E, redactor: Redactor) -> E:
+    """An engine event with the error text it carries (a provider's body may quote a key) redacted."""
+    if isinstance(event, ProposerFinished | RunFailed) and event.error:
+        return replace(event, error=redactor.redact(event.error))
+    return event

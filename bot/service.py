@@ -323,8 +323,9 @@ class ConversationService:
         if run_id is None:
             return
         spent = done or usage
+        kept = [replace(out, error=self._redact(out.error)) if out.error else out for out in outputs or []]
         state.saved = await state.keeper.write("saving the run", lambda: self.db.runs.finish(
-            run_id, status=status, answer=answer, error=error, proposers=_records(outputs or []),
+            run_id, status=status, answer=answer, error=error, proposers=_records(kept),
             total_s=done.timings.total_s if done else None,
             prompt_tokens=spent.usage.prompt_tokens if spent else None,
             completion_tokens=spent.usage.completion_tokens if spent else None,

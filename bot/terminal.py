@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.text import Text
 
+from bot.redact import Redactor, redact_event
 from bot.settings import Settings
 from moa.config import MoaConfig, check_limits, load_config_file
 from moa.engine import MoaEngine, layer_cost, layer_usage
@@ -72,10 +73,11 @@ async def ask(question: str, config_file: str | Path | None, layers: int | None,
         return 2
     engine = MoaEngine(registry, call_timeout_s=settings.call_timeout_s, deadline_s=settings.run_deadline_s)
     view = _AskView(err, out, show_layers, config)
+    redactor = Redactor.from_env(settings.env)
     try:
         async with aclosing(engine.run(question, config)) as events:
             async for event in events:
-                view.show(event)
+                view.show(redact_event(event, redactor))
     finally:
         view.stop()
         await registry.aclose()
@@ -218,7 +220,7 @@ async def models(settings: Settings, *, out: TextIO | None = None) -> int:
         out.write(f"{model.ljust(width)}  {note}\n")
     out.flush()
     for name, why in registry.listing_errors.items():
-        err.print(Text(f"⚠ could not list {name}: {why}", style="yellow"))
+        err.print(Text(f"⚠ could not list {name}: {Redactor.from_env(settings.env).redact(why)}", style="yellow"))
     if not registry.has_groq:
         err.print(Text(f"Groq models are not listed: {MISSING_GROQ_KEY}", style="yellow"))
     err.print(Text(f"{len(ids)} models; prices as of {PRICES_AS_OF}.", style="dim"))
