@@ -10,6 +10,14 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 
 from adapters.slack.app import build_slack_app, recover_unfinished
+from adapters.slack.guard import (
+    IDLE_TIMEOUT_S,
+    MAX_CONNECTIONS,
+    ConnectionGuard,
+    quiet_accept_errors,
+    raise_descriptor_limit,
+    runner_options,
+)
 from bot.service import ConversationService
 from bot.settings import Settings
 
@@ -18,10 +26,19 @@ log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"  # events, slash commands and interactivity all arrive here
 
 
-async def start_http(app: AsyncApp, host: str, port: int) -> tuple[web.AppRunner, int]:
-    """Serve `app` over HTTP (port 0 picks a free one); returns the runner and the bound port."""
-    runner = web.AppRunner(app.web_app(path=EVENTS_PATH, port=port), shutdown_timeout=1.0, access_log=None)
+async def start_http(app: AsyncApp, host: str, port: int, *, max_connections: int = MAX_CONNECTIONS,
+                     idle_timeout_s: float = IDLE_TIMEOUT_S) -> tuple[web.AppRunner, int]:
+    """Serve `app` over HTTP (port 0 picks a free one); returns the runner and the bound port.
+
+    Idle and half-open connections time out and open connections are capped (adapters/slack/guard.py).
+    """
+    raise_descriptor_limit()
+    quiet_accept_errors()
+    runner = web.AppRunner(app.web_app(path=EVENTS_PATH, port=port), shutdown_timeout=1.0, access_log=None,
+                           **runner_options(idle_timeout_s))
     await runner.setup()
+    assert runner.server is not None
+    ConnectionGuard(runner.server, max_connections)
     site = web.TCPSite(runner, host, port)
     await site.start()
     sockets = getattr(site._server, "sockets", None) or []

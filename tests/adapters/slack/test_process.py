@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -39,8 +40,9 @@ async def _wait_for_port(port: int, proc: asyncio.subprocess.Process, timeout: f
     raise AssertionError(f"moa-bot run did not listen on {port} within {timeout} s")
 
 
-async def _start_bot(slack: FakeSlack, groq: FakeGroq, tmp_path: Path, port: int) -> asyncio.subprocess.Process:
-    """`moa-bot run` configured only by environment variables."""
+async def _start_bot(slack: FakeSlack, groq: FakeGroq, tmp_path: Path, port: int, *,
+                     descriptor_limit: int | None = None) -> asyncio.subprocess.Process:
+    """`moa-bot run` configured only by environment variables (optionally with a hard descriptor limit)."""
     env = {
         "PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path),
         "SLACK_BOT_TOKEN": slack.token, "SLACK_SIGNING_SECRET": SECRET, "SLACK_PORT": str(port),
@@ -50,8 +52,14 @@ async def _start_bot(slack: FakeSlack, groq: FakeGroq, tmp_path: Path, port: int
     }
     script = shutil.which("moa-bot")
     command = [script, "run"] if script else [sys.executable, "-m", "bot", "run"]
+
+    def limit_descriptors() -> None:
+        if descriptor_limit is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (descriptor_limit, descriptor_limit))
+
     proc = await asyncio.create_subprocess_exec(*command, env=env, cwd=tmp_path, stdin=asyncio.subprocess.DEVNULL,
-                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+                                                preexec_fn=limit_descriptors)
     await _wait_for_port(port, proc)
     return proc
 
