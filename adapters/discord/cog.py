@@ -6,6 +6,7 @@ Listeners only translate: the service decides everything (config, history, queue
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import logging
 import re
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 
 REVEAL_EMOJI = frozenset({"🔍", "🔎"})
 THREAD_NAME_LIMIT = 100
+MAX_FOLLOWUPS = 3  # longer command replies arrive as one attached file
 AUTOCOMPLETE_TIMEOUT_S = 2.0  # autocomplete must answer within 3 s or Discord shows an error
 ANSWERED_TYPES = (discord.MessageType.default, discord.MessageType.reply)
 
@@ -171,7 +173,14 @@ class MoaCog(commands.Cog):
         ctx = CommandContext(channel=interaction_place(interaction), user=str(interaction.user.id),
                              is_admin=is_admin)
         reply = await self.service.run_command(ctx, text)
-        for part in split_text(reply.text, MESSAGE_LIMIT) or ["Done."]:
+        parts = split_text(reply.text, MESSAGE_LIMIT) or ["Done."]
+        if len(parts) > MAX_FOLLOWUPS:  # e.g. a large `export`: one file instead of a wall of messages
+            attachment = discord.File(io.BytesIO(reply.text.encode("utf-8")), filename="moa-reply.md")
+            await interaction.followup.send(
+                f"This reply is {len(reply.text):,} characters, so it is attached as a file.", file=attachment,
+                ephemeral=True, allowed_mentions=NO_PINGS)
+            return
+        for part in parts:
             await interaction.followup.send(part, ephemeral=True, allowed_mentions=NO_PINGS)
 
     async def _models(self, current: str) -> list[app_commands.Choice[str]]:
