@@ -6,9 +6,23 @@ version must open and keep its data. Add a new entry to change the schema.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import aiosqlite
 
 from storage.errors import StorageError
+
+
+@dataclass(frozen=True)
+class LoosenCheck:
+    """A migration step that rewrites a table's CHECK constraint text in place — SQLite's documented way
+    (sqlite.org/lang_altertable.html) for changes every stored row already satisfies, such as allowing one
+    more status. Unlike a table rebuild it keeps every column, whoever added it."""
+
+    table: str
+    old: str
+    new: str
+
 
 # v1 — the initial schema.
 _V1 = (
@@ -80,40 +94,25 @@ _V2 = (
 
 # v3 — every question is recorded before it waits: runs may be 'queued'; each run names the process that
 # owns it (`owner`, a row of `owners`), who asked (to answer it again after a crash) and where its status
-# message lives (`surface`, the adapter's JSON handle), so a restart can replace that status. SQLite
-# cannot change a CHECK constraint in place, so runs is rebuilt (migrate() turns foreign keys off for it).
+# message lives (`surface`, the adapter's JSON handle), so a restart can replace that status. Only
+# additions: the CHECK is loosened in place (no table rebuild), so columns other migrations add to runs
+# are kept whatever order migrations are merged in.
 _V3 = (
     """CREATE TABLE owners (
         id TEXT PRIMARY KEY, pid INTEGER NOT NULL, host TEXT NOT NULL,
         started_at REAL NOT NULL, heartbeat_at REAL NOT NULL
     )""",
-    """CREATE TABLE runs_v3 (
-        id INTEGER PRIMARY KEY,
-        platform TEXT NOT NULL, workspace TEXT NOT NULL, channel TEXT NOT NULL, thread TEXT NOT NULL,
-        trigger_message_id TEXT NOT NULL,
-        config_json TEXT NOT NULL,
-        status TEXT NOT NULL CHECK (status IN ('queued', 'running', 'done', 'failed', 'interrupted')),
-        question TEXT NOT NULL, answer TEXT, error TEXT,
-        started_at REAL NOT NULL, finished_at REAL, total_s REAL,
-        prompt_tokens INTEGER, completion_tokens INTEGER, cost_usd REAL,
-        owner TEXT, surface TEXT,
-        author TEXT NOT NULL DEFAULT '', author_name TEXT NOT NULL DEFAULT ''
-    )""",
-    """INSERT INTO runs_v3 (id, platform, workspace, channel, thread, trigger_message_id, config_json, status,
-        question, answer, error, started_at, finished_at, total_s, prompt_tokens, completion_tokens, cost_usd)
-        SELECT id, platform, workspace, channel, thread, trigger_message_id, config_json, status,
-        question, answer, error, started_at, finished_at, total_s, prompt_tokens, completion_tokens, cost_usd
-        FROM runs""",
-    "DROP TABLE runs",
-    "ALTER TABLE runs_v3 RENAME TO runs",
-    "CREATE INDEX runs_by_thread ON runs (platform, workspace, channel, thread)",
-    "CREATE INDEX runs_by_age ON runs (started_at)",
+    LoosenCheck("runs", "CHECK (status IN ('running', 'done', 'failed', 'interrupted'))",
+                "CHECK (status IN ('queued', 'running', 'done', 'failed', 'interrupted'))"),
+    "ALTER TABLE runs ADD COLUMN owner TEXT",
+    "ALTER TABLE runs ADD COLUMN surface TEXT",
+    "ALTER TABLE runs ADD COLUMN author TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE runs ADD COLUMN author_name TEXT NOT NULL DEFAULT ''",
+    "DROP INDEX runs_running",
     "CREATE INDEX runs_unfinished ON runs (status) WHERE status IN ('queued', 'running')",
-    "CREATE INDEX runs_by_trigger ON runs (trigger_message_id)",
-    "CREATE INDEX runs_by_channel ON runs (platform, workspace, channel, id)",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3)
+MIGRATIONS: tuple[tuple[str | LoosenCheck, ...], ...] = (_V1, _V2, _V3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -129,26 +128,35 @@ async def migrate(conn: aiosqlite.Connection) -> int:
         raise SchemaTooNew(
             f"database schema v{found} is newer than this moa-bot understands (v{SCHEMA_VERSION}); upgrade"
         )
-    if found == SCHEMA_VERSION:
-        return found
-    # A table rebuild (v3) drops a parent table: with foreign keys on, that would cascade-delete its
-    # children. The pragma only takes effect outside a transaction; each step checks the keys itself.
-    await conn.execute("PRAGMA foreign_keys = OFF")
-    try:
-        for version in range(found + 1, SCHEMA_VERSION + 1):
-            await conn.execute("BEGIN IMMEDIATE")
-            try:
-                for statement in MIGRATIONS[version - 1]:
+    for version in range(found + 1, SCHEMA_VERSION + 1):
+        await conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in MIGRATIONS[version - 1]:
+                if isinstance(statement, LoosenCheck):
+                    await _loosen_check(conn, statement)
+                else:
                     await conn.execute(statement)
-                broken = list(await conn.execute_fetchall("PRAGMA foreign_key_check"))
-                if broken:
-                    raise StorageError(f"migration to v{version} broke {len(broken)} references")
-                # user_version lives in the file header and is part of the transaction.
-                await conn.execute(f"PRAGMA user_version = {version}")
-            except BaseException:
-                await conn.execute("ROLLBACK")
-                raise
-            await conn.execute("COMMIT")
-    finally:
-        await conn.execute("PRAGMA foreign_keys = ON")
+            # user_version lives in the file header and is part of the transaction.
+            await conn.execute(f"PRAGMA user_version = {version}")
+        except BaseException:
+            await conn.execute("ROLLBACK")
+            raise
+        await conn.execute("COMMIT")
     return found
+
+
+async def _loosen_check(conn: aiosqlite.Connection, step: LoosenCheck) -> None:
+    """Rewrite `step.table`'s CHECK text (inside the migration's transaction); bump schema_version so
+    every connection reloads the schema."""
+    rows = list(await conn.execute_fetchall("PRAGMA schema_version"))
+    await conn.execute("PRAGMA writable_schema = ON")
+    try:
+        cursor = await conn.execute(
+            "UPDATE sqlite_schema SET sql = replace(sql, ?, ?)"
+            " WHERE type = 'table' AND name = ? AND instr(sql, ?) > 0",
+            (step.old, step.new, step.table, step.old))
+        if cursor.rowcount != 1:
+            raise StorageError(f"the {step.table} table does not have the constraint {step.old}")
+        await conn.execute(f"PRAGMA schema_version = {int(rows[0][0]) + 1}")
+    finally:
+        await conn.execute("PRAGMA writable_schema = OFF")
