@@ -6,11 +6,13 @@ The disk is a small tmpfs (`mount -t tmpfs -o size=4m`), so the suite must run a
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import sqlite3
 import subprocess
 import sys
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 DISK_BYTES = 4 * 1024 * 1024
@@ -77,6 +79,18 @@ class LockHolder:
             self._proc.wait()
 
 
+@contextlib.asynccontextmanager
+async def lock_held(db: Path) -> AsyncIterator[LockHolder]:
+    """LockHolder for tests whose bot runs in the same event loop: taking the lock must not block the
+    loop, or a write the bot has in flight could never finish and the holder would wait on it forever."""
+    holder = LockHolder(db)
+    await asyncio.to_thread(holder.__enter__)
+    try:
+        yield holder
+    finally:
+        await asyncio.to_thread(holder.__exit__, None, None, None)
+
+
 def age_runs(db: Path, seconds: float) -> None:
     """Make every stored run `seconds` older (as if the process had died that long ago)."""
     with contextlib.closing(sqlite3.connect(db)) as conn:
@@ -93,3 +107,22 @@ def run_rows(db: Path) -> list[tuple[int, str, str | None]]:
 def process_env(**extra: str) -> dict[str, str]:
     """An environment for a `python -m bot` subprocess: PATH and HOME only, plus `extra`."""
     return {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/root"), **extra}
+
+
+async def wait_for_runs(db: Path, predicate: Callable[[list[sqlite3.Row]], bool], timeout: float = 10.0) -> None:
+    """Wait until the stored runs (read by another connection) satisfy `predicate`.
+
+    A file has no change notification to wait on, so this polls — for states a test cannot see
+    elsewhere, such as a run's status message being recorded after it was posted.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        with contextlib.closing(sqlite3.connect(db)) as conn:
+            conn.row_factory = sqlite3.Row
+            rows = conn.execute("SELECT * FROM runs ORDER BY id").fetchall()
+        if rows and predicate(rows):
+            return
+        if loop.time() > deadline:
+            raise TimeoutError(f"runs never matched; last seen: {[dict(r) for r in rows]}")
+        await asyncio.sleep(0.05)

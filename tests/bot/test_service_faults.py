@@ -16,7 +16,7 @@ from bot.service import ConversationService
 from storage import Database, DatabaseInUse
 from tests.bot.test_service import GENERAL, RecordingSurface, _mention, _settings
 from tests.fakes.groq_server import FakeGroq
-from tests.faults import LockHolder, SmallDisk, run_rows
+from tests.faults import SmallDisk, lock_held, run_rows
 
 
 @pytest_asyncio.fixture
@@ -83,7 +83,7 @@ async def test_an_answer_is_delivered_while_another_program_holds_the_database_l
     db = tmp_path / "moa.db"
     service = await ConversationService.create(_settings(fake, db))
     try:
-        with LockHolder(db):
+        async with lock_held(db):
             surface = RecordingSurface()
             await service.handle_mention(_mention("is the lock a problem?"), surface)
         assert surface.final is not None and "says: is the lock a problem?" in surface.final.text

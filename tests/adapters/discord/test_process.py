@@ -17,7 +17,7 @@ from tests.adapters.discord.conftest import bot_env
 from tests.adapters.discord.test_mentions import answers
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.groq_server import FakeGroq
-from tests.faults import age_runs
+from tests.faults import age_runs, wait_for_runs
 
 
 async def test_moa_bot_run_answers_a_mention_and_stops_cleanly_on_sigterm(
@@ -82,6 +82,8 @@ async def _crash_while_answering(discord: FakeDiscord, groq: FakeGroq, env: dict
         asked = await discord.say(discord.general, discord.alice, f"{discord.bot_mention} {question}")
         await groq.wait_for(lambda f: len(f.calls) >= 3)
         [status] = await discord.wait_for(lambda f: f.bot_messages(asked["id"]))
+        # The status is posted, then its place recorded: kill only once both happened.
+        await wait_for_runs(Path(env["MOA_DB_PATH"]), lambda rows: all(r["surface"] for r in rows))
     finally:
         proc.kill()  # no SIGTERM, no goodbye: nothing told the asker yet
         await proc.wait()

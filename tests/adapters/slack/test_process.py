@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tests.fakes.groq_server import FakeGroq
 from tests.fakes.slack_api import FakeMessage, FakeSlack, SlackSender
-from tests.faults import age_runs
+from tests.faults import age_runs, wait_for_runs
 
 SECRET = "process-signing-secret"
 
@@ -156,3 +156,40 @@ async def _stop(proc: asyncio.subprocess.Process | None) -> None:
     if proc is not None and proc.returncode is None:
         proc.kill()
         await proc.wait()
+
+
+async def test_a_question_waiting_in_the_queue_when_the_process_is_killed_is_answered_after_restart(
+        fake_groq: FakeGroq, tmp_path: Path) -> None:
+    fake_groq.latency = 30.0  # the first answer holds the channel's only slot
+    port = _free_port()
+    async with FakeSlack() as slack:
+        sender = SlackSender(slack, f"http://127.0.0.1:{port}/slack/events", SECRET)
+        proc: asyncio.subprocess.Process | None = await _start_bot(slack, fake_groq, tmp_path, port)
+        try:
+            first = await sender.mention("first, slow")
+            await fake_groq.wait_for(lambda f: len(f.calls) >= 3)
+            waiting = await sender.mention("second, waiting its turn")
+            [queued] = await slack.wait_for(lambda s: s.thread("C0GENERAL", waiting))
+            assert proc is not None
+            # The status is posted, then its place recorded: kill only once both happened.
+            await wait_for_runs(tmp_path / "moa.db", lambda rows: all(r["surface"] for r in rows))
+            proc.kill()
+            await proc.wait()
+
+            fake_groq.latency = 0.0
+            proc = await _start_bot(slack, fake_groq, tmp_path, port)
+            for ts, words in ((first, "first, slow"), (waiting, "second, waiting its turn")):
+                await slack.wait_for(_answered_in_one_message(ts), timeout=20)
+                [answer] = slack.thread("C0GENERAL", ts)
+                assert f"says: {words}" in answer.markdown
+            assert slack.thread("C0GENERAL", waiting)[0].ts == queued.ts  # "queued" became the answer
+        finally:
+            await sender.aclose()
+            await _stop(proc)
+
+
+def _answered_in_one_message(ts: str):
+    def check(slack: FakeSlack) -> bool:
+        messages = slack.thread("C0GENERAL", ts)
+        return len(messages) == 1 and bool(messages[0].buttons) and not messages[0].streaming
+    return check
