@@ -354,8 +354,10 @@ class ConversationService:
         return parse_config(stored.config_json, limits=self.settings.limits)
 
     async def continues_thread(self, channel: ChannelKey, thread: str) -> bool:
-        """True when the bot has answered in this thread before (follow-ups need no mention)."""
-        return await self.db.turns.has_thread(channel, thread)
+        """True when the bot has answered in this thread before (follow-ups need no mention); False while
+        storage cannot say (a mention still works then)."""
+        found, _ = await read("looking up a thread", lambda: self.db.turns.has_thread(channel, thread), False)
+        return found
 
     async def claim_event(self, key: str) -> bool:
         """True the first time a platform event key is seen; False for retries and redeliveries.
