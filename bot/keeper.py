@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 LOCK_RETRIES = 2  # on top of SQLite's own busy timeout
-LOCK_RETRY_DELAY_S = 0.1
+LOCK_RETRY_DELAY_S = 0.05
 
 
 class StorageKeeper:

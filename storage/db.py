@@ -21,9 +21,11 @@ from storage.runs import RunRepository
 from storage.schema import SchemaTooNew, migrate
 from storage.turns import TurnRepository
 
-# Another program (a sqlite3 shell, a backup) may hold the write lock; the hot path retries briefly on top
-# of this and then degrades (bot.keeper), so a held lock costs an answer seconds, never the answer.
-BUSY_TIMEOUT_MS = 1000
+# Another program (a sqlite3 shell, a backup) may hold the write lock. Opening waits a while for it; at
+# run time an answer's write waits briefly (bot.keeper retries on top, then degrades), so a held lock
+# costs an answer about a second, never the answer.
+BUSY_TIMEOUT_MS = 2000
+RUNTIME_BUSY_TIMEOUT_MS = 250
 
 
 class Database:
@@ -75,6 +77,7 @@ class Database:
                 await owners.forget_others(owner)
             # A queued or running run of a dead owner will never finish: claim it to answer or tell.
             interrupted = await RunRepository(shared).take_cut_off(owners.live_since())
+            await conn.execute(f"PRAGMA busy_timeout = {RUNTIME_BUSY_TIMEOUT_MS}")
         except BaseException as err:
             if conn is not None:
                 with contextlib.suppress(Exception):

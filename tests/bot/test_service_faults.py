@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from bot.service import ConversationService
+from bot.service import INTERRUPTED, ConversationService
 from storage import Database, DatabaseInUse
 from tests.bot.test_service import GENERAL, RecordingSurface, _mention, _settings
 from tests.fakes.groq_server import FakeGroq
@@ -142,3 +142,23 @@ async def test_a_database_in_use_by_a_live_process_refuses_a_second_opener(tmp_p
         await first.close()
     second = await Database.open(tmp_path / "moa.db")  # closing gave the file up
     await second.close()
+
+
+async def test_a_question_still_queued_at_shutdown_is_told_and_recorded_as_interrupted(
+        fake: FakeGroq, tmp_path: Path) -> None:
+    db = tmp_path / "moa.db"
+    service = await ConversationService.create(_settings(fake, db))
+    try:
+        fake.latency = 5.0
+        first, second = RecordingSurface(), RecordingSurface()
+        running = asyncio.create_task(service.handle_mention(_mention("first", message_id="m1"), first))
+        await fake.wait_for(lambda f: len(f.calls) >= 1)
+        waiting = asyncio.create_task(service.handle_mention(_mention("second", message_id="m2"), second))
+        await second.wait_for(lambda s: any(p.queued_ahead is not None for _, p in s.progress))
+
+        await service.drain(grace_s=0.1)  # SIGTERM, and the grace period runs out
+        await asyncio.gather(running, waiting, return_exceptions=True)
+        assert second.failure == INTERRUPTED  # the "queued" status is replaced, not left waiting forever
+        assert [status for _, status, _ in run_rows(db)] == ["interrupted", "interrupted"]
+    finally:
+        await service.aclose()
