@@ -112,17 +112,24 @@ async def test_a_question_with_a_lone_surrogate_is_answered_and_stored(fake: Fak
         await service.aclose()
 
 
+async def _one_running_one_queued(service: ConversationService, fake: FakeGroq) -> tuple[
+        asyncio.Task[int | None], asyncio.Task[int | None], RecordingSurface]:
+    """Two questions in one channel: the first holds its only slot, the second waits (shown queued)."""
+    second = RecordingSurface()
+    running = asyncio.create_task(service.handle_mention(_mention("first", message_id="m1"), RecordingSurface()))
+    await fake.wait_for(lambda f: len(f.calls) >= 1)
+    waiting = asyncio.create_task(service.handle_mention(_mention("second", message_id="m2"), second))
+    await second.wait_for(lambda s: any(p.queued_ahead is not None for _, p in s.progress))
+    return running, waiting, second
+
+
 async def test_each_question_is_recorded_as_queued_before_it_waits_for_a_slot(
         fake: FakeGroq, tmp_path: Path) -> None:
     db = tmp_path / "moa.db"
     service = await ConversationService.create(_settings(fake, db))
     try:
         fake.latency = 0.3
-        first, second = RecordingSurface(), RecordingSurface()
-        running = asyncio.create_task(service.handle_mention(_mention("first", message_id="m1"), first))
-        await fake.wait_for(lambda f: len(f.calls) >= 1)
-        waiting = asyncio.create_task(service.handle_mention(_mention("second", message_id="m2"), second))
-        await second.wait_for(lambda s: any(p.queued_ahead is not None for _, p in s.progress))
+        running, waiting, _ = await _one_running_one_queued(service, fake)
 
         rows = run_rows(db)
         assert [status for _, status, _ in rows] == ["running", "queued"]
@@ -150,11 +157,7 @@ async def test_a_question_still_queued_at_shutdown_is_told_and_recorded_as_inter
     service = await ConversationService.create(_settings(fake, db))
     try:
         fake.latency = 5.0
-        first, second = RecordingSurface(), RecordingSurface()
-        running = asyncio.create_task(service.handle_mention(_mention("first", message_id="m1"), first))
-        await fake.wait_for(lambda f: len(f.calls) >= 1)
-        waiting = asyncio.create_task(service.handle_mention(_mention("second", message_id="m2"), second))
-        await second.wait_for(lambda s: any(p.queued_ahead is not None for _, p in s.progress))
+        running, waiting, second = await _one_running_one_queued(service, fake)
 
         await service.drain(grace_s=0.1)  # SIGTERM, and the grace period runs out
         await asyncio.gather(running, waiting, return_exceptions=True)
