@@ -39,6 +39,7 @@ from moa.events import (
 )
 from moa.providers import ProviderRegistry
 from storage.db import Database
+from storage.errors import describe, is_storage_failure
 from storage.models import ChannelKey, ProposerRecord, RunRecord, RunStatus, UnfinishedRun
 from storage.owners import HEARTBEAT_S
 
@@ -382,7 +383,14 @@ class ConversationService:
                            limits=self.settings.limits, default=self.settings.default_config,
                            default_label="this bot's default (MOA_CONFIG)" if self.settings.default_config_path
                            else "the built-in default")
-        return await execute(ctx, _clean_text(text), deps)
+        try:
+            return await execute(ctx, _clean_text(text), deps)
+        except Exception as err:
+            if not is_storage_failure(err):
+                raise
+            log.warning("a /moa command failed on storage: %r", err)
+            return CommandReply(f"I can't use this bot's storage right now ({describe(err)}), so nothing "
+                                "changed. Please try again in a few minutes.")
 
     async def reveal_layers(self, channel: ChannelKey, *, run_id: int | None = None,
                             message_id: str | None = None) -> RunRecord | None:

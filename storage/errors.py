@@ -17,6 +17,11 @@ class DatabaseInUse(StorageError):
     """Another process already serves this database file."""
 
 
+def is_storage_failure(err: BaseException) -> bool:
+    """True for errors the database raised (disk full, locked, damaged…), as opposed to bugs."""
+    return isinstance(err, sqlite3.Error | StorageError)
+
+
 def is_busy(err: BaseException) -> bool:
     """True for "database is locked" / "busy": another connection holds the write lock (retry may help)."""
     return isinstance(err, sqlite3.OperationalError) and any(

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from bot.service import INTERRUPTED, ConversationService
+from bot.service import INTERRUPTED, CommandContext, ConversationService
 from storage import Database, DatabaseInUse
-from tests.bot.test_service import GENERAL, RecordingSurface, _mention, _settings
+from tests.bot.test_service import GENERAL, RecordingSurface, _admin, _mention, _settings
 from tests.fakes.groq_server import FakeGroq
 from tests.faults import SmallDisk, lock_held, run_rows
 
@@ -164,4 +164,18 @@ async def test_a_question_still_queued_at_shutdown_is_told_and_recorded_as_inter
         assert second.failure == INTERRUPTED  # the "queued" status is replaced, not left waiting forever
         assert [status for _, status, _ in run_rows(db)] == ["interrupted", "interrupted"]
     finally:
+        await service.aclose()
+
+
+async def test_a_command_while_the_disk_is_full_says_so_and_changes_nothing(
+        fake: FakeGroq, disk: SmallDisk) -> None:
+    service = await ConversationService.create(_settings(fake, disk.path / "moa.db"))
+    try:
+        disk.fill()
+        reply = await service.run_command(CommandContext(GENERAL, "U1", _admin), "layers 2")
+        assert not reply.changed and "disk is full" in reply.text and "nothing changed" in reply.text
+        disk.free()
+        assert (await service.effective_config(GENERAL)).cycles == 3
+    finally:
+        disk.free()
         await service.aclose()
