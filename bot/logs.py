@@ -8,9 +8,14 @@ from collections.abc import Iterable, Mapping
 from rich.console import Console
 from rich.logging import RichHandler
 
-from bot.redact import SECRET_SUFFIXES, Redactor, secret_values
+from bot.redact import Redactor
 
-__all__ = ["SECRET_SUFFIXES", "RedactSecrets", "configure_logging", "secret_values"]
+SECRET_SUFFIXES = ("_TOKEN", "_KEY", "_SECRET")
+
+
+def secret_values(env: Mapping[str, str]) -> list[str]:
+    """Values of variables whose names mark them as secrets (long enough to be worth hiding)."""
+    return [v for k, v in env.items() if k.upper().endswith(SECRET_SUFFIXES) and len(v) >= 6]
 
 
 class RedactSecrets(logging.Filter):
@@ -18,13 +23,13 @@ class RedactSecrets(logging.Filter):
 
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
-        self._redactor = Redactor(secrets)
+        self._redactor = Redactor(secrets)  # bot/redact.py: the one redaction chat, doctor and CLI use too
 
     def redact(self, text: str) -> str:
         return self._redactor.redact(text)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        # Always: patterns (URL passwords, Authorization values) apply even with no configured secret.
+        # Always: URL passwords and Authorization values are hidden even with no configured secret.
         message = record.getMessage()
         record.msg, record.args = self.redact(message), None
         if record.exc_info and record.exc_info[1] is not None:
