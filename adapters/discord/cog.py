@@ -27,7 +27,7 @@ from moa.config import PRESET_DESCRIPTIONS
 from storage.models import UnfinishedRun
 
 if TYPE_CHECKING:
-    from adapters.discord.client import MoaBot
+    from adapters.discord.client import MoaBotMixin
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ class MoaCog(commands.Cog):
     moa = app_commands.Group(name="moa", description="Mixture-of-Agents: how answers in this channel are made")
     agents = app_commands.Group(name="agents", description="The proposer agents of this channel", parent=moa)
 
-    def __init__(self, bot: MoaBot) -> None:
+    def __init__(self, bot: MoaBotMixin) -> None:
         self.bot = bot
         self.service = bot.service
         self._tasks: set[asyncio.Task[None]] = set()
@@ -139,6 +139,12 @@ class MoaCog(commands.Cog):
         if handle.get("message") and isinstance(channel, discord.TextChannel | discord.Thread | discord.DMChannel):
             status = channel.get_partial_message(int(handle["message"]))
         return DiscordSurface(channel, status)
+
+    @commands.Cog.listener()
+    async def on_shard_ready(self, shard_id: int) -> None:
+        """With shards, `on_ready` waits for every shard of the process; the notices go over REST, so the
+        first shard ready is enough (`on_ready` then finds nothing left to tell)."""
+        await self.on_ready()
 
     # ---- reactions ---------------------------------------------------------------------------------
     @commands.Cog.listener()
