@@ -176,7 +176,7 @@ class ConversationService:
             await surface.fail(BUSY, None)
             return None
         except asyncio.CancelledError:  # cancelled while waiting in the queue (shutdown)
-            if state.run_id is not None and not state.settled:
+            if not state.settled:
                 await asyncio.shield(self._settle(state, "interrupted", INTERRUPTED))
                 with contextlib.suppress(Exception):
                     await asyncio.shield(surface.fail(INTERRUPTED, None))
