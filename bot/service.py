@@ -39,7 +39,7 @@ from moa.events import (
 )
 from moa.providers import ProviderRegistry
 from storage.db import Database
-from storage.errors import describe, is_storage_failure
+from storage.errors import StorageError, describe, is_storage_failure
 from storage.models import ChannelKey, ProposerRecord, RunRecord, RunStatus, UnfinishedRun
 from storage.owners import HEARTBEAT_S
 
@@ -394,11 +394,18 @@ class ConversationService:
 
     async def reveal_layers(self, channel: ChannelKey, *, run_id: int | None = None,
                             message_id: str | None = None) -> RunRecord | None:
-        """The run behind an answer — only if it belongs to `channel`."""
-        if run_id is not None:
-            return await self.db.runs.get(run_id, channel)
-        if message_id is not None:
-            return await self.db.runs.find_by_message(channel, message_id)
+        """The run behind an answer — only if it belongs to `channel`. StorageError (a sentence) when
+        storage cannot be read."""
+        try:
+            if run_id is not None:
+                return await self.db.runs.get(run_id, channel)
+            if message_id is not None:
+                return await self.db.runs.find_by_message(channel, message_id)
+        except Exception as err:
+            if not is_storage_failure(err):
+                raise
+            raise StorageError(f"I can't read this bot's storage right now ({describe(err)}), so I can't show "
+                               "those layers. Please try again in a few minutes.") from None
         return None
 
     async def last_run(self, channel: ChannelKey, thread: str | None = None) -> RunRecord | None:

@@ -24,6 +24,7 @@ from adapters.slack.surface import SlackSurface, StreamingSupport, slack_error
 from bot.render import SLACK, render_layers_pages
 from bot.service import CommandContext, ConversationService, Mention
 from bot.settings import Settings
+from storage.errors import StorageError
 from storage.models import ChannelKey, RunRecord
 
 log = logging.getLogger(__name__)
@@ -101,7 +102,11 @@ def register_listeners(app: AsyncApp, service: ConversationService, settings: Se
             run_id = int(body["actions"][0]["value"])
         except (KeyError, IndexError, ValueError):
             return
-        run = await service.reveal_layers(ChannelKey("slack", _team(body, context), channel), run_id=run_id)
+        try:
+            run = await service.reveal_layers(ChannelKey("slack", _team(body, context), channel), run_id=run_id)
+        except StorageError as err:  # storage is down: say so rather than nothing
+            await respond(text=str(err), response_type="ephemeral", replace_original=False)
+            return
         if run is None:
             await respond(text=NOT_FOUND, response_type="ephemeral", replace_original=False)
             return

@@ -6,6 +6,7 @@ Real SQLite on a real (tiny) file system, the real groq SDK against the fake Gro
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pytest
 import pytest_asyncio
 
 from bot.service import INTERRUPTED, CommandContext, ConversationService
-from storage import Database, DatabaseInUse
+from storage import Database, DatabaseInUse, StorageError
 from tests.bot.test_service import GENERAL, RecordingSurface, _admin, _mention, _settings
 from tests.fakes.groq_server import FakeGroq
 from tests.faults import SmallDisk, lock_held, run_rows
@@ -178,4 +179,18 @@ async def test_a_command_while_the_disk_is_full_says_so_and_changes_nothing(
         assert (await service.effective_config(GENERAL)).cycles == 3
     finally:
         disk.free()
+        await service.aclose()
+
+
+async def test_layers_asked_for_while_storage_is_damaged_get_a_sentence(
+        fake: FakeGroq, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    service = await ConversationService.create(_settings(fake, tmp_path / "moa.db"))
+    try:
+        async def damaged(*args: object) -> None:  # a unit seam: real damage is not reproducible on demand
+            raise sqlite3.DatabaseError("database disk image is malformed")
+
+        monkeypatch.setattr(service.db.runs, "get", damaged)
+        with pytest.raises(StorageError, match=r"damaged.*try again"):
+            await service.reveal_layers(GENERAL, run_id=1)
+    finally:
         await service.aclose()
