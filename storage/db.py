@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -12,23 +14,34 @@ import aiosqlite
 from storage.budgets import BudgetRepository
 from storage.configs import ConfigRepository
 from storage.connection import SharedConnection
+from storage.errors import StorageError
 from storage.event_keys import EventKeyRepository
+from storage.lock import ProcessLock
 from storage.models import ChannelKey, UnfinishedRun
+from storage.owners import OwnerRepository, new_owner_id
 from storage.runs import RunRepository
-from storage.schema import SCHEMA_VERSION, migrate
+from storage.schema import SCHEMA_VERSION, SchemaTooNew, migrate
 from storage.turns import TurnRepository
 from storage.usage import UsageRepository
 from storage.votes import VoteRepository
 
-BUSY_TIMEOUT_MS = 5000  # another process (e.g. `moa-bot ask` next to `run`) may hold the write lock
+# Another program (a sqlite3 shell, a backup) may hold the write lock. Opening waits a while for it; at
+# run time an answer's write waits briefly (bot.keeper retries on top, then degrades), so a held lock
+# costs an answer about a second, never the answer.
+BUSY_TIMEOUT_MS = 2000
+RUNTIME_BUSY_TIMEOUT_MS = 250
 
 
 class Database:
     """The bot's SQLite file. Use `await Database.open(path)`, then db.configs / turns / runs / event_keys."""
 
-    def __init__(self, shared: SharedConnection, interrupted_at_open: list[UnfinishedRun]) -> None:
+    def __init__(self, shared: SharedConnection, interrupted_at_open: list[UnfinishedRun], *,
+                 owner: str = "", lock: ProcessLock | None = None) -> None:
         self._shared = shared
+        self._lock = lock
         self.interrupted_at_open = interrupted_at_open
+        self.owner = owner  # this process's id, recorded on the runs it starts
+        self.owners = OwnerRepository(shared)
         self.configs = ConfigRepository(shared)
         self.turns = TurnRepository(shared)
         self.runs = RunRepository(shared)
@@ -39,12 +52,24 @@ class Database:
 
     @classmethod
     async def open(cls, path: str | Path) -> Database:
-        """Create or open the file, migrate it forward, and mark runs left 'running' as 'interrupted'."""
+        """Create or open the file for this process alone, migrate it forward, and claim the runs a dead
+        process left queued or running (`interrupted_at_open`).
+
+        Raises StorageError with a sentence naming the file and the fix when it cannot be used.
+        """
+        lock = None
         if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        # isolation_level=None: autocommit; transactions are explicit (see SharedConnection).
-        conn = await aiosqlite.connect(path, isolation_level=None)
+            path = Path(path)
+            _check_writable(path)
+            try:
+                lock = ProcessLock.acquire(path)
+            except OSError as err:
+                raise StorageError(f"Cannot create the lock file beside the database {path}: "
+                                   f"{err.strerror or err}. {_FIX_PATH}") from None
+        conn: aiosqlite.Connection | None = None
         try:
+            # isolation_level=None: autocommit; transactions are explicit (see SharedConnection).
+            conn = await aiosqlite.connect(path, isolation_level=None)
             conn.row_factory = sqlite3.Row
             await conn.execute("PRAGMA journal_mode = WAL")
             await conn.execute("PRAGMA synchronous = NORMAL")
@@ -52,12 +77,26 @@ class Database:
             await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             await migrate(conn)
             shared = SharedConnection(conn)
-            # A run still 'running' belongs to a process that is gone: it will never finish.
-            interrupted = await RunRepository(shared).mark_interrupted()
-        except BaseException:
-            await conn.close()
+            owner = new_owner_id()
+            owners = OwnerRepository(shared)
+            await owners.register(owner)
+            if lock is not None:  # the file lock proves every other owner is gone
+                await owners.forget_others(owner)
+            # A queued or running run of a dead owner will never finish: claim it to answer or tell.
+            interrupted = await RunRepository(shared).take_cut_off(owners.live_since())
+            await conn.execute(f"PRAGMA busy_timeout = {RUNTIME_BUSY_TIMEOUT_MS}")
+        except BaseException as err:
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    await conn.close()
+            if lock is not None:
+                lock.release()
+            if isinstance(err, sqlite3.Error) and not isinstance(err, SchemaTooNew):
+                raise StorageError(_open_failure(Path(str(path)), err)) from None
+            if isinstance(err, SchemaTooNew):
+                raise SchemaTooNew(f"{path}: {err}") from None
             raise
-        return cls(shared, interrupted)
+        return cls(shared, interrupted, owner=owner, lock=lock)
 
     @classmethod
     async def open_read_only(cls, path: str | Path) -> Database:
@@ -79,9 +118,13 @@ class Database:
         return cls(SharedConnection(conn), [])
 
     async def close(self) -> None:
-        """Wait for the statement in flight, then close the connection."""
+        """Wait for the statement in flight, then close the connection and give up the file."""
+        with contextlib.suppress(Exception):  # a full disk must not keep the process from stopping
+            await self.owners.remove(self.owner)
         async with self._shared.lock:
             await self._shared.raw.close()
+        if self._lock is not None:
+            self._lock.release()
 
     async def prune(self, days: int, now: float | None = None) -> int:
         """Delete turns and runs (with their proposer outputs) older than `days`; returns rows removed."""
@@ -101,3 +144,48 @@ class Database:
             turns = await tx.execute(f"DELETE FROM turns WHERE {where}", key)
             runs = await tx.execute(f"DELETE FROM runs WHERE {where}", key)
         return turns + runs
+
+
+_FIX_PATH = "Set MOA_DB_PATH to a file in a directory this user can write."
+
+
+def _check_writable(path: Path) -> None:
+    """Fail with a sentence before SQLite does with "attempt to write a readonly database"."""
+    directory = path.parent
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        blocker = next((p for p in (directory, *directory.parents) if p.exists() and not p.is_dir()), None)
+        reason = f"{blocker} is a file, not a directory" if blocker else (err.strerror or str(err))
+        raise StorageError(f"Cannot create the directory {directory} for the database {path}: {reason}. "
+                           f"Create it, or {_FIX_PATH[0].lower()}{_FIX_PATH[1:]}") from None
+    if path.is_dir():
+        raise StorageError(f"MOA_DB_PATH names the directory {path}; it must name a file, e.g. "
+                           f"{path / 'moa-bot.db'}.")
+    if path.exists() and not os.access(path, os.R_OK | os.W_OK):
+        raise StorageError(f"The database file {path} is read-only (no write permission, or a read-only file "
+                           f"system). Make it writable (e.g. `chmod u+w {path}`), or {_FIX_PATH[0].lower()}"
+                           f"{_FIX_PATH[1:]}")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        verb = "use" if path.exists() else "create"
+        raise StorageError(f"The directory {directory} is not writable, so moa-bot cannot {verb} its database "
+                           f"{path} there (SQLite also writes {path.name}-wal beside it). Make the directory "
+                           f"writable for this user, or {_FIX_PATH[0].lower()}{_FIX_PATH[1:]}")
+
+
+def _open_failure(path: Path, err: sqlite3.Error) -> str:
+    """What went wrong opening `path`, as a sentence with the fix."""
+    text = str(err).lower()
+    if "not a database" in text or "malformed" in text or "encrypted" in text:
+        return (f"The file {path} is not a usable moa-bot database (SQLite: {err}). If it is another file, "
+                f"set MOA_DB_PATH to a new path; if it is a damaged moa-bot database, restore it from a "
+                f"backup or move it aside (moa-bot then starts with a fresh one).")
+    if "locked" in text or "busy" in text:
+        return (f"The database {path} is locked by another program (SQLite: {err}). Close whatever holds "
+                f"it open in a transaction (e.g. a sqlite3 shell or a backup tool) and start again.")
+    if "readonly" in text or "read-only" in text:
+        return (f"The database {path} cannot be written (SQLite: {err}). Make the file and its directory "
+                f"writable for this user, or {_FIX_PATH[0].lower()}{_FIX_PATH[1:]}")
+    if "full" in text:
+        return f"The disk holding {path} is full (SQLite: {err}). Free some space and start again."
+    return f"Cannot open the database {path} (SQLite: {err}). {_FIX_PATH}"
