@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import groq
 
 from moa.errors import ConfigError, ProviderError
+from moa.pacing import try_again_s
 from moa.wire import (
     describe_error,
     error_code,
@@ -194,7 +195,9 @@ class CallRetries:
     def _after_rate_limit(self, failed: FailedAttempt, err: groq.APIStatusError, left_s: float) -> Decision:
         model = failed.model
         self.rate_limited += 1
-        wait = retry_after_s(err.response.headers)
+        # Groq's body is more precise than its whole-second header ("Please try again in 5.289s").
+        wait = try_again_s(error_message(err))
+        wait = wait if wait is not None else retry_after_s(err.response.headers)
         wait = wait if wait is not None else self.policy.backoff(self.rate_limited)
         if wait > left_s:
             return GiveUp(ProviderError(

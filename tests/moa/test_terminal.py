@@ -85,7 +85,7 @@ async def test_missing_groq_key_is_one_sentence_and_exit_2(fake_groq: FakeGroq,
 
 async def test_a_failed_run_exits_1_with_the_reason(fake_groq: FakeGroq,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
-    fake_groq.decommissioned.add(STRONG)
+    fake_groq.decommissioned.update({STRONG, "qwen/qwen3.8-27b"})  # the aggregator and its fallback
     code = await ask("q", None, 1, False, settings(fake_groq))
     out, err = capsys.readouterr()
     assert code == 1 and out == ""
