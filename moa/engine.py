@@ -49,8 +49,9 @@ from moa.events import (
     Usage,
 )
 from moa.fitting import CallShape, Fitted, fit
-from moa.pacing import BudgetWait
+from moa.pacing import BudgetWait, estimate_tokens
 from moa.pricing import cost_usd, total_cost
+from moa.prompts import build_messages
 from moa.providers import Completion, ProviderRegistry
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,22 @@ def layer_usage(outputs: Sequence[ProposerFinished]) -> Usage:
 def layer_cost(outputs: Sequence[ProposerFinished]) -> float | None:
     """What one layer cost; None when any billed call's price is unknown."""
     return total_cost(o.cost_usd for o in outputs if o.usage is not None)
+
+
+# What one earlier answer adds to a later call's prompt, for reserving budget ahead (a rough guess).
+_ANSWER_TOKENS_GUESS = 300
+
+
+def _next_demand(config: MoaConfig, question: str, history: Sequence[Turn], layer: int) -> dict[str, int]:
+    """Tokens the step after proposer layer `layer` will ask each model for (prompt + max_tokens)."""
+    base = estimate_tokens(build_messages(config.system_prompt, question, history))
+    helper = _ANSWER_TOKENS_GUESS * len(config.layer_agent_config)
+    if layer >= config.cycles:
+        return {config.main_model: base + helper + config.max_tokens}
+    demand: dict[str, int] = {}
+    for agent in config.layer_agent_config.values():
+        demand[agent.model_name] = demand.get(agent.model_name, 0) + base + helper + agent.max_tokens
+    return demand
 
 
 @dataclass
@@ -187,11 +204,20 @@ class MoaEngine:
 
     async def _pipeline(self, question: str, config: MoaConfig, history: tuple[Turn, ...], ticket: int,
                         emit: Callable[[MoaEvent | _Crash], None]) -> None:
+        started_at = time.time()
+        state = _RunState(ticket=ticket, emit=emit, deadline=asyncio.get_running_loop().time() + self.deadline_s)
+
+        pacer = self.providers.pacer
+        try:
+            await self._steps(question, config, history, state, started_at)
+        finally:
+            pacer.done(ticket)
+
+    async def _steps(self, question: str, config: MoaConfig, history: tuple[Turn, ...], state: _RunState,
+                     started_at: float) -> None:
         loop = asyncio.get_running_loop()
         t0 = loop.time()
-        started_at = time.time()
-        deadline = t0 + self.deadline_s
-        state = _RunState(ticket=ticket, emit=emit, deadline=deadline)
+        deadline, emit, pacer = state.deadline, state.emit, self.providers.pacer
         agents = config.agents
         answers: list[str] = []
         layer_times: list[float] = []
@@ -199,6 +225,7 @@ class MoaEngine:
 
         for layer in range(1, config.cycles + 1):
             layer_t0 = loop.time()
+            pacer.expect(state.ticket, _next_demand(config, question, history, layer))
             emit(LayerStarted(layer=layer, total_layers=config.cycles, agents=tuple(n for n, _ in agents),
                               models=tuple(a.model_name for _, a in agents)))
             outputs = await self._layer(layer, config, tuple(answers), question, history, state)
@@ -227,6 +254,7 @@ class MoaEngine:
         # ---- the aggregator, or its fallback ----
         agg_t0 = loop.time()
         model = config.main_model
+        pacer.expect(state.ticket, {})  # the aggregator is the last call: nothing to keep room for
         emit(AggregatorStarted(model=model))
         try:
             result = await self._aggregate(model, config, tuple(answers), question, history, state)

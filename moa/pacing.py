@@ -206,9 +206,12 @@ class _Waiter:
 class Budget:
     """The rate limits of one model, what was sent against them, and who waits for room, by ticket."""
 
-    def __init__(self, model: str, provider: str, declared: DeclaredLimits | None = None) -> None:
+    def __init__(self, model: str, provider: str, declared: DeclaredLimits | None = None,
+                 reserved: Callable[[int, str], int] | None = None) -> None:
         self.model = model
         self.provider = provider
+        # Tokens earlier answers (lower tickets) will soon ask this model for: kept free for them.
+        self._reserved = reserved or (lambda ticket, model: 0)
         declared = declared or DeclaredLimits()
         self.tokens = _Limit(declared.tpm)
         self.requests = _Limit(declared.rpm)
@@ -303,7 +306,8 @@ class Budget:
             while True:
                 now = loop.time()
                 ahead = [w for w in self._queue if w < waiter]
-                wait, resource = self.wait_s(tokens + sum(w.tokens for w in ahead), now)
+                before = sum(w.tokens for w in ahead) + self._reserved(ticket, self.model)
+                wait, resource = self.wait_s(tokens + before, now)
                 if not ahead and wait <= 0:
                     heapq.heappop(self._queue)
                     self._wake_head()
@@ -333,6 +337,10 @@ class Budget:
             if told is not None and on_wait is not None:
                 on_wait(BudgetWait(self.model, self.provider, "tokens", 0.0))
 
+    def wake(self) -> None:
+        """Waiters re-check (something they depend on changed)."""
+        self._wake_head()
+
     def _wake_head(self) -> None:
         # Everyone re-checks: the head may go, and the others' estimates change.
         for waiter in self._queue:
@@ -346,15 +354,36 @@ class Pacer:
         self._declared = dict(declared or {})
         self._budgets: dict[str, Budget] = {}
         self._tickets = itertools.count(1)
+        self._expected: dict[int, dict[str, int]] = {}  # ticket -> model -> tokens its next step needs
 
     def ticket(self) -> int:
         """The next answer's place in line."""
         return next(self._tickets)
 
+    def expect(self, ticket: int, demand: Mapping[str, int]) -> None:
+        """The answer holding `ticket` will next ask these models for about these many tokens: later
+        answers leave that much room, so earlier answers finish first instead of all together."""
+        self._expected[ticket] = {m: n for m, n in demand.items() if n > 0}
+        self._wake_all()
+
+    def done(self, ticket: int) -> None:
+        """The answer holding `ticket` is over: it needs nothing more."""
+        if self._expected.pop(ticket, None):
+            self._wake_all()
+
+    def _reserved(self, ticket: int, model: str) -> int:
+        return sum(demand.get(model, 0) for t, demand in self._expected.items() if t < ticket)
+
+    def _wake_all(self) -> None:
+        for budget in self._budgets.values():
+            budget.wake()
+
     def budget(self, model: str, provider: str) -> Budget:
         budget = self._budgets.get(model)
         if budget is None:
-            budget = self._budgets[model] = Budget(model, provider, self._declared.get(model))
+            budget = self._budgets[model] = Budget(model, provider, self._declared.get(model), self._reserved)
+        elif provider and not budget.provider:
+            budget.provider = provider
         return budget
 
     def known(self, model: str) -> Budget | None:

@@ -55,8 +55,10 @@ class RetryPolicy:
 
     max_attempts: int = 4  # per call, for transient failures (5xx, 498, timeouts, connection errors)
     max_rate_limit_waits: int = 8  # 429s honoured per call
-    backoff_base_s: float = 0.5
-    backoff_max_s: float = 8.0
+    # Short: failures come in bursts of single calls while the rest of the layer is already done; a
+    # proposer that keeps failing is left out or hedged by the layer, not waited for.
+    backoff_base_s: float = 0.1
+    backoff_max_s: float = 4.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> RetryPolicy:
