@@ -17,7 +17,7 @@ from functools import partial
 from bot.gate import FairGate, QueueFull
 from bot.render import render_failure
 from bot.settings import Settings
-from bot.surface import AgentProgress, FinalAnswer, Progress, ReplySurface
+from bot.surface import AgentProgress, BudgetNote, FinalAnswer, Progress, ReplySurface
 from bot.throttle import CoalescingUpdater
 from moa.config import MoaConfig, parse_config
 from moa.engine import MoaEngine
@@ -25,6 +25,7 @@ from moa.errors import ConfigError
 from moa.events import (
     AggregatorDelta,
     AggregatorStarted,
+    BudgetWaiting,
     LayerResult,
     LayerStarted,
     ProposerFinished,
@@ -97,7 +98,7 @@ class ConversationService:
         providers = ProviderRegistry.from_env(settings.env, call_timeout_s=settings.call_timeout_s,
                                               deadline_s=settings.run_deadline_s)
         engine = MoaEngine(providers, call_timeout_s=settings.call_timeout_s,
-                           deadline_s=settings.run_deadline_s)
+                           deadline_s=settings.run_deadline_s, quorum=settings.quorum or None)
         service = cls(settings, db, providers, engine)
         service._pruner = asyncio.create_task(service._prune_forever())
         return service
@@ -172,9 +173,11 @@ class ConversationService:
             async with contextlib.aclosing(self.engine.run(question, config, history)) as events:
                 async for event in events:
                     match event:
-                        case LayerStarted() | ProposerFinished() | AggregatorStarted():
+                        case LayerStarted() | ProposerFinished() | AggregatorStarted() | BudgetWaiting():
                             if isinstance(event, ProposerFinished):
                                 outputs.append(event)
+                            if isinstance(event, AggregatorStarted) and event.restarted:
+                                answer = ""  # a fallback aggregator starts the answer over
                             progress.apply(event)
                             updater.push(partial(surface.show_progress, progress.snapshot()))
                         case AggregatorDelta(text=piece):
@@ -260,7 +263,7 @@ class ConversationService:
         deps = CommandDeps(configs=self.db.configs, history=self.db, models=self.providers,
                            limits=self.settings.limits, default=self.settings.default_config,
                            default_label="this bot's default (MOA_CONFIG)" if self.settings.default_config_path
-                           else "the built-in default")
+                           else "the built-in default", pacer=self.providers.pacer)
         return await execute(ctx, text, deps)
 
     async def reveal_layers(self, channel: ChannelKey, *, run_id: int | None = None,
@@ -333,9 +336,14 @@ class _ProgressTracker:
         self._layer = 1
         self._aggregator = config.main_model
         self._agents = [AgentProgress(name, agent.model_name, "waiting") for name, agent in config.agents]
+        self._waits: dict[str, BudgetNote] = {}  # model -> its rate-limit wait, while there is one
 
-    def apply(self, event: LayerStarted | ProposerFinished | AggregatorStarted) -> None:
+    def apply(self, event: LayerStarted | ProposerFinished | AggregatorStarted | BudgetWaiting) -> None:
         match event:
+            case BudgetWaiting(model=model, wait_s=wait_s) if wait_s <= 0:
+                self._waits.pop(model, None)
+            case BudgetWaiting(model=model):
+                self._waits[model] = BudgetNote(model, event.provider, event.resource, event.wait_s)
             case LayerStarted(layer=layer, agents=names, models=models):
                 self._layer = layer
                 self._agents = [AgentProgress(n, m, "running") for n, m in zip(names, models, strict=False)]
@@ -351,7 +359,7 @@ class _ProgressTracker:
 
     def snapshot(self) -> Progress:
         return Progress(layer=self._layer, total_layers=self._total, agents=tuple(self._agents),
-                        aggregator_model=self._aggregator)
+                        aggregator_model=self._aggregator, budget_waits=tuple(self._waits.values()))
 
 
 def _flat(layers: tuple[LayerResult, ...]) -> list[ProposerFinished]:

@@ -19,13 +19,16 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.text import Text
 
+from bot.render import budget_wait_line
 from bot.settings import Settings
+from bot.surface import BudgetNote
 from moa.config import MoaConfig, check_limits, load_config_file
 from moa.engine import MoaEngine, layer_cost, layer_usage
 from moa.errors import ConfigError, ProviderError
 from moa.events import (
     AggregatorDelta,
     AggregatorStarted,
+    BudgetWaiting,
     LayerStarted,
     ProposerFinished,
     RunFailed,
@@ -70,7 +73,8 @@ async def ask(question: str, config_file: str | Path | None, layers: int | None,
         err.print(MISSING_GROQ_KEY)
         await registry.aclose()
         return 2
-    engine = MoaEngine(registry, call_timeout_s=settings.call_timeout_s, deadline_s=settings.run_deadline_s)
+    engine = MoaEngine(registry, call_timeout_s=settings.call_timeout_s, deadline_s=settings.run_deadline_s,
+                       quorum=settings.quorum or None)
     view = _AskView(err, out, show_layers, config)
     try:
         async with aclosing(engine.run(question, config)) as events:
@@ -128,6 +132,16 @@ class _AskView:
                 else:
                     self.err.print(Text(f"  layer {p.layer}: {layer_usage(self.pending).total_tokens:,} tokens · "
                                         f"cost {format_cost(layer_cost(self.pending))}", style="dim"))
+            case BudgetWaiting() as wait if wait.wait_s > 0:
+                note = BudgetNote(wait.model, wait.provider, wait.resource, wait.wait_s)
+                self._set_status(budget_wait_line(note))
+            case AggregatorStarted(model=model, restarted=True):
+                self.stop()
+                if self.streamed:
+                    self.out.write("\n")
+                    self.streamed = False
+                self.err.print(Text(f"The aggregator failed; {model} writes the answer instead…", style="yellow"))
+                self._set_status(f"{model} is writing the answer…")
             case AggregatorStarted(model=model):
                 self._flush_layer()
                 self.stop()

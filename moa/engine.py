@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from moa.config import AgentConfig, MoaConfig
+from moa.demand import step_demand
 from moa.errors import MoaError, ModelUnavailable, ProviderError
 from moa.events import (
     AggregatorDelta,
@@ -49,9 +50,8 @@ from moa.events import (
     Usage,
 )
 from moa.fitting import CallShape, Fitted, fit
-from moa.pacing import BudgetWait, estimate_tokens
+from moa.pacing import BudgetWait
 from moa.pricing import cost_usd, total_cost
-from moa.prompts import build_messages
 from moa.providers import Completion, ProviderRegistry
 
 log = logging.getLogger(__name__)
@@ -69,22 +69,6 @@ def layer_cost(outputs: Sequence[ProposerFinished]) -> float | None:
     return total_cost(o.cost_usd for o in outputs if o.usage is not None)
 
 
-# What one earlier answer adds to a later call's prompt, for reserving budget ahead (a rough guess).
-_ANSWER_TOKENS_GUESS = 300
-
-
-def _next_demand(config: MoaConfig, question: str, history: Sequence[Turn], layer: int) -> dict[str, int]:
-    """Tokens the step after proposer layer `layer` will ask each model for (prompt + max_tokens)."""
-    base = estimate_tokens(build_messages(config.system_prompt, question, history))
-    helper = _ANSWER_TOKENS_GUESS * len(config.layer_agent_config)
-    if layer >= config.cycles:
-        return {config.main_model: base + helper + config.max_tokens}
-    demand: dict[str, int] = {}
-    for agent in config.layer_agent_config.values():
-        demand[agent.model_name] = demand.get(agent.model_name, 0) + base + helper + agent.max_tokens
-    return demand
-
-
 @dataclass
 class _Crash:
     error: BaseException
@@ -98,10 +82,19 @@ class _RunState:
     layers: list[LayerResult] = field(default_factory=list)
     dead_models: dict[str, str] = field(default_factory=dict)  # model -> why it is unavailable
     trimmed: list[str] = field(default_factory=list)  # what was cut to fit rate limits, as sentences
+    waits: dict[str, dict[int, BudgetWait]] = field(default_factory=dict)  # model -> waiting calls
 
     def tell_wait(self, wait: BudgetWait) -> None:
-        self.emit(BudgetWaiting(model=wait.model, provider=wait.provider, resource=wait.resource,
-                                wait_s=wait.wait_s))
+        """Report the longest wait of the model's waiting calls (0 once none waits)."""
+        calls = self.waits.setdefault(wait.model, {})
+        if wait.wait_s > 0:
+            calls[wait.waiter] = wait
+        else:
+            calls.pop(wait.waiter, None)
+        longest = max(calls.values(), key=lambda w: w.wait_s, default=None)
+        self.emit(BudgetWaiting(model=wait.model, provider=wait.provider,
+                                resource=longest.resource if longest else wait.resource,
+                                wait_s=longest.wait_s if longest else 0.0))
 
     def note_trim(self, fitted: Fitted) -> None:
         if fitted.trimmed and fitted.trimmed not in self.trimmed:
@@ -225,7 +218,7 @@ class MoaEngine:
 
         for layer in range(1, config.cycles + 1):
             layer_t0 = loop.time()
-            pacer.expect(state.ticket, _next_demand(config, question, history, layer))
+            pacer.expect(state.ticket, step_demand(config, question, history, layer + 1))
             emit(LayerStarted(layer=layer, total_layers=config.cycles, agents=tuple(n for n, _ in agents),
                               models=tuple(a.model_name for _, a in agents)))
             outputs = await self._layer(layer, config, tuple(answers), question, history, state)

@@ -123,7 +123,8 @@ class BudgetWait:
     model: str
     provider: str
     resource: Resource
-    wait_s: float
+    wait_s: float  # 0: the wait is over
+    waiter: int = 0  # tells apart several calls waiting for one model
 
 
 class _Ledger:
@@ -317,9 +318,11 @@ class Budget:
                 if on_wait is not None and wait >= TELL_AFTER_S and (
                         told is None or abs(wait - told) > max(2.0, 0.25 * told)):
                     told = wait
-                    on_wait(BudgetWait(self.model, self.provider, resource, wait))
+                    on_wait(BudgetWait(self.model, self.provider, resource, wait, waiter.seq))
                 waiter.wake.clear()
                 sleep = wait if not ahead else None
+                if told is not None:  # look again now and then, so what people are told stays true
+                    sleep = min(sleep if sleep is not None else math.inf, max(TELL_AFTER_S, told / 4))
                 if deadline is not None:
                     sleep = min(sleep if sleep is not None else math.inf, deadline - now)
                 try:
@@ -335,7 +338,7 @@ class Budget:
             raise
         finally:
             if told is not None and on_wait is not None:
-                on_wait(BudgetWait(self.model, self.provider, "tokens", 0.0))
+                on_wait(BudgetWait(self.model, self.provider, "tokens", 0.0, waiter.seq))
 
     def wake(self) -> None:
         """Waiters re-check (something they depend on changed)."""

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from moa.config import Limits, MoaConfig, default_config
+from moa.pacing import Pacer
 from storage.models import ChannelKey, ConfigChange, StoredConfig
 
 
@@ -43,3 +44,4 @@ class CommandDeps:
     limits: Limits = field(default_factory=Limits)
     default: MoaConfig = field(default_factory=default_config)  # for channels with no stored setup
     default_label: str = "the built-in default"  # how replies name `default`
+    pacer: Pacer | None = None  # the models' known rate limits, for what `show` says about pace
