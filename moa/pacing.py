@@ -226,6 +226,12 @@ class Budget:
         return self.learnt_window_s or DEFAULT_WINDOW_S
 
     @property
+    def _ledger_window(self) -> float:
+        # Our entries carry the time we sent, the provider's the time it received: keep ours a little
+        # longer, or a call sent the moment an entry leaves our window arrives before it left theirs.
+        return self.window_s * 1.02 + 0.05
+
+    @property
     def known(self) -> bool:
         return self.tokens.limit is not None or self.requests.limit is not None
 
@@ -239,7 +245,7 @@ class Budget:
 
     def wait_s(self, tokens: int, now: float) -> tuple[float, Resource]:
         """Seconds until a call of `tokens` may go, and which limit holds it."""
-        window = self.window_s
+        window = self._ledger_window
         by_tokens = self.tokens.wait_s(tokens, now, window)
         by_requests = self.requests.wait_s(1, now, window)
         held = max(0.0, self.hold_until - now)
@@ -268,7 +274,7 @@ class Budget:
             # The reset is at most one window long: the longest seen is the best guess of the window.
             self.learnt_window_s = min(DEFAULT_WINDOW_S, max(self.learnt_window_s or 0.0, reset))
         if limit is not None and remaining is not None and limit > 0:
-            self.tokens.observe(limit, remaining, reset, sent_at, now, self.window_s)
+            self.tokens.observe(limit, remaining, reset, sent_at, now, self._ledger_window)
         day_left = _int(headers.get("x-ratelimit-remaining-requests"))
         day_reset = parse_duration(headers.get("x-ratelimit-reset-requests") or "")
         if day_left == 0 and day_reset:
