@@ -110,7 +110,7 @@ class _Attempt:
     """One call made for an agent in a layer (the first, or a hedge)."""
 
     task: asyncio.Task[ProposerFinished]
-    sent_at: float | None = None  # loop time the request first went out (after any budget wait)
+    sent_at: float | None = None  # loop time its latest request went out; None while it waits for budget
 
 
 @dataclass(eq=False)
@@ -125,11 +125,6 @@ class _AgentCall:
 
     def running(self) -> list[_Attempt]:
         return [a for a in self.attempts if not a.task.done()]
-
-    @property
-    def sent_at(self) -> float | None:
-        times = [a.sent_at for a in self.attempts if a.sent_at is not None]
-        return min(times) if times else None
 
 
 class MoaEngine:
@@ -304,7 +299,7 @@ class MoaEngine:
 
     async def _call(self, model: str, shape: CallShape, who: str, state: _RunState, *,
                     temperature: float | None, on_delta: Callable[[str], None] | None = None,
-                    on_sent: Callable[[], None] | None = None) -> Completion:
+                    on_sent: Callable[[bool], None] | None = None, hedge: bool = False) -> Completion:
         """One call, trimmed to fit the model's known tokens-per-minute limit; if the provider still says
         it is too large (413: the limit was not known yet, or the estimate was low), trimmed and sent
         once more."""
@@ -316,7 +311,8 @@ class MoaEngine:
                 return await self.providers.complete(
                     model, fitted.messages, temperature=temperature, max_tokens=fitted.max_tokens,
                     on_delta=on_delta, timeout_s=self.call_timeout_s, deadline=state.deadline,
-                    ticket=state.ticket, on_wait=state.tell_wait, on_sent=on_sent)
+                    ticket=state.ticket, on_wait=state.tell_wait, on_sent=on_sent, trim_to_fit=attempt == 1,
+                    hedge=hedge)
             except ProviderError as err:
                 if err.status != 413 or attempt == 2 or pacer.largest_request(model) is None:
                     raise
@@ -336,7 +332,8 @@ class MoaEngine:
         def start(call: _AgentCall) -> None:
             attempt = _Attempt(asyncio.create_task(
                 self._propose(layer, call, config.aggregate_prompt, answers, question, history, state,
-                              on_sent=lambda: setattr(attempt, "sent_at", loop.time())),
+                              on_sent=lambda sent: setattr(attempt, "sent_at", loop.time() if sent else None),
+                              hedge=bool(call.attempts)),
                 name=f"moa-l{layer}-{call.name}"))
             call.attempts.append(attempt)
             owner[attempt.task] = call
@@ -414,7 +411,7 @@ class MoaEngine:
 
     async def _propose(self, layer: int, call: _AgentCall, aggregate_prompt: str, answers: tuple[str, ...],
                        question: str, history: tuple[Turn, ...], state: _RunState,
-                       on_sent: Callable[[], None]) -> ProposerFinished:
+                       on_sent: Callable[[bool], None], hedge: bool = False) -> ProposerFinished:
         """One call of an agent in one layer; never raises (except when cancelled)."""
         loop = asyncio.get_running_loop()
         t0 = loop.time()
@@ -426,7 +423,7 @@ class MoaEngine:
         shape = CallShape(agent.system_prompt, aggregate_prompt, answers, question, history, agent.max_tokens)
         try:
             result = await self._call(model, shape, f"Agent {name}", state, temperature=agent.temperature,
-                                      on_sent=on_sent)
+                                      on_sent=on_sent, hedge=hedge)
         except ModelUnavailable as err:
             state.dead_models[model] = str(err)
             return ProposerFinished(layer=layer, agent=name, model=model, text="",

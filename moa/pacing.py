@@ -218,6 +218,11 @@ class Budget:
         self.requests = _Limit(declared.rpm)
         self.learnt_window_s: float | None = None
         self.hold_until = 0.0  # after a 429: the provider asked us to wait until then
+        # Until a first response tells the limits, only one answer's calls go (a "probe"): a cold start
+        # of many answers at once would otherwise bounce on limits it could have known.
+        self.seen_response = False
+        self._probing: int | None = None  # the ticket whose calls probe
+        self._probe_over = asyncio.Event()
         self._queue: list[_Waiter] = []
         self._seq = itertools.count()
 
@@ -267,6 +272,8 @@ class Budget:
 
     def observe_headers(self, headers: Mapping[str, str], sent_at: float, now: float) -> None:
         """Learn from a response's `x-ratelimit-*` headers (tokens per window; requests per day)."""
+        self.seen_response = True
+        self.attempt_over()
         limit, remaining = _int(headers.get("x-ratelimit-limit-tokens")), _int(
             headers.get("x-ratelimit-remaining-tokens"))
         reset = parse_duration(headers.get("x-ratelimit-reset-tokens") or "")
@@ -283,6 +290,8 @@ class Budget:
 
     def observe_rejection(self, message: str, wait_s: float | None, now: float) -> None:
         """Learn from a 429 / 413 body and hold further calls for as long as it asks."""
+        self.seen_response = True
+        self.attempt_over()
         for kind, number in _BODY_LIMIT.findall(message):
             kind = kind.upper()
             if kind == "TPM":
@@ -295,15 +304,32 @@ class Budget:
             self.hold_until = max(self.hold_until, now + wait)
         self._wake_head()
 
+    def attempt_over(self) -> None:
+        """A call's attempt ended (answered, refused or broken): a waiting call may probe next."""
+        if self._probing is not None:
+            self._probing = None
+            self._probe_over.set()
+
     def hold_over(self, now: float) -> None:
         """A call waited out a 429's hold itself: the hold ends now."""
         self.hold_until = min(self.hold_until, now)
 
     async def acquire(self, tokens: int, ticket: int, on_wait: Callable[[BudgetWait], None] | None,
-                      deadline: float | None) -> tuple[float, int] | None:
+                      deadline: float | None, *, hedge: bool = False) -> tuple[float, int] | None:
         """Wait until a call of `tokens` fits, serving waiters by ticket; returns what was spent (to
-        `refund` if the provider refuses the call). TimeoutError when `deadline` (loop time) comes first."""
+        `refund` if the provider refuses the call). TimeoutError when `deadline` (loop time) comes first.
+        A `hedge` (a second call for a lagging one) does not wait for a probe: the probe may be the laggard."""
         loop = asyncio.get_running_loop()
+        while not self.known and self.hold_until <= loop.time() and not hedge:
+            if self.seen_response:
+                return None  # the provider sends no limits: nothing to pace
+            if self._probing is None or self._probing == ticket:
+                self._probing = ticket
+                return None
+            self._probe_over.clear()
+            timeout = None if deadline is None else max(0.0, deadline - loop.time())
+            async with asyncio.timeout(timeout):
+                await self._probe_over.wait()
         if not self.known and self.hold_until <= loop.time():
             return None
         waiter = _Waiter(ticket, next(self._seq), tokens, asyncio.Event())

@@ -217,14 +217,19 @@ class ProviderRegistry:
                        max_tokens: int | None = None, on_delta: Callable[[str], None] | None = None,
                        timeout_s: float | None = None, deadline: float | None = None,
                        ticket: int | None = None, on_wait: Callable[[BudgetWait], None] | None = None,
-                       on_sent: Callable[[], None] | None = None) -> Completion:
+                       on_sent: Callable[[bool], None] | None = None, trim_to_fit: bool = False,
+                       hedge: bool = False) -> Completion:
         """One chat completion, paced and retried; streams into `on_delta` when given.
 
         Before each attempt the call waits for room in the model's budget (`moa.pacing`), served by
-        `ticket` (lower first; one per answer); `on_wait` hears about waits worth telling, `on_sent`
-        when the first attempt goes out. `deadline` is an event-loop time (`loop.time()`) after which
-        no attempt or wait may run; `timeout_s` bounds one attempt (for a stream: the wait for each
-        chunk). Raises ProviderError (ModelUnavailable for a missing model) with a user-facing sentence.
+        `ticket` (lower first; one per answer); `on_wait` hears about waits worth telling;
+        `on_sent(True)` as each attempt goes out, `on_sent(False)` as the call goes (back) to wait for
+        the budget. With `trim_to_fit`, a 413 that names the model's tokens-per-minute limit raises
+        ProviderError (status 413) for the caller to trim the call (see `moa.fitting`) instead of
+        quietly lowering max_tokens. A `hedge` (a second call for a lagging one) never waits for the
+        first call to a model to tell its limits. `deadline` is an event-loop time (`loop.time()`) after which no
+        attempt or wait may run; `timeout_s` bounds one attempt (for a stream: the wait for each chunk).
+        Raises ProviderError (ModelUnavailable for a missing model) with a user-facing sentence.
         """
         provider, wire_model = self.resolve(model)
         loop = asyncio.get_running_loop()
@@ -250,8 +255,10 @@ class ProviderRegistry:
 
         while True:
             cost = estimate_tokens(body["messages"]) + int(body.get("max_tokens") or 0)
+            if on_sent is not None:
+                on_sent(False)  # not in flight while it waits for the budget
             try:
-                spent = await budget.acquire(cost, ticket, on_wait, deadline)
+                spent = await budget.acquire(cost, ticket, on_wait, deadline, hedge=hedge)
             except TimeoutError:
                 raise ProviderError(f"{model} waited for {provider.name}'s rate limit until the run's time limit "
                                     "ran out; try again later or use fewer layers or agents.",
@@ -261,14 +268,18 @@ class ProviderRegistry:
                 raise ProviderError(f"{model} did not answer before the run's time limit ran out.", model=model)
             attempts += 1
             attempt_t0 = loop.time()
-            if attempts == 1 and on_sent is not None:
-                on_sent()
+            if on_sent is not None:
+                on_sent(True)
             budget_s = min(timeout_s, remaining)
             try:
-                text, usage = await self._attempt(provider, body, budget_s, delta if on_delta else None, deadline,
-                                                  headers_seen)
+                try:
+                    text, usage = await self._attempt(provider, body, budget_s, delta if on_delta else None,
+                                                      deadline, headers_seen)
+                finally:
+                    budget.attempt_over()
             except (groq.APIError, httpx.HTTPError, TimeoutError) as err:
                 now = loop.time()
+                rate_limited = isinstance(err, groq.APIStatusError) and err.status_code == 429
                 if isinstance(err, groq.APIStatusError):
                     self._learn_from_error(budget, err, spent, attempt_t0, now)
                 decision = retries.decide(FailedAttempt(
@@ -282,8 +293,14 @@ class ProviderRegistry:
                                   attempts=attempts)
             match decision:
                 case Retry():
+                    if rate_limited and on_sent is not None:
+                        on_sent(False)  # waiting for the budget, not in flight
                     await self.sleep(decision.wait_s)
                     budget.hold_over(loop.time())  # waited out what the provider asked
+                case ShrinkMaxTokens() if budget.tpm is not None and trim_to_fit:
+                    # The 413 named the limit: the caller trims the call to fit and says what it cut.
+                    raise ProviderError(f"The request to {model} is larger than {provider.name}'s "
+                                        f"{budget.tpm:,} tokens-per-minute limit.", model=model, status=413)
                 case ShrinkMaxTokens():
                     body["max_tokens"] = decision.max_tokens
                 case DropReasoningFormat():

@@ -101,6 +101,7 @@ class FakeCall:
     usage: dict[str, Any] | None = None  # what the reply reported (reasoning counts as completion)
     requested_tokens: int | None = None  # what it counted against a token limit (prompt + max_tokens)
     straggler: bool = False  # made slow on purpose (`straggler_share`)
+    extra_delay: float = 0.0  # added on purpose (`delay`)
 
     @property
     def provider(self) -> str:
@@ -224,6 +225,7 @@ class FakeGroq:
     def __post_init__(self) -> None:
         self._failures: dict[str, list[_Failure]] = {}
         self._limits: dict[str, RateLimit] = {}
+        self._delays: dict[str, list[float]] = {}
         self._random = random.Random(self.seed)
         self._runner: web.AppRunner | None = None
         # Re-checked now and then too: a test may wait on state the fake is not told about.
@@ -241,6 +243,10 @@ class FakeGroq:
         """
         self._failures.setdefault(model, []).extend(
             _Failure(status, retry_after, code, message) for _ in range(times))
+
+    def delay(self, model: str, seconds: float, times: int = 1) -> None:
+        """Make the next `times` answered calls to `model` take `seconds` longer (a straggler)."""
+        self._delays.setdefault(model, []).extend([seconds] * times)
 
     def limit(self, model: str = "*", *, tpm: int | None = None, rpm: int | None = None,
               window_s: float = 60.0, rpd: int = 14_400) -> None:
@@ -396,6 +402,8 @@ class FakeGroq:
         if self.straggler_share and (self.straggle_streams or not call.stream) \
                 and self._random.random() < self.straggler_share:
             call.straggler = True
+        if self._delays.get(model):
+            call.extra_delay = self._delays[model].pop(0)
 
         text = self.reply(call)
         call.reply_text = text
@@ -449,7 +457,7 @@ class FakeGroq:
 
     def _call_latency(self, call: FakeCall) -> float:
         latency = self._latency(call.model)
-        return latency * self.straggler_factor if call.straggler else latency
+        return (latency * self.straggler_factor if call.straggler else latency) + call.extra_delay
 
     def _latency(self, model: str) -> float:
         return self.latency_by_model.get(model, self.latency)
