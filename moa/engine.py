@@ -110,7 +110,11 @@ class _Attempt:
     """One call made for an agent in a layer (the first, or a hedge)."""
 
     task: asyncio.Task[ProposerFinished]
-    sent_at: float | None = None  # loop time its latest request went out; None while it waits for budget
+    # When it started working on the answer: its first request, moved later by any budget wait since.
+    sent_at: float | None = None
+
+    def went_out(self, now: float, held_s: float) -> None:
+        self.sent_at = now if self.sent_at is None else self.sent_at + held_s
 
 
 @dataclass(eq=False)
@@ -130,7 +134,7 @@ class _AgentCall:
 class MoaEngine:
     def __init__(self, providers: ProviderRegistry, *, call_timeout_s: float = 60.0,
                  deadline_s: float = 300.0, quorum: int | None = None, straggler_factor: float = 1.5,
-                 straggler_slack_s: float = 0.1, hedge: bool = True) -> None:
+                 straggler_slack_s: float = 0.5, hedge: bool = True) -> None:
         """`quorum`: answers a layer needs before it may leave a straggler out (None: all but one, at
         least one). A call is a straggler once it ran `straggler_factor` × as long as the slowest
         answered sibling and at least `straggler_slack_s` more; `hedge` sends such a laggard a second,
@@ -299,7 +303,7 @@ class MoaEngine:
 
     async def _call(self, model: str, shape: CallShape, who: str, state: _RunState, *,
                     temperature: float | None, on_delta: Callable[[str], None] | None = None,
-                    on_sent: Callable[[bool], None] | None = None, hedge: bool = False) -> Completion:
+                    on_sent: Callable[[float], None] | None = None, hedge: bool = False) -> Completion:
         """One call, trimmed to fit the model's known tokens-per-minute limit; if the provider still says
         it is too large (413: the limit was not known yet, or the estimate was low), trimmed and sent
         once more."""
@@ -332,7 +336,7 @@ class MoaEngine:
         def start(call: _AgentCall) -> None:
             attempt = _Attempt(asyncio.create_task(
                 self._propose(layer, call, config.aggregate_prompt, answers, question, history, state,
-                              on_sent=lambda sent: setattr(attempt, "sent_at", loop.time() if sent else None),
+                              on_sent=lambda held_s: attempt.went_out(loop.time(), held_s),
                               hedge=bool(call.attempts)),
                 name=f"moa-l{layer}-{call.name}"))
             call.attempts.append(attempt)
@@ -411,7 +415,7 @@ class MoaEngine:
 
     async def _propose(self, layer: int, call: _AgentCall, aggregate_prompt: str, answers: tuple[str, ...],
                        question: str, history: tuple[Turn, ...], state: _RunState,
-                       on_sent: Callable[[bool], None], hedge: bool = False) -> ProposerFinished:
+                       on_sent: Callable[[float], None], hedge: bool = False) -> ProposerFinished:
         """One call of an agent in one layer; never raises (except when cancelled)."""
         loop = asyncio.get_running_loop()
         t0 = loop.time()

@@ -40,6 +40,7 @@ TELL_AFTER_S = 1.0
 _LIMIT_PART = re.compile(r"^(\d+)\s*(rpm|tpm)$", re.IGNORECASE)
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 _BODY_LIMIT = re.compile(r"\((TPM|RPM|TPD|RPD)\):\s*Limit\s+(\d+)", re.IGNORECASE)
+_BODY_USED = re.compile(r"\((TPM|RPM)\):\s*Limit\s+(\d+),\s*Used\s+(\d+)", re.IGNORECASE)
 _TRY_AGAIN = re.compile(r"try again in\s+((?:\d+(?:\.\d+)?(?:ms|h|m|s))+)", re.IGNORECASE)
 
 
@@ -190,7 +191,9 @@ class _Limit:
         while ours > used_org and self.ledger.entries and self.ledger.entries[0][0] <= sent_at:
             ours -= self.ledger.entries.popleft()[1]
         self.others = max(0, used_org - ours)
-        self.others_until = now + (reset_s if reset_s is not None else window)
+        # Others who sent lately are likely to go on sending: keep their share for a window past the
+        # reset, unless newer headers say otherwise (they replace this estimate).
+        self.others_until = now + (reset_s if reset_s is not None else window) + window
 
 
 @dataclass(eq=False)
@@ -288,8 +291,9 @@ class Budget:
             self.hold_until = max(self.hold_until, now + day_reset)
         self._wake_head()
 
-    def observe_rejection(self, message: str, wait_s: float | None, now: float) -> None:
-        """Learn from a 429 / 413 body and hold further calls for as long as it asks."""
+    def observe_rejection(self, message: str, wait_s: float | None, now: float, sent_at: float | None = None) -> None:
+        """Learn from a 429 / 413 body ("(TPM): Limit L, Used U, …") and hold further calls for as long as
+        it asks."""
         self.seen_response = True
         self.attempt_over()
         for kind, number in _BODY_LIMIT.findall(message):
@@ -300,6 +304,11 @@ class Budget:
                 self.requests.limit = int(number)
         asked = try_again_s(message)
         wait = asked if asked is not None else wait_s
+        for kind, limit, used in _BODY_USED.findall(message):
+            # What the whole organisation has used: trusted over our own count, as headers are.
+            which = self.tokens if kind.upper() == "TPM" else self.requests
+            which.observe(int(limit), int(limit) - int(used), wait, sent_at if sent_at is not None else now, now,
+                          self._ledger_window)
         if wait is not None:
             self.hold_until = max(self.hold_until, now + wait)
         self._wake_head()

@@ -217,19 +217,20 @@ class ProviderRegistry:
                        max_tokens: int | None = None, on_delta: Callable[[str], None] | None = None,
                        timeout_s: float | None = None, deadline: float | None = None,
                        ticket: int | None = None, on_wait: Callable[[BudgetWait], None] | None = None,
-                       on_sent: Callable[[bool], None] | None = None, trim_to_fit: bool = False,
+                       on_sent: Callable[[float], None] | None = None, trim_to_fit: bool = False,
                        hedge: bool = False) -> Completion:
         """One chat completion, paced and retried; streams into `on_delta` when given.
 
         Before each attempt the call waits for room in the model's budget (`moa.pacing`), served by
         `ticket` (lower first; one per answer); `on_wait` hears about waits worth telling;
-        `on_sent(True)` as each attempt goes out, `on_sent(False)` as the call goes (back) to wait for
-        the budget. With `trim_to_fit`, a 413 that names the model's tokens-per-minute limit raises
-        ProviderError (status 413) for the caller to trim the call (see `moa.fitting`) instead of
-        quietly lowering max_tokens. A `hedge` (a second call for a lagging one) never waits for the
-        first call to a model to tell its limits. `deadline` is an event-loop time (`loop.time()`) after which no
-        attempt or wait may run; `timeout_s` bounds one attempt (for a stream: the wait for each chunk).
-        Raises ProviderError (ModelUnavailable for a missing model) with a user-facing sentence.
+        `on_sent(held_s)` as each attempt goes out, with the seconds it just waited for the budget (a
+        layer does not count those against a call). With `trim_to_fit`, a 413 that names the model's
+        tokens-per-minute limit raises ProviderError (status 413) for the caller to trim the call (see
+        `moa.fitting`) instead of quietly lowering max_tokens. A `hedge` (a second call for a lagging
+        one) never waits for the first call to a model to tell its limits. `deadline` is an event-loop
+        time (`loop.time()`) after which no attempt or wait may run; `timeout_s` bounds one attempt (for
+        a stream: the wait for each chunk). Raises ProviderError (ModelUnavailable for a missing model)
+        with a user-facing sentence.
         """
         provider, wire_model = self.resolve(model)
         loop = asyncio.get_running_loop()
@@ -248,6 +249,7 @@ class ProviderRegistry:
             on_delta(piece)
 
         budget = self.pacer.budget(model, provider.name)
+        held_s = 0.0  # waited for the budget since the last attempt went out
         ticket = ticket if ticket is not None else self.pacer.ticket()
 
         def headers_seen(headers: httpx.Headers, sent_at: float) -> None:
@@ -255,8 +257,7 @@ class ProviderRegistry:
 
         while True:
             cost = estimate_tokens(body["messages"]) + int(body.get("max_tokens") or 0)
-            if on_sent is not None:
-                on_sent(False)  # not in flight while it waits for the budget
+            wait_t0 = loop.time()
             try:
                 spent = await budget.acquire(cost, ticket, on_wait, deadline, hedge=hedge)
             except TimeoutError:
@@ -268,8 +269,10 @@ class ProviderRegistry:
                 raise ProviderError(f"{model} did not answer before the run's time limit ran out.", model=model)
             attempts += 1
             attempt_t0 = loop.time()
+            held_s += loop.time() - wait_t0
             if on_sent is not None:
-                on_sent(True)
+                on_sent(held_s)
+            held_s = 0.0
             budget_s = min(timeout_s, remaining)
             try:
                 try:
@@ -293,9 +296,10 @@ class ProviderRegistry:
                                   attempts=attempts)
             match decision:
                 case Retry():
-                    if rate_limited and on_sent is not None:
-                        on_sent(False)  # waiting for the budget, not in flight
+                    sleep_t0 = loop.time()
                     await self.sleep(decision.wait_s)
+                    if rate_limited:  # waiting for the budget, not for the model
+                        held_s += loop.time() - sleep_t0
                     budget.hold_over(loop.time())  # waited out what the provider asked
                 case ShrinkMaxTokens() if budget.tpm is not None and trim_to_fit:
                     # The 413 named the limit: the caller trims the call to fit and says what it cut.
@@ -319,7 +323,7 @@ class ProviderRegistry:
         if spent is not None and (status in (413, 429) or status >= 500):
             budget.refund(spent)
         if status in (413, 429):
-            budget.observe_rejection(error_message(err), retry_after_s(err.response.headers), now)
+            budget.observe_rejection(error_message(err), retry_after_s(err.response.headers), now, sent_at)
         else:
             budget.observe_headers(err.response.headers, sent_at, now)
 

@@ -57,7 +57,7 @@ class RetryPolicy:
     max_rate_limit_waits: int = 8  # 429s honoured per call
     # Short: failures come in bursts of single calls while the rest of the layer is already done; a
     # proposer that keeps failing is left out or hedged by the layer, not waited for.
-    backoff_base_s: float = 0.1
+    backoff_base_s: float = 0.05
     backoff_max_s: float = 4.0
 
     @classmethod

@@ -201,13 +201,16 @@ async def test_a_failing_proposer_does_not_hold_the_layer_through_long_backoffs(
 async def test_two_processes_sharing_a_key_learn_each_others_use_from_the_headers(fake: FakeGroq) -> None:
     fake.limit("*", tpm=2400, window_s=2.0)
     first, second = make_engine(fake), make_engine(fake)  # two pacers, as in two processes
+    for engine in (first, second):  # each has answered before, so each knows the limits
+        final(await collect(engine, "warm up", small_config()))
+    fake.calls.clear()
     runs = await asyncio.gather(*(collect(engine, f"q{i}", small_config())
-                                  for i, engine in enumerate([first, second, first, second])))
+                                  for i, engine in enumerate([first, second, first, second, first, second])))
     await first.providers.aclose()
     await second.providers.aclose()
     assert all(isinstance(events[-1], RunFinished) for events in runs)
     limited = [c for c in fake.calls if c.status == 429]
-    assert len(limited) <= 0.2 * len(fake.calls)
+    assert len(limited) <= 0.15 * len(fake.calls)  # only where both start sending at the same instant
 
 
 async def test_a_run_that_cannot_get_its_budget_before_the_deadline_says_so(fake: FakeGroq) -> None:
