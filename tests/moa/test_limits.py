@@ -210,7 +210,8 @@ async def test_two_processes_sharing_a_key_learn_each_others_use_from_the_header
     await second.providers.aclose()
     assert all(isinstance(events[-1], RunFinished) for events in runs)
     limited = [c for c in fake.calls if c.status == 429]
-    assert len(limited) <= 0.15 * len(fake.calls)  # only where both start sending at the same instant
+    # Without trusting the headers each process spends the whole budget: about half the calls bounce.
+    assert len(limited) <= 0.2 * len(fake.calls)
 
 
 async def test_a_run_that_cannot_get_its_budget_before_the_deadline_says_so(fake: FakeGroq) -> None:
