@@ -10,10 +10,11 @@ import json
 from dataclasses import dataclass
 
 from bot.chunking import close_open_fence, split_text
-from bot.surface import AgentProgress, BudgetNote, Progress
+from bot.surface import AgentProgress, Progress
 from moa.config import MoaConfig
 from moa.demand import answer_demand, budget_pace
 from moa.errors import MoaError, ModelUnavailable
+from moa.events import BudgetWaiting
 from moa.pacing import Pacer
 from storage.models import ProposerRecord, RunRecord
 
@@ -76,7 +77,7 @@ def _agent_progress_line(agent: AgentProgress) -> str:
     return line
 
 
-def budget_wait_line(note: BudgetNote) -> str:
+def budget_wait_line(note: BudgetWaiting) -> str:
     """'⏳ waiting for Groq's token budget for gpt-oss-20b — about 40 s'."""
     provider = "Groq" if note.provider in ("groq", "") else note.provider
     what = "token" if note.resource == "tokens" else "request"

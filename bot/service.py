@@ -17,7 +17,7 @@ from functools import partial
 from bot.gate import FairGate, QueueFull
 from bot.render import render_failure
 from bot.settings import Settings
-from bot.surface import AgentProgress, BudgetNote, FinalAnswer, Progress, ReplySurface
+from bot.surface import AgentProgress, FinalAnswer, Progress, ReplySurface
 from bot.throttle import CoalescingUpdater
 from moa.config import MoaConfig, parse_config
 from moa.engine import MoaEngine
@@ -336,14 +336,14 @@ class _ProgressTracker:
         self._layer = 1
         self._aggregator = config.main_model
         self._agents = [AgentProgress(name, agent.model_name, "waiting") for name, agent in config.agents]
-        self._waits: dict[str, BudgetNote] = {}  # model -> its rate-limit wait, while there is one
+        self._waits: dict[str, BudgetWaiting] = {}  # model -> its rate-limit wait, while there is one
 
     def apply(self, event: LayerStarted | ProposerFinished | AggregatorStarted | BudgetWaiting) -> None:
         match event:
             case BudgetWaiting(model=model, wait_s=wait_s) if wait_s <= 0:
                 self._waits.pop(model, None)
             case BudgetWaiting(model=model):
-                self._waits[model] = BudgetNote(model, event.provider, event.resource, event.wait_s)
+                self._waits[model] = event
             case LayerStarted(layer=layer, agents=names, models=models):
                 self._layer = layer
                 self._agents = [AgentProgress(n, m, "running") for n, m in zip(names, models, strict=False)]

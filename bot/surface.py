@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+from moa.events import BudgetWaiting
+
 AgentState = Literal["waiting", "running", "done", "failed"]
 
 
@@ -22,16 +24,6 @@ class AgentProgress:
 
 
 @dataclass(frozen=True)
-class BudgetNote:
-    """A call waits for a model's rate-limit budget, about `wait_s` seconds."""
-
-    model: str
-    provider: str  # "groq" or a declared provider's name
-    resource: Literal["tokens", "requests"]
-    wait_s: float
-
-
-@dataclass(frozen=True)
 class Progress:
     """What is happening now: which layer runs and the state of each agent (never their answers)."""
 
@@ -40,7 +32,7 @@ class Progress:
     agents: tuple[AgentProgress, ...] = ()
     aggregator_model: str = ""
     queued_ahead: int | None = None  # set while the request waits for a slot
-    budget_waits: tuple[BudgetNote, ...] = ()  # models whose rate limit holds a call back now
+    budget_waits: tuple[BudgetWaiting, ...] = ()  # models whose rate limit holds a call back now
 
     @property
     def aggregating(self) -> bool:

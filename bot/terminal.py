@@ -21,7 +21,6 @@ from rich.text import Text
 
 from bot.render import budget_wait_line
 from bot.settings import Settings
-from bot.surface import BudgetNote
 from moa.config import MoaConfig, check_limits, load_config_file
 from moa.engine import MoaEngine, layer_cost, layer_usage
 from moa.errors import ConfigError, ProviderError
@@ -133,8 +132,7 @@ class _AskView:
                     self.err.print(Text(f"  layer {p.layer}: {layer_usage(self.pending).total_tokens:,} tokens · "
                                         f"cost {format_cost(layer_cost(self.pending))}", style="dim"))
             case BudgetWaiting() as wait if wait.wait_s > 0:
-                note = BudgetNote(wait.model, wait.provider, wait.resource, wait.wait_s)
-                self._set_status(budget_wait_line(note))
+                self._set_status(budget_wait_line(wait))
             case AggregatorStarted(model=model, restarted=True):
                 self.stop()
                 if self.streamed:

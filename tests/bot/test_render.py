@@ -14,9 +14,10 @@ from bot.render import (
     render_layers_pages,
     render_progress,
 )
-from bot.surface import AgentProgress, BudgetNote, Progress
+from bot.surface import AgentProgress, Progress
 from moa.config import default_config, preset
 from moa.errors import ConfigError, ModelUnavailable, ProviderError
+from moa.events import BudgetWaiting
 from storage.models import ChannelKey, ProposerRecord, RunRecord
 
 CHANNEL = ChannelKey("slack", "T1", "C1")
@@ -78,11 +79,11 @@ def test_progress_while_queued_says_how_many_are_ahead() -> None:
 
 
 def test_progress_says_which_models_budget_holds_an_answer_back_and_for_how_long() -> None:
-    wait = BudgetNote("openai/gpt-oss-20b", "groq", "tokens", 41.0)
+    wait = BudgetWaiting("openai/gpt-oss-20b", "groq", "tokens", 41.0)
     agent = AgentProgress("a1", "openai/gpt-oss-20b", "running")
     text = render_progress(Progress(layer=2, total_layers=3, agents=(agent,), budget_waits=(wait,)), PLAIN)
     assert text.splitlines()[1] == "⏳ waiting for Groq's token budget for gpt-oss-20b — about 40 s"
-    ollama = BudgetNote("ollama:llama3.1:8b", "ollama", "requests", 3.2)
+    ollama = BudgetWaiting("ollama:llama3.1:8b", "ollama", "requests", 3.2)
     text = render_progress(Progress(layer=4, total_layers=3, aggregator_model="m", budget_waits=(ollama,)))
     assert text.endswith("⏳ waiting for ollama's request budget for ollama:llama3.1:8b — about 3 s")
 
