@@ -13,6 +13,9 @@ its "minute" is scaled down (`--window`, default 6 s) so the whole bench takes a
    answer (a process's first answer learns each model's limits before other answers join in).
 3. Stragglers: 10 % of proposer calls take 6× their latency. Prints p95 answer time / the nominal path
    ((layers + 1) × call latency; target ≤ 2.0).
+4. Request budget: 20 requests per window per model, 10 mentions, 4 answered at once (the default).
+   Prints answers lost (target 0) and the time for all against the budget's floor (the busiest model's
+   calls / 20 windows; target ≤ 1.1×, the issue's "≤ 200 s" for a 180 s floor).
 
 Run: python bench/limits.py [--window 6] [--tpm 8000] [--mentions 4] [--latency 0.5] [--runs 20]
 Exits 1 when a target is missed.
@@ -31,6 +34,7 @@ from collections.abc import Sequence
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from moa.config import MoaConfig, default_config
+from moa.demand import answer_demand
 from moa.engine import MoaEngine
 from moa.events import RunFailed, RunFinished
 from moa.providers import ProviderRegistry
@@ -88,6 +92,33 @@ async def token_budget(args: argparse.Namespace) -> bool:
           f"{per_window / args.tpm:.0%} of its budget")
     return share <= 0.10 and lost == 0 and first_last <= 0.6 and not any(
         "413" in (f.error if isinstance(f, RunFailed) else "") for _, f in results)
+
+
+async def request_budget(args: argparse.Namespace) -> bool:
+    config = default_config()
+    mentions, rpm = 10, 20
+    async with FakeGroq(latency=args.latency) as fake:
+        # Groq always has a tokens-per-minute limit too (its headers tell the window); here a loose one.
+        fake.limit("*", rpm=rpm, tpm=1_000_000, window_s=args.window)
+        engine = engine_for(fake)
+        gate = asyncio.Semaphore(4)  # MOA_MAX_CONCURRENT's default
+        t0 = time.monotonic()
+
+        async def one() -> tuple[float, RunFinished | RunFailed]:
+            async with gate:
+                return await answer(engine, config, t0)
+
+        results = await asyncio.gather(*(one() for _ in range(mentions)))
+        await engine.providers.aclose()
+    lost = sum(1 for _, final in results if not isinstance(final, RunFinished))
+    took = max(t for t, _ in results)
+    busiest = max(d.calls for d in answer_demand(config).values()) * mentions
+    floor = busiest / rpm * args.window
+    limited = sum(1 for c in fake.calls if c.status == 429)
+    print(f"4. {rpm} requests per {args.window:g} s window per model, {mentions} mentions, 4 at once")
+    print(f"   answers lost: {lost}   all done in {took:.1f} s; the budget's floor is {floor:.1f} s = "
+          f"{took / floor:.2f}× (target: 0 lost, ≤ 1.1×)   429s: {limited} of {len(fake.calls)}")
+    return lost == 0 and took <= 1.1 * floor
 
 
 async def many_runs(fake: FakeGroq, runs: int, at_once: int) -> list[float]:
@@ -149,7 +180,7 @@ async def main() -> int:
     parser.add_argument("--latency", type=float, default=0.5, help="seconds per call")
     parser.add_argument("--runs", type=int, default=20, help="answers in the storm and straggler cases")
     args = parser.parse_args()
-    ok = [await token_budget(args), await storm(args), await stragglers(args)]
+    ok = [await token_budget(args), await storm(args), await stragglers(args), await request_budget(args)]
     return 0 if all(ok) else 1
 
 

@@ -14,7 +14,7 @@ from bot.surface import AgentProgress, Progress
 from moa.config import MoaConfig
 from moa.demand import answer_demand, budget_pace
 from moa.errors import MoaError, ModelUnavailable
-from moa.events import BudgetWaiting
+from moa.events import LEFT_OUT, BudgetWaiting
 from moa.pacing import Pacer
 from storage.models import ProposerRecord, RunRecord
 
@@ -128,6 +128,8 @@ def _proposer_block(rec: ProposerRecord, style: Style) -> str:
     if usage:
         facts.append(usage)
     header = f"{style.bold(rec.agent)} · " + " · ".join(facts)
+    if rec.error is not None and rec.error.startswith(LEFT_OUT):  # a straggler, not a failure
+        return f"{header}\n⏭️ {rec.error}"
     if rec.error is not None:
         return f"{header}\n❌ failed: {rec.error}"
     # An answer cut off inside a code block (max_tokens) would turn everything after it into code.
@@ -210,6 +212,9 @@ def render_config(config: MoaConfig, source: str, style: Style = PLAIN) -> str:
         lines.append(f"    – {style.bold(name)}: {style.code(agent.model_name)}, temperature "
                      f"{agent.temperature:g}, max {agent.max_tokens:,} tokens")
     lines.append(f"• {describe_calls(config)}")
+    fallback = config.fallback()
+    if fallback:
+        lines.append(f"• If the aggregator fails, {style.code(fallback)} writes the answer")
     return "\n".join(lines)
 
 

@@ -36,6 +36,7 @@ from moa.config import AgentConfig, MoaConfig
 from moa.demand import step_demand
 from moa.errors import MoaError, ModelUnavailable, ProviderError
 from moa.events import (
+    LEFT_OUT,
     AggregatorDelta,
     AggregatorStarted,
     BudgetWaiting,
@@ -402,7 +403,7 @@ class MoaEngine:
         model = call.agent.model_name
         return ProposerFinished(
             layer=layer, agent=call.name, model=model, text="", latency_s=ran_s, left_out=True,
-            error=f"left out: {model} had not answered after {ran_s:.1f} s, while the others answered within "
+            error=f"{LEFT_OUT} {model} had not answered after {ran_s:.1f} s, while the others answered within "
                   f"{slowest_s:.1f} s")
 
     def _has_room(self, agent: AgentConfig) -> bool:

@@ -47,6 +47,9 @@ class LayerStarted:
     type: Literal["layer_started"] = "layer_started"
 
 
+LEFT_OUT = "left out:"  # how a straggler's error begins (stored with the run, shown in the layer view)
+
+
 @dataclass(frozen=True)
 class ProposerFinished:
     layer: int

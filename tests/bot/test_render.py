@@ -165,6 +165,7 @@ def test_config_view_shows_layers_aggregator_agents_calls_and_source() -> None:
         "• Agents (2):\n"
         "    – *fast*: `openai/gpt-oss-20b`, temperature 0.7, max 1,024 tokens\n"
         "    – *qwen*: `qwen/qwen3.8-27b`, temperature 0.7, max 1,024 tokens\n"
-        "• 3 model calls per answer (1 layer × 2 agents + the aggregator)"
+        "• 3 model calls per answer (1 layer × 2 agents + the aggregator)\n"
+        "• If the aggregator fails, `qwen/qwen3.8-27b` writes the answer"
     )
     assert json.loads(preset("lite").export_json())["cycles"] == 1

@@ -194,7 +194,8 @@ async def test_waiting_mentions_see_their_queue_position(fake: FakeGroq, tmp_pat
 async def test_shutdown_interrupts_answers_that_outlive_the_grace_period(fake: FakeGroq, tmp_path: Path) -> None:
     fake.latency_by_model["qwen/qwen3.8-27b"] = 5.0  # two agents answer at once, the third is slow
     db_path = tmp_path / "stop.db"
-    svc = await ConversationService.create(_settings(fake, db_path))
+    # A quorum of all three: the layer waits for the slow one rather than leaving it out.
+    svc = await ConversationService.create(_settings(fake, db_path, MOA_QUORUM="3"))
     surface = RecordingSurface()
     task = asyncio.create_task(svc.handle_mention(_mention("slow one"), surface))
     await surface.wait_for(lambda s: bool(s.progress) and sum(a.state == "done" for a in s.progress[-1][1].agents) == 2)
