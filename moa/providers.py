@@ -261,11 +261,12 @@ class ProviderRegistry:
             try:
                 spent = await budget.acquire(cost, ticket, on_wait, deadline, hedge=hedge)
             except TimeoutError:
-                raise ProviderError(f"{model} waited for {provider.name}'s rate limit until the run's time limit "
-                                    "ran out; try again later or use fewer layers or agents.",
-                                    model=model, status=429) from None
+                who = "Groq" if provider.is_groq else provider.name
+                raise ProviderError(f"{model} waited for {who}'s rate limit until the run's time limit ran out; "
+                                    "try again later or use fewer layers or agents.", model=model, status=429) from None
             remaining = deadline - loop.time()
             if remaining <= 0:
+                budget.attempt_over()  # no attempt after all: let another call find out the limits
                 raise ProviderError(f"{model} did not answer before the run's time limit ran out.", model=model)
             attempts += 1
             attempt_t0 = loop.time()
