@@ -12,7 +12,10 @@ from dataclasses import dataclass
 from bot.chunking import close_open_fence, split_text
 from bot.surface import AgentProgress, Progress
 from moa.config import MoaConfig
+from moa.demand import answer_demand, budget_pace
 from moa.errors import MoaError, ModelUnavailable
+from moa.events import LEFT_OUT, BudgetWaiting
+from moa.pacing import Pacer
 from storage.models import ProposerRecord, RunRecord
 
 
@@ -74,8 +77,27 @@ def _agent_progress_line(agent: AgentProgress) -> str:
     return line
 
 
+def budget_wait_line(note: BudgetWaiting) -> str:
+    """'⏳ waiting for Groq's token budget for gpt-oss-20b — about 40 s'."""
+    provider = "Groq" if note.provider in ("groq", "") else note.provider
+    what = "token" if note.resource == "tokens" else "request"
+    model = note.model.rsplit("/", 1)[-1]
+    return f"⏳ waiting for {provider}'s {what} budget for {model} — about {seconds_rounded(note.wait_s)}"
+
+
+def seconds_rounded(value: float) -> str:
+    """A wait as people say it: '3 s', '40 s', '2 min'."""
+    if value >= 120:
+        return f"{value / 60:.0f} min"
+    if value >= 10:
+        return f"{round(value / 5) * 5:.0f} s"
+    return f"{max(1.0, value):.0f} s"
+
+
 def render_progress(progress: Progress, style: Style = PLAIN) -> str:
-    """The status message while an answer is being made: queue place, layer, each agent's state."""
+    """The status message while an answer is being made: queue place, layer, each agent's state, and
+    any wait for a model's rate limit."""
+    waits = [budget_wait_line(n) for n in progress.budget_waits]
     if progress.queued_ahead is not None:
         ahead = progress.queued_ahead
         return "⏳ Queued — you're next" if ahead <= 0 else f"⏳ Queued — {ahead} ahead of you"
@@ -85,10 +107,10 @@ def render_progress(progress: Progress, style: Style = PLAIN) -> str:
         if failed:  # say so now rather than let the answer look like it used every agent
             names = ", ".join(f"{a.name} ({a.error or 'failed'})" for a in failed)
             line += f"\n⚠️ {len(failed)} of {len(progress.agents)} agents failed in the last layer: {names}"
-        return line
+        return "\n".join([line, *waits])
     layer = style.bold(f"Layer {progress.layer}/{progress.total_layers}")
     header = f"⏳ {layer} · {plural(len(progress.agents), 'agent')}"
-    return "\n".join([header, *(_agent_progress_line(a) for a in progress.agents)])
+    return "\n".join([header, *waits, *(_agent_progress_line(a) for a in progress.agents)])
 
 
 def _aggregator_of(run: RunRecord) -> tuple[str, int | None]:
@@ -106,6 +128,8 @@ def _proposer_block(rec: ProposerRecord, style: Style) -> str:
     if usage:
         facts.append(usage)
     header = f"{style.bold(rec.agent)} · " + " · ".join(facts)
+    if rec.error is not None and rec.error.startswith(LEFT_OUT):  # a straggler, not a failure
+        return f"{header}\n⏭️ {rec.error}"
     if rec.error is not None:
         return f"{header}\n❌ failed: {rec.error}"
     # An answer cut off inside a code block (max_tokens) would turn everything after it into code.
@@ -188,7 +212,29 @@ def render_config(config: MoaConfig, source: str, style: Style = PLAIN) -> str:
         lines.append(f"    – {style.bold(name)}: {style.code(agent.model_name)}, temperature "
                      f"{agent.temperature:g}, max {agent.max_tokens:,} tokens")
     lines.append(f"• {describe_calls(config)}")
+    fallback = config.fallback()
+    if fallback:
+        lines.append(f"• If the aggregator fails, {style.code(fallback)} writes the answer")
     return "\n".join(lines)
+
+
+def describe_budget(config: MoaConfig, pacer: Pacer | None) -> list[str]:
+    """What one answer counts against rate limits and, once limits are known, how fast they let it go."""
+    demand = answer_demand(config)
+    total = sum(d.tokens for d in demand.values())
+    per_model = ", ".join(f"{model} {d.tokens:,}" for model, d in demand.items())
+    lines = [f"About {total:,} tokens per answer count against rate limits (prompt + max_tokens): {per_model}"]
+    pace = budget_pace(demand, pacer) if pacer is not None else None
+    if pace is not None:
+        window = "minute" if pace.window_s >= 59 else f"{pace.window_s:g} s"
+        rate = pace.answers_per_window
+        why = f"({pace.model}: {pace.limit} a {window})"
+        if rate >= 1:
+            lines.append(f"Known limits allow about {rate:.1f} answers a {window} {why}")
+        else:
+            wait = seconds_rounded(pace.window_s / rate - pace.window_s)
+            lines.append(f"Known limits make one answer take at least about {wait} {why}")
+    return lines
 
 
 def describe_calls(config: MoaConfig) -> str:

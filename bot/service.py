@@ -34,6 +34,7 @@ from moa.errors import ConfigError
 from moa.events import (
     AggregatorDelta,
     AggregatorStarted,
+    BudgetWaiting,
     LayerResult,
     LayerStarted,
     ProposerFinished,
@@ -120,7 +121,7 @@ class ConversationService:
         providers = ProviderRegistry.from_env(settings.env, call_timeout_s=settings.call_timeout_s,
                                               deadline_s=settings.run_deadline_s)
         engine = MoaEngine(providers, call_timeout_s=settings.call_timeout_s,
-                           deadline_s=settings.run_deadline_s)
+                           deadline_s=settings.run_deadline_s, quorum=settings.quorum or None)
         service = cls(settings, db, providers, engine)
         service._pruner = asyncio.create_task(service._prune_forever())
         service._keepalive = asyncio.create_task(service._keep_alive())
@@ -264,11 +265,13 @@ class ConversationService:
                 async for event in events:
                     report.see(event)
                     match event:
-                        case LayerStarted() | ProposerFinished() | AggregatorStarted():
+                        case LayerStarted() | ProposerFinished() | AggregatorStarted() | BudgetWaiting():
                             if isinstance(event, ProposerFinished):
                                 event = replace(event, text=_clean_text(event.text),
                                                 error=self._redact(event.error) if event.error else None)
                                 outputs.append(event)
+                            if isinstance(event, AggregatorStarted) and event.restarted:
+                                answer = ""  # a fallback aggregator starts the answer over
                             progress.apply(event)
                             updater.push(partial(surface.show_progress, progress.snapshot()))
                         case AggregatorDelta(text=piece):
@@ -419,7 +422,8 @@ class ConversationService:
                            default_label="this bot's default (MOA_CONFIG)" if self.settings.default_config_path
                            else "the built-in default", usage=self.db.usage, budgets=self.db.budgets,
                            budget_defaults=(self.settings.budget_member_answers,
-                                            self.settings.budget_channel_tokens))
+                                            self.settings.budget_channel_tokens),
+                           pacer=self.providers.pacer)
         try:
             return await execute(ctx, _clean_text(text), deps)
         except Exception as err:
@@ -590,9 +594,14 @@ class _ProgressTracker:
         self._layer = 1
         self._aggregator = config.main_model
         self._agents = [AgentProgress(name, agent.model_name, "waiting") for name, agent in config.agents]
+        self._waits: dict[str, BudgetWaiting] = {}  # model -> its rate-limit wait, while there is one
 
-    def apply(self, event: LayerStarted | ProposerFinished | AggregatorStarted) -> None:
+    def apply(self, event: LayerStarted | ProposerFinished | AggregatorStarted | BudgetWaiting) -> None:
         match event:
+            case BudgetWaiting(model=model, wait_s=wait_s) if wait_s <= 0:
+                self._waits.pop(model, None)
+            case BudgetWaiting(model=model):
+                self._waits[model] = event
             case LayerStarted(layer=layer, agents=names, models=models):
                 self._layer = layer
                 self._agents = [AgentProgress(n, m, "running") for n, m in zip(names, models, strict=False)]
@@ -609,7 +618,7 @@ class _ProgressTracker:
 
     def snapshot(self) -> Progress:
         return Progress(layer=self._layer, total_layers=self._total, agents=tuple(self._agents),
-                        aggregator_model=self._aggregator)
+                        aggregator_model=self._aggregator, budget_waits=tuple(self._waits.values()))
 
 
 def _flat(layers: tuple[LayerResult, ...]) -> list[ProposerFinished]:

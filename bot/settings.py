@@ -12,6 +12,7 @@ from dotenv import dotenv_values
 
 from moa.config import Limits, MoaConfig, default_config, load_config_file
 from moa.errors import ConfigError
+from moa.pacing import parse_limits
 
 N = TypeVar("N", int, float)
 
@@ -68,6 +69,12 @@ def _discord_shards(env: Mapping[str, str]) -> tuple[int | None, tuple[int, ...]
     return count, ids
 
 
+def _quorum(env: Mapping[str, str]) -> int:
+    """MOA_QUORUM as a number (0: all but one); MOA_LIMITS is checked here too, so a typo stops the start."""
+    parse_limits(env.get("MOA_LIMITS", ""))
+    return _int(env, "MOA_QUORUM", 0, low=0)
+
+
 def _flag(env: Mapping[str, str], name: str) -> bool:
     return env.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
@@ -97,7 +104,8 @@ class Settings:
     limits: Limits = field(default_factory=Limits)
     max_concurrent_runs: int = 4
     max_concurrent_per_channel: int = 1
-    max_queue: int = 50
+    max_queue: int = 1000  # a burst waits its turn (and sees its place) rather than being refused
+    quorum: int = 0  # MOA_QUORUM: answers a layer needs before it may leave stragglers out; 0 = all but one
     call_timeout_s: float = 60.0
     run_deadline_s: float = 300.0
     shutdown_grace_s: float = 20.0
@@ -152,7 +160,8 @@ class Settings:
             limits=limits,
             max_concurrent_runs=_int(e, "MOA_MAX_CONCURRENT", 4),
             max_concurrent_per_channel=_int(e, "MOA_MAX_CONCURRENT_PER_CHANNEL", 1),
-            max_queue=_int(e, "MOA_MAX_QUEUE", 50, low=0),
+            max_queue=_int(e, "MOA_MAX_QUEUE", 1000, low=0),
+            quorum=_quorum(e),
             call_timeout_s=_float(e, "MOA_CALL_TIMEOUT", 60.0),
             run_deadline_s=_float(e, "MOA_RUN_DEADLINE", 300.0),
             shutdown_grace_s=_float(e, "MOA_SHUTDOWN_GRACE", 20.0, low=0.0),

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+from moa.events import BudgetWaiting
+
 AgentState = Literal["waiting", "running", "done", "failed"]
 
 
@@ -30,6 +32,7 @@ class Progress:
     agents: tuple[AgentProgress, ...] = ()
     aggregator_model: str = ""
     queued_ahead: int | None = None  # set while the request waits for a slot
+    budget_waits: tuple[BudgetWaiting, ...] = ()  # models whose rate limit holds a call back now
 
     @property
     def aggregating(self) -> bool:

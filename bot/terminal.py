@@ -21,7 +21,7 @@ from rich.text import Text
 
 from bot.preflight import unknown_models_sentence
 from bot.redact import Redactor, redact_event
-from bot.render import plural
+from bot.render import budget_wait_line, plural
 from bot.settings import Settings
 from moa.config import MoaConfig, check_limits, load_config_file
 from moa.engine import MoaEngine, layer_cost, layer_usage
@@ -29,6 +29,7 @@ from moa.errors import ConfigError, ProviderError
 from moa.events import (
     AggregatorDelta,
     AggregatorStarted,
+    BudgetWaiting,
     LayerStarted,
     ProposerFinished,
     RunFailed,
@@ -104,7 +105,8 @@ async def ask(question: str, config_file: str | Path | None, layers: int | None,
             err.print(Text(why, style="red"))
         await registry.aclose()
         return 1
-    engine = MoaEngine(registry, call_timeout_s=settings.call_timeout_s, deadline_s=settings.run_deadline_s)
+    engine = MoaEngine(registry, call_timeout_s=settings.call_timeout_s, deadline_s=settings.run_deadline_s,
+                       quorum=settings.quorum or None)
     view = _AskView(err, out, show_layers, config)
     redactor = Redactor.from_env(settings.env)
     try:
@@ -165,6 +167,15 @@ class _AskView:
                 else:
                     self.err.print(Text(f"  layer {p.layer}: {layer_usage(self.pending).total_tokens:,} tokens · "
                                         f"cost {format_cost(layer_cost(self.pending))}", style="dim"))
+            case BudgetWaiting() as wait if wait.wait_s > 0:
+                self._set_status(budget_wait_line(wait))
+            case AggregatorStarted(model=model, restarted=True):
+                self.stop()
+                if self.streamed:
+                    self.out.write("\n")
+                    self.streamed = False
+                self.err.print(Text(f"The aggregator failed; {model} writes the answer instead…", style="yellow"))
+                self._set_status(f"{model} is writing the answer…")
             case AggregatorStarted(model=model):
                 self._flush_layer()
                 self.stop()

@@ -7,6 +7,7 @@ article's bare `{"layer_agent_1": {...}}` object imports too.
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -116,6 +117,8 @@ class MoaConfig(BaseModel):
     )
     temperature: float = Field(0.5, ge=0.0, le=2.0, description="The aggregator's temperature, 0–2.")
     max_tokens: int = Field(2048, ge=1, le=32768, description="The aggregator's longest answer, in tokens.")
+    fallback_model: str | None = Field(
+        None, description="Writes the answer when the aggregator fails; unset: the strongest proposer.")
 
     @field_validator("layer_agent_config")
     @classmethod
@@ -159,10 +162,27 @@ class MoaConfig(BaseModel):
 
     def export(self) -> dict[str, Any]:
         """The config as JSON-ready data that `parse_config` reads back unchanged."""
-        return self.model_dump(mode="json")
+        data = self.model_dump(mode="json")
+        if data.get("fallback_model") is None:  # optional: left out unless set
+            data.pop("fallback_model", None)
+        return data
+
+    def fallback(self) -> str | None:
+        """Who writes the answer when the aggregator fails: `fallback_model`, else the strongest proposer
+        (the largest by the size in its name, e.g. 120b over 20b), never the aggregator itself."""
+        if self.fallback_model and self.fallback_model != self.main_model:
+            return self.fallback_model
+        proposers = [m for m in self.models() if m != self.main_model]
+        return max(proposers, key=_model_size, default=None)
 
     def export_json(self) -> str:
         return json.dumps(self.export(), indent=2, ensure_ascii=False)
+
+
+def _model_size(model: str) -> float:
+    """Billions of parameters named in a model id ("gpt-oss-120b" → 120); 0 when it names none."""
+    sizes = [float(n) for n in re.findall(r"(\d+(?:\.\d+)?)b(?![a-z])", model.lower())]
+    return max(sizes, default=0.0)
 
 
 def check_limits(config: MoaConfig, limits: Limits) -> MoaConfig:

@@ -10,7 +10,17 @@ Flow, as in the paper (Wang et al., 2024): in layer 1 every agent sees its syste
 aggregate-and-synthesize instruction followed by layer k's successful answers, numbered. The aggregator
 gets the same from the last layer and streams. Earlier turns reach every agent. An agent that fails is
 reported in its `ProposerFinished` and left out; the run fails only when a whole layer failed or the
-aggregator did.
+aggregator and its fallback both did.
+
+Within real rate limits and real latency tails:
+- every call waits for room in its model's budget (`moa.pacing`), by the run's ticket, so answers
+  competing for one budget finish in arrival order; a call that could never fit the budget is trimmed
+  to fit first (`moa.fitting`) and the answer says what was trimmed;
+- a layer does not wait for a straggler: once `quorum` agents have answered, one that has run far
+  longer than the slowest of them (`straggler_factor` ×, at least `straggler_slack_s` more) is left out;
+  before that, such a laggard is hedged with a second, identical call, and the first answer wins;
+- when the aggregator fails, the config's fallback (`fallback_model`, else the strongest proposer)
+  writes the answer, and the answer says so.
 """
 
 from __future__ import annotations
@@ -23,10 +33,13 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from moa.config import AgentConfig, MoaConfig
-from moa.errors import MoaError, ModelUnavailable
+from moa.demand import step_demand
+from moa.errors import MoaError, ModelUnavailable, ProviderError
 from moa.events import (
+    LEFT_OUT,
     AggregatorDelta,
     AggregatorStarted,
+    BudgetWaiting,
     LayerResult,
     LayerStarted,
     MoaEvent,
@@ -37,9 +50,10 @@ from moa.events import (
     Turn,
     Usage,
 )
+from moa.fitting import CallShape, Fitted, fit
+from moa.pacing import BudgetWait
 from moa.pricing import cost_usd, total_cost
-from moa.prompts import build_messages, helper_block, render_system
-from moa.providers import ProviderRegistry
+from moa.providers import Completion, ProviderRegistry
 
 log = logging.getLogger(__name__)
 
@@ -63,32 +77,90 @@ class _Crash:
 
 @dataclass
 class _RunState:
+    ticket: int  # the run's place in line for every model's budget
+    emit: Callable[[MoaEvent | _Crash], None]
+    deadline: float  # loop time
     layers: list[LayerResult] = field(default_factory=list)
     dead_models: dict[str, str] = field(default_factory=dict)  # model -> why it is unavailable
+    trimmed: list[str] = field(default_factory=list)  # what was cut to fit rate limits, as sentences
+    waits: dict[str, dict[int, BudgetWait]] = field(default_factory=dict)  # model -> waiting calls
+
+    def tell_wait(self, wait: BudgetWait) -> None:
+        """Report the longest wait of the model's waiting calls (0 once none waits)."""
+        calls = self.waits.setdefault(wait.model, {})
+        if wait.wait_s > 0:
+            calls[wait.waiter] = wait
+        else:
+            calls.pop(wait.waiter, None)
+        longest = max(calls.values(), key=lambda w: w.wait_s, default=None)
+        self.emit(BudgetWaiting(model=wait.model, provider=wait.provider,
+                                resource=longest.resource if longest else wait.resource,
+                                wait_s=longest.wait_s if longest else 0.0))
+
+    def note_trim(self, fitted: Fitted) -> None:
+        if fitted.trimmed and fitted.trimmed not in self.trimmed:
+            self.trimmed.append(fitted.trimmed)
 
     def usage(self) -> Usage:
         return sum((layer_usage(layer.outputs) for layer in self.layers), Usage())
 
 
+
+@dataclass(eq=False)
+class _Attempt:
+    """One call made for an agent in a layer (the first, or a hedge)."""
+
+    task: asyncio.Task[ProposerFinished]
+    # When it started working on the answer: its first request, moved later by any budget wait since.
+    sent_at: float | None = None
+
+    def went_out(self, now: float, held_s: float) -> None:
+        self.sent_at = now if self.sent_at is None else self.sent_at + held_s
+
+
+@dataclass(eq=False)
+class _AgentCall:
+    """An agent's answer in one layer: its calls, and the result once there is one."""
+
+    name: str
+    agent: AgentConfig
+    attempts: list[_Attempt] = field(default_factory=list)
+    failures: list[ProposerFinished] = field(default_factory=list)
+    result: ProposerFinished | None = None
+
+    def running(self) -> list[_Attempt]:
+        return [a for a in self.attempts if not a.task.done()]
+
+
 class MoaEngine:
     def __init__(self, providers: ProviderRegistry, *, call_timeout_s: float = 60.0,
-                 deadline_s: float = 300.0) -> None:
+                 deadline_s: float = 300.0, quorum: int | None = None, straggler_factor: float = 1.5,
+                 straggler_slack_s: float = 0.5, hedge: bool = True) -> None:
+        """`quorum`: answers a layer needs before it may leave a straggler out (None: all but one, at
+        least one). A call is a straggler once it ran `straggler_factor` × as long as the slowest
+        answered sibling and at least `straggler_slack_s` more; `hedge` sends such a laggard a second,
+        identical call while the quorum is not met."""
         self.providers = providers
         self.call_timeout_s = call_timeout_s
         self.deadline_s = deadline_s
+        self.quorum = quorum
+        self.straggler_factor = straggler_factor
+        self.straggler_slack_s = straggler_slack_s
+        self.hedge = hedge
 
     def run(self, question: str, config: MoaConfig,
             history: Sequence[Turn] = ()) -> AsyncGenerator[MoaEvent, None]:
         """The run's events, ending with exactly one RunFinished or RunFailed.
 
         An async generator: `aclose()` it (or iterate inside `contextlib.aclosing`) to stop early; that,
-        like cancelling the task iterating it, cancels every call in flight."""
-        return self._events(question, config, tuple(history))
+        like cancelling the task iterating it, cancels every call in flight. The run takes its place in
+        line for the models' budgets now, when `run` is called."""
+        return self._events(question, config, tuple(history), self.providers.pacer.ticket())
 
-    async def _events(self, question: str, config: MoaConfig,
-                      history: tuple[Turn, ...]) -> AsyncGenerator[MoaEvent, None]:
+    async def _events(self, question: str, config: MoaConfig, history: tuple[Turn, ...],
+                      ticket: int) -> AsyncGenerator[MoaEvent, None]:
         queue: asyncio.Queue[MoaEvent | _Crash] = asyncio.Queue()
-        producer = asyncio.create_task(self._produce(question, config, history, queue.put_nowait),
+        producer = asyncio.create_task(self._produce(question, config, history, ticket, queue.put_nowait),
                                        name="moa-run")
         try:
             while True:
@@ -108,12 +180,12 @@ class MoaEngine:
             except Exception:  # already reported as a _Crash
                 pass
 
-    async def _produce(self, question: str, config: MoaConfig, history: tuple[Turn, ...],
+    async def _produce(self, question: str, config: MoaConfig, history: tuple[Turn, ...], ticket: int,
                        emit: Callable[[MoaEvent | _Crash], None]) -> None:
         try:
             # The calls keep to the deadline themselves; this only guards against a hang elsewhere.
             async with asyncio.timeout(self.deadline_s + 5.0):
-                await self._pipeline(question, config, history, emit)
+                await self._pipeline(question, config, history, ticket, emit)
         except asyncio.CancelledError:
             raise
         except TimeoutError:
@@ -123,13 +195,22 @@ class MoaEngine:
             log.exception("MoA run crashed")
             emit(_Crash(err))
 
-    async def _pipeline(self, question: str, config: MoaConfig, history: tuple[Turn, ...],
+    async def _pipeline(self, question: str, config: MoaConfig, history: tuple[Turn, ...], ticket: int,
                         emit: Callable[[MoaEvent | _Crash], None]) -> None:
+        started_at = time.time()
+        state = _RunState(ticket=ticket, emit=emit, deadline=asyncio.get_running_loop().time() + self.deadline_s)
+
+        pacer = self.providers.pacer
+        try:
+            await self._steps(question, config, history, state, started_at)
+        finally:
+            pacer.done(ticket)
+
+    async def _steps(self, question: str, config: MoaConfig, history: tuple[Turn, ...], state: _RunState,
+                     started_at: float) -> None:
         loop = asyncio.get_running_loop()
         t0 = loop.time()
-        started_at = time.time()
-        deadline = t0 + self.deadline_s
-        state = _RunState()
+        deadline, emit, pacer = state.deadline, state.emit, self.providers.pacer
         agents = config.agents
         answers: list[str] = []
         layer_times: list[float] = []
@@ -137,18 +218,15 @@ class MoaEngine:
 
         for layer in range(1, config.cycles + 1):
             layer_t0 = loop.time()
+            pacer.expect(state.ticket, step_demand(config, question, history, layer + 1))
             emit(LayerStarted(layer=layer, total_layers=config.cycles, agents=tuple(n for n, _ in agents),
                               models=tuple(a.model_name for _, a in agents)))
-            helper = helper_block(config.aggregate_prompt, answers) if layer > 1 else ""
-            async with asyncio.TaskGroup() as tg:
-                tasks = [tg.create_task(self._propose(layer, name, agent, helper, question, history, deadline,
-                                                      state, emit), name=f"moa-l{layer}-{name}")
-                         for name, agent in agents]
-            outputs = tuple(t.result() for t in tasks)
+            outputs = await self._layer(layer, config, tuple(answers), question, history, state)
             state.layers.append(LayerResult(layer=layer, outputs=outputs))
             layer_times.append(loop.time() - layer_t0)
             answers = [o.text for o in outputs if o.ok]
-            failed = [o for o in outputs if not o.ok]
+            failed = [o for o in outputs if not o.ok and not o.left_out]
+            left_out = [o for o in outputs if o.left_out]
             if not answers:
                 reasons = "; ".join(dict.fromkeys(f"{o.agent}: {(o.error or '').rstrip('.')}" for o in failed))
                 timed_out = loop.time() >= deadline
@@ -161,81 +239,212 @@ class MoaEngine:
             if failed:
                 warnings.append(f"{len(failed)} of {len(outputs)} agents failed in layer {layer}: "
                                 + "; ".join(f"{o.agent} ({o.model})" for o in failed))
+            if left_out:
+                warnings.append(f"{len(left_out)} of {len(outputs)} agents were left out of layer {layer} for "
+                                "lagging far behind the others: " + "; ".join(f"{o.agent} ({o.model})"
+                                                                             for o in left_out))
 
-        # ---- the aggregator ----
+        # ---- the aggregator, or its fallback ----
         agg_t0 = loop.time()
-        emit(AggregatorStarted(model=config.main_model))
-        system = render_system(config.system_prompt, helper_block(config.aggregate_prompt, answers))
-        messages = build_messages(system, question, history)
+        model = config.main_model
+        pacer.expect(state.ticket, {})  # the aggregator is the last call: nothing to keep room for
+        emit(AggregatorStarted(model=model))
         try:
-            result = await self.providers.complete(
-                config.main_model, messages, temperature=config.temperature, max_tokens=config.max_tokens,
-                on_delta=lambda piece: emit(AggregatorDelta(text=piece)),
-                timeout_s=self.call_timeout_s, deadline=deadline)
+            result = await self._aggregate(model, config, tuple(answers), question, history, state)
         except MoaError as err:
-            timed_out = loop.time() >= deadline
-            kind: FailureKind = ("deadline" if timed_out else
-                                 "model_unavailable" if isinstance(err, ModelUnavailable) else "aggregator_failed")
-            emit(RunFailed(error=f"The aggregator ({config.main_model}) failed: {err}", kind=kind,
-                           layers=tuple(state.layers), usage=state.usage()))
-            return
-        if not result.text:
-            emit(RunFailed(error=f"The aggregator ({config.main_model}) returned an empty answer; its "
-                                 "max_tokens may be too low for its reasoning.",
-                           kind="aggregator_failed", layers=tuple(state.layers), usage=state.usage()))
-            return
+            fallback = config.fallback()
+            if fallback is None or loop.time() >= deadline:
+                self._aggregator_failed(err, model, state)
+                return
+            log.info("aggregator %s failed (%s); %s writes the answer instead", model, err, fallback)
+            emit(AggregatorStarted(model=fallback, restarted=True))
+            try:
+                result = await self._aggregate(fallback, config, tuple(answers), question, history, state)
+            except MoaError as second:
+                self._aggregator_failed(err, model, state, fallback=(fallback, second))
+                return
+            warnings.append(f"The aggregator {model} failed ({str(err).rstrip('.')}), so {fallback} wrote "
+                            "this answer instead.")
+            model = fallback
         end = loop.time()
         usage = state.usage() + (result.usage or Usage())
         call_costs = [o.cost_usd for layer_result in state.layers for o in layer_result.outputs
                       if o.usage is not None]
-        call_costs.append(cost_usd(config.main_model, result.usage))
+        call_costs.append(cost_usd(model, result.usage))
         emit(RunFinished(
-            answer=result.text, model=config.main_model, layers=tuple(state.layers), usage=usage,
+            answer=result.text, model=model, layers=tuple(state.layers), usage=usage,
             cost_usd=total_cost(call_costs),
             timings=Timings(started_at=started_at, total_s=end - t0, layers_s=tuple(layer_times),
                             aggregator_s=end - agg_t0,
                             first_token_s=(agg_t0 - t0 + result.first_token_s)
                             if result.first_token_s is not None else None),
-            warnings=tuple(warnings)))
+            warnings=(*warnings, *state.trimmed)))
 
-    async def _propose(self, layer: int, name: str, agent: AgentConfig, helper: str, question: str,
-                       history: tuple[Turn, ...], deadline: float, state: _RunState,
-                       emit: Callable[[MoaEvent | _Crash], None]) -> ProposerFinished:
-        """One agent's answer in one layer; never raises (except when cancelled)."""
+    def _aggregator_failed(self, err: MoaError, model: str, state: _RunState,
+                           fallback: tuple[str, MoaError] | None = None) -> None:
+        timed_out = asyncio.get_running_loop().time() >= state.deadline
+        kind: FailureKind = ("deadline" if timed_out else
+                             "model_unavailable" if isinstance(err, ModelUnavailable) else "aggregator_failed")
+        error = f"The aggregator ({model}) failed: {err}"
+        if fallback is not None:
+            error += f" The fallback ({fallback[0]}) failed too: {fallback[1]}"
+        state.emit(RunFailed(error=error, kind=kind, layers=tuple(state.layers), usage=state.usage()))
+
+    async def _aggregate(self, model: str, config: MoaConfig, answers: tuple[str, ...], question: str,
+                         history: tuple[Turn, ...], state: _RunState) -> Completion:
+        """The final answer from `model`, streamed; ProviderError when it fails or comes back empty."""
+        shape = CallShape(config.system_prompt, config.aggregate_prompt, answers, question, history,
+                          config.max_tokens)
+        result = await self._call(model, shape, "The aggregator", state, temperature=config.temperature,
+                                  on_delta=lambda piece: state.emit(AggregatorDelta(text=piece)))
+        if not result.text:
+            raise ProviderError(f"{model} returned an empty answer; its max_tokens may be too low for its "
+                                "reasoning.", model=model)
+        return result
+
+    async def _call(self, model: str, shape: CallShape, who: str, state: _RunState, *,
+                    temperature: float | None, on_delta: Callable[[str], None] | None = None,
+                    on_sent: Callable[[float], None] | None = None, hedge: bool = False) -> Completion:
+        """One call, trimmed to fit the model's known tokens-per-minute limit; if the provider still says
+        it is too large (413: the limit was not known yet, or the estimate was low), trimmed and sent
+        once more."""
+        pacer = self.providers.pacer
+        for attempt in (1, 2):
+            fitted = fit(shape, pacer.largest_request(model), who=who, model=model)
+            state.note_trim(fitted)
+            try:
+                return await self.providers.complete(
+                    model, fitted.messages, temperature=temperature, max_tokens=fitted.max_tokens,
+                    on_delta=on_delta, timeout_s=self.call_timeout_s, deadline=state.deadline,
+                    ticket=state.ticket, on_wait=state.tell_wait, on_sent=on_sent, trim_to_fit=attempt == 1,
+                    hedge=hedge)
+            except ProviderError as err:
+                if err.status != 413 or attempt == 2 or pacer.largest_request(model) is None:
+                    raise
+        raise AssertionError("unreachable")
+
+    # ---- one proposer layer ----
+    async def _layer(self, layer: int, config: MoaConfig, answers: tuple[str, ...], question: str,
+                     history: tuple[Turn, ...], state: _RunState) -> tuple[ProposerFinished, ...]:
+        """Every agent's answer in this layer (config order), each also emitted as it comes."""
+        loop = asyncio.get_running_loop()
+        layer_t0 = loop.time()
+        calls = [_AgentCall(name, agent) for name, agent in config.agents]
+        quorum = min(len(calls), max(1, self.quorum if self.quorum is not None else len(calls) - 1))
+        owner: dict[asyncio.Task[ProposerFinished], _AgentCall] = {}
+        service: list[float] = []  # how long answered calls took once sent
+
+        def start(call: _AgentCall) -> None:
+            attempt = _Attempt(asyncio.create_task(
+                self._propose(layer, call, config.aggregate_prompt, answers, question, history, state,
+                              on_sent=lambda held_s: attempt.went_out(loop.time(), held_s),
+                              hedge=bool(call.attempts)),
+                name=f"moa-l{layer}-{call.name}"))
+            call.attempts.append(attempt)
+            owner[attempt.task] = call
+
+        def settle(call: _AgentCall, result: ProposerFinished) -> None:
+            call.result = result
+            for attempt in call.running():
+                attempt.task.cancel()
+            state.emit(result)
+
+        for call in calls:
+            start(call)
+        try:
+            while open_calls := [c for c in calls if c.result is None]:
+                now = loop.time()
+                answered = sum(1 for c in calls if c.result is not None and c.result.ok)
+                next_check: float | None = None
+                if service:
+                    allowed = max(max(service) * self.straggler_factor, max(service) + self.straggler_slack_s)
+                    for call in open_calls:
+                        sent = call.attempts[-1].sent_at
+                        if sent is None:  # still waiting for the budget: it costs nothing yet
+                            continue
+                        due = sent + allowed
+                        if now < due:
+                            next_check = due if next_check is None else min(next_check, due)
+                        elif answered >= quorum:
+                            settle(call, self._left_out(layer, call, now - layer_t0, max(service)))
+                        elif self.hedge and len(call.attempts) == 1 and self._has_room(call.agent):
+                            log.info("layer %d: %s lags; hedging with a second call", layer, call.name)
+                            start(call)
+                running = [a.task for c in calls if c.result is None for a in c.running()]
+                if not running:
+                    continue
+                timeout = None if next_check is None else max(0.0, next_check - now)
+                done, _ = await asyncio.wait(running, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    call = owner[task]
+                    if call.result is not None or task.cancelled():
+                        continue
+                    result = task.result()
+                    if result.ok:
+                        attempt = next(a for a in call.attempts if a.task is task)
+                        if attempt.sent_at is not None:
+                            service.append(loop.time() - attempt.sent_at)
+                        settle(call, result)
+                    elif call.running():
+                        call.failures.append(result)  # the other call may still answer
+                    else:
+                        settle(call, call.failures[0] if call.failures else result)
+        finally:
+            for call in calls:
+                for attempt in call.running():
+                    attempt.task.cancel()
+        outputs = []
+        for call in calls:
+            assert call.result is not None
+            outputs.append(call.result)
+        return tuple(outputs)
+
+    def _left_out(self, layer: int, call: _AgentCall, ran_s: float, slowest_s: float) -> ProposerFinished:
+        model = call.agent.model_name
+        return ProposerFinished(
+            layer=layer, agent=call.name, model=model, text="", latency_s=ran_s, left_out=True,
+            error=f"{LEFT_OUT} {model} had not answered after {ran_s:.1f} s, while the others answered within "
+                  f"{slowest_s:.1f} s")
+
+    def _has_room(self, agent: AgentConfig) -> bool:
+        """Whether a hedge would go at once: never spend a tight budget on a second copy."""
+        budget = self.providers.pacer.known(agent.model_name)
+        if budget is None:
+            return True
+        wait, _ = budget.wait_s(agent.max_tokens + 1000, asyncio.get_running_loop().time())
+        return wait <= 0
+
+    async def _propose(self, layer: int, call: _AgentCall, aggregate_prompt: str, answers: tuple[str, ...],
+                       question: str, history: tuple[Turn, ...], state: _RunState,
+                       on_sent: Callable[[float], None], hedge: bool = False) -> ProposerFinished:
+        """One call of an agent in one layer; never raises (except when cancelled)."""
         loop = asyncio.get_running_loop()
         t0 = loop.time()
+        name, agent = call.name, call.agent
         model = agent.model_name
-        event: ProposerFinished
         if model in state.dead_models:  # found unavailable in an earlier layer: don't call again
-            event = ProposerFinished(layer=layer, agent=name, model=model, text="", latency_s=0.0,
-                                     error=state.dead_models[model])
-            emit(event)
-            return event
-        messages = build_messages(render_system(agent.system_prompt, helper), question, history)
+            return ProposerFinished(layer=layer, agent=name, model=model, text="", latency_s=0.0,
+                                    error=state.dead_models[model])
+        shape = CallShape(agent.system_prompt, aggregate_prompt, answers, question, history, agent.max_tokens)
         try:
-            result = await self.providers.complete(
-                model, messages, temperature=agent.temperature, max_tokens=agent.max_tokens,
-                timeout_s=self.call_timeout_s, deadline=deadline)
+            result = await self._call(model, shape, f"Agent {name}", state, temperature=agent.temperature,
+                                      on_sent=on_sent, hedge=hedge)
         except ModelUnavailable as err:
             state.dead_models[model] = str(err)
-            event = ProposerFinished(layer=layer, agent=name, model=model, text="",
-                                     latency_s=loop.time() - t0, error=str(err))
+            return ProposerFinished(layer=layer, agent=name, model=model, text="",
+                                    latency_s=loop.time() - t0, error=str(err))
         except MoaError as err:
-            event = ProposerFinished(layer=layer, agent=name, model=model, text="",
-                                     latency_s=loop.time() - t0, error=str(err))
+            return ProposerFinished(layer=layer, agent=name, model=model, text="",
+                                    latency_s=loop.time() - t0, error=str(err))
         except Exception as err:  # never let one agent's surprise cost the answer
             log.exception("agent %s (%s) crashed in layer %d", name, model, layer)
-            event = ProposerFinished(layer=layer, agent=name, model=model, text="",
-                                     latency_s=loop.time() - t0, error=f"{model} failed unexpectedly: {err}")
-        else:
-            if result.text:
-                event = ProposerFinished(layer=layer, agent=name, model=model, text=result.text,
-                                         latency_s=result.latency_s, usage=result.usage,
-                                         cost_usd=cost_usd(model, result.usage))
-            else:
-                event = ProposerFinished(
-                    layer=layer, agent=name, model=model, text="", latency_s=result.latency_s,
-                    usage=result.usage, cost_usd=cost_usd(model, result.usage),
-                    error=f"{model} returned an empty answer; its max_tokens may be too low for its reasoning.")
-        emit(event)
-        return event
+            return ProposerFinished(layer=layer, agent=name, model=model, text="",
+                                    latency_s=loop.time() - t0, error=f"{model} failed unexpectedly: {err}")
+        if result.text:
+            return ProposerFinished(layer=layer, agent=name, model=model, text=result.text,
+                                    latency_s=result.latency_s, usage=result.usage,
+                                    cost_usd=cost_usd(model, result.usage))
+        return ProposerFinished(
+            layer=layer, agent=name, model=model, text="", latency_s=result.latency_s,
+            usage=result.usage, cost_usd=cost_usd(model, result.usage),
+            error=f"{model} returned an empty answer; its max_tokens may be too low for its reasoning.")

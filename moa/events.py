@@ -2,7 +2,9 @@
 
 A run yields, in order: for each proposer layer a `LayerStarted` then one `ProposerFinished` per agent
 (in completion order); then `AggregatorStarted`, many `AggregatorDelta`, and finally exactly one of
-`RunFinished` or `RunFailed`. Nothing follows the final event.
+`RunFinished` or `RunFailed`. Nothing follows the final event. `BudgetWaiting` may come at any point
+before the final event (a call waits for a model's rate limit); a second `AggregatorStarted` with
+`restarted=True` means a fallback aggregator starts the answer over.
 """
 
 from __future__ import annotations
@@ -45,6 +47,9 @@ class LayerStarted:
     type: Literal["layer_started"] = "layer_started"
 
 
+LEFT_OUT = "left out:"  # how a straggler's error begins (stored with the run, shown in the layer view)
+
+
 @dataclass(frozen=True)
 class ProposerFinished:
     layer: int
@@ -55,6 +60,7 @@ class ProposerFinished:
     usage: Usage | None = None
     error: str | None = None  # a user-facing sentence when the call failed
     cost_usd: float | None = None  # None when the model's price is unknown
+    left_out: bool = False  # not failed: it lagged far behind the others and the layer went on without it
     type: Literal["proposer_finished"] = "proposer_finished"
 
     @property
@@ -65,7 +71,20 @@ class ProposerFinished:
 @dataclass(frozen=True)
 class AggregatorStarted:
     model: str
+    # True when a fallback takes over from a failed aggregator: what was streamed so far is void.
+    restarted: bool = False
     type: Literal["aggregator_started"] = "aggregator_started"
+
+
+@dataclass(frozen=True)
+class BudgetWaiting:
+    """A call waits for a model's rate-limit budget (about `wait_s`); `wait_s` 0 when it may go."""
+
+    model: str
+    provider: str  # "groq" or the declared provider's name
+    resource: Literal["tokens", "requests"]
+    wait_s: float
+    type: Literal["budget_waiting"] = "budget_waiting"
 
 
 @dataclass(frozen=True)
@@ -110,4 +129,5 @@ class RunFailed:
     type: Literal["run_failed"] = "run_failed"
 
 
-MoaEvent = LayerStarted | ProposerFinished | AggregatorStarted | AggregatorDelta | RunFinished | RunFailed
+MoaEvent = (LayerStarted | ProposerFinished | BudgetWaiting | AggregatorStarted | AggregatorDelta | RunFinished
+            | RunFailed)

@@ -32,6 +32,7 @@ from groq.types import ModelListResponse
 
 from moa.errors import ConfigError, ModelUnavailable, ProviderError
 from moa.events import Usage
+from moa.pacing import Budget, BudgetWait, Pacer, estimate_tokens, parse_limits
 from moa.prompts import ThinkStripper, strip_reasoning
 from moa.reach import listing_failure, provider_label
 from moa.retry import (
@@ -44,7 +45,7 @@ from moa.retry import (
     RetryPolicy,
     ShrinkMaxTokens,
 )
-from moa.wire import field, message_content, parse_usage
+from moa.wire import error_message, field, message_content, parse_usage, retry_after_s
 
 __all__ = ["GROQ", "GROQ_KEYS_URL", "MISSING_GROQ_KEY", "Completion", "Provider", "ProviderRegistry",
            "RetryPolicy", "key_variable", "parse_providers"]
@@ -58,6 +59,8 @@ MISSING_GROQ_KEY = (
 
 _PROVIDER_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 _HIDDEN_REASONING = re.compile(r"qwen3|qwq|deepseek-r1", re.IGNORECASE)
+# Asks the SDK for the raw response, so the rate-limit headers can be read next to the body.
+_RAW_RESPONSE = {"X-Stainless-Raw-Response": "true"}
 
 Messages = Sequence[Mapping[str, Any]]
 
@@ -126,7 +129,7 @@ class ProviderRegistry:
                  providers: Mapping[str, tuple[str, str | None]] | None = None,
                  call_timeout_s: float = 60.0, deadline_s: float = 300.0,
                  retry: RetryPolicy | None = None, models_ttl_s: float = 300.0,
-                 transport: str = "auto") -> None:
+                 transport: str = "auto", pacer: Pacer | None = None) -> None:
         """`transport`: "aiohttp" (the SDK's aiohttp client, `groq[aiohttp]`), "httpx" (the SDK's
         default) or "auto" (aiohttp when installed)."""
         self.call_timeout_s = call_timeout_s
@@ -149,14 +152,16 @@ class ProviderRegistry:
         self._models_lock = asyncio.Lock()
         self._no_reasoning_format: set[str] = set()
         self.listing_errors: dict[str, str] = {}
+        # Every model's rate-limit budget: calls wait here for room instead of bouncing on 429.
+        self.pacer = pacer or Pacer()
         # How the retry policy waits; a test may swap it to observe waits without spending them.
         self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], *, call_timeout_s: float = 60.0, deadline_s: float = 300.0,
                  retry: RetryPolicy | None = None) -> ProviderRegistry:
-        """GROQ_API_KEY, GROQ_BASE_URL, MOA_PROVIDERS, MOA_PROVIDER_<NAME>_API_KEY, MOA_HTTP_TRANSPORT
-        and (unless `retry` is given) MOA_RETRY_ATTEMPTS / MOA_RETRY_BACKOFF from `env`."""
+        """GROQ_API_KEY, GROQ_BASE_URL, MOA_PROVIDERS, MOA_PROVIDER_<NAME>_API_KEY, MOA_HTTP_TRANSPORT,
+        MOA_LIMITS and (unless `retry` is given) MOA_RETRY_ATTEMPTS / MOA_RETRY_BACKOFF from `env`."""
         declared = parse_providers(env.get("MOA_PROVIDERS", ""))
         providers = {
             name: (url, env.get(key_variable(name), "").strip() or None)
@@ -166,7 +171,8 @@ class ProviderRegistry:
         return cls(groq_api_key=env.get("GROQ_API_KEY", "").strip() or None,
                    groq_base_url=env.get("GROQ_BASE_URL", "").strip() or None,
                    providers=providers, call_timeout_s=call_timeout_s, deadline_s=deadline_s, retry=retry,
-                   transport=env.get("MOA_HTTP_TRANSPORT", "auto"))
+                   transport=env.get("MOA_HTTP_TRANSPORT", "auto"),
+                   pacer=Pacer(parse_limits(env.get("MOA_LIMITS", ""))))
 
     # ---- naming -----------------------------------------------------------------------------------
     @property
@@ -210,12 +216,22 @@ class ProviderRegistry:
     # ---- calls ------------------------------------------------------------------------------------
     async def complete(self, model: str, messages: Messages, *, temperature: float | None = None,
                        max_tokens: int | None = None, on_delta: Callable[[str], None] | None = None,
-                       timeout_s: float | None = None, deadline: float | None = None) -> Completion:
-        """One chat completion, retried as `moa.retry` decides; streams into `on_delta` when given.
+                       timeout_s: float | None = None, deadline: float | None = None,
+                       ticket: int | None = None, on_wait: Callable[[BudgetWait], None] | None = None,
+                       on_sent: Callable[[float], None] | None = None, trim_to_fit: bool = False,
+                       hedge: bool = False) -> Completion:
+        """One chat completion, paced and retried; streams into `on_delta` when given.
 
-        `deadline` is an event-loop time (`loop.time()`) after which no attempt or wait may run;
-        `timeout_s` bounds one attempt (for a stream: the wait for each chunk). Raises ProviderError
-        (ModelUnavailable for a missing model) with a user-facing sentence.
+        Before each attempt the call waits for room in the model's budget (`moa.pacing`), served by
+        `ticket` (lower first; one per answer); `on_wait` hears about waits worth telling;
+        `on_sent(held_s)` as each attempt goes out, with the seconds it just waited for the budget (a
+        layer does not count those against a call). With `trim_to_fit`, a 413 that names the model's
+        tokens-per-minute limit raises ProviderError (status 413) for the caller to trim the call (see
+        `moa.fitting`) instead of quietly lowering max_tokens. A `hedge` (a second call for a lagging
+        one) never waits for the first call to a model to tell its limits. `deadline` is an event-loop
+        time (`loop.time()`) after which no attempt or wait may run; `timeout_s` bounds one attempt (for
+        a stream: the wait for each chunk). Raises ProviderError (ModelUnavailable for a missing model)
+        with a user-facing sentence.
         """
         provider, wire_model = self.resolve(model)
         loop = asyncio.get_running_loop()
@@ -233,17 +249,44 @@ class ProviderRegistry:
             assert on_delta is not None
             on_delta(piece)
 
+        budget = self.pacer.budget(model, provider.name)
+        held_s = 0.0  # waited for the budget since the last attempt went out
+        ticket = ticket if ticket is not None else self.pacer.ticket()
+
+        def headers_seen(headers: httpx.Headers, sent_at: float) -> None:
+            budget.observe_headers(headers, sent_at, loop.time())
+
         while True:
+            cost = estimate_tokens(body["messages"]) + int(body.get("max_tokens") or 0)
+            wait_t0 = loop.time()
+            try:
+                spent = await budget.acquire(cost, ticket, on_wait, deadline, hedge=hedge)
+            except TimeoutError:
+                who = "Groq" if provider.is_groq else provider.name
+                raise ProviderError(f"{model} waited for {who}'s rate limit until the run's time limit ran out; "
+                                    "try again later or use fewer layers or agents.", model=model, status=429) from None
             remaining = deadline - loop.time()
             if remaining <= 0:
+                budget.attempt_over()  # no attempt after all: let another call find out the limits
                 raise ProviderError(f"{model} did not answer before the run's time limit ran out.", model=model)
             attempts += 1
             attempt_t0 = loop.time()
+            held_s += loop.time() - wait_t0
+            if on_sent is not None:
+                on_sent(held_s)
+            held_s = 0.0
             budget_s = min(timeout_s, remaining)
             try:
-                text, usage = await self._attempt(provider, body, budget_s, delta if on_delta else None, deadline)
+                try:
+                    text, usage = await self._attempt(provider, body, budget_s, delta if on_delta else None,
+                                                      deadline, headers_seen)
+                finally:
+                    budget.attempt_over()
             except (groq.APIError, httpx.HTTPError, TimeoutError) as err:
                 now = loop.time()
+                rate_limited = isinstance(err, groq.APIStatusError) and err.status_code == 429
+                if isinstance(err, groq.APIStatusError):
+                    self._learn_from_error(budget, err, spent, attempt_t0, now)
                 decision = retries.decide(FailedAttempt(
                     error=err, model=model, provider=provider, mid_answer=bool(first_token),
                     elapsed_s=now - attempt_t0, budget_s=budget_s, timeout_s=timeout_s,
@@ -255,7 +298,15 @@ class ProviderRegistry:
                                   attempts=attempts)
             match decision:
                 case Retry():
+                    sleep_t0 = loop.time()
                     await self.sleep(decision.wait_s)
+                    if rate_limited:  # waiting for the budget, not for the model
+                        held_s += loop.time() - sleep_t0
+                    budget.hold_over(loop.time())  # waited out what the provider asked
+                case ShrinkMaxTokens() if budget.tpm is not None and trim_to_fit:
+                    # The 413 named the limit: the caller trims the call to fit and says what it cut.
+                    raise ProviderError(f"The request to {model} is larger than {provider.name}'s "
+                                        f"{budget.tpm:,} tokens-per-minute limit.", model=model, status=413)
                 case ShrinkMaxTokens():
                     body["max_tokens"] = decision.max_tokens
                 case DropReasoningFormat():
@@ -265,6 +316,18 @@ class ProviderRegistry:
                     raise await self._unavailable(model, decision.status, decision.code) from None
                 case GiveUp():
                     raise decision.error from None
+
+    @staticmethod
+    def _learn_from_error(budget: Budget, err: groq.APIStatusError, spent: tuple[float, int] | None,
+                          sent_at: float, now: float) -> None:
+        """A refused call did not count against the budget; a 429 / 413 body tells the limits."""
+        status = err.status_code
+        if spent is not None and (status in (413, 429) or status >= 500):
+            budget.refund(spent)
+        if status in (413, 429):
+            budget.observe_rejection(error_message(err), retry_after_s(err.response.headers), now, sent_at)
+        else:
+            budget.observe_headers(err.response.headers, sent_at, now)
 
     def _request_body(self, provider: Provider, wire_model: str, messages: Messages, temperature: float | None,
                       max_tokens: int | None) -> dict[str, Any]:
@@ -280,8 +343,10 @@ class ProviderRegistry:
         return body
 
     async def _attempt(self, provider: Provider, body: dict[str, Any], timeout_s: float,
-                       on_delta: Callable[[str], None] | None, deadline: float) -> tuple[str, Usage | None]:
+                       on_delta: Callable[[str], None] | None, deadline: float,
+                       on_headers: Callable[[httpx.Headers, float], None]) -> tuple[str, Usage | None]:
         loop = asyncio.get_running_loop()
+        sent_at = loop.time()
         client = provider.client
         stream = on_delta is not None
         wire = dict(body, stream=stream)
@@ -297,9 +362,11 @@ class ProviderRegistry:
         async with asyncio.timeout(min(loop.time() + timeout_s, deadline)) as budget:
             # Parsed as plain JSON (cast_to=object): building the SDK's typed models costs more CPU per
             # call than the whole engine spends otherwise, and it sits on the critical path of a layer.
-            response: Any = await client.post(
-                path, body=wire, cast_to=object, options={"timeout": timeout_s},
+            raw: Any = await client.post(
+                path, body=wire, cast_to=object, options={"timeout": timeout_s, "headers": _RAW_RESPONSE},
                 stream=stream, stream_cls=groq.AsyncStream[object])
+            on_headers(raw.headers, sent_at)
+            response: Any = await raw.parse()
             if not stream:
                 return strip_reasoning(message_content(response)), parse_usage(field(response, "usage"))
             assert on_delta is not None

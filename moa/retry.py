@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import groq
 
 from moa.errors import ConfigError, ProviderError
+from moa.pacing import try_again_s
 from moa.reach import connect_failure, not_found, provider_label, unreachable
 from moa.wire import (
     describe_error,
@@ -55,8 +56,10 @@ class RetryPolicy:
 
     max_attempts: int = 4  # per call, for transient failures (5xx, 498, timeouts, connection errors)
     max_rate_limit_waits: int = 8  # 429s honoured per call
-    backoff_base_s: float = 0.5
-    backoff_max_s: float = 8.0
+    # Short: failures come in bursts of single calls while the rest of the layer is already done; a
+    # proposer that keeps failing is left out or hedged by the layer, not waited for.
+    backoff_base_s: float = 0.05
+    backoff_max_s: float = 4.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> RetryPolicy:
@@ -199,7 +202,9 @@ class CallRetries:
     def _after_rate_limit(self, failed: FailedAttempt, err: groq.APIStatusError, left_s: float) -> Decision:
         model = failed.model
         self.rate_limited += 1
-        wait = retry_after_s(err.response.headers)
+        # Groq's body is more precise than its whole-second header ("Please try again in 5.289s").
+        wait = try_again_s(error_message(err))
+        wait = wait if wait is not None else retry_after_s(err.response.headers)
         wait = wait if wait is not None else self.policy.backoff(self.rate_limited)
         if wait > left_s:
             return GiveUp(ProviderError(

@@ -25,7 +25,7 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from adapters.slack import blocks
 from bot.chunking import MIN_LIMIT, split_text
-from bot.render import SLACK, render_progress
+from bot.render import SLACK, budget_wait_line, render_progress
 from bot.surface import AgentProgress, FinalAnswer, Progress
 from storage.models import UnfinishedRun
 
@@ -223,6 +223,7 @@ class SlackSurface:
                 tasks.append(self._agent_task(progress, agent))
             if progress.aggregating:
                 tasks.append(("aggregator", f"Final answer · {progress.aggregator_model}", "in_progress", None))
+            tasks += self._budget_tasks(progress)
         for task_id, task_title, status, details in tasks:
             if self._tasks.get(task_id) != (task_title, status):
                 chunk: dict[str, Any] = {"type": "task_update", "id": task_id,
@@ -232,6 +233,17 @@ class SlackSurface:
                 chunks.append(chunk)
                 self._tasks[task_id] = (task_title, status)
         return chunks
+
+    def _budget_tasks(self, progress: Progress) -> list[tuple[str, str, str, str | None]]:
+        """A task per model whose rate limit holds a call back; complete once it no longer does."""
+        tasks: list[tuple[str, str, str, str | None]] = [
+            (f"budget:{note.model}", budget_wait_line(note).removeprefix("⏳ "), "in_progress", None)
+            for note in progress.budget_waits]
+        current = {task[0] for task in tasks}
+        for task_id, (title, status) in self._tasks.items():
+            if task_id.startswith("budget:") and task_id not in current and status != "complete":
+                tasks.append((task_id, title, "complete", None))
+        return tasks
 
     @staticmethod
     def _agent_task(progress: Progress, agent: AgentProgress) -> tuple[str, str, str, str | None]:

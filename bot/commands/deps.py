@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from moa.config import Limits, MoaConfig, default_config
+from moa.pacing import Pacer
 from storage.budgets import StoredBudget, Used
 from storage.models import ChannelKey, ConfigChange, StoredConfig
 from storage.usage import Period
@@ -65,3 +66,4 @@ class CommandDeps:
     usage: UsageStore | None = None  # `/moa usage`; None where the caller keeps no usage
     budgets: BudgetStore | None = None  # `/moa budget`
     budget_defaults: tuple[int, int] = (0, 0)  # MOA_BUDGET_MEMBER_ANSWERS, MOA_BUDGET_CHANNEL_TOKENS
+    pacer: Pacer | None = None  # the models' known rate limits, for what `show` says about pace

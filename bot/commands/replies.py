@@ -17,7 +17,7 @@ from bot.commands.grammar import (
     Show,
 )
 from bot.redact import redact
-from bot.render import Style, render_config, style_for
+from bot.render import Style, describe_budget, render_config, style_for
 from bot.service import CommandReply
 from moa.config import PRESET_DESCRIPTIONS, AgentConfig, Limits, MoaConfig, preset
 from moa.labels import config_label
@@ -55,6 +55,7 @@ async def show_text(channel: ChannelKey, deps: CommandDeps, style: Style) -> str
     """The channel's setup, where it comes from, its last few changes and how to change it."""
     config, stored = await current_config(deps, channel)
     lines = [redact_secrets(render_config(config, describe_source(stored, channel, deps), style))]
+    lines += [f"• {line}" for line in describe_budget(config, deps.pacer)]
     lines.append(f"`/moa usage` counts its answers as `{config_label(config)}`.")
     changes = await deps.configs.changes(channel, limit=3)
     if changes:

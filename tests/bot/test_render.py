@@ -17,6 +17,7 @@ from bot.render import (
 from bot.surface import AgentProgress, Progress
 from moa.config import default_config, preset
 from moa.errors import ConfigError, ModelUnavailable, ProviderError
+from moa.events import BudgetWaiting
 from storage.models import ChannelKey, ProposerRecord, RunRecord
 
 CHANNEL = ChannelKey("slack", "T1", "C1")
@@ -75,6 +76,16 @@ def test_progress_while_aggregating_names_the_model_and_any_failed_agents() -> N
 def test_progress_while_queued_says_how_many_are_ahead() -> None:
     assert render_progress(Progress(layer=1, total_layers=3, queued_ahead=2)) == "⏳ Queued — 2 ahead of you"
     assert render_progress(Progress(layer=1, total_layers=3, queued_ahead=0)) == "⏳ Queued — you're next"
+
+
+def test_progress_says_which_models_budget_holds_an_answer_back_and_for_how_long() -> None:
+    wait = BudgetWaiting("openai/gpt-oss-20b", "groq", "tokens", 41.0)
+    agent = AgentProgress("a1", "openai/gpt-oss-20b", "running")
+    text = render_progress(Progress(layer=2, total_layers=3, agents=(agent,), budget_waits=(wait,)), PLAIN)
+    assert text.splitlines()[1] == "⏳ waiting for Groq's token budget for gpt-oss-20b — about 40 s"
+    ollama = BudgetWaiting("ollama:llama3.1:8b", "ollama", "requests", 3.2)
+    text = render_progress(Progress(layer=4, total_layers=3, aggregator_model="m", budget_waits=(ollama,)))
+    assert text.endswith("⏳ waiting for ollama's request budget for ollama:llama3.1:8b — about 3 s")
 
 
 def test_layer_view_lists_every_agent_answer_per_layer_then_the_aggregator() -> None:
@@ -154,6 +165,7 @@ def test_config_view_shows_layers_aggregator_agents_calls_and_source() -> None:
         "• Agents (2):\n"
         "    – *fast*: `openai/gpt-oss-20b`, temperature 0.7, max 1,024 tokens\n"
         "    – *qwen*: `qwen/qwen3.8-27b`, temperature 0.7, max 1,024 tokens\n"
-        "• 3 model calls per answer (1 layer × 2 agents + the aggregator)"
+        "• 3 model calls per answer (1 layer × 2 agents + the aggregator)\n"
+        "• If the aggregator fails, `qwen/qwen3.8-27b` writes the answer"
     )
     assert json.loads(preset("lite").export_json())["cycles"] == 1

@@ -13,6 +13,7 @@ import pytest_asyncio
 from bot.service import INTERRUPTED, CommandContext, ConversationService, Mention
 from bot.settings import Settings
 from bot.surface import FinalAnswer, Progress
+from moa.config import preset
 from storage.db import Database
 from storage.models import ChannelKey
 from tests.fakes.groq_server import FakeGroq
@@ -196,7 +197,8 @@ async def test_waiting_mentions_see_their_queue_position(fake: FakeGroq, tmp_pat
 async def test_shutdown_interrupts_answers_that_outlive_the_grace_period(fake: FakeGroq, tmp_path: Path) -> None:
     fake.latency_by_model["qwen/qwen3.8-27b"] = 5.0  # two agents answer at once, the third is slow
     db_path = tmp_path / "stop.db"
-    svc = await ConversationService.create(_settings(fake, db_path))
+    # A quorum of all three: the layer waits for the slow one rather than leaving it out.
+    svc = await ConversationService.create(_settings(fake, db_path, MOA_QUORUM="3"))
     surface = RecordingSurface()
     task = asyncio.create_task(svc.handle_mention(_mention("slow one"), surface))
     await surface.wait_for(lambda s: bool(s.progress) and sum(a.state == "done" for a in s.progress[-1][1].agents) == 2)
@@ -279,5 +281,50 @@ async def test_a_question_queued_while_its_member_used_the_last_answer_of_the_da
         assert first.final is not None
         assert queued.final is None and queued.failure is not None and "1 of your 1 answer" in queued.failure
         assert len(fake.calls) == 10  # one answer's calls only
+    finally:
+        await svc.aclose()
+
+
+async def test_a_wait_for_a_models_rate_limit_shows_in_the_status(fake: FakeGroq, tmp_path: Path) -> None:
+    fake.limit("openai/gpt-oss-120b", tpm=2600, window_s=2.5)  # one aggregator call per window
+    svc = await ConversationService.create(_settings(fake, tmp_path / "w.db"))
+    try:
+        await svc.run_command(CommandContext(GENERAL, "U", _admin), "preset lite")
+        await svc.run_command(CommandContext(RANDOM, "U", _admin), "preset lite")
+        surfaces = [RecordingSurface(), RecordingSurface()]
+        await asyncio.gather(*(svc.handle_mention(_mention(f"q{i}", channel=channel), surface)
+                               for i, (channel, surface) in enumerate(zip((GENERAL, RANDOM), surfaces, strict=True))))
+        assert all(s.final is not None for s in surfaces)
+        waits = [(i, n) for i, s in enumerate(surfaces) for _, p in s.progress for n in p.budget_waits]
+        assert waits and all(n.model == "openai/gpt-oss-120b" and n.wait_s >= 1 for _, n in waits)
+        waited = surfaces[waits[0][0]]
+        assert not waited.progress[-1][1].budget_waits  # the wait is over before the answer
+    finally:
+        await svc.aclose()
+
+
+async def test_a_burst_of_100_mentions_over_25_channels_is_queued_not_refused(fake: FakeGroq,
+                                                                             tmp_path: Path) -> None:
+    lite = tmp_path / "lite.json"
+    lite.write_text(preset("lite").export_json())
+    svc = await ConversationService.create(_settings(fake, tmp_path / "burst.db", MOA_CONFIG=str(lite)))
+    assert svc.settings.max_queue >= 100  # the defaults, apart from the config
+    try:
+        surfaces = [RecordingSurface() for _ in range(100)]
+        finished: list[int] = []
+
+        async def ask(i: int) -> None:
+            channel = ChannelKey("slack", "T1", f"C{i % 25}")
+            await svc.handle_mention(_mention(f"q{i}", channel=channel, thread=f"t{i}", message_id=f"m{i}"),
+                                     surfaces[i])
+            finished.append(i)
+
+        tasks = [asyncio.create_task(ask(i)) for i in range(100)]
+        # Everyone sees a status (their place in the queue) before the first few answers are done.
+        await asyncio.wait_for(asyncio.gather(*(s.wait_for(lambda s: bool(s.progress), 30) for s in surfaces)), 30)
+        assert len(finished) < 10
+        await asyncio.gather(*tasks)
+        assert not [s.failure for s in surfaces if s.failure is not None]
+        assert all(s.final is not None for s in surfaces)
     finally:
         await svc.aclose()

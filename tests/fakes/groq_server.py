@@ -18,6 +18,15 @@ Usage::
         ...
         assert not fake.running          # no call still in flight
 
+Groq's rate limits, per model (`fake.limit(model, tpm=8000, rpm=30, window_s=6)`; "*" for every model):
+a request counts its prompt plus the `max_tokens` it asks for against a sliding window (`window_s`, 60 s
+like Groq's minute unless a test shrinks it); one that can never fit gets 413 "Request too large … on
+tokens per minute (TPM): Limit L, Requested R", one that does not fit now 429 "… (TPM): Limit L, Used
+U, Requested R. Please try again in 5.289s." with `retry-after`. Every response to a limited model
+carries Groq's `x-ratelimit-*` headers (requests per day, tokens per window; resets like `7.66s`).
+Faults by share, from a seeded random generator: `error_share` of calls answer `error_status` (a 500
+storm), `straggler_share` of calls take `straggler_factor` × their latency.
+
 Reasoning, so stripping can be tested:
 - models whose id contains "gpt-oss" put reasoning in `message.reasoning` / `delta.reasoning`
   (unless the request says `include_reasoning: false` or `reasoning_format: "hidden"`);
@@ -32,9 +41,11 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import random
 import re
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -88,6 +99,9 @@ class FakeCall:
     reply_text: str = ""
     first_chunk_at: float | None = None  # streaming: when the first content delta was sent
     usage: dict[str, Any] | None = None  # what the reply reported (reasoning counts as completion)
+    requested_tokens: int | None = None  # what it counted against a token limit (prompt + max_tokens)
+    straggler: bool = False  # made slow on purpose (`straggler_share`)
+    extra_delay: float = 0.0  # added on purpose (`delay`)
 
     @property
     def provider(self) -> str:
@@ -128,6 +142,59 @@ class _Failure:
     message: str | None = None
 
 
+@dataclass
+class RateLimit:
+    """One model's limits, as Groq applies them per organisation."""
+
+    tpm: int | None = None  # tokens per window: prompt + max_tokens of each request
+    rpm: int | None = None  # requests per window
+    rpd: int = 14_400  # requests per day (headers only: a "day" is 1440 windows)
+    window_s: float = 60.0
+    sent: deque[tuple[float, int]] = field(default_factory=deque)  # (time, tokens) in the window
+    day: int = 0  # requests counted today
+
+    def prune(self, now: float) -> None:
+        while self.sent and self.sent[0][0] + self.window_s <= now:
+            self.sent.popleft()
+
+    def used_tokens(self) -> int:
+        return sum(n for _, n in self.sent)
+
+    def wait_until_fits(self, tokens: int, requests: int, now: float) -> float:
+        """Seconds until `tokens` more tokens and `requests` more requests fit in the window."""
+        entries = list(self.sent)
+        for i in range(len(entries) + 1):
+            live = entries[i:]
+            fits_tokens = self.tpm is None or sum(n for _, n in live) + tokens <= self.tpm
+            fits_requests = self.rpm is None or len(live) + requests <= self.rpm
+            if fits_tokens and fits_requests:
+                return 0.0 if i == 0 else entries[i - 1][0] + self.window_s - now
+        return self.window_s
+
+    def headers(self, now: float) -> dict[str, str]:
+        self.prune(now)
+        day_s = self.window_s * 1440
+        headers = {
+            "x-ratelimit-limit-requests": str(self.rpd),
+            "x-ratelimit-remaining-requests": str(max(0, self.rpd - self.day)),
+            "x-ratelimit-reset-requests": _duration(self.day * day_s / self.rpd),
+        }
+        if self.tpm is not None:
+            newest = self.sent[-1][0] if self.sent else now - self.window_s
+            headers.update({
+                "x-ratelimit-limit-tokens": str(self.tpm),
+                "x-ratelimit-remaining-tokens": str(max(0, self.tpm - self.used_tokens())),
+                "x-ratelimit-reset-tokens": _duration(max(0.0, newest + self.window_s - now)),
+            })
+        return headers
+
+
+def _duration(seconds: float) -> str:
+    """Groq's way of writing a reset: "7.66s", "2m59.56s"."""
+    minutes, rest = divmod(seconds, 60)
+    return f"{int(minutes)}m{rest:.2f}s" if minutes else f"{rest:.2f}s"
+
+
 def default_reply(call: FakeCall) -> str:
     return f"{call.model} says: {call.question} [saw {call.seen_answers} answers]"
 
@@ -148,9 +215,18 @@ class FakeGroq:
     first_chunk_fraction: float = 0.5  # streaming: share of the latency before the first content delta
     reply: Callable[[FakeCall], str] = default_reply
     calls: list[FakeCall] = field(default_factory=list)
+    error_share: float = 0.0  # share of calls that answer `error_status` (a storm)
+    error_status: int = 500
+    straggler_share: float = 0.0  # share of calls that take `straggler_factor` × their latency
+    straggler_factor: float = 6.0
+    straggle_streams: bool = True  # False: only non-streamed (proposer) calls straggle
+    seed: int = 7
 
     def __post_init__(self) -> None:
         self._failures: dict[str, list[_Failure]] = {}
+        self._limits: dict[str, RateLimit] = {}
+        self._delays: dict[str, list[float]] = {}
+        self._random = random.Random(self.seed)
         self._runner: web.AppRunner | None = None
         # Re-checked now and then too: a test may wait on state the fake is not told about.
         self._changes = Changes("fake Groq", lambda: repr(self.calls), recheck_s=0.05)
@@ -167,6 +243,25 @@ class FakeGroq:
         """
         self._failures.setdefault(model, []).extend(
             _Failure(status, retry_after, code, message) for _ in range(times))
+
+    def delay(self, model: str, seconds: float, times: int = 1) -> None:
+        """Make the next `times` answered calls to `model` take `seconds` longer (a straggler)."""
+        self._delays.setdefault(model, []).extend([seconds] * times)
+
+    def limit(self, model: str = "*", *, tpm: int | None = None, rpm: int | None = None,
+              window_s: float = 60.0, rpd: int = 14_400) -> None:
+        """Give `model` ("*": every model without its own) Groq's per-window limits."""
+        self._limits[model] = RateLimit(tpm=tpm, rpm=rpm, rpd=rpd, window_s=window_s)
+
+    def _limit_of(self, model: str) -> RateLimit | None:
+        if model in self._limits:
+            return self._limits[model]
+        if "*" in self._limits:  # each model gets its own window, with the shared numbers
+            shared = self._limits["*"]
+            self._limits[model] = RateLimit(tpm=shared.tpm, rpm=shared.rpm, rpd=shared.rpd,
+                                            window_s=shared.window_s)
+            return self._limits[model]
+        return None
 
     def calls_to(self, model: str) -> list[FakeCall]:
         return [c for c in self.calls if c.model == model]
@@ -293,6 +388,22 @@ class FakeGroq:
         if model not in self.models:
             call.status = 404
             return _error(404, message=f"The model `{model}` does not exist or you do not have access to it.")
+        if self.error_share and self._random.random() < self.error_share:
+            await asyncio.sleep(min(self._latency(model), 0.05))
+            call.status = self.error_status
+            return _error(self.error_status)
+        limit = self._limit_of(model)
+        limit_headers: dict[str, str] = {}
+        if limit is not None:
+            refused = self._admit(call, limit)
+            if refused is not None:
+                return refused
+            limit_headers = limit.headers(time.monotonic())
+        if self.straggler_share and (self.straggle_streams or not call.stream) \
+                and self._random.random() < self.straggler_share:
+            call.straggler = True
+        if self._delays.get(model):
+            call.extra_delay = self._delays[model].pop(0)
 
         text = self.reply(call)
         call.reply_text = text
@@ -305,8 +416,8 @@ class FakeGroq:
         call.usage = usage
         request_id = f"req_{uuid.uuid4().hex[:26]}"
         if call.stream:
-            return await self._stream(request, call, content, reasoning, usage, request_id)
-        await asyncio.sleep(self._latency(model))
+            return await self._stream(request, call, content, reasoning, usage, request_id, limit_headers)
+        await asyncio.sleep(self._call_latency(call))
         message: dict[str, Any] = {"role": "assistant", "content": content}
         if reasoning is not None:
             message["reasoning"] = reasoning
@@ -316,7 +427,37 @@ class FakeGroq:
             "model": model, "system_fingerprint": "fp_fake",
             "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": "stop"}],
             "usage": usage, "x_groq": {"id": request_id},
-        })
+        }, headers=limit_headers)
+
+    def _admit(self, call: FakeCall, limit: RateLimit) -> web.Response | None:
+        """Count the request against the model's window, or refuse it (413 / 429) as Groq does."""
+        now = time.monotonic()
+        limit.prune(now)
+        requested = sum(_count_tokens(str(m.get("content", ""))) for m in call.messages) + (call.max_tokens or 0)
+        call.requested_tokens = requested
+        where = f"for model `{call.model}` in organization `org_fake` service tier `on_demand`"
+        if limit.tpm is not None and requested > limit.tpm:
+            call.status = 413
+            return _error(413, message=(
+                f"Request too large {where} on tokens per minute (TPM): Limit {limit.tpm}, Requested "
+                f"{requested}, please reduce your message size and try again."), headers=limit.headers(now))
+        wait = limit.wait_until_fits(requested, 1, now)
+        if wait > 0:
+            call.status = 429
+            used = limit.used_tokens()
+            if limit.tpm is not None and used + requested > limit.tpm:
+                what = f"tokens per minute (TPM): Limit {limit.tpm}, Used {used}, Requested {requested}"
+            else:
+                what = f"requests per minute (RPM): Limit {limit.rpm}, Used {len(limit.sent)}, Requested 1"
+            return _error(429, message=f"Rate limit reached {where} on {what}. Please try again in {wait:.3f}s.",
+                          retry_after=float(math.ceil(wait)), headers=limit.headers(now))
+        limit.sent.append((now, requested))
+        limit.day += 1
+        return None
+
+    def _call_latency(self, call: FakeCall) -> float:
+        latency = self._latency(call.model)
+        return (latency * self.straggler_factor if call.straggler else latency) + call.extra_delay
 
     def _latency(self, model: str) -> float:
         return self.latency_by_model.get(model, self.latency)
@@ -341,12 +482,14 @@ class FakeGroq:
         return None, text
 
     async def _stream(self, request: web.Request, call: FakeCall, content: str, reasoning: str | None,
-                      usage: dict[str, Any], request_id: str) -> web.StreamResponse:
+                      usage: dict[str, Any], request_id: str,
+                      limit_headers: dict[str, str]) -> web.StreamResponse:
         loop = asyncio.get_running_loop()
         t0 = loop.time()
-        latency = self._latency(call.model)
+        latency = self._call_latency(call)
         response = web.StreamResponse(status=200, headers={
-            "Content-Type": "text/event-stream", "Cache-Control": "no-cache", "x-request-id": request_id})
+            "Content-Type": "text/event-stream", "Cache-Control": "no-cache", "x-request-id": request_id,
+            **limit_headers})
         await response.prepare(request)
         call.status = 200
         chunk_id = f"chatcmpl-{uuid.uuid4()}"
@@ -405,9 +548,9 @@ def _model_obj(model: str) -> dict[str, Any]:
 
 
 def _error(status: int, *, code: str | None = None, message: str | None = None,
-           retry_after: float | None = None) -> web.Response:
+           retry_after: float | None = None, headers: dict[str, str] | None = None) -> web.Response:
     etype, default_code, default_message = _ERRORS.get(status, ("server_error", "error", f"HTTP {status}"))
-    headers = {}
+    headers = dict(headers or {})
     if retry_after is not None:
         headers["retry-after"] = f"{retry_after:g}"
     body = {"error": {"message": message or default_message, "type": etype, "code": code or default_code}}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 import pytest
 
@@ -12,6 +13,7 @@ from moa.config import AGGREGATE_AND_SYNTHESIZE, AgentConfig, MoaConfig, parse_c
 from moa.engine import MoaEngine, layer_cost, layer_usage
 from moa.events import (
     AggregatorDelta,
+    AggregatorStarted,
     LayerStarted,
     MoaEvent,
     ProposerFinished,
@@ -48,12 +50,13 @@ def transport(request: pytest.FixtureRequest) -> str:
 
 
 def make_engine(fake: FakeGroq, *, call_timeout_s: float = 10.0, deadline_s: float = 30.0,
-                env: dict[str, str] | None = None, retry: RetryPolicy = QUICK_RETRY) -> MoaEngine:
+                env: dict[str, str] | None = None, retry: RetryPolicy = QUICK_RETRY,
+                **engine_options: Any) -> MoaEngine:
     registry = ProviderRegistry.from_env(
         {"GROQ_API_KEY": "gsk_test", "GROQ_BASE_URL": fake.base_url, "MOA_HTTP_TRANSPORT": _transport["name"],
          **(env or {})},
         call_timeout_s=call_timeout_s, deadline_s=deadline_s, retry=retry)
-    return MoaEngine(registry, call_timeout_s=call_timeout_s, deadline_s=deadline_s)
+    return MoaEngine(registry, call_timeout_s=call_timeout_s, deadline_s=deadline_s, **engine_options)
 
 
 @pytest.fixture
@@ -262,12 +265,34 @@ async def test_all_proposers_failing_ends_with_a_clear_error(fake_groq: FakeGroq
     assert [e.type for e in events].count("layer_started") == 1
 
 
-async def test_aggregator_failure_ends_with_a_clear_error(fake_groq: FakeGroq, engine: MoaEngine) -> None:
+async def test_a_failed_aggregator_is_replaced_by_the_strongest_proposer(fake_groq: FakeGroq,
+                                                                         engine: MoaEngine) -> None:
     fake_groq.fail(STRONG, 500, times=10)
-    failed = final(await collect(engine, "q", make_config((FAST,), cycles=1)))
+    done = final(await collect(engine, "q", make_config((FAST, QWEN), cycles=1)))
+    assert isinstance(done, RunFinished) and done.model == QWEN  # 27b over 20b
+    assert done.answer == f"{QWEN} says: q [saw 2 answers]"
+    assert any(STRONG in w and "500" in w and f"{QWEN} wrote this answer instead" in w for w in done.warnings)
+
+
+async def test_the_configs_fallback_model_writes_when_the_aggregator_fails(fake_groq: FakeGroq,
+                                                                           engine: MoaEngine) -> None:
+    fake_groq.fail(STRONG, 503, times=10)
+    done = final(await collect(engine, "q", make_config((QWEN,), cycles=1, fallback_model=FAST)))
+    assert isinstance(done, RunFinished) and done.model == FAST
+    assert [c.model for c in fake_groq.calls if c.stream][-1] == FAST
+
+
+async def test_aggregator_and_fallback_failing_ends_with_a_clear_error(fake_groq: FakeGroq,
+                                                                      engine: MoaEngine) -> None:
+    fake_groq.fail(STRONG, 500, times=10)
+    fake_groq.fail(QWEN, 500, times=10)
+    events = await collect(engine, "q", make_config((FAST, QWEN), cycles=1))
+    failed = final(events)
     assert isinstance(failed, RunFailed) and failed.kind == "aggregator_failed"
-    assert STRONG in failed.error and "500" in failed.error
+    assert STRONG in failed.error and "500" in failed.error and f"The fallback ({QWEN}) failed too" in failed.error
     assert failed.layers and failed.layers[0].outputs[0].ok
+    restarted = [e for e in events if isinstance(e, AggregatorStarted) and e.restarted]
+    assert [e.model for e in restarted] == [QWEN]
 
 
 async def test_decommissioned_model_is_named_with_live_alternatives(fake_groq: FakeGroq,
@@ -283,8 +308,17 @@ async def test_decommissioned_model_is_named_with_live_alternatives(fake_groq: F
     assert len(fake_groq.calls_to("gemma2-9b-it")) == 1  # not called again in layer 2
 
 
-async def test_unknown_aggregator_model(fake_groq: FakeGroq, engine: MoaEngine) -> None:
-    failed = final(await collect(engine, "q", make_config((FAST,), cycles=1, main="nobody/no-model")))
+async def test_unknown_aggregator_model_is_named_and_the_fallback_answers(fake_groq: FakeGroq,
+                                                                           engine: MoaEngine) -> None:
+    done = final(await collect(engine, "q", make_config((FAST,), cycles=1, main="nobody/no-model")))
+    assert isinstance(done, RunFinished) and done.model == FAST
+    assert any("nobody/no-model" in w and STRONG in w for w in done.warnings)  # live alternatives named
+
+
+async def test_unknown_aggregator_and_fallback_fail_naming_the_aggregator(fake_groq: FakeGroq,
+                                                                          engine: MoaEngine) -> None:
+    failed = final(await collect(engine, "q", make_config((FAST,), cycles=1, main="nobody/no-model",
+                                                          fallback_model="nobody/other")))
     assert isinstance(failed, RunFailed) and failed.kind == "model_unavailable"
     assert "nobody/no-model" in failed.error and STRONG in failed.error
 
@@ -348,7 +382,9 @@ async def test_413_retries_with_a_max_tokens_that_fits(fake_groq: FakeGroq, engi
 
 
 async def test_a_slow_call_times_out(fake_groq: FakeGroq) -> None:
-    engine = make_engine(fake_groq, call_timeout_s=0.3, retry=RetryPolicy(max_attempts=2, backoff_base_s=0.01))
+    # A quorum of every agent and no hedging: only the call timeout ends the slow call.
+    engine = make_engine(fake_groq, call_timeout_s=0.3, retry=RetryPolicy(max_attempts=2, backoff_base_s=0.01),
+                         quorum=2, hedge=False)
     fake_groq.latency_by_model[QWEN] = 30
     started = time.monotonic()
     done = final(await collect(engine, "q", make_config((FAST, QWEN), cycles=1)))

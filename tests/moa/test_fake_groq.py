@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 
 import groq
@@ -106,3 +107,50 @@ async def test_openai_compatible_paths(fake_groq: FakeGroq) -> None:
         assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
         assert (await http.get("/models")).json()["data"][0]["id"] == "openai/gpt-oss-120b"
     assert fake_groq.calls[0].provider == "openai"
+
+
+# ---- Groq's limits -----------------------------------------------------------------------------------
+async def test_limited_models_answer_with_groqs_rate_limit_headers(fake_groq: FakeGroq) -> None:
+    fake_groq.limit("openai/gpt-oss-20b", tpm=8000, window_s=6)
+    c = client(fake_groq, max_retries=0)
+    raw = await c.chat.completions.with_raw_response.create(model="openai/gpt-oss-20b", messages=Q, max_tokens=1000)
+    h = raw.headers
+    assert h["x-ratelimit-limit-tokens"] == "8000"
+    assert h["x-ratelimit-remaining-tokens"] == str(8000 - 1001)  # the prompt plus max_tokens
+    assert h["x-ratelimit-reset-tokens"] == "6.00s"
+    assert h["x-ratelimit-limit-requests"] == "14400" and h["x-ratelimit-remaining-requests"] == "14399"
+    assert h["x-ratelimit-reset-requests"] == "0.60s"  # one request of 14,400 a "day" of 1,440 windows
+    plain = await c.chat.completions.with_raw_response.create(model="qwen/qwen3.8-27b", messages=Q)
+    assert "x-ratelimit-limit-tokens" not in plain.headers  # no limit set: no headers
+    await c.close()
+
+
+async def test_a_request_over_the_minutes_limit_gets_413_and_a_full_window_429(fake_groq: FakeGroq) -> None:
+    fake_groq.limit("*", tpm=3000, window_s=6)
+    c = client(fake_groq, max_retries=0)
+    with pytest.raises(groq.APIStatusError) as too_large:
+        await c.chat.completions.create(model="openai/gpt-oss-20b", messages=Q, max_tokens=5000)
+    assert too_large.value.status_code == 413
+    assert "on tokens per minute (TPM): Limit 3000, Requested 5001" in str(too_large.value)
+    await c.chat.completions.create(model="openai/gpt-oss-20b", messages=Q, max_tokens=2000)
+    with pytest.raises(groq.RateLimitError) as limited:
+        await c.chat.completions.create(model="openai/gpt-oss-20b", messages=Q, max_tokens=2000)
+    message = str(limited.value)
+    assert "(TPM): Limit 3000, Used 2001, Requested 2001. Please try again in" in message
+    assert limited.value.response.headers["retry-after"] in ("6", "5")
+    assert fake_groq.calls[-1].status == 429 and fake_groq.calls[-1].requested_tokens == 2001
+    await c.close()
+
+
+async def test_storms_and_stragglers_come_by_share(fake_groq: FakeGroq) -> None:
+    fake_groq.error_share, fake_groq.straggler_share, fake_groq.latency = 0.5, 0.5, 0.01
+    c = client(fake_groq, max_retries=0)
+    for _ in range(20):
+        with contextlib.suppress(groq.InternalServerError):
+            await c.chat.completions.create(model="openai/gpt-oss-20b", messages=Q)
+    statuses = [call.status for call in fake_groq.calls]
+    assert 3 <= statuses.count(500) <= 17
+    slow = [call for call in fake_groq.calls if call.straggler]
+    assert slow and all((s.duration or 0) > (f.duration or 0) for s in slow for f in fake_groq.calls
+                        if f.status == 200 and not f.straggler)
+    await c.close()

@@ -69,7 +69,7 @@ def test_groq_models_without_a_key_say_where_to_get_one() -> None:
 def test_retry_attempts_and_backoff_come_from_the_environment() -> None:
     reg = ProviderRegistry.from_env({"MOA_RETRY_ATTEMPTS": "6", "MOA_RETRY_BACKOFF": "0.25"})
     assert reg.retry == RetryPolicy(max_attempts=6, backoff_base_s=0.25)
-    assert ProviderRegistry.from_env({}).retry == RetryPolicy(max_attempts=4, backoff_base_s=0.5)
+    assert ProviderRegistry.from_env({}).retry == RetryPolicy(max_attempts=4, backoff_base_s=0.05)
 
 
 def test_retry_attempts_alone_keeps_the_default_backoff() -> None:

@@ -98,7 +98,9 @@ async def test_a_failed_run_exits_1_with_the_reason(fake_groq: FakeGroq,
     assert not fake_groq.calls
 
     fake_groq.decommissioned.clear()
-    fake_groq.fail(STRONG, 500, times=10)  # retired mid-run looks the same to the person: a sentence, exit 1
+    # Failing mid-run, with its fallback failing too, looks the same to the person: a sentence, exit 1.
+    fake_groq.fail(STRONG, 500, times=10)
+    fake_groq.fail("qwen/qwen3.8-27b", 500, times=10)
     code = await ask("q", None, 1, False, settings(fake_groq))
     out, err = capsys.readouterr()
     assert code == 1 and out == "" and STRONG in err

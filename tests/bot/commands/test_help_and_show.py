@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from bot.commands import CommandDeps, execute
 from moa.config import preset
+from moa.pacing import Pacer, parse_limits
 from storage.db import Database
 from storage.models import ChannelKey
 from tests.bot.commands.helpers import CHANNEL, DEFAULT_CALLS, Asker, run
@@ -61,3 +64,14 @@ async def test_show_falls_back_to_the_workspace_default(db: Database, deps: Comm
 async def test_discord_replies_use_discord_bold(deps: CommandDeps) -> None:
     reply = await run(deps, "show", channel=ChannelKey("discord", "111111111111111111", "222222222222222222"))
     assert reply.text.startswith("**MoA setup** — the built-in default")
+
+
+async def test_show_tells_tokens_per_answer_and_once_limits_are_known_the_pace(deps: CommandDeps) -> None:
+    reply = await execute(Asker(admin=False).ctx, "show", deps)
+    assert "• About " in reply.text and " tokens per answer count against rate limits (prompt + max_tokens): " \
+        "openai/gpt-oss-20b " in reply.text
+    assert "Known limits" not in reply.text  # nothing known yet: nothing claimed
+    limited = replace(deps, pacer=Pacer(parse_limits("openai/gpt-oss-20b=30rpm+4000tpm")))
+    reply = await execute(Asker(admin=False).ctx, "show", limited)
+    assert "• Known limits make one answer take at least about " in reply.text
+    assert "(openai/gpt-oss-20b: 4,000 tokens a minute)" in reply.text
