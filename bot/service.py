@@ -90,7 +90,7 @@ class ConversationService:
     @classmethod
     async def create(cls, settings: Settings) -> ConversationService:
         """Open the database and the model providers named by `settings`."""
-        db = await Database.open(settings.db_path)
+        db = await Database.open(settings.database)
         if db.interrupted_at_open:
             log.info("marked %d unfinished runs from the last process as interrupted",
                      len(db.interrupted_at_open))

@@ -39,6 +39,14 @@ def _float(env: Mapping[str, str], name: str, default: float, low: float = 0.1) 
     return _number(env, name, default, float, "a number of seconds", low, None)
 
 
+def _database_url(env: Mapping[str, str]) -> str:
+    url = env.get("MOA_DATABASE_URL", "").strip()
+    if url and not url.startswith(("postgresql://", "postgres://")):
+        raise ConfigError("MOA_DATABASE_URL must be a PostgreSQL URL like postgresql://user:password@host:5432/moa "
+                          "(leave it empty to use the SQLite file MOA_DB_PATH).")
+    return url
+
+
 def _default_config(path: str, limits: Limits) -> MoaConfig:
     if not path:
         return default_config()
@@ -68,6 +76,7 @@ class Settings:
     slack_api_url: str = "https://slack.com/api/"
     slack_admin_users: frozenset[str] = field(default_factory=frozenset)
     db_path: str = "moa-bot.db"
+    database_url: str = ""  # MOA_DATABASE_URL=postgresql://…: PostgreSQL instead of the SQLite file
     history_days: int = 30
     history_token_budget: int = 2000  # every agent gets the history: 10 calls × this per answer
     max_question_chars: int = 4000
@@ -117,6 +126,7 @@ class Settings:
             slack_api_url=e.get("SLACK_API_URL", "").strip() or cls.slack_api_url,
             slack_admin_users=admins,
             db_path=e.get("MOA_DB_PATH", "").strip() or cls.db_path,
+            database_url=_database_url(e),
             history_days=_int(e, "MOA_HISTORY_DAYS", 30),
             history_token_budget=_int(e, "MOA_HISTORY_TOKENS", 2000, low=0),
             max_question_chars=_int(e, "MOA_MAX_QUESTION_CHARS", 4000),
@@ -131,6 +141,11 @@ class Settings:
             default_config=_default_config(config_path, limits),
             env=dict(e),
         )
+
+    @property
+    def database(self) -> str:
+        """What Database.open is given: MOA_DATABASE_URL when set, else the SQLite file MOA_DB_PATH."""
+        return self.database_url or self.db_path
 
     @property
     def slack_enabled(self) -> bool:

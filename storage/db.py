@@ -8,10 +8,12 @@ from pathlib import Path
 
 import aiosqlite
 
+from storage.backend import Connection
 from storage.configs import ConfigRepository
 from storage.connection import SharedConnection
 from storage.event_keys import EventKeyRepository
 from storage.models import ChannelKey, UnfinishedRun
+from storage.postgres import PgConnection, is_postgres_url
 from storage.runs import RunRepository
 from storage.schema import migrate
 from storage.turns import TurnRepository
@@ -20,9 +22,12 @@ BUSY_TIMEOUT_MS = 5000  # another process (e.g. `moa-bot ask` next to `run`) may
 
 
 class Database:
-    """The bot's SQLite file. Use `await Database.open(path)`, then db.configs / turns / runs / event_keys."""
+    """The bot's database: a SQLite file, or PostgreSQL for several processes.
 
-    def __init__(self, shared: SharedConnection, interrupted_at_open: list[UnfinishedRun]) -> None:
+    Use `await Database.open(path_or_url)`, then db.configs / turns / runs / event_keys.
+    """
+
+    def __init__(self, shared: Connection, interrupted_at_open: list[UnfinishedRun]) -> None:
         self._shared = shared
         self.interrupted_at_open = interrupted_at_open
         self.configs = ConfigRepository(shared)
@@ -30,8 +35,30 @@ class Database:
         self.runs = RunRepository(shared)
         self.event_keys = EventKeyRepository(shared)
 
+    @property
+    def dialect(self) -> str:
+        """"sqlite" or "postgresql"."""
+        return self._shared.dialect
+
     @classmethod
-    async def open(cls, path: str | Path) -> Database:
+    async def open(cls, target: str | Path) -> Database:
+        """Open `target` — a `postgresql://` URL, else a SQLite file path — and migrate it forward."""
+        if is_postgres_url(str(target)):
+            return await cls._open_postgres(str(target))
+        return await cls._open_sqlite(target)
+
+    @classmethod
+    async def _open_postgres(cls, url: str) -> Database:
+        shared = await PgConnection.open(url)
+        try:
+            interrupted = await RunRepository(shared).mark_interrupted()
+        except BaseException:
+            await shared.close()
+            raise
+        return cls(shared, interrupted)
+
+    @classmethod
+    async def _open_sqlite(cls, path: str | Path) -> Database:
         """Create or open the file, migrate it forward, and mark runs left 'running' as 'interrupted'."""
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -53,9 +80,8 @@ class Database:
         return cls(shared, interrupted)
 
     async def close(self) -> None:
-        """Wait for the statement in flight, then close the connection."""
-        async with self._shared.lock:
-            await self._shared.raw.close()
+        """Wait for the statements in flight, then close the connection(s)."""
+        await self._shared.close()
 
     async def prune(self, days: int, now: float | None = None) -> int:
         """Delete turns and runs (with their proposer outputs) older than `days`; returns rows removed."""

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
-import sqlite3
 import time
 from collections.abc import Sequence
 
-from storage.connection import SharedConnection
+from storage.backend import Connection, Row
 from storage.models import ChannelKey, ProposerRecord, RunRecord, RunStatus, UnfinishedRun
 
 
@@ -16,14 +14,14 @@ class UnknownRun(LookupError):
 
 
 _RUN_COLUMNS = """
-    r.id, r.platform, r.workspace, r.channel, r.thread, r.trigger_message_id,
-    (SELECT json_group_array(message_id) FROM
-        (SELECT message_id FROM answer_messages WHERE run_id = r.id ORDER BY position)) AS answer_ids,
-    r.config_json, r.status, r.question, r.answer, r.error, r.started_at, r.finished_at, r.total_s,
+    r.id, r.platform, r.workspace, r.channel, r.thread, r.trigger_message_id, r.config_json,
+    r.status, r.question, r.answer, r.error, r.started_at, r.finished_at, r.total_s,
     r.prompt_tokens, r.completion_tokens, r.cost_usd
 """
 
 _IN_CHANNEL = "r.platform = ? AND r.workspace = ? AND r.channel = ?"
+
+_ANSWER_IDS_SQL = "SELECT message_id FROM answer_messages WHERE run_id = ? ORDER BY position"
 
 _PROPOSERS_SQL = (
     "SELECT layer, agent, model, text, latency_s, prompt_tokens, completion_tokens, error"
@@ -35,24 +33,24 @@ def _channel_params(channel: ChannelKey) -> tuple[str, str, str]:
     return (channel.platform, channel.workspace, channel.channel)
 
 
-def _record(row: sqlite3.Row, proposers: list[sqlite3.Row]) -> RunRecord:
+def _record(row: Row, answer_ids: list[Row], proposers: list[Row]) -> RunRecord:
     return RunRecord(
         id=row[0],
         channel=ChannelKey(row[1], row[2], row[3]),
         thread=row[4],
         trigger_message_id=row[5],
-        answer_message_ids=tuple(json.loads(row[6])),
-        config_json=row[7],
-        status=row[8],
-        question=row[9],
-        answer=row[10],
-        error=row[11],
-        started_at=row[12],
-        finished_at=row[13],
-        total_s=row[14],
-        prompt_tokens=row[15],
-        completion_tokens=row[16],
-        cost_usd=row[17],
+        answer_message_ids=tuple(a[0] for a in answer_ids),
+        config_json=row[6],
+        status=row[7],
+        question=row[8],
+        answer=row[9],
+        error=row[10],
+        started_at=row[11],
+        finished_at=row[12],
+        total_s=row[13],
+        prompt_tokens=row[14],
+        completion_tokens=row[15],
+        cost_usd=row[16],
         proposers=tuple(ProposerRecord(*p) for p in proposers),
     )
 
@@ -60,7 +58,7 @@ def _record(row: sqlite3.Row, proposers: list[sqlite3.Row]) -> RunRecord:
 class RunRepository:
     """One row per MoA answer plus its proposer outputs and the messages that carry it."""
 
-    def __init__(self, shared: SharedConnection) -> None:
+    def __init__(self, shared: Connection) -> None:
         self._db = shared
 
     async def start(
@@ -143,14 +141,12 @@ class RunRepository:
     async def set_answer_messages(self, run_id: int, message_ids: Sequence[str]) -> None:
         """Attach the messages that carry the answer; ids already attached are kept (calls accumulate)."""
         async with self._db.transaction() as tx:
-            rows = await tx.fetchall(
-                "SELECT (SELECT 1 FROM runs WHERE id = ?),"
-                " (SELECT COALESCE(MAX(position) + 1, 0) FROM answer_messages WHERE run_id = ?)",
-                (run_id, run_id),
-            )
-            if not rows[0][0]:
+            # Touching the run locks its row (PostgreSQL), so two calls can't pick the same positions.
+            if not await tx.execute("UPDATE runs SET status = status WHERE id = ?", (run_id,)):
                 raise UnknownRun(run_id)
-            first = rows[0][1]
+            rows = await tx.fetchall(
+                "SELECT COALESCE(MAX(position) + 1, 0) FROM answer_messages WHERE run_id = ?", (run_id,))
+            first = rows[0][0]
             await tx.executemany(
                 "INSERT INTO answer_messages (run_id, position, message_id) VALUES (?, ?, ?)"
                 " ON CONFLICT (run_id, message_id) DO NOTHING",
@@ -166,14 +162,13 @@ class RunRepository:
 
     async def find_by_message(self, channel: ChannelKey, message_id: str) -> RunRecord | None:
         """The run (newest, if several) answered in, or triggered by, message_id within this channel."""
-        # Start from the message id (an index hit, a handful of rows) and then check the channel: CROSS
-        # JOIN keeps SQLite from scanning all of the channel's runs instead.
+        # Start from the message id (an index hit, a handful of rows) and then check the channel: both
+        # SQLite and PostgreSQL probe the channel's index once per candidate rather than scanning its runs.
         return await self._load(
-            "WITH candidates (id) AS ("
+            f"SELECT {_RUN_COLUMNS} FROM runs r WHERE r.id IN ("
             " SELECT run_id FROM answer_messages WHERE message_id = ?"
             " UNION ALL SELECT id FROM runs WHERE trigger_message_id = ?)"
-            f" SELECT {_RUN_COLUMNS} FROM candidates c CROSS JOIN runs r ON r.id = c.id"
-            f" WHERE {_IN_CHANNEL} ORDER BY r.id DESC LIMIT 1",
+            f" AND {_IN_CHANNEL} ORDER BY r.id DESC LIMIT 1",
             (message_id, message_id, *_channel_params(channel)),
         )
 
@@ -195,10 +190,11 @@ class RunRepository:
         return [UnfinishedRun(row[0], ChannelKey(row[1], row[2], row[3]), row[4], row[5]) for row in rows]
 
     async def _load(self, sql: str, params: Sequence[object]) -> RunRecord | None:
-        # Both reads under one lock hold, so a concurrent finish() can't land between them.
-        async with self._db.lock:
-            rows = list(await self._db.raw.execute_fetchall(sql, params))
+        # All reads in one snapshot, so a concurrent finish() can't land between them.
+        async with self._db.snapshot() as reads:
+            rows = await reads.fetchall(sql, params)
             if not rows:
                 return None
-            proposers = list(await self._db.raw.execute_fetchall(_PROPOSERS_SQL, (rows[0][0],)))
-        return _record(rows[0], proposers)
+            answer_ids = await reads.fetchall(_ANSWER_IDS_SQL, (rows[0][0],))
+            proposers = await reads.fetchall(_PROPOSERS_SQL, (rows[0][0],))
+        return _record(rows[0], answer_ids, proposers)

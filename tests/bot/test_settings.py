@@ -68,3 +68,15 @@ def test_an_unreadable_or_invalid_moa_config_is_named_at_start(tmp_path: Path) -
     broken.write_text('{"cycles": 9, "layer_agent_config": {"a": {"model_name": "x"}}}')
     with pytest.raises(ConfigError, match="cycles is 9, but at most 4 layers are allowed"):
         Settings.load(env={"MOA_CONFIG": str(broken)})
+
+
+def test_database_url_selects_postgresql_over_the_sqlite_file() -> None:
+    url = "postgresql://moa:secret@db.internal:5432/moa"
+
+    assert Settings.load(env={"MOA_DATABASE_URL": url, "MOA_DB_PATH": "x.db"}).database == url
+    assert Settings.load(env={"MOA_DB_PATH": "x.db"}).database == "x.db"
+
+
+def test_a_database_url_that_is_not_postgresql_is_refused_with_an_example() -> None:
+    with pytest.raises(ConfigError, match="MOA_DATABASE_URL must be a PostgreSQL URL like postgresql://"):
+        Settings.load(env={"MOA_DATABASE_URL": "mysql://db/moa"})
