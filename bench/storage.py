@@ -1,12 +1,16 @@
-"""Storage hot paths on a real SQLite file: prints median timings and whether the 2 ms target is met.
+"""Storage hot paths on a real SQLite file and a real PostgreSQL over loopback: prints median timings and
+whether the targets are met (SQLite ≤ 2 ms, PostgreSQL ≤ 5 ms).
 
-Run: python bench/storage.py [--rounds N]
+Run: python bench/storage.py [--rounds N] [--postgres URL]
+PostgreSQL: the URL given, else MOA_TEST_DATABASE_URL, else a throwaway local server (tests/postgres.py) with
+PostgreSQL's default durability (fsync and synchronous commit on), in a schema of its own that is dropped after.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import sys
 import tempfile
@@ -22,6 +26,7 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])
 from storage import ChannelKey, Database, ProposerRecord  # noqa: E402
 
 TARGET_MS = 2.0
+TARGET_PG_MS = 5.0
 CHANNEL = ChannelKey("slack", "T0BENCH", "C0BENCH")
 THREAD = "1700000000.000100"
 TOKEN_BUDGET = 6000
@@ -98,8 +103,48 @@ async def main(rounds: int) -> bool:
     return ok
 
 
+async def main_postgres(rounds: int, url: str | None) -> bool:
+    """The same two measurements on PostgreSQL."""
+    from tests.postgres import ENV_URL, PostgresServer, create_database, drop_database
+
+    server = None
+    admin_url = url or os.environ.get(ENV_URL, "").strip()
+    if not admin_url:
+        server = PostgresServer.start(durable=True)
+        admin_url = server.url
+    try:
+        target = await create_database(admin_url)
+        try:
+            db = await Database.open(target)
+            try:
+                await _fill_thread(db)
+                turns = len(await db.turns.history(CHANNEL, THREAD, TOKEN_BUDGET))
+                history_ms = await _median_ms(lambda: db.turns.history(CHANNEL, THREAD, TOKEN_BUDGET), rounds)
+                run_ms = await _median_ms(lambda: _record_run(db), rounds)
+            finally:
+                await db.close()
+        finally:
+            await drop_database(admin_url, target)
+    finally:
+        if server is not None:
+            server.stop()
+    ok = True
+    for label, ms in (
+        (f"PostgreSQL: history of a 1,000-turn thread ({TOKEN_BUDGET}-token budget → {turns} turns)", history_ms),
+        ("PostgreSQL: record a 3×4 run (start + finish with 12 proposer outputs)", run_ms),
+    ):
+        met = ms <= TARGET_PG_MS
+        ok = ok and met
+        print(f"{label}: median {ms:.3f} ms — target ≤ {TARGET_PG_MS} ms {'met' if met else 'NOT met'}")
+    print(f"{rounds} rounds each; PostgreSQL target {'met' if ok else 'NOT met'}")
+    return ok
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=200)
+    parser.add_argument("--postgres", metavar="URL", help="an existing PostgreSQL server's admin URL")
     args = parser.parse_args()
-    raise SystemExit(0 if asyncio.run(main(args.rounds)) else 1)
+    sqlite_ok = asyncio.run(main(args.rounds))
+    postgres_ok = asyncio.run(main_postgres(args.rounds, args.postgres))
+    raise SystemExit(0 if sqlite_ok and postgres_ok else 1)
