@@ -56,6 +56,26 @@ def _default_config(path: str, limits: Limits) -> MoaConfig:
         raise ConfigError(f"MOA_CONFIG: {err}") from None
 
 
+def _discord_shards(env: Mapping[str, str]) -> tuple[int | None, tuple[int, ...] | None]:
+    """DISCORD_SHARD_COUNT and DISCORD_SHARD_IDS: (None, None) for one plain connection; a count alone runs
+    every shard of it; ids say which of them this process runs (several processes split a bot's guilds)."""
+    count = _int(env, "DISCORD_SHARD_COUNT", 0) or None
+    raw = env.get("DISCORD_SHARD_IDS", "").strip()
+    if not raw:
+        return count, None
+    if count is None:
+        raise ConfigError(f"DISCORD_SHARD_IDS={raw} needs DISCORD_SHARD_COUNT too: the total number of shards "
+                          "across all processes, e.g. DISCORD_SHARD_COUNT=2 DISCORD_SHARD_IDS=0.")
+    wanted = f"comma-separated shard numbers from 0 to {count - 1} (DISCORD_SHARD_COUNT={count})"
+    try:
+        ids = tuple(int(part) for part in raw.split(","))
+    except ValueError:
+        raise ConfigError(f"DISCORD_SHARD_IDS must be {wanted}, not {raw!r}.") from None
+    if any(not 0 <= i < count for i in ids) or len(set(ids)) != len(ids):
+        raise ConfigError(f"DISCORD_SHARD_IDS must be {wanted}, each once, not {raw!r}.")
+    return count, ids
+
+
 def _flag(env: Mapping[str, str], name: str) -> bool:
     return env.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
@@ -68,6 +88,8 @@ class Settings:
     discord_gateway_url: str = ""
     discord_guild_id: str = ""
     discord_message_content: bool = False
+    discord_shard_count: int | None = None  # None: one plain gateway connection
+    discord_shard_ids: tuple[int, ...] | None = None  # None: every shard of the count
     slack_bot_token: str = ""
     slack_app_token: str = ""
     slack_signing_secret: str = ""
@@ -110,6 +132,7 @@ class Settings:
             max_calls=_int(e, "MOA_MAX_CALLS", Limits.max_calls),
         )
         config_path = e.get("MOA_CONFIG", "").strip()
+        shard_count, shard_ids = _discord_shards(e)
         admins = frozenset(u.strip() for u in e.get("SLACK_ADMIN_USERS", "").split(",") if u.strip())
         return cls(
             groq_api_key=e.get("GROQ_API_KEY", "").strip(),
@@ -118,6 +141,8 @@ class Settings:
             discord_gateway_url=e.get("DISCORD_GATEWAY_URL", "").strip(),
             discord_guild_id=e.get("DISCORD_GUILD_ID", "").strip(),
             discord_message_content=_flag(e, "DISCORD_MESSAGE_CONTENT"),
+            discord_shard_count=shard_count,
+            discord_shard_ids=shard_ids,
             slack_bot_token=e.get("SLACK_BOT_TOKEN", "").strip(),
             slack_app_token=e.get("SLACK_APP_TOKEN", "").strip(),
             slack_signing_secret=e.get("SLACK_SIGNING_SECRET", "").strip(),

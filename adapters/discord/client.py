@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord.ext import commands
 
 from adapters.discord.cog import MoaCog
+from adapters.discord.shards import SHARDING_REQUIRED, IdentifyPacer, ShardingRequired, session_start_pacer
 from adapters.discord.surface import NO_PINGS
 from adapters.discord.views import LayersPageButton, ShowLayersButton
 from bot.service import ConversationService
@@ -30,7 +31,15 @@ def intents_for(settings: Settings) -> discord.Intents:
     return intents
 
 
-class MoaBot(commands.Bot):
+if TYPE_CHECKING:
+    _Bot = commands.Bot  # what the mixin may use: the API both bot classes share
+else:
+    _Bot = object
+
+
+class MoaBotMixin(_Bot):
+    """Our bot on top of either discord.py bot class: one gateway connection, or several shards."""
+
     def __init__(self, settings: Settings, service: ConversationService, **options: Any) -> None:
         options.setdefault("chunk_guilds_at_startup", False)  # members aren't needed: skip the downloads
         super().__init__(command_prefix=commands.when_mentioned, help_command=None,
@@ -62,7 +71,51 @@ class MoaBot(commands.Bot):
     async def on_message(self, message: discord.Message, /) -> None:
         """No prefix commands: the cog's listener handles messages."""
 
+    async def connect(self, *, reconnect: bool = True) -> None:
+        try:
+            await super().connect(reconnect=reconnect)
+        except discord.ConnectionClosed as err:
+            if err.code == SHARDING_REQUIRED:
+                raise ShardingRequired(self.settings.discord_shard_count) from None
+            raise
 
-def build_discord_client(settings: Settings, service: ConversationService, **options: Any) -> MoaBot:
+
+class MoaBot(MoaBotMixin, commands.Bot):
+    """One gateway connection for all of the bot's guilds (no DISCORD_SHARD_COUNT)."""
+
+
+class ShardedMoaBot(MoaBotMixin, commands.AutoShardedBot):
+    """The shards DISCORD_SHARD_COUNT / DISCORD_SHARD_IDS name, each a gateway connection of this process.
+
+    Discord sends each guild's events to one shard only, `(guild_id >> 22) % shard_count` (DMs to shard 0),
+    so processes running different shard ids never see, let alone answer, the same mention.
+    """
+
+    _pacer: IdentifyPacer | None = None
+    _identified: set[int]
+
+    async def launch_shards(self) -> None:
+        assert self.shard_count is not None  # always given: see build_discord_client
+        shard_ids = self.shard_ids or range(self.shard_count)
+        log.info("starting Discord shards %s of %d", ", ".join(map(str, shard_ids)), self.shard_count)
+        self._pacer = await session_start_pacer(self.http, self.shard_count, shard_ids)
+        self._identified = set()
+        await super().launch_shards()
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        """A shard's first IDENTIFY waits only as long as Discord's max_concurrency requires; later ones
+        (a session Discord dropped) keep discord.py's 5 s pause."""
+        if self._pacer is None or shard_id is None or shard_id in self._identified:
+            await super().before_identify_hook(shard_id, initial=initial)
+            return
+        self._identified.add(shard_id)
+        await self._pacer.wait(shard_id)
+
+
+def build_discord_client(settings: Settings, service: ConversationService, **options: Any) -> MoaBotMixin:
     """The bot, not yet logged in. `options` go to discord.py (tests pass `guild_ready_timeout`)."""
-    return MoaBot(settings, service, **options)
+    if settings.discord_shard_count is None:
+        return MoaBot(settings, service, **options)
+    return ShardedMoaBot(settings, service, shard_count=settings.discord_shard_count,
+                         shard_ids=list(settings.discord_shard_ids) if settings.discord_shard_ids else None,
+                         **options)

@@ -23,7 +23,7 @@ from bot.service import RESTART_NOTICE, CommandContext, Mention
 from moa.config import PRESET_DESCRIPTIONS
 
 if TYPE_CHECKING:
-    from adapters.discord.client import MoaBot
+    from adapters.discord.client import MoaBotMixin
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ class MoaCog(commands.Cog):
     moa = app_commands.Group(name="moa", description="Mixture-of-Agents: how answers in this channel are made")
     agents = app_commands.Group(name="agents", description="The proposer agents of this channel", parent=moa)
 
-    def __init__(self, bot: MoaBot) -> None:
+    def __init__(self, bot: MoaBotMixin) -> None:
         self.bot = bot
         self.service = bot.service
         self._tasks: set[asyncio.Task[None]] = set()
@@ -124,6 +124,12 @@ class MoaCog(commands.Cog):
                     await channel.send(RESTART_NOTICE, allowed_mentions=NO_PINGS)
             except (discord.HTTPException, ValueError) as err:  # deleted thread, lost access…
                 log.warning("could not tell channel %s about an unfinished answer: %s", run.thread, err)
+
+    @commands.Cog.listener()
+    async def on_shard_ready(self, shard_id: int) -> None:
+        """With shards, `on_ready` waits for every shard of the process; the notices go over REST, so the
+        first shard ready is enough (`on_ready` then finds nothing left to tell)."""
+        await self.on_ready()
 
     # ---- reactions ---------------------------------------------------------------------------------
     @commands.Cog.listener()

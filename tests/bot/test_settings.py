@@ -80,3 +80,26 @@ def test_database_url_selects_postgresql_over_the_sqlite_file() -> None:
 def test_a_database_url_that_is_not_postgresql_is_refused_with_an_example() -> None:
     with pytest.raises(ConfigError, match="MOA_DATABASE_URL must be a PostgreSQL URL like postgresql://"):
         Settings.load(env={"MOA_DATABASE_URL": "mysql://db/moa"})
+
+
+def test_discord_shards_are_off_by_default_a_count_alone_runs_all_and_ids_pick_some() -> None:
+    assert (Settings.load(env={}).discord_shard_count, Settings.load(env={}).discord_shard_ids) == (None, None)
+    alone = Settings.load(env={"DISCORD_SHARD_COUNT": "4"})
+    assert (alone.discord_shard_count, alone.discord_shard_ids) == (4, None)
+    some = Settings.load(env={"DISCORD_SHARD_COUNT": "4", "DISCORD_SHARD_IDS": "2, 3"})
+    assert (some.discord_shard_count, some.discord_shard_ids) == (4, (2, 3))
+
+
+@pytest.mark.parametrize(("env", "sentence"), [
+    ({"DISCORD_SHARD_IDS": "0"}, "DISCORD_SHARD_IDS=0 needs DISCORD_SHARD_COUNT too"),
+    ({"DISCORD_SHARD_COUNT": "2", "DISCORD_SHARD_IDS": "1,2"},
+     "DISCORD_SHARD_IDS must be comma-separated shard numbers from 0 to 1 (DISCORD_SHARD_COUNT=2), each once, "
+     "not '1,2'."),
+    ({"DISCORD_SHARD_COUNT": "2", "DISCORD_SHARD_IDS": "0,0"}, "each once, not '0,0'."),
+    ({"DISCORD_SHARD_COUNT": "2", "DISCORD_SHARD_IDS": "-1"}, "from 0 to 1"),
+    ({"DISCORD_SHARD_COUNT": "2", "DISCORD_SHARD_IDS": "one"}, "(DISCORD_SHARD_COUNT=2), not 'one'."),
+    ({"DISCORD_SHARD_COUNT": "two"}, "DISCORD_SHARD_COUNT must be a whole number 1 or more, not 'two'."),
+])
+def test_bad_discord_shard_settings_say_what_would_work(env: dict[str, str], sentence: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(sentence)):
+        Settings.load(env=env)

@@ -16,6 +16,10 @@ current state of every message is in `messages`. The fake behaves like Discord w
 it echoes the bot's own messages back over the gateway, blanks `content` of messages that do not
 mention the bot when the MESSAGE_CONTENT intent is missing, replays missed events on RESUME, and
 answers 429 with `Via` + `retry_after` when told to.
+
+Shards: each IDENTIFY opens a session for its `shard: [id, count]` (`[0, 1]` without one), and a guild's
+events go only to the sessions whose shard owns it, by Discord's rule `(guild_id >> 22) % count == id`
+(DMs to shard 0). The default guild is on shard 0 of 2; `add_guild(shard=1)` makes one on shard 1.
 """
 
 from __future__ import annotations
@@ -134,13 +138,44 @@ class FakeInteraction:
             (m.get("flags", 0) or 0) & 64 for m in self.followups)
 
 
+def shard_of(guild_id: str | None, shard_count: int) -> int:
+    """The shard that receives a guild's events (Discord's rule); DMs go to shard 0."""
+    return 0 if guild_id is None else (int(guild_id) >> 22) % shard_count
+
+
+@dataclass
+class GatewaySession:
+    """One IDENTIFYed session: the shard it is, its connection, and what it was sent (replayed on RESUME)."""
+
+    id: str
+    shard: tuple[int, int]  # (shard id, shard count) from IDENTIFY
+    ws: web.WebSocketResponse | None
+    seq: int = 0
+    log: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def connected(self) -> bool:
+        return self.ws is not None and not self.ws.closed
+
+    def serves(self, guild_id: str | None) -> bool:
+        return shard_of(guild_id, self.shard[1]) == self.shard[0]
+
+
+@dataclass(frozen=True)
+class FakeGuild:
+    id: str
+    name: str
+    general: str  # its #general channel
+
+
 class FakeDiscord:
     """Discord's REST API and gateway, small enough to read, faithful where discord.py looks."""
 
     def __init__(self, *, token: str = "fake-bot-token") -> None:
         self.token = token
         self._ids = itertools.count(1_300_000_000_000_000_001)
-        self.guild_id = self.new_id()
+        self.guild_id = self.id_on_shard(0, 2)
+        self.guilds: dict[str, str] = {self.guild_id: "Fake Guild"}  # id -> name
         self.app_id = self.new_id()
         self.bot = FakeUser(self.app_id, "moa-bot", bot=True)
         self.mod_role = self.new_id()
@@ -165,11 +200,13 @@ class FakeDiscord:
         self.resumes: list[dict[str, Any]] = []
         self.redeliver_on_resume = False  # after a RESUME, send the session's MESSAGE_CREATEs again
         self.sent: list[dict[str, Any]] = []  # every gateway frame delivered to the bot
+        self.sent_to: list[tuple[int, dict[str, Any]]] = []  # the same, with the shard id that got each
+        self.recommended_shards = 1  # GET /gateway/bot's "shards"
+        self.max_concurrency = 1  # GET /gateway/bot's session_start_limit.max_concurrency
+        self.stalled_shards: set[int] = set()  # shards whose IDENTIFY is recorded but never answered
+        self.required_shards = 1  # IDENTIFYs asking for fewer shards are closed with 4011 "Sharding required"
         self._rate_limits: list[tuple[str, re.Pattern[str], float]] = []
-        self._ws: web.WebSocketResponse | None = None
-        self._session_id: str | None = None
-        self._seq = 0
-        self._log: list[dict[str, Any]] = []  # dispatched events of this session, for RESUME
+        self.sessions: dict[tuple[int, int], GatewaySession] = {}  # the latest session of each shard
         self._send_lock = asyncio.Lock()
         # Re-checked now and then too: a test may also wait on the bot's own state.
         self._changes = Changes("fake Discord", self._describe_calls, recheck_s=0.05)
@@ -179,6 +216,23 @@ class FakeDiscord:
     # ---- addresses ---------------------------------------------------------------------------------
     def new_id(self) -> str:
         return str(next(self._ids))
+
+    def id_on_shard(self, shard: int, shard_count: int) -> str:
+        """A new snowflake that, as a guild id, belongs to `shard` of `shard_count`."""
+        snowflake = int(self.new_id())
+        while shard_of(str(snowflake), shard_count) != shard:
+            snowflake += 1 << 22  # the bits above 22 are the timestamp: one millisecond later
+        return str(snowflake)
+
+    def add_guild(self, name: str, *, shard: int = 1, shard_count: int = 2) -> FakeGuild:
+        """Another guild with a #general channel (the same members), on `shard` of `shard_count`.
+
+        Add it before the bot connects: its sessions announce it in READY."""
+        guild_id = self.id_on_shard(shard, shard_count)
+        self.guilds[guild_id] = name
+        general = self.new_id()
+        self.channels[general] = {**self.channels[self.general], "id": general, "guild_id": guild_id}
+        return FakeGuild(guild_id, name, general)
 
     @property
     def base_url(self) -> str:
@@ -217,8 +271,9 @@ class FakeDiscord:
         return self
 
     async def stop(self) -> None:
-        if self._ws is not None:
-            await self._ws.close()
+        for session in self.sessions.values():
+            if session.ws is not None:
+                await session.ws.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -242,11 +297,15 @@ class FakeDiscord:
 
     async def wait_for_ready(self, timeout: float = 5.0) -> None:
         """Until the bot has identified (or resumed) and received its guild."""
-        await self.wait_for(lambda f: f._session_id is not None and f._ws is not None, timeout)
+        await self.wait_for(lambda f: f.connected, timeout)
 
     @property
     def connected(self) -> bool:
-        return self._ws is not None and not self._ws.closed
+        """Some session of the bot is connected."""
+        return any(s.connected for s in self.sessions.values())
+
+    def connected_shards(self) -> list[int]:
+        return sorted(s.shard[0] for s in self.sessions.values() if s.connected)
 
     # ---- what the bot did --------------------------------------------------------------------------
     def calls_to(self, method: str, pattern: str) -> list[RestCall]:
@@ -263,9 +322,10 @@ class FakeDiscord:
                 if (m := self.messages[mid])["author"]["id"] == self.bot.id
                 and (where is None or m["channel_id"] == where)]
 
-    def deliveries(self, message_id: str) -> int:
-        """How often the gateway delivered MESSAGE_CREATE for a message."""
-        return sum(1 for f in self.sent if f.get("t") == "MESSAGE_CREATE" and f["d"]["id"] == message_id)
+    def deliveries(self, message_id: str, shard: int | None = None) -> int:
+        """How often the gateway delivered MESSAGE_CREATE for a message (to one shard, if given)."""
+        return sum(1 for to, f in self.sent_to if f.get("t") == "MESSAGE_CREATE" and f["d"]["id"] == message_id
+                   and shard in (None, to))
 
     def threads(self) -> list[dict[str, Any]]:
         return [c for c in self.channels.values() if c["type"] == 11]
@@ -299,15 +359,18 @@ class FakeDiscord:
         for _ in range(times):
             self._rate_limits.append((method, re.compile(pattern), retry_after))
 
-    async def reconnect(self) -> None:
-        """Ask the bot to reconnect (op 7 RECONNECT); it should RESUME."""
-        await self._send({"op": 7, "d": None})
+    def _session(self, shard: int) -> GatewaySession | None:
+        return next((s for s in self.sessions.values() if s.shard[0] == shard and s.connected), None)
 
-    async def drop(self, code: int = 4000) -> None:
-        """Close the gateway connection with `code` (4000: unknown error, resumable)."""
-        ws = self._ws
-        if ws is not None:
-            self._ws = None
+    async def reconnect(self, shard: int = 0) -> None:
+        """Ask the bot to reconnect (op 7 RECONNECT); it should RESUME."""
+        if (session := self._session(shard)) is not None:
+            await self._send(session, {"op": 7, "d": None})
+
+    async def drop(self, code: int = 4000, shard: int = 0) -> None:
+        """Close a shard's gateway connection with `code` (4000: unknown error, resumable)."""
+        if (session := self._session(shard)) is not None and session.ws is not None:
+            ws, session.ws = session.ws, None
             await ws.close(code=code, message=b"fake drop")
 
     # ---- things people do --------------------------------------------------------------------------
@@ -390,20 +453,27 @@ class FakeDiscord:
 
     # ---- gateway -----------------------------------------------------------------------------------
     async def dispatch(self, event: str, data: dict[str, Any]) -> None:
-        """Send a DISPATCH event; while the bot is disconnected it waits in the log for RESUME."""
-        self._seq += 1
-        frame = {"op": 0, "t": event, "s": self._seq, "d": data}
-        self._log.append(frame)
-        await self._send(frame)
+        """Send a DISPATCH event to the sessions of the shard its guild belongs to; while one is
+        disconnected the event waits in its log for RESUME."""
+        guild_id = data.get("guild_id")
+        for session in [s for s in self.sessions.values() if s.serves(guild_id)]:
+            await self._dispatch_to(session, event, data)
 
-    async def _send(self, frame: dict[str, Any]) -> None:
-        ws = self._ws
+    async def _dispatch_to(self, session: GatewaySession, event: str, data: dict[str, Any]) -> None:
+        session.seq += 1
+        frame = {"op": 0, "t": event, "s": session.seq, "d": data}
+        session.log.append(frame)
+        await self._send(session, frame)
+
+    async def _send(self, session: GatewaySession, frame: dict[str, Any]) -> None:
+        ws = session.ws
         if ws is None or ws.closed:
             return
         async with self._send_lock:
             with contextlib.suppress(ConnectionError, RuntimeError):
                 await ws.send_str(json.dumps(frame))
                 self.sent.append(frame)
+                self.sent_to.append((session.shard[0], frame))
 
     async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
@@ -423,11 +493,12 @@ class FakeDiscord:
                     await self._resume(ws, msg["d"])
                 elif op == 8:
                     await ws.send_str(json.dumps({"op": 0, "t": "GUILD_MEMBERS_CHUNK", "s": None, "d": {
-                        "guild_id": self.guild_id, "members": [self._member(u) for u in self.users.values()],
+                        "guild_id": msg["d"]["guild_id"], "members": [self._member(u) for u in self.users.values()],
                         "chunk_index": 0, "chunk_count": 1, "nonce": msg["d"].get("nonce")}}))
         finally:
-            if self._ws is ws:
-                self._ws = None
+            for session in self.sessions.values():
+                if session.ws is ws:
+                    session.ws = None
             await self._changed()
         return ws
 
@@ -435,35 +506,45 @@ class FakeDiscord:
         if d.get("token") != self.token:
             await ws.close(code=4004, message=b"Authentication failed.")
             return
+        shard_id, shard_count = d.get("shard") or (0, 1)
+        if not 0 <= shard_id < shard_count:
+            await ws.close(code=4010, message=b"Invalid shard.")
+            return
+        if shard_count < self.required_shards:
+            await ws.close(code=4011, message=b"Sharding required.")
+            return
         self.identifies.append(d)
-        self._session_id = uuid.uuid4().hex
-        self._seq = 0
-        self._log = []
-        self._ws = ws
+        if shard_id in self.stalled_shards:  # e.g. Discord having an outage for that shard
+            return
+        session = GatewaySession(uuid.uuid4().hex, (shard_id, shard_count), ws)
+        self.sessions[session.shard] = session  # a new session replaces that shard's old one
+        guilds = [g for g in self.guilds if session.serves(g)]
         ready = {"v": 10, "user": {**self.bot.payload(), "verified": True, "mfa_enabled": False, "flags": 0},
-                 "session_id": self._session_id, "resume_gateway_url": self.gateway_url,
-                 "shard": [0, 1], "application": {"id": self.app_id, "flags": 0},
-                 "guilds": [{"id": self.guild_id, "unavailable": True}], "private_channels": [],
+                 "session_id": session.id, "resume_gateway_url": self.gateway_url,
+                 "shard": [shard_id, shard_count], "application": {"id": self.app_id, "flags": 0},
+                 "guilds": [{"id": g, "unavailable": True} for g in guilds], "private_channels": [],
                  "relationships": [], "presences": [], "guild_join_requests": []}
-        await self.dispatch("READY", ready)
-        await self.dispatch("GUILD_CREATE", self._guild())
+        await self._dispatch_to(session, "READY", ready)
+        for guild_id in guilds:
+            await self._dispatch_to(session, "GUILD_CREATE", self._guild(guild_id))
         await self._changed()
 
     async def _resume(self, ws: web.WebSocketResponse, d: dict[str, Any]) -> None:
         self.resumes.append(d)
-        if d.get("session_id") != self._session_id or d.get("token") != self.token:
+        session = next((s for s in self.sessions.values() if s.id == d.get("session_id")), None)
+        if session is None or d.get("token") != self.token:
             await ws.send_str(json.dumps({"op": 9, "d": False}))
             return
-        self._ws = ws
+        session.ws = ws
         seen = int(d.get("seq") or 0)
-        replay = [f for f in self._log if f["s"] > seen]
+        replay = [f for f in session.log if f["s"] > seen]
         if self.redeliver_on_resume:
             # Discord may deliver an event again after a RESUME: the bot must not act twice.
-            replay = [f for f in self._log if f["s"] <= seen and f["t"] == "MESSAGE_CREATE"] + replay
+            replay = [f for f in session.log if f["s"] <= seen and f["t"] == "MESSAGE_CREATE"] + replay
         for frame in replay:
-            await self._send(frame)
-        self._seq += 1
-        await self._send({"op": 0, "t": "RESUMED", "s": self._seq, "d": {}})
+            await self._send(session, frame)
+        session.seq += 1
+        await self._send(session, {"op": 0, "t": "RESUMED", "s": session.seq, "d": {}})
         await self._changed()
 
     # ---- payloads ----------------------------------------------------------------------------------
@@ -481,10 +562,10 @@ class FakeDiscord:
         return {"user": user.payload(), "roles": list(user.roles), "joined_at": _now_iso(), "deaf": False,
                 "mute": False, "flags": 0, "nick": None, "avatar": None}
 
-    def _guild(self) -> dict[str, Any]:
+    def _guild(self, guild_id: str) -> dict[str, Any]:
         return {
-            "id": self.guild_id, "name": "Fake Guild", "icon": None, "owner_id": self.alice.id,
-            "roles": [self._role(self.guild_id, "@everyone", MEMBER_PERMISSIONS, 0),
+            "id": guild_id, "name": self.guilds[guild_id], "icon": None, "owner_id": self.alice.id,
+            "roles": [self._role(guild_id, "@everyone", MEMBER_PERMISSIONS, 0),
                       self._role(self.mod_role, "mod", MEMBER_PERMISSIONS | MANAGE_CHANNELS, 1),
                       self._role(self.bot_role, "moa-bot", MEMBER_PERMISSIONS, 2)],
             "emojis": [], "stickers": [], "features": [], "member_count": len(self.users), "large": False,
@@ -492,8 +573,9 @@ class FakeDiscord:
             "default_message_notifications": 0, "explicit_content_filter": 0, "mfa_level": 0,
             "system_channel_id": None, "premium_tier": 0, "preferred_locale": "en-US", "nsfw_level": 0,
             "members": [self._member(u) for u in self.users.values()],
-            "channels": [c for c in self.channels.values() if c["type"] == 0],
-            "threads": self.threads(), "voice_states": [], "presences": [], "stage_instances": [],
+            "channels": [c for c in self.channels.values() if c["type"] == 0 and c["guild_id"] == guild_id],
+            "threads": [t for t in self.threads() if t["guild_id"] == guild_id],
+            "voice_states": [], "presences": [], "stage_instances": [],
             "guild_scheduled_events": [], "soundboard_sounds": [],
         }
 
@@ -528,14 +610,14 @@ class FakeDiscord:
             "id": inter_id, "application_id": self.app_id, "type": kind, "data": data, "token": token,
             "version": 1, "channel_id": channel_id, "channel": channel, "locale": "en-US",
             "app_permissions": str(self.permissions_of(self.bot)), "entitlements": [],
-            "authorizing_integration_owners": {"0": self.guild_id}, "context": 0,
+            "authorizing_integration_owners": {"0": channel.get("guild_id") or self.guild_id}, "context": 0,
             "attachment_size_limit": 10 * 1024 * 1024,
         }
         if channel.get("type") == 1:
             payload["user"] = user.payload()
             payload["context"] = 1
         else:
-            payload["guild_id"] = self.guild_id
+            payload["guild_id"] = channel.get("guild_id") or self.guild_id
             payload["guild_locale"] = "en-US"
             member = self._member(user)
             perms = self.permissions_of(user) if permissions is None else permissions
@@ -620,8 +702,8 @@ class FakeDiscord:
                       "bot": self.bot.payload()})
 
     async def _get_gateway(self, call: RestCall) -> web.Response:
-        return _json({"url": self.gateway_url, "shards": 1, "session_start_limit": {
-            "total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1}})
+        return _json({"url": self.gateway_url, "shards": self.recommended_shards, "session_start_limit": {
+            "total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": self.max_concurrency}})
 
     async def _put_commands(self, call: RestCall, app_id: str, guild_id: str | None = None) -> web.Response:
         synced = [{**c, "id": self._command_id(c["name"]), "application_id": app_id, "version": self.new_id(),
@@ -680,7 +762,8 @@ class FakeDiscord:
         if message_id in self.channels:
             return _json({"message": "A thread has already been created for this message", "code": 160004},
                          status=400)
-        thread = {"id": message_id, "type": 11, "guild_id": self.guild_id, "parent_id": channel_id,
+        thread = {"id": message_id, "type": 11, "guild_id": self.channels[channel_id]["guild_id"],
+                  "parent_id": channel_id,
                   "owner_id": self.bot.id, "name": name, "message_count": 0, "member_count": 1,
                   "rate_limit_per_user": 0, "flags": 0, "total_message_sent": 0, "last_message_id": None,
                   "thread_metadata": {"archived": False, "auto_archive_duration":
