@@ -134,9 +134,7 @@ def main(argv: list[str]) -> int:
         print(server.url, server.directory)
         return 0
     if len(argv) == 2 and argv[0] == "stop":
-        directory = Path(argv[1])
-        port = 0
-        PostgresServer(directory, port).stop()
+        PostgresServer(Path(argv[1]), port=0).stop()  # stopping needs only the directory
         return 0
     print("usage: python tests/postgres.py start [--durable] | stop DIR", file=sys.stderr)
     return 2
