@@ -39,6 +39,10 @@ def _parser() -> argparse.ArgumentParser:
     migrate.add_argument("--to", metavar="URL",
                          help="postgresql://user:password@host:5432/db (default: MOA_DATABASE_URL)")
     migrate.add_argument("--from", dest="source", metavar="FILE", help="the SQLite file (default: MOA_DB_PATH)")
+    usage = sub.add_parser("usage", help="what the bot spent, how fast, and 👍/👎, across channels")
+    usage.add_argument("--days", type=int, default=30, help="the last N UTC days, today included (default 30)")
+    usage.add_argument("--channel", help="only this channel id")
+    usage.add_argument("--json", action="store_true", help="print JSON instead of tables")
     return parser
 
 
@@ -81,6 +85,10 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             from bot.migrate import migrate
 
             return migrate(settings, args.to, args.source)
+        case "usage":
+            from bot.usage_report import usage
+
+            return asyncio.run(usage(settings, args.days, args.channel, args.json))
     return 2
 
 

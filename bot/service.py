@@ -14,6 +14,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from functools import partial
 
+from bot.budgets import over_budget
+from bot.feedback import record_vote
 from bot.gate import FairGate, QueueFull
 from bot.render import render_failure
 from bot.settings import Settings
@@ -32,6 +34,7 @@ from moa.events import (
     RunFinished,
     Turn,
 )
+from moa.labels import config_label
 from moa.providers import ProviderRegistry
 from storage.db import Database
 from storage.models import ChannelKey, ProposerRecord, RunRecord, UnfinishedRun
@@ -128,6 +131,9 @@ class ConversationService:
                                "An admin can fix it with `/moa reset`.", None)
             return None
 
+        if await self._over_budget(mention, surface):
+            return None
+
         async def tell_position(ahead: int) -> None:
             await surface.show_progress(Progress(layer=0, total_layers=config.cycles, queued_ahead=ahead))
 
@@ -136,11 +142,21 @@ class ConversationService:
                 if self._closing:
                     await surface.fail(INTERRUPTED, None)
                     return None
+                if await self._over_budget(mention, surface):  # again: answers queued meanwhile count now
+                    return None
                 return await self._run(mention, question, config, surface)
         except QueueFull:
             await surface.fail("I'm answering too many questions right now — please ask again in a "
                                "minute.", None)
             return None
+
+    async def _over_budget(self, mention: Mention, surface: ReplySurface) -> bool:
+        """Budgets bind admins too; a mention over one is told so (True) and costs no model call."""
+        over = await over_budget(self.db, mention.channel, mention.author, self.settings.budget_member_answers,
+                                 self.settings.budget_channel_tokens)
+        if over is not None:
+            await surface.fail(over, None)
+        return over is not None
 
     def refusal(self, question: str) -> str | None:
         """Why this question will not be answered (empty, too long, shutting down), or None."""
@@ -163,7 +179,8 @@ class ConversationService:
 
         history, history_note = await self._history(mention)
         run_id = await self.db.runs.start(mention.channel, mention.thread, mention.message_id, question,
-                                          config.export_json())
+                                          config.export_json(), author=mention.author,
+                                          config_label=config_label(config))
         author = mention.author_name or mention.author
         await self.db.turns.add(mention.channel, mention.thread, "user", author, question)
         answer = ""
@@ -260,7 +277,9 @@ class ConversationService:
         deps = CommandDeps(configs=self.db.configs, history=self.db, models=self.providers,
                            limits=self.settings.limits, default=self.settings.default_config,
                            default_label="this bot's default (MOA_CONFIG)" if self.settings.default_config_path
-                           else "the built-in default")
+                           else "the built-in default", usage=self.db.usage, budgets=self.db.budgets,
+                           budget_defaults=(self.settings.budget_member_answers,
+                                            self.settings.budget_channel_tokens))
         return await execute(ctx, text, deps)
 
     async def reveal_layers(self, channel: ChannelKey, *, run_id: int | None = None,
@@ -271,6 +290,10 @@ class ConversationService:
         if message_id is not None:
             return await self.db.runs.find_by_message(channel, message_id)
         return None
+
+    async def vote(self, channel: ChannelKey, run_id: int, member: str, up: bool) -> str:
+        """Record a member's 👍/👎 on an answer of `channel` (a second press replaces it); the private reply."""
+        return await record_vote(self.db, channel, run_id, member, up)
 
     async def last_run(self, channel: ChannelKey, thread: str | None = None) -> RunRecord | None:
         """The newest run in a channel (or one of its threads)."""

@@ -110,6 +110,8 @@ class Settings:
     run_deadline_s: float = 300.0
     shutdown_grace_s: float = 20.0
     default_config_path: str = ""
+    budget_member_answers: int = 0  # answers per member per channel per UTC day; 0 = none
+    budget_channel_tokens: int = 0  # tokens per channel per UTC day; 0 = none
     # What a channel with no setup of its own (nor a workspace default) uses: MOA_CONFIG's file, else
     # the built-in preset — e.g. an Ollama-only deployment has no Groq models to fall back to.
     default_config: MoaConfig = field(default_factory=default_config)
@@ -163,6 +165,8 @@ class Settings:
             run_deadline_s=_float(e, "MOA_RUN_DEADLINE", 300.0),
             shutdown_grace_s=_float(e, "MOA_SHUTDOWN_GRACE", 20.0, low=0.0),
             default_config_path=config_path,
+            budget_member_answers=_int(e, "MOA_BUDGET_MEMBER_ANSWERS", 0, low=0),
+            budget_channel_tokens=_int(e, "MOA_BUDGET_CHANNEL_TOKENS", 0, low=0),
             default_config=_default_config(config_path, limits),
             env=dict(e),
         )

@@ -86,7 +86,58 @@ _V2 = (
     "CREATE INDEX runs_by_channel ON runs (platform, workspace, channel, id)",
 )
 
-PG_MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2)
+# v3 — usage, budgets and feedback (see schema.py). Counters are INTEGER so their SUM comes back as an
+# integer; token columns are BIGINT (their SUM is numeric, decoded to int by storage.postgres).
+_V3 = (
+    "ALTER TABLE runs ADD COLUMN author TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE runs ADD COLUMN config_label TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE runs ADD COLUMN usage_counted INTEGER NOT NULL DEFAULT 0",
+    "CREATE INDEX runs_by_channel_time ON runs (platform, workspace, channel, started_at)"
+    " INCLUDE (prompt_tokens, completion_tokens)",
+    "CREATE INDEX runs_by_author ON runs (platform, workspace, channel, author, started_at) INCLUDE (status)",
+    "CREATE INDEX runs_uncounted ON runs (id) WHERE usage_counted = 0",
+    """CREATE TABLE votes (
+        run_id BIGINT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        member TEXT NOT NULL,
+        vote INTEGER NOT NULL CHECK (vote IN (-1, 1)),
+        voted_at DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (run_id, member)
+    )""",
+    """CREATE TABLE budgets (
+        platform TEXT NOT NULL, workspace TEXT NOT NULL, channel TEXT NOT NULL,
+        member_answers INTEGER, channel_tokens BIGINT,
+        changed_by TEXT NOT NULL, changed_at DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (platform, workspace, channel)
+    )""",
+    """CREATE TABLE usage_configs (
+        platform TEXT NOT NULL, workspace TEXT NOT NULL, channel TEXT NOT NULL,
+        day INTEGER NOT NULL, config_label TEXT NOT NULL,
+        answers INTEGER NOT NULL DEFAULT 0, failures INTEGER NOT NULL DEFAULT 0,
+        calls INTEGER NOT NULL DEFAULT 0,
+        prompt_tokens BIGINT NOT NULL DEFAULT 0, completion_tokens BIGINT NOT NULL DEFAULT 0,
+        cost_usd DOUBLE PRECISION NOT NULL DEFAULT 0, unpriced INTEGER NOT NULL DEFAULT 0,
+        up INTEGER NOT NULL DEFAULT 0, down INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (platform, workspace, channel, day, config_label)
+    )""",
+    """CREATE TABLE usage_models (
+        platform TEXT NOT NULL, workspace TEXT NOT NULL, channel TEXT NOT NULL,
+        day INTEGER NOT NULL, model TEXT NOT NULL,
+        calls INTEGER NOT NULL DEFAULT 0, failures INTEGER NOT NULL DEFAULT 0,
+        prompt_tokens BIGINT NOT NULL DEFAULT 0, completion_tokens BIGINT NOT NULL DEFAULT 0,
+        PRIMARY KEY (platform, workspace, channel, day, model)
+    )""",
+    """CREATE TABLE usage_latency (
+        platform TEXT NOT NULL, workspace TEXT NOT NULL, channel TEXT NOT NULL,
+        day INTEGER NOT NULL, config_label TEXT NOT NULL, bucket INTEGER NOT NULL,
+        answers INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (platform, workspace, channel, day, config_label, bucket)
+    )""",
+    "CREATE INDEX usage_configs_by_day ON usage_configs (day)",
+    "CREATE INDEX usage_models_by_day ON usage_models (day)",
+    "CREATE INDEX usage_latency_by_day ON usage_latency (day)",
+)
+
+PG_MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3)
 
 
 async def migrate(conn: asyncpg.Connection) -> int:
@@ -109,3 +160,13 @@ async def migrate(conn: asyncpg.Connection) -> int:
                 await conn.execute(statement)
             await conn.execute("INSERT INTO schema_versions (version, applied_at) VALUES ($1, $2)",
                                current + 1, time.time())
+
+
+async def check_current(conn: asyncpg.Connection) -> None:
+    """For a read-only reader: the database must be at exactly this moa-bot's schema version."""
+    exists = await conn.fetchval("SELECT to_regclass('schema_versions') IS NOT NULL")
+    current = int(await conn.fetchval("SELECT COALESCE(MAX(version), 0) FROM schema_versions")) if exists else 0
+    if current != schema.SCHEMA_VERSION:
+        raise RuntimeError(f"the PostgreSQL database is at schema v{current}, this moa-bot reads "
+                           f"v{schema.SCHEMA_VERSION}: start `moa-bot run` (or upgrade moa-bot) once to bring it "
+                           "up to date")

@@ -16,7 +16,7 @@ from typing import Literal
 import asyncpg
 
 from storage.backend import Params, Row
-from storage.pg_schema import migrate
+from storage.pg_schema import check_current, migrate
 
 POOL_SIZE = 10  # connections per process; a run holds one only for the length of a statement or transaction
 URL_SCHEMES = ("postgresql://", "postgres://")
@@ -43,6 +43,20 @@ def to_numbered(sql: str) -> str:
         return f"${count}"
 
     return _TOKEN.sub(number, sql)
+
+
+def _number(text: str) -> int | float:
+    """A numeric value (e.g. the SUM of a BIGINT column) as the int or float SQLite would give."""
+    return int(text) if text.lstrip("-").isdigit() else float(text)
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    await conn.set_type_codec("numeric", encoder=str, decoder=_number, schema="pg_catalog", format="text")
+
+
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Released connections skip asyncpg's session reset (RESET ALL, UNLISTEN …): a round trip per
+    statement, for session state this code never changes. An open transaction is still rolled back."""
 
 
 def _rowcount(status: str) -> int:
@@ -92,10 +106,14 @@ class PgConnection:
         self.pool = pool
 
     @classmethod
-    async def open(cls, url: str) -> PgConnection:
-        """Connect to `url`, migrate the database forward; raises DatabaseUnreachable with a sentence."""
+    async def open(cls, url: str, *, migrate_schema: bool = True) -> PgConnection:
+        """Connect to `url` and migrate the database forward (or, read-only, check it is up to date).
+
+        Raises DatabaseUnreachable with a sentence when the server cannot be used.
+        """
         try:
-            pool = await asyncpg.create_pool(url, min_size=1, max_size=POOL_SIZE)
+            pool = await asyncpg.create_pool(url, min_size=1, max_size=POOL_SIZE, init=_init_connection,
+                                             reset=_keep_session)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
             raise DatabaseUnreachable(
                 f"Cannot connect to the PostgreSQL database {redacted(url)} (MOA_DATABASE_URL): {err}. "
@@ -103,7 +121,10 @@ class PgConnection:
                 "and that the database exists.") from None
         try:
             async with pool.acquire() as conn:
-                await migrate(conn)
+                if migrate_schema:
+                    await migrate(conn)
+                else:
+                    await check_current(conn)
         except BaseException:
             await pool.close()
             raise

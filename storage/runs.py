@@ -69,11 +69,15 @@ class RunRepository:
         question: str,
         config_json: str,
         started_at: float | None = None,
+        *,
+        author: str = "",
+        config_label: str = "",
     ) -> int:
-        """Record a run as 'running'; returns its id."""
+        """Record a run as 'running'; returns its id. `author` (who asked) counts toward member budgets;
+        `config_label` names the config in `/moa usage`."""
         return await self._db.insert(
             "INSERT INTO runs (platform, workspace, channel, thread, trigger_message_id, config_json,"
-            " status, question, started_at) VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?)",
+            " status, question, started_at, author, config_label) VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)",
             (
                 *_channel_params(channel),
                 thread,
@@ -81,6 +85,8 @@ class RunRepository:
                 config_json,
                 question,
                 time.time() if started_at is None else started_at,
+                author,
+                config_label,
             ),
         )
 

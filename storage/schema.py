@@ -76,7 +76,65 @@ _V2 = (
     "CREATE INDEX runs_by_channel ON runs (platform, workspace, channel, id)",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2)
+# v3 — usage, budgets and feedback. A run remembers who asked and a label for its config (a preset's name
+# or a short fingerprint), so budgets count a member's answers and usage compares configs. Finished runs
+# are folded once (`usage_counted`) into small per-day tables, so `/moa usage` reads at most a few
+# hundred rows however many runs are stored (and its numbers outlive pruning). Votes: one per member
+# per run, a second press replaces it. Budgets: per channel; NULL means "the deployment's default".
+_V3 = (
+    "ALTER TABLE runs ADD COLUMN author TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE runs ADD COLUMN config_label TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE runs ADD COLUMN usage_counted INTEGER NOT NULL DEFAULT 0",
+    # Covering indexes for the budget check: today's tokens of a channel, today's answers of a member.
+    "CREATE INDEX runs_by_channel_time ON runs (platform, workspace, channel, started_at, prompt_tokens,"
+    " completion_tokens)",
+    "CREATE INDEX runs_by_author ON runs (platform, workspace, channel, author, started_at, status)",
+    "CREATE INDEX runs_uncounted ON runs (id) WHERE usage_counted = 0",
+    """CREATE TABLE votes (
+        run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        member TEXT NOT NULL,
+        vote INTEGER NOT NULL CHECK (vote IN (-1, 1)),
+        voted_at REAL NOT NULL,
+        PRIMARY KEY (run_id, member)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE budgets (
+        platform TEXT NOT NULL, workspace TEXT NOT NULL, channel TEXT NOT NULL,
+        member_answers INTEGER, channel_tokens INTEGER,
+        changed_by TEXT NOT NULL, changed_at REAL NOT NULL,
+        PRIMARY KEY (platform, workspace, channel)
+    ) WITHOUT ROWID""",
+    # day = UTC days since 1970-01-01 (floor(started_at / 86400)) of the run's start.
+    """CREATE TABLE usage_configs (
+        platform TEXT NOT NULL, workspace TEXT NOT NULL, channel TEXT NOT NULL,
+        day INTEGER NOT NULL, config_label TEXT NOT NULL,
+        answers INTEGER NOT NULL DEFAULT 0, failures INTEGER NOT NULL DEFAULT 0,
+        calls INTEGER NOT NULL DEFAULT 0,
+        prompt_tokens INTEGER NOT NULL DEFAULT 0, completion_tokens INTEGER NOT NULL DEFAULT 0,
+        cost_usd REAL NOT NULL DEFAULT 0, unpriced INTEGER NOT NULL DEFAULT 0,
+        up INTEGER NOT NULL DEFAULT 0, down INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (platform, workspace, channel, day, config_label)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE usage_models (
+        platform TEXT NOT NULL, workspace TEXT NOT NULL, channel TEXT NOT NULL,
+        day INTEGER NOT NULL, model TEXT NOT NULL,
+        calls INTEGER NOT NULL DEFAULT 0, failures INTEGER NOT NULL DEFAULT 0,
+        prompt_tokens INTEGER NOT NULL DEFAULT 0, completion_tokens INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (platform, workspace, channel, day, model)
+    ) WITHOUT ROWID""",
+    # Answer times as a histogram (bucket = round(log(seconds) / log(1.05))): medians and p95 from a
+    # few hundred rows instead of every run.
+    """CREATE TABLE usage_latency (
+        platform TEXT NOT NULL, workspace TEXT NOT NULL, channel TEXT NOT NULL,
+        day INTEGER NOT NULL, config_label TEXT NOT NULL, bucket INTEGER NOT NULL,
+        answers INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (platform, workspace, channel, day, config_label, bucket)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX usage_configs_by_day ON usage_configs (day)",
+    "CREATE INDEX usage_models_by_day ON usage_models (day)",
+    "CREATE INDEX usage_latency_by_day ON usage_latency (day)",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -11,7 +11,7 @@ from discord.ext import commands
 from adapters.discord.cog import MoaCog
 from adapters.discord.shards import SHARDING_REQUIRED, IdentifyPacer, ShardingRequired, session_start_pacer
 from adapters.discord.surface import NO_PINGS
-from adapters.discord.views import LayersPageButton, ShowLayersButton
+from adapters.discord.views import FeedbackButton, LayersPageButton, ShowLayersButton
 from bot.service import ConversationService
 from bot.settings import Settings
 
@@ -49,7 +49,7 @@ class MoaBotMixin(_Bot):
 
     async def setup_hook(self) -> None:
         await self.add_cog(MoaCog(self))
-        self.add_dynamic_items(ShowLayersButton, LayersPageButton)
+        self.add_dynamic_items(ShowLayersButton, LayersPageButton, FeedbackButton)
         await self.sync_commands()
 
     async def sync_commands(self) -> None:

@@ -260,6 +260,21 @@ class MoaCog(commands.Cog):
     async def forget(self, interaction: discord.Interaction[Any]) -> None:
         await self._command(interaction, "forget")
 
+    @moa.command(name="usage", description="What this channel spent today, in 7 and 30 days, and 👍/👎 per config")
+    async def usage(self, interaction: discord.Interaction[Any]) -> None:
+        await self._command(interaction, "usage")
+
+    @moa.command(name="budget", description="Daily budgets: see them, or set answers per member / tokens (admins)")
+    @app_commands.describe(setting="What to change (leave empty to see the budgets and today's use)",
+                           amount="Answers per member per day, or tokens per channel per day; 0 = none")
+    async def budget(self, interaction: discord.Interaction[Any],
+                     setting: Literal["answers", "tokens", "off"] | None = None,
+                     amount: app_commands.Range[int, 0, 1_000_000_000] | None = None) -> None:
+        if setting is None or setting == "off":
+            await self._command(interaction, f"budget {setting or ''}".strip())
+        else:
+            await self._command(interaction, f"budget {setting} {'' if amount is None else amount}".strip())
+
     async def cog_app_command_error(self, interaction: discord.Interaction[Any],
                                     error: app_commands.AppCommandError) -> None:
         log.error("/moa failed", exc_info=error)

@@ -55,7 +55,7 @@ class DiscordSurface:
         parts = split_text(text, MESSAGE_LIMIT) or ["(the answer was empty)"]
         ids: list[str] = []
         for i, part in enumerate(parts):
-            view = answer_view(answer.run_id) if i == len(parts) - 1 else None
+            view = answer_view(answer.run_id, feedback=True) if i == len(parts) - 1 else None
             message = await self._put(part, view, replace_status=i == 0)
             ids.append(str(message.id))
         return ids

@@ -1,4 +1,4 @@
-"""Persistent buttons: "Show layers" on every answer, and page turning in the layer view.
+"""Persistent buttons: "Show layers" and 👍/👎 on every answer, and page turning in the layer view.
 
 Both are `DynamicItem`s whose custom id carries the state (the run, the page), so they keep working
 after a restart without any view being stored: discord.py matches the template and rebuilds the item.
@@ -82,6 +82,28 @@ class LayersPageButton(discord.ui.DynamicItem[discord.ui.Button[Any]],
         await interaction.edit_original_response(content=content, view=view)
 
 
+class FeedbackButton(discord.ui.DynamicItem[discord.ui.Button[Any]],
+                     template=r"moa:vote:(?P<vote>up|down):(?P<run_id>[0-9]+)"):
+    """👍 / 👎 under every answer: stores the presser's vote (a second press replaces it), told privately."""
+
+    def __init__(self, run_id: int, up: bool) -> None:
+        super().__init__(discord.ui.Button(emoji="👍" if up else "👎", style=discord.ButtonStyle.secondary,
+                                           custom_id=f"moa:vote:{'up' if up else 'down'}:{run_id}"))
+        self.run_id = run_id
+        self.up = up
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any],
+                             match: re.Match[str], /) -> FeedbackButton:
+        return cls(int(match["run_id"]), match["vote"] == "up")
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)  # the 3 s deadline, before any I/O
+        text = await _service(interaction).vote(interaction_place(interaction), self.run_id,
+                                                str(interaction.user.id), self.up)
+        await interaction.followup.send(text, ephemeral=True)
+
+
 def layers_page(run: RunRecord, page: int) -> tuple[str, discord.ui.View]:
     """One page of a run's layer view (≤ 2,000 chars) and the buttons to reach its neighbours."""
     pages = render_layers_pages(run, PAGE_LIMIT, DISCORD) or ["(no layers recorded)"]
@@ -96,7 +118,11 @@ def layers_page(run: RunRecord, page: int) -> tuple[str, discord.ui.View]:
     return f"{pages[page]}\n-# page {page + 1} of {len(pages)}", view
 
 
-def answer_view(run_id: int) -> discord.ui.View:
+def answer_view(run_id: int, *, feedback: bool = False) -> discord.ui.View:
+    """Show layers under an answer, and 👍/👎 when it is a final answer (`feedback`)."""
     view = discord.ui.View(timeout=None)
     view.add_item(ShowLayersButton(run_id))
+    if feedback:
+        view.add_item(FeedbackButton(run_id, up=True))
+        view.add_item(FeedbackButton(run_id, up=False))
     return view

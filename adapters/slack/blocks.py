@@ -17,6 +17,7 @@ from bot.chunking import split_text
 Block = dict[str, Any]
 
 SHOW_LAYERS_ACTION = "moa_show_layers"
+FEEDBACK_ACTION = "moa_feedback"  # the feedback_buttons element; plain buttons add _up / _down
 ANSWER_PART_LIMIT = 3_900  # one answer message: `text` and its markdown block stay under 4,000
 SECTION_LIMIT = 3_000
 MESSAGE_CHARS = 11_700  # what we put in one message at most, under the 12,000 markdown total
@@ -59,6 +60,48 @@ def show_layers_button(run_id: int) -> Block:
     }
 
 
+def feedback_block(run_id: int) -> Block:
+    """👍/👎 as Slack's own `feedback_buttons` element (in a `context_actions` block)."""
+    def button(text: str, vote: str, label: str) -> dict[str, Any]:
+        return {"text": {"type": "plain_text", "text": text}, "value": f"{vote}:{run_id}",
+                "accessibility_label": label}
+
+    return {"type": "context_actions", "block_id": f"moa_feedback_{run_id}", "elements": [{
+        "type": "feedback_buttons", "action_id": FEEDBACK_ACTION,
+        "positive_button": button("👍", "up", "Good answer"),
+        "negative_button": button("👎", "down", "Not a good answer"),
+    }]}
+
+
+def plain_feedback_buttons(run_id: int) -> list[dict[str, Any]]:
+    """👍/👎 as two ordinary buttons, for workspaces that refuse `feedback_buttons`."""
+    return [{"type": "button", "action_id": f"{FEEDBACK_ACTION}_{vote}", "value": f"{vote}:{run_id}",
+             "text": {"type": "plain_text", "text": text}} for vote, text in (("up", "👍"), ("down", "👎"))]
+
+
+def has_native_feedback(blocks: Sequence[Block]) -> bool:
+    return any(b.get("type") == "context_actions" for b in blocks)
+
+
+def with_plain_feedback(blocks: Sequence[Block]) -> list[Block]:
+    """The same tail with the `context_actions` feedback replaced by plain buttons beside Show layers."""
+    out: list[Block] = []
+    run_id: int | None = None
+    for block in blocks:
+        if block.get("type") == "context_actions":
+            run_id = int(str(block["block_id"]).rsplit("_", 1)[1])
+        else:
+            out.append(dict(block))
+    if run_id is None:
+        return out
+    for block in out:
+        if block.get("type") == "actions":
+            block["elements"] = [*block["elements"], *plain_feedback_buttons(run_id)]
+            return out
+    out.append({"type": "actions", "block_id": f"moa_feedback_{run_id}", "elements": plain_feedback_buttons(run_id)})
+    return out
+
+
 def warnings_block(warnings: Iterable[str]) -> Block | None:
     notes = [w for w in warnings if w.strip()]
     if not notes:
@@ -71,14 +114,19 @@ def answer_message(part: str, tail: Sequence[Block] = ()) -> dict[str, Any]:
     return {"text": no_pings(part), "blocks": [markdown(part), *tail]}
 
 
-def tail_blocks(run_id: int | None, warnings: Iterable[str] = ()) -> list[Block]:
-    """What follows the last answer part: warnings, then the Show layers button."""
+def tail_blocks(run_id: int | None, warnings: Iterable[str] = (), *, feedback: str = "none") -> list[Block]:
+    """What follows the last answer part: warnings, the Show layers button, and 👍/👎 when `feedback` is
+    "native" (Slack's feedback buttons) or "plain" (ordinary buttons)."""
     blocks: list[Block] = []
     note = warnings_block(warnings)
     if note is not None:
         blocks.append(note)
     if run_id is not None:
         blocks.append(show_layers_button(run_id))
+        if feedback == "native":
+            blocks.append(feedback_block(run_id))
+        elif feedback == "plain":
+            blocks[-1]["elements"] += plain_feedback_buttons(run_id)
     return blocks
 
 

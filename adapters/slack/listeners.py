@@ -20,7 +20,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import blocks
-from adapters.slack.surface import SlackSurface, StreamingSupport, slack_error
+from adapters.slack.feedback import register_feedback
+from adapters.slack.surface import FeedbackSupport, SlackSurface, StreamingSupport, slack_error
 from bot.render import SLACK, render_layers_pages
 from bot.service import CommandContext, ConversationService, Mention
 from bot.settings import Settings
@@ -37,10 +38,11 @@ NOT_FOUND = "I can't find the layers of that answer here (it may have been forgo
 def register_listeners(app: AsyncApp, service: ConversationService, settings: Settings) -> None:
     """Wire every Slack event, action and command the bot answers to `service`."""
     streaming = StreamingSupport()
+    feedback = FeedbackSupport()
 
     def surface(client: AsyncWebClient, team: str, channel: str, thread: str, user: str) -> SlackSurface:
         return SlackSurface(client, channel=channel, thread_ts=thread, team_id=team, user_id=user,
-                            streaming=streaming)
+                            streaming=streaming, feedback=feedback)
 
     async def answer(event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext,
                      client: AsyncWebClient) -> None:
@@ -137,6 +139,7 @@ def register_listeners(app: AsyncApp, service: ConversationService, settings: Se
     app.event("reaction_added")(on_reaction)
     app.action(blocks.SHOW_LAYERS_ACTION)(on_show_layers)
     app.command("/moa")(on_command)
+    register_feedback(app, service)
 
 
 def _team(body: dict[str, Any], context: AsyncBoltContext) -> str:

@@ -42,6 +42,17 @@ class StreamingSupport:
     enabled: bool = True
 
 
+@dataclass
+class FeedbackSupport:
+    """Whether this workspace takes the `feedback_buttons` element; plain 👍/👎 buttons after a refusal."""
+
+    native: bool = True
+
+    @property
+    def style(self) -> str:
+        return "native" if self.native else "plain"
+
+
 def slack_error(err: SlackApiError) -> str:
     """Slack's error code (`ratelimited`, `msg_too_long`…), or the HTTP failure when there is none."""
     data = getattr(err.response, "data", None)
@@ -65,13 +76,14 @@ class SlackSurface:
 
     def __init__(self, client: AsyncWebClient, *, channel: str, thread_ts: str, team_id: str, user_id: str,
                  streaming: StreamingSupport | None = None,
-                 part_limit: int = blocks.ANSWER_PART_LIMIT) -> None:
+                 part_limit: int = blocks.ANSWER_PART_LIMIT, feedback: FeedbackSupport | None = None) -> None:
         self._client = client
         self._channel = channel
         self._thread = thread_ts
         self._team = team_id
         self._user = user_id
         self._support = streaming if streaming is not None else StreamingSupport()
+        self._feedback = feedback if feedback is not None else FeedbackSupport()
         self._part_limit = part_limit
         self._ts: str | None = None  # the status message, later the answer's first part
         self._stream_open = False  # chat.startStream succeeded and the stream is not stopped yet
@@ -117,7 +129,8 @@ class SlackSurface:
 
     async def finish(self, answer: FinalAnswer) -> list[str]:
         parts = split_text(answer.text, self._part_limit) or ["(the model returned an empty answer)"]
-        return await self._deliver(parts, blocks.tail_blocks(answer.run_id, answer.warnings))
+        tail = blocks.tail_blocks(answer.run_id, answer.warnings, feedback=self._feedback.style)
+        return await self._deliver(parts, tail)
 
     async def fail(self, message: str, run_id: int | None) -> None:
         text = message if message.lstrip().startswith(("❌", ":x:", "⚠️", ":warning:")) else f"⚠️ {message}"
@@ -214,6 +227,8 @@ class SlackSurface:
                     channel=self._channel, ts=self._status_ts(), **blocks.answer_message(part, tail)))
                 return [self._status_ts()]
             except SlackApiError as err:
+                if slack_error(err) in _RESPLIT and blocks.has_native_feedback(tail):
+                    return await self._without_native_feedback(part, tail, replace=True, failed=failed)
                 if slack_error(err) in _RESPLIT:
                     return await self._resplit(part, tail, replace=True)
                 log.warning("could not edit the status into the answer (%s); posting it anew", slack_error(err))
@@ -223,12 +238,24 @@ class SlackSurface:
             response = await self._critical(lambda: self._post(blocks.answer_message(part, tail)))
             return [str(response["ts"])]
         except SlackApiError as err:
+            if slack_error(err) in _RESPLIT and blocks.has_native_feedback(tail):
+                return await self._without_native_feedback(part, tail, replace=False, failed=failed)
             if slack_error(err) in _RESPLIT:
                 return await self._resplit(part, tail, replace=False)
             log.error("could not post an answer part to %s: %s", self._channel, slack_error(err))
         except (ClientError, TimeoutError) as err:
             log.error("could not post an answer part to %s: %r", self._channel, err)
         return []
+
+    async def _without_native_feedback(self, part: str, tail: list[blocks.Block], *, replace: bool,
+                                       failed: bool) -> list[str]:
+        """Slack refused the message with `feedback_buttons` in it: send it with plain 👍/👎 buttons. When
+        that goes through in one piece, the workspace lacks the element: later answers use plain buttons."""
+        ids = await self._deliver_part(part, blocks.with_plain_feedback(tail), replace=replace, failed=failed)
+        if len(ids) == 1 and self._feedback.native:
+            log.info("Slack refused feedback_buttons; using plain 👍/👎 buttons")
+            self._feedback.native = False
+        return ids
 
     async def _resplit(self, part: str, tail: list[blocks.Block], *, replace: bool) -> list[str]:
         """Slack refused the part as too long: send it again in smaller pieces."""

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from moa.config import Limits, MoaConfig, default_config
+from storage.budgets import StoredBudget, Used
 from storage.models import ChannelKey, ConfigChange, StoredConfig
+from storage.usage import Period
 
 
 class ConfigStore(Protocol):
@@ -33,6 +35,23 @@ class ModelCatalog(Protocol):
     async def unknown_models(self, ids: Iterable[str]) -> list[str]: ...
 
 
+class UsageStore(Protocol):
+    """Usage rollups (storage.usage.UsageRepository)."""
+
+    async def fold(self) -> int: ...
+    async def report(self, starts: Sequence[int], channel: ChannelKey | None = None, *,
+                     channel_id: str | None = None, pending: bool = False) -> list[Period]: ...
+
+
+class BudgetStore(Protocol):
+    """Per-channel budgets and today's use (storage.budgets.BudgetRepository)."""
+
+    async def get(self, channel: ChannelKey) -> StoredBudget | None: ...
+    async def put(self, channel: ChannelKey, *, member_answers: int | None, channel_tokens: int | None,
+                  changed_by: str) -> None: ...
+    async def used(self, channel: ChannelKey, member: str, now: float | None = None) -> Used: ...
+
+
 @dataclass(frozen=True)
 class CommandDeps:
     """What commands need; cheap to build per command."""
@@ -43,3 +62,6 @@ class CommandDeps:
     limits: Limits = field(default_factory=Limits)
     default: MoaConfig = field(default_factory=default_config)  # for channels with no stored setup
     default_label: str = "the built-in default"  # how replies name `default`
+    usage: UsageStore | None = None  # `/moa usage`; None where the caller keeps no usage
+    budgets: BudgetStore | None = None  # `/moa budget`
+    budget_defaults: tuple[int, int] = (0, 0)  # MOA_BUDGET_MEMBER_ANSWERS, MOA_BUDGET_CHANNEL_TOKENS

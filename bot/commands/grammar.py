@@ -87,14 +87,32 @@ class Forget:
     pass
 
 
+@dataclass(frozen=True)
+class ShowUsage:
+    pass
+
+
+@dataclass(frozen=True)
+class ShowBudget:
+    pass
+
+
+@dataclass(frozen=True)
+class SetBudget:
+    kind: str  # "answers", "tokens" or "off"
+    value: str = ""
+
+
 Command = (Help | Show | SetLayers | SetAggregator | ListAgents | AddAgent | RemoveAgent | SetAgentField
-           | ListPresets | UsePreset | Import | Export | Reset | Forget)
-CHANGING = (SetLayers, SetAggregator, AddAgent, RemoveAgent, SetAgentField, UsePreset, Import, Reset, Forget)
+           | ListPresets | UsePreset | Import | Export | Reset | Forget | ShowUsage | ShowBudget | SetBudget)
+CHANGING = (SetLayers, SetAggregator, AddAgent, RemoveAgent, SetAgentField, UsePreset, Import, Reset, Forget,
+            SetBudget)
 
 COMMANDS = ("show", "layers", "model", "agents", "presets", "preset", "import", "export", "reset", "forget",
-            "help")
+            "usage", "budget", "help")
 _ALIASES = {"layer": "layers", "cycles": "layers", "aggregator": "model", "main_model": "model",
-            "agent": "agents", "config": "show", "status": "show", "?": "help"}
+            "agent": "agents", "config": "show", "status": "show", "?": "help", "stats": "usage",
+            "budgets": "budget"}
 AGENT_FIELDS = {"model": "model_name", "model_name": "model_name", "temperature": "temperature",
                 "temp": "temperature", "prompt": "system_prompt", "system_prompt": "system_prompt",
                 "max_tokens": "max_tokens", "max-tokens": "max_tokens", "maxtokens": "max_tokens",
@@ -107,8 +125,10 @@ USAGE_ADD = "`/moa agents add NAME MODEL [TEMPERATURE]`, e.g. `/moa agents add c
 USAGE_REMOVE = "`/moa agents remove NAME`"
 USAGE_SET = ("`/moa agents set NAME model MODEL`, `… temperature 0.5`, `… max_tokens 1024` or "
              "`… prompt TEXT with {helper_response}`")
+USAGE_BUDGET = ("`/moa budget answers N` (per member per day), `/moa budget tokens N` (per channel per day) "
+                "or `/moa budget off`")
 TRY = ("`show`, `layers N`, `model MODEL`, `agents`, `presets`, `preset NAME`, `import JSON`, `export`, "
-       "`reset`, `forget`, `help`")
+       "`reset`, `forget`, `usage`, `budget`, `help`")
 
 
 def _split(text: str) -> tuple[str, str]:
@@ -153,7 +173,10 @@ def parse(text: str) -> Command:
                                "{\"system_prompt\": \"Think step by step. {helper_response}\", \"model_name\": "
                                "\"openai/gpt-oss-20b\"}}`. `/moa export` shows the current setup as JSON.")
         return Import(rest)
-    simple: dict[str, type[Export | Reset | Forget]] = {"export": Export, "reset": Reset, "forget": Forget}
+    if verb == "budget":
+        return _parse_budget(args)
+    simple: dict[str, type[Export | Reset | Forget | ShowUsage]] = {
+        "export": Export, "reset": Reset, "forget": Forget, "usage": ShowUsage}
     if verb in simple:
         if args:
             raise CommandError(f"`/moa {verb}` takes nothing after it.")
@@ -190,3 +213,16 @@ def _parse_agents(rest: str) -> Command:
         return SetAgentField(token(name), AGENT_FIELDS[key.lower()], value)
     raise CommandError(f"Unknown agents command `{token(word)[:40]}`. Try `/moa agents` (list), {USAGE_ADD}, "
                        f"{USAGE_REMOVE} or {USAGE_SET}.")
+
+
+def _parse_budget(args: list[str]) -> Command:
+    """`/moa budget`, `budget answers N`, `budget tokens N`, `budget off`."""
+    if not args:
+        return ShowBudget()
+    kind = args[0].lower()
+    if kind in ("off", "none") and len(args) == 1:
+        return SetBudget("off")
+    kind = {"answer": "answers", "token": "tokens"}.get(kind, kind)
+    if kind in ("answers", "tokens") and len(args) == 2:
+        return SetBudget(kind, token(args[1]))
+    raise CommandError(f"Usage: {USAGE_BUDGET}; `/moa budget` shows this channel's budgets.")

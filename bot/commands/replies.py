@@ -21,6 +21,7 @@ from bot.commands.grammar import (
 from bot.render import Style, render_config, style_for
 from bot.service import CommandReply
 from moa.config import PRESET_DESCRIPTIONS, AgentConfig, Limits, MoaConfig, preset
+from moa.labels import config_label
 from storage.models import ChannelKey
 
 _SECRET = re.compile(r"gsk_[A-Za-z0-9]{12,}|xox[abeoprs]-[A-Za-z0-9-]{10,}|xapp-[A-Za-z0-9-]{10,}"
@@ -58,6 +59,7 @@ async def show_text(channel: ChannelKey, deps: CommandDeps, style: Style) -> str
     """The channel's setup, where it comes from, its last few changes and how to change it."""
     config, stored = await current_config(deps, channel)
     lines = [redact_secrets(render_config(config, describe_source(stored, channel, deps), style))]
+    lines.append(f"`/moa usage` counts its answers as `{config_label(config)}`.")
     changes = await deps.configs.changes(channel, limit=3)
     if changes:
         lines.append("Recent changes: " + "; ".join(
@@ -111,6 +113,11 @@ def help_text(topic: str, limits: Limits, style: Style) -> str:
         "`export` — this setup as JSON",
         f"• `reset` — back to the workspace or built-in default{admin}",
         f"• `forget` — delete this channel's stored conversation history and runs{admin}",
+        "• `usage` — what this channel spent today, in 7 and 30 days: answers, calls, tokens, cost, answer "
+        "times, failures and 👍/👎, by config and by model",
+        "• `budget` — this channel's daily budgets and what today used; `budget answers N` (per member), "
+        f"`budget tokens N` (for the channel), `budget off`{admin}. Budgets apply to everyone, admins too; "
+        "days are UTC",
         "• `help` — this list",
         f"Limits here: up to {limits.max_layers} layers, {limits.max_agents} agents and "
         f"{limits.max_calls} model calls per answer.",

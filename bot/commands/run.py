@@ -6,8 +6,11 @@ import asyncio
 import weakref
 
 from bot.commands import edits, replies
+from bot.commands.budget import budget_text, change_budget
 from bot.commands.deps import CommandDeps
-from bot.commands.grammar import CHANGING, CommandError, parse
+from bot.commands.grammar import CHANGING, CommandError, SetBudget, ShowBudget, ShowUsage, parse
+from bot.commands.usage import usage_text
+from bot.render import style_for
 from bot.service import CommandContext, CommandReply
 from moa.errors import ConfigError
 from storage.models import ChannelKey
@@ -48,7 +51,13 @@ async def execute(ctx: CommandContext, text: str, deps: CommandDeps) -> CommandR
     try:
         if changing:
             async with _edit_lock(ctx.channel):
+                if isinstance(command, SetBudget):
+                    return await change_budget(command, ctx, deps)
                 return await edits.change(command, ctx, deps)
+        if isinstance(command, ShowUsage):
+            return CommandReply(await usage_text(ctx.channel, deps, style_for(ctx.channel.platform)))
+        if isinstance(command, ShowBudget):
+            return CommandReply(await budget_text(ctx, deps, style_for(ctx.channel.platform)))
         return await replies.reply(command, ctx.channel, deps)
     except (CommandError, ConfigError) as err:
         text = str(err) if str(err).endswith((".", "?", "!")) else f"{err}."

@@ -42,6 +42,8 @@ async def _fill(path: Path) -> int:
                              total_s=3.0, prompt_tokens=300, completion_tokens=60, cost_usd=0.0002)
         await db.runs.set_answer_messages(run_id, ["M-a1", "M-a2"])
         await db.event_keys.claim("slack:Ev01")
+        await db.votes.cast(CHANNEL, run_id, "U-bob", 1)
+        await db.budgets.put(CHANNEL, member_answers=5, channel_tokens=None, changed_by="U-admin")
     finally:
         await db.close()
     return run_id
@@ -55,7 +57,9 @@ async def test_migrate_copies_everything_once_and_says_what(tmp_path: Path, post
     again, out_again, _ = await _moa_bot(tmp_path, "migrate", "--to", postgres_url, MOA_DB_PATH=str(path))
 
     assert (code, again) == (0, 0), err
-    assert "turns" in out and "2 copied" in out and "runs" in out and "proposer_outputs" in out
+    for table in ("configs", "turns", "runs", "proposer_outputs", "answer_messages", "event_keys", "votes", "budgets"):
+        assert table in out
+    assert "2 copied" in out
     assert "0 rows copied" in out_again and "(2 already there)" in out_again
     db = await Database.open(postgres_url)
     try:
@@ -64,6 +68,8 @@ async def test_migrate_copies_everything_once_and_says_what(tmp_path: Path, post
         history = await db.turns.history(CHANNEL, THREAD, 1000)
         run = await db.runs.find_by_message(CHANNEL, "M-a2")
         duplicate = await db.event_keys.claim("slack:Ev01")
+        votes = await db.votes.tally(run_id)
+        budget = await db.budgets.get(CHANNEL)
         new_run = await db.runs.start(CHANNEL, THREAD, "M-q2", "And 9.8?", "{}")
     finally:
         await db.close()
@@ -74,6 +80,8 @@ async def test_migrate_copies_everything_once_and_says_what(tmp_path: Path, post
     assert [(p.agent, p.error) for p in run.proposers] == [("a", None), ("b", "timeout")]
     assert (run.answer, run.cost_usd) == ("9.9 is larger.", 0.0002)
     assert duplicate is False  # a retry of an event answered before the move is still not answered twice
+    assert votes == (1, 0)
+    assert budget is not None and budget.member_answers == 5
     assert new_run > run_id  # new ids continue after the copied ones
 
 

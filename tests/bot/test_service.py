@@ -261,3 +261,20 @@ async def test_an_answer_says_when_older_messages_were_left_out_of_the_history(
                 in second.final.warnings)
     finally:
         await svc.aclose()
+
+
+async def test_a_question_queued_while_its_member_used_the_last_answer_of_the_day_is_told_not_run(
+        fake: FakeGroq, tmp_path: Path) -> None:
+    svc = await ConversationService.create(_settings(fake, tmp_path / "moa.db", MOA_BUDGET_MEMBER_ANSWERS="1"))
+    try:
+        fake.latency = 0.2
+        first, queued = RecordingSurface(), RecordingSurface()
+        asking = [svc.handle_mention(Mention(GENERAL, f"t{i}", f"m{i}", "U-alice", "hi?"), surface)
+                  for i, surface in enumerate((first, queued))]
+        await asyncio.gather(*asking)  # both pass the check on arrival; one channel answers one at a time
+
+        assert first.final is not None
+        assert queued.final is None and queued.failure is not None and "1 of your 1 answer" in queued.failure
+        assert len(fake.calls) == 10  # one answer's calls only
+    finally:
+        await svc.aclose()

@@ -103,3 +103,11 @@ def test_discord_shards_are_off_by_default_a_count_alone_runs_all_and_ids_pick_s
 def test_bad_discord_shard_settings_say_what_would_work(env: dict[str, str], sentence: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(sentence)):
         Settings.load(env=env)
+
+
+def test_deployment_budgets_default_to_none_and_refuse_negative_numbers() -> None:
+    assert (Settings.load(env={}).budget_member_answers, Settings.load(env={}).budget_channel_tokens) == (0, 0)
+    settings = Settings.load(env={"MOA_BUDGET_MEMBER_ANSWERS": "20", "MOA_BUDGET_CHANNEL_TOKENS": "200000"})
+    assert (settings.budget_member_answers, settings.budget_channel_tokens) == (20, 200_000)
+    with pytest.raises(ConfigError, match="MOA_BUDGET_CHANNEL_TOKENS must be a whole number 0 or more"):
+        Settings.load(env={"MOA_BUDGET_CHANNEL_TOKENS": "-5"})

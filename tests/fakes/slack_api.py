@@ -89,6 +89,16 @@ class FakeMessage:
     def buttons(self) -> list[dict[str, Any]]:
         return [el for b in self.blocks if b.get("type") == "actions" for el in b.get("elements", [])]
 
+    @property
+    def feedback(self) -> dict[str, Any] | None:
+        """The `feedback_buttons` element of a `context_actions` block, if the message has one."""
+        for b in self.blocks:
+            if b.get("type") == "context_actions":
+                for el in b.get("elements", []):
+                    if el.get("type") == "feedback_buttons":
+                        return dict(el)
+        return None
+
 
 @dataclass
 class _Failure:
@@ -129,6 +139,7 @@ class FakeSlack:
     app_token: str = "xapp-test-token"  # Socket Mode: apps.connections.open
     streaming: bool = True  # whether chat.startStream & co. work in this workspace
     streaming_error: str = "unknown_method"
+    feedback_buttons: bool = True  # False: blocks with `context_actions` are refused as `invalid_blocks`
     max_text_chars: int = 4000
     admins: set[str] = field(default_factory=set)  # users.info says is_admin
     owners: set[str] = field(default_factory=set)  # users.info says is_owner
@@ -292,7 +303,13 @@ class FakeSlack:
         blocks = args.get("blocks") or []
         if not blocks and not args.get("text"):
             return "no_text"
-        return _blocks_error(blocks)
+        return self._refused(blocks) or _blocks_error(blocks)
+
+    def _refused(self, blocks: list[dict[str, Any]]) -> str | None:
+        """A workspace without the feedback buttons element refuses the whole message."""
+        if not self.feedback_buttons and any(b.get("type") == "context_actions" for b in blocks):
+            return "invalid_blocks"
+        return None
 
     # Web API methods: each returns the JSON body Slack would.
     def _m_auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -387,7 +404,7 @@ class FakeSlack:
         if isinstance(msg, str):
             return {"ok": False, "error": msg}
         blocks = list(args.get("blocks") or [])
-        if (error := _blocks_error(blocks)) is not None:
+        if (error := self._refused(blocks) or _blocks_error(blocks)) is not None:
             return {"ok": False, "error": error}
         msg.streamed.extend(self._stream_chunks(args))
         msg.blocks = blocks
@@ -497,6 +514,22 @@ class SlackSender:
     async def press(self, message: FakeMessage, *, user: str = "U0ALICE", response: str = "press") -> int:
         """Press the Show layers button on one of the bot's messages."""
         button = message.buttons[0]
+        return await self._action(message, {"type": "button", "action_id": button["action_id"], "block_id": "b",
+                                            "value": button["value"]}, user=user, response=response)
+
+    async def vote(self, message: FakeMessage, up: bool, *, user: str = "U0ALICE", response: str = "vote") -> int:
+        """Press 👍 (up) or 👎 on an answer: the feedback_buttons element, else the plain button."""
+        native = message.feedback
+        if native is not None:
+            side = native["positive_button" if up else "negative_button"]
+            action = {"type": "feedback_buttons", "action_id": native["action_id"], "block_id": "fb",
+                      "value": side["value"], "text": side["text"]}
+        else:
+            [button] = [b for b in message.buttons if str(b.get("value", "")).startswith("up:" if up else "down:")]
+            action = {"type": "button", "action_id": button["action_id"], "block_id": "b", "value": button["value"]}
+        return await self._action(message, action, user=user, response=response)
+
+    async def _action(self, message: FakeMessage, action: dict[str, Any], *, user: str, response: str) -> int:
         payload = {
             "type": "block_actions", "team": {"id": self.slack.team_id, "domain": "fake"},
             "user": {"id": user, "team_id": self.slack.team_id}, "api_app_id": "A0MOA", "token": "legacy",
@@ -506,8 +539,7 @@ class SlackSender:
             "message": {"type": "message", "ts": message.ts, "thread_ts": message.thread_ts,
                         "text": message.text, "blocks": message.blocks, "bot_id": self.slack.bot_id},
             "response_url": self.slack.response_url(response),
-            "actions": [{"type": "button", "action_id": button["action_id"], "block_id": "b",
-                         "value": button["value"], "action_ts": str(time.time())}],
+            "actions": [{**action, "action_ts": str(time.time())}],
         }
         body = urlencode({"payload": json.dumps(payload)}).encode()
         return await self.post(body, "application/x-www-form-urlencoded")

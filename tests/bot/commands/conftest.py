@@ -27,4 +27,5 @@ def catalog() -> Catalog:
 
 @pytest.fixture
 def deps(db: Database, catalog: Catalog) -> CommandDeps:
-    return CommandDeps(configs=db.configs, history=db, models=catalog, limits=Limits())
+    return CommandDeps(configs=db.configs, history=db, models=catalog, limits=Limits(), usage=db.usage,
+                       budgets=db.budgets)

@@ -1,0 +1,22 @@
+"""👍/👎 on answers: store the member's vote and say privately what happened."""
+
+from __future__ import annotations
+
+from storage.db import Database
+from storage.models import ChannelKey
+
+NOT_FOUND = "I can't find that answer in this channel any more (it may have been forgotten), so the vote isn't kept."
+_MARK = {1: "👍", -1: "👎"}
+
+
+async def record_vote(db: Database, channel: ChannelKey, run_id: int, member: str, up: bool) -> str:
+    """Store the vote; the sentence only the voter sees."""
+    outcome = await db.votes.cast(channel, run_id, member, 1 if up else -1)
+    if outcome is None:
+        return NOT_FOUND
+    mark = _MARK[outcome.vote]
+    if outcome.previous is None:
+        return f"Thanks — your {mark} is counted. `/moa usage` shows how this channel rates its answers."
+    if not outcome.changed:
+        return f"You already gave this answer {mark}; it's counted once."
+    return f"Changed your vote on this answer from {_MARK[outcome.previous]} to {mark}."
