@@ -56,13 +56,10 @@ class Database:
 
     @classmethod
     async def _open_postgres(cls, url: str) -> Database:
-        shared = await PgConnection.open(url)
-        try:
-            interrupted = await RunRepository(shared).mark_interrupted()
-        except BaseException:
-            await shared.close()
-            raise
-        return cls(shared, interrupted)
+        # Other processes may be answering on this database right now: a run left 'running' is not proof
+        # its process died, so none is marked interrupted here. (Which runs are cut off is a question
+        # for leases: each process's heartbeat, not a guess at start-up.)
+        return cls(await PgConnection.open(url), [])
 
     @classmethod
     async def _open_sqlite(cls, path: str | Path) -> Database:
