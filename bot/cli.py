@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import importlib.metadata
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,7 +13,9 @@ from pathlib import Path
 from bot.logs import configure_logging
 from bot.settings import Settings
 from moa.errors import ConfigError
+from moa.pricing import load_price_file
 from moa.providers import MISSING_GROQ_KEY
+from storage.postgres import DatabaseUnreachable
 
 HOW_TO_CONFIGURE = """\
 moa-bot has no chat platform to connect to. Set at least one of these (in the environment or a .env file):
@@ -24,12 +27,20 @@ docs/discord.md walk through creating the apps. Run `moa-bot run` on a terminal 
 
 
 
+def _version() -> str:
+    try:
+        return importlib.metadata.version("moa-bot")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="moa-bot", description="Mixture-of-Agents answers in Discord and Slack.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="start every adapter whose token is set (or a console chat on a terminal)")
     ask = sub.add_parser("ask", help="one MoA answer in the terminal")
-    ask.add_argument("question")
+    ask.add_argument("question", help='the question; "-" reads it from stdin')
     ask.add_argument("--config", type=Path, help="a MoA config JSON file (seed article format or an export)")
     ask.add_argument("--layers", type=int, help="number of proposer layers (overrides the config)")
     ask.add_argument("--show-layers", action="store_true", help="print every intermediate answer")
@@ -56,8 +67,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings.load()
         configure_logging(settings.env)
+        load_price_file(settings.env.get("MOA_PRICES", ""))
         return _dispatch(args, settings)
     except ConfigError as err:  # e.g. a malformed MOA_PROVIDERS: say so, no traceback
+        print(err, file=sys.stderr)
+        return 2
+    except DatabaseUnreachable as err:  # MOA_DATABASE_URL's server: the sentence says which and why
         print(err, file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # Ctrl-C: calls in flight were cancelled on the way out
@@ -72,7 +87,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         case "ask":
             from bot.terminal import ask
 
-            return asyncio.run(ask(args.question, args.config, args.layers, args.show_layers, settings))
+            question = sys.stdin.read() if args.question == "-" else args.question
+            return asyncio.run(ask(question, args.config, args.layers, args.show_layers, settings))
         case "models":
             from bot.terminal import models
 

@@ -8,7 +8,9 @@ from pathlib import Path
 
 from rich.console import Console
 
+from bot.preflight import listening_ports, port_problem
 from bot.settings import Settings
+from bot.tokens import Finding, check_discord, check_slack, misplaced_tokens
 from moa.errors import MoaError
 from moa.providers import ProviderRegistry
 
@@ -32,6 +34,20 @@ def _storage_check(db: Path) -> tuple[bool, str]:
     return True, f"database: {path} ({'exists' if path.exists() else 'will be created'})"
 
 
+async def postgres_check(url: str) -> tuple[bool, str]:
+    """Whether MOA_DATABASE_URL's server answers (read-only: no migration), as a checklist line."""
+    from storage.postgres import DatabaseUnreachable, PgConnection, redacted
+
+    try:
+        conn = await PgConnection.open(url, migrate_schema=False)
+    except DatabaseUnreachable as err:
+        return False, str(err)
+    except RuntimeError:  # reachable, but its schema is older or newer: `moa-bot run` migrates it
+        return True, f"database: PostgreSQL {redacted(url)} (reachable; `moa-bot run` brings its schema up to date)"
+    await conn.close()
+    return True, f"database: PostgreSQL {redacted(url)} (reachable, schema up to date)"
+
+
 async def doctor(settings: Settings) -> int:
     """Print a checklist; exit 0 when the bot can run, 1 when something it needs is missing."""
     out = Console(soft_wrap=True)  # long lines (the invite URL) must stay whole to copy
@@ -47,6 +63,12 @@ async def doctor(settings: Settings) -> int:
 
     def note(text: str) -> None:
         out.print(f"[yellow]•[/yellow] {text}")
+
+    def show(findings: list[Finding]) -> None:
+        for finding in findings:
+            (ok if finding.ok else bad)(finding.text)
+
+    misplaced = misplaced_tokens(settings)
 
     out.print("[bold]Models[/bold]")
     if settings.groq_api_key:
@@ -74,7 +96,8 @@ async def doctor(settings: Settings) -> int:
 
     out.print("\n[bold]Discord[/bold]")
     if settings.discord_enabled:
-        ok("DISCORD_TOKEN is set")
+        wrong = [f for f in misplaced if f.text.startswith("DISCORD_TOKEN")]
+        show(wrong or await check_discord(settings))
         app_id = application_id_from_token(settings.discord_token)
         if app_id:
             from adapters.discord.runner import invite_url
@@ -95,7 +118,8 @@ async def doctor(settings: Settings) -> int:
 
     out.print("\n[bold]Slack[/bold]")
     if settings.slack_enabled:
-        ok("SLACK_BOT_TOKEN is set")
+        wrong = [f for f in misplaced if f.text.startswith("SLACK_")]
+        show(wrong or await check_slack(settings))
         if settings.slack_app_token:
             ok("Socket Mode (SLACK_APP_TOKEN)")
         elif settings.slack_signing_secret:
@@ -108,8 +132,21 @@ async def doctor(settings: Settings) -> int:
     note(f"Slack app manifest: {SLACK_MANIFEST}")
 
     out.print("\n[bold]Storage[/bold]")
-    fine, text = _storage_check(Path(settings.db_path))
+    if settings.database_url:
+        fine, text = await postgres_check(settings.database_url)
+    else:
+        fine, text = _storage_check(Path(settings.db_path))
     (ok if fine else bad)(text)
+
+    out.print("\n[bold]Health and metrics[/bold]")
+    for variable, host, port in listening_ports(settings):
+        problem = port_problem(variable, host, port)
+        if problem is not None:
+            bad(problem)
+        else:
+            ok(f"/healthz and /metrics on {host}:{port} ({variable})")
+    if not settings.status_port and not (settings.slack_enabled and not settings.slack_app_token):
+        note("no /healthz or /metrics: set MOA_STATUS_PORT (e.g. 8080) to serve them")
 
     if not (settings.discord_enabled or settings.slack_enabled):
         note("no platform token set: `moa-bot run` on a terminal opens a console chat")

@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from functools import partial
 
+from bot.answer_report import AnswerReport
 from bot.budgets import over_budget
 from bot.feedback import record_vote
 from bot.gate import FairGate, QueueFull
@@ -185,9 +187,11 @@ class ConversationService:
         await self.db.turns.add(mention.channel, mention.thread, "user", author, question)
         answer = ""
         outputs: list[ProposerFinished] = []  # kept so an interrupted or crashed run still shows its layers
+        report = AnswerReport(mention.channel)  # the answer's log line and metrics, at its end
         try:
             async with contextlib.aclosing(self.engine.run(question, config, history)) as events:
                 async for event in events:
+                    report.see(event)
                     match event:
                         case LayerStarted() | ProposerFinished() | AggregatorStarted():
                             if isinstance(event, ProposerFinished):
@@ -216,6 +220,8 @@ class ConversationService:
                                       proposers=_records(outputs), total_s=None, prompt_tokens=None,
                                       completion_tokens=None, cost_usd=None)
             await surface.fail(render_failure(err), run_id)
+        finally:
+            report.end(sys.exc_info()[1])
         return run_id
 
     async def _history(self, mention: Mention) -> tuple[list[Turn], str | None]:
@@ -313,6 +319,11 @@ class ConversationService:
     @property
     def busy(self) -> int:
         return len(self._answers)
+
+    @property
+    def queued(self) -> int:
+        """Questions waiting for a free slot."""
+        return self._gate.waiting
 
     async def drain(self, grace_s: float | None = None) -> None:
         """Stop taking work; let running answers finish within the grace period, interrupt the rest."""

@@ -97,6 +97,7 @@ class Settings:
     slack_host: str = "0.0.0.0"
     slack_api_url: str = "https://slack.com/api/"
     slack_admin_users: frozenset[str] = field(default_factory=frozenset)
+    status_port: int = 0  # /healthz and /metrics where there is no Slack HTTP port; 0 = off
     db_path: str = "moa-bot.db"
     database_url: str = ""  # MOA_DATABASE_URL=postgresql://…: PostgreSQL instead of the SQLite file
     history_days: int = 30
@@ -152,6 +153,7 @@ class Settings:
             slack_host=e.get("SLACK_HOST", "").strip() or cls.slack_host,
             slack_api_url=e.get("SLACK_API_URL", "").strip() or cls.slack_api_url,
             slack_admin_users=admins,
+            status_port=_int(e, "MOA_STATUS_PORT", 0, low=0, high=65535),
             db_path=e.get("MOA_DB_PATH", "").strip() or cls.db_path,
             database_url=_database_url(e),
             history_days=_int(e, "MOA_HISTORY_DAYS", 30),

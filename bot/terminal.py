@@ -19,6 +19,8 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.text import Text
 
+from bot.preflight import unknown_models_sentence
+from bot.render import plural
 from bot.settings import Settings
 from moa.config import MoaConfig, check_limits, load_config_file
 from moa.engine import MoaEngine, layer_cost, layer_usage
@@ -30,9 +32,11 @@ from moa.events import (
     ProposerFinished,
     RunFailed,
     RunFinished,
+    Usage,
 )
-from moa.pricing import PRICES_AS_OF, format_cost, price_for
+from moa.pricing import PRICES_AS_OF, PRICES_SOURCE, describe_cost, format_cost, is_self_hosted, price_for
 from moa.providers import MISSING_GROQ_KEY, ProviderRegistry
+from moa.reach import is_unreachable
 
 
 def _stderr() -> Console:
@@ -41,13 +45,28 @@ def _stderr() -> Console:
 
 def load_config(config_file: str | Path | None, layers: int | None, settings: Settings) -> MoaConfig:
     """The config to run: the file's (any accepted shape) or the default, `--layers` applied."""
-    config = load_config_file(config_file, limits=settings.limits) if config_file is not None \
-        else settings.default_config
+    if config_file is not None:
+        try:
+            config = load_config_file(config_file, limits=settings.limits)
+        except ConfigError as err:
+            raise ConfigError(f"--config: {err}") from None  # name the flag the person typed
+    else:
+        config = settings.default_config
     if layers is not None:
         if layers < 1:
             raise ConfigError(f"--layers must be 1 or more, not {layers}.")
+        most = settings.limits.max_layers
+        if layers > most:
+            raise ConfigError(f"--layers {layers} is more than the {most} layers allowed: use 1 to {most}, or "
+                              "raise MOA_MAX_LAYERS.")
         config = config.model_copy(update={"cycles": layers})
-    return check_limits(config, settings.limits)
+    try:
+        return check_limits(config, settings.limits)
+    except ConfigError as err:
+        if layers is None:
+            raise
+        # The calls limit is crossed with the layers the person typed: name the flag too.
+        raise ConfigError(f"With --layers {layers}: {err} (MOA_MAX_CALLS sets the limit.)") from None
 
 
 async def ask(question: str, config_file: str | Path | None, layers: int | None, show_layers: bool,
@@ -70,6 +89,20 @@ async def ask(question: str, config_file: str | Path | None, layers: int | None,
         err.print(MISSING_GROQ_KEY)
         await registry.aclose()
         return 2
+    where = f"--config {config_file}" if config_file is not None else (
+        f"MOA_CONFIG ({settings.default_config_path})" if settings.default_config_path else "The default config")
+    problem = await unknown_models_sentence(registry, config, where)
+    if problem is not None:
+        err.print(Text(problem, style="red"))
+        await registry.aclose()
+        return 2
+    used = {registry.provider_of(m) for m in config.models()}
+    down = [why for name, why in registry.listing_errors.items() if name in used and is_unreachable(why)]
+    if down:  # one sentence now, rather than the same one from every agent of layer 1
+        for why in down:
+            err.print(Text(why, style="red"))
+        await registry.aclose()
+        return 1
     engine = MoaEngine(registry, call_timeout_s=settings.call_timeout_s, deadline_s=settings.run_deadline_s)
     view = _AskView(err, out, show_layers, config)
     try:
@@ -116,15 +149,17 @@ class _AskView:
                 self.layer_total = len(agents)
                 self.waiting = len(agents)
                 self.stop()
-                self.err.print(Text(f"Layer {layer}/{total}: {len(agents)} agents", style="bold"))
-                self._set_status(f"Layer {layer}/{total}: waiting for {self.waiting} of {len(agents)} agents…")
+                self.err.print(Text(f"Layer {layer}/{total}: {plural(len(agents), 'agent')}", style="bold"))
+                self._set_status(f"Layer {layer}/{total}: waiting for {self.waiting} of "
+                                 f"{plural(len(agents), 'agent')}…")
             case ProposerFinished() as p:
                 self.pending.append(p)
                 self.waiting -= 1
                 self.stop()
                 self.err.print(_proposer_line(p))
                 if self.waiting > 0:
-                    self._set_status(f"Layer {p.layer}: waiting for {self.waiting} of {self.layer_total} agents…")
+                    self._set_status(f"Layer {p.layer}: waiting for {self.waiting} of "
+                                     f"{plural(self.layer_total, 'agent')}…")
                 else:
                     self.err.print(Text(f"  layer {p.layer}: {layer_usage(self.pending).total_tokens:,} tokens · "
                                         f"cost {format_cost(layer_cost(self.pending))}", style="dim"))
@@ -147,13 +182,8 @@ class _AskView:
                 self.out.flush()
                 for warning in done.warnings:
                     self.err.print(Text(f"⚠ {warning}", style="yellow"))
-                cost = format_cost(done.cost_usd)
-                if done.cost_usd is None:
-                    cost += " (a model's price is not in the table)"
-                self.err.print(Text(
-                    f"Done in {done.timings.total_s:.1f} s · {done.usage.total_tokens:,} tokens "
-                    f"({done.usage.prompt_tokens:,} in, {done.usage.completion_tokens:,} out) · cost {cost}",
-                    style="dim"))
+                calls = [(o.model, o.usage) for layer in done.layers for o in layer.outputs]
+                self.err.print(Text(done_footer(done.timings.total_s, done.usage, calls, done.model), style="dim"))
                 self.exit_code = 0
             case RunFailed() as failed:
                 self._flush_layer()
@@ -177,6 +207,18 @@ class _AskView:
             title = Text(f"Layer {p.layer} · {p.agent} · {p.model}")
             body = Text(p.text) if p.ok else Text(p.error or "failed", style="red")
             self.err.print(Panel(body, title=title, title_align="left", border_style="dim" if p.ok else "red"))
+
+
+def done_footer(total_s: float, usage: Usage, proposers: list[tuple[str, Usage | None]], aggregator: str) -> str:
+    """"Done in 4.2 s · 1,234 tokens (1,000 in, 234 out) · cost $0.0012" — `ask` and the console print it.
+    `proposers`: (model, usage) of each proposer call; the aggregator's usage is what the total leaves."""
+    rest = usage
+    for _, used in proposers:
+        if used is not None:
+            rest = Usage(rest.prompt_tokens - used.prompt_tokens, rest.completion_tokens - used.completion_tokens)
+    cost = describe_cost([*proposers, (aggregator, rest)])
+    return (f"Done in {total_s:.1f} s · {usage.total_tokens:,} tokens "
+            f"({usage.prompt_tokens:,} in, {usage.completion_tokens:,} out) · cost {cost}")
 
 
 def _proposer_line(p: ProposerFinished) -> Text:
@@ -213,13 +255,18 @@ async def models(settings: Settings, *, out: TextIO | None = None) -> int:
     width = max((len(i) for i in ids), default=0)
     for model in ids:
         price = price_for(model)
-        note = (f"${price.input_per_m:g} in / ${price.output_per_m:g} out per M tokens" if price
-                else "price unknown")
+        if price is None:
+            note = "price unknown (add it to MOA_PRICES)"
+        elif is_self_hosted(model) and price.input_per_m == price.output_per_m == 0:
+            note = "self-hosted: free unless MOA_PRICES declares a price"
+        else:
+            note = f"${price.input_per_m:g} in / ${price.output_per_m:g} out per M tokens"
         out.write(f"{model.ljust(width)}  {note}\n")
     out.flush()
-    for name, why in registry.listing_errors.items():
-        err.print(Text(f"⚠ could not list {name}: {why}", style="yellow"))
+    for why in registry.listing_errors.values():
+        err.print(Text(f"⚠ {why}", style="yellow"))
     if not registry.has_groq:
         err.print(Text(f"Groq models are not listed: {MISSING_GROQ_KEY}", style="yellow"))
-    err.print(Text(f"{len(ids)} models; prices as of {PRICES_AS_OF}.", style="dim"))
+    err.print(Text(f"{plural(len(ids), 'model')}; Groq prices as of {PRICES_AS_OF} from {PRICES_SOURCE}.",
+                   style="dim"))
     return 0

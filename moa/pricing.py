@@ -1,18 +1,25 @@
-"""One dated price table, USD per million tokens; a model not in it has an unknown price (None), never 0.
+"""One dated price table, USD per million tokens; a Groq model not in it has an unknown price (None), never 0.
 
-Prices change: check https://groq.com/pricing and update `PRICES_AS_OF` with the table. Models of
-OpenAI-compatible providers (`name:model`, e.g. a local Ollama) are not priced here, so their cost is
-unknown rather than assumed free.
+Prices change: check https://groq.com/pricing and update the table and `PRICES_AS_OF` together, or point
+MOA_PRICES at a JSON file of your own (`{"model id": {"input": 0.15, "output": 0.60}}`), which overrides
+the table model by model. Models of OpenAI-compatible providers (`name:model`, e.g. a local Ollama) cost
+nothing unless MOA_PRICES declares a price for them (a hosted provider such as Together should be declared).
 """
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
+from moa.errors import ConfigError
 from moa.events import Usage
 
-PRICES_AS_OF = "2025-11-01"
+PRICES_AS_OF = "2026-09-17"
+PRICES_SOURCE = "https://groq.com/pricing and https://console.groq.com/docs/models"
+_PROVIDER_PREFIX = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}:")  # `ollama:llama3.1:8b`; Groq ids have no such prefix
 
 
 @dataclass(frozen=True)
@@ -24,23 +31,31 @@ class Price:
         return (usage.prompt_tokens * self.input_per_m + usage.completion_tokens * self.output_per_m) / 1e6
 
 
-# Groq on-demand prices as published on PRICES_AS_OF.
+# Groq on-demand prices for the models live in autumn 2026, from PRICES_SOURCE (last checked PRICES_AS_OF).
+# Retired models (the Llama 3.x and Llama 4 previews, qwen/qwen3-32b, Kimi K2) are gone: they cannot be called.
 PRICES: dict[str, Price] = {
     "openai/gpt-oss-120b": Price(0.15, 0.60),
     "openai/gpt-oss-20b": Price(0.075, 0.30),
     "openai/gpt-oss-safeguard-20b": Price(0.075, 0.30),
-    "qwen/qwen3-32b": Price(0.29, 0.59),
-    "llama-3.3-70b-versatile": Price(0.59, 0.79),
-    "llama-3.1-8b-instant": Price(0.05, 0.08),
-    "meta-llama/llama-4-scout-17b-16e-instruct": Price(0.11, 0.34),
-    "meta-llama/llama-4-maverick-17b-128e-instruct": Price(0.20, 0.60),
-    "moonshotai/kimi-k2-instruct-0905": Price(1.00, 3.00),
+    "qwen/qwen3.8-27b": Price(0.80, 4.00),  # preview; priced on groq.com/pricing since 2026-08
 }
+
+FREE = Price(0.0, 0.0)
+_overrides: dict[str, Price] = {}
+
+
+def is_self_hosted(model: str) -> bool:
+    """True for a `name:model` id of an OpenAI-compatible provider (its models are not billed by Groq)."""
+    return bool(_PROVIDER_PREFIX.match(model))
 
 
 def price_for(model: str) -> Price | None:
-    """The model's price, or None when it is not in the table (unknown, not free)."""
-    return PRICES.get(model)
+    """MOA_PRICES' price, else the table's; a provider model without one is free; else None (unknown)."""
+    if model in _overrides:
+        return _overrides[model]
+    if model in PRICES:
+        return PRICES[model]
+    return FREE if is_self_hosted(model) else None
 
 
 def cost_usd(model: str, usage: Usage | None) -> float | None:
@@ -59,6 +74,50 @@ def total_cost(costs: Iterable[float | None]) -> float | None:
             return None
         total += cost
     return total
+
+
+def unpriced(models: Iterable[str]) -> list[str]:
+    """The models among `models` whose price is unknown, each once, in order."""
+    return [m for m in dict.fromkeys(models) if price_for(m) is None]
+
+
+def describe_cost(calls: Iterable[tuple[str, Usage | None]]) -> str:
+    """The cost of a run's calls (model, usage) for a sentence: "$0.0012", or the priced part and the
+    models without a price, e.g. "$0.0004 + unknown (no price for qwen/x: add it to MOA_PRICES)"."""
+    calls = list(calls)
+    known = sum(c for m, u in calls if (c := cost_usd(m, u)) is not None)
+    missing = unpriced(m for m, u in calls if u is not None)
+    if not missing:
+        return format_cost(known)
+    names = ", ".join(missing)
+    head = f"{format_cost(known)} + unknown" if known else "unknown"
+    return f"{head} (no price for {names}: add it to MOA_PRICES)"
+
+
+def load_price_file(path: str) -> None:
+    """Apply MOA_PRICES: a JSON object of model id → {"input": USD/M, "output": USD/M}; ConfigError names it."""
+    _overrides.clear()
+    if not path.strip():
+        return
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as err:
+        raise ConfigError(f"MOA_PRICES: cannot read {path} ({err.strerror or err}).") from None
+    except json.JSONDecodeError as err:
+        raise ConfigError(f"MOA_PRICES: {path} is not valid JSON ({err.msg}, line {err.lineno}).") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"MOA_PRICES: {path} must hold an object of model id → "
+                          "{\"input\": USD per million tokens, \"output\": USD per million tokens}.")
+    prices: dict[str, Price] = {}
+    for model, entry in data.items():
+        try:
+            prices[model] = Price(float(entry["input"]), float(entry["output"]))
+        except (TypeError, KeyError, ValueError):
+            raise ConfigError(f"MOA_PRICES: the price of {model!r} must look like "
+                              "{\"input\": 0.15, \"output\": 0.60} (USD per million tokens).") from None
+        if prices[model].input_per_m < 0 or prices[model].output_per_m < 0:
+            raise ConfigError(f"MOA_PRICES: the price of {model!r} cannot be negative.")
+    _overrides.update(prices)
 
 
 def format_cost(cost: float | None) -> str:

@@ -33,6 +33,7 @@ from groq.types import ModelListResponse
 from moa.errors import ConfigError, ModelUnavailable, ProviderError
 from moa.events import Usage
 from moa.prompts import ThinkStripper, strip_reasoning
+from moa.reach import listing_failure, provider_label
 from moa.retry import (
     CallRetries,
     DropReasoningFormat,
@@ -43,7 +44,7 @@ from moa.retry import (
     RetryPolicy,
     ShrinkMaxTokens,
 )
-from moa.wire import describe_error, field, message_content, parse_usage
+from moa.wire import field, message_content, parse_usage
 
 __all__ = ["GROQ", "GROQ_KEYS_URL", "MISSING_GROQ_KEY", "Completion", "Provider", "ProviderRegistry",
            "RetryPolicy", "key_variable", "parse_providers"]
@@ -344,15 +345,14 @@ class ProviderRegistry:
                 results = await asyncio.gather(*(self._list(n) for n in stale), return_exceptions=True)
                 for name, result in zip(stale, results, strict=True):
                     if isinstance(result, BaseException):
-                        self.listing_errors[name] = describe_error(result)
+                        self.listing_errors[name] = listing_failure(self._providers[name], result)
                         self._models.pop(name, None)
                     else:
                         self.listing_errors.pop(name, None)
                         self._models[name] = (now, result)
             out = [m for n in self._providers if n in self._models for m in self._models[n][1]]
         if self._providers and not out and self.listing_errors:
-            name, why = next(iter(self.listing_errors.items()))
-            raise ProviderError(f"Could not list the models of {name}: {why}.")
+            raise ProviderError(next(iter(self.listing_errors.values())))
         return out
 
     async def _list(self, name: str) -> list[str]:
@@ -400,9 +400,10 @@ class ProviderRegistry:
         alternatives = await self.alternatives(model)
         provider = self.provider_of(model)
         if code == "model_decommissioned":
-            what = f"The model {model} has been decommissioned by {provider}"
+            what = f"The model {model} has been decommissioned by {provider_label(provider)}"
         else:
-            what = f"The model {model} is not served by {provider} (unknown, or not available to this key)"
+            what = (f"The model {model} is not served by {provider_label(provider)} (unknown, or not available "
+                    "to this key)")
         if alternatives:
             tail = f"; use one of: {', '.join(alternatives)}."
         else:

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import groq
 
 from moa.errors import ConfigError, ProviderError
+from moa.reach import connect_failure, not_found, provider_label, unreachable
 from moa.wire import (
     describe_error,
     error_code,
@@ -154,6 +155,8 @@ class CallRetries:
     def decide(self, failed: FailedAttempt, left_s: float) -> Decision:
         """What to do about `failed`, with `left_s` seconds left before the run's deadline."""
         err = failed.error
+        if (reason := connect_failure(err)) is not None:  # refused / unknown host: retrying won't help
+            return GiveUp(ProviderError(unreachable(failed.provider, reason), model=failed.model))
         if isinstance(err, groq.APIStatusError):
             return self._after_status(failed, err, left_s)
         if isinstance(err, groq.APITimeoutError | TimeoutError):
@@ -175,17 +178,19 @@ class CallRetries:
                 log.info("%s: 413, retrying with max_tokens %s", model, new_max)
                 return ShrinkMaxTokens(new_max)
             return GiveUp(ProviderError(
-                f"The request to {model} is larger than {provider.name} accepts ({message}): use fewer "
-                "layers or agents, a shorter question or history, or a lower max_tokens.",
+                f"The request to {model} is larger than {provider_label(provider.name)} accepts ({message}): use "
+                "fewer layers or agents, a shorter question or history, or a lower max_tokens.",
                 model=model, status=413))
         if is_model_missing(status, code, message):
             return ModelMissing(status, code)
+        if status == 404:  # the API path itself is missing: the base URL is wrong
+            return GiveUp(ProviderError(not_found(provider, "chat/completions"), model=model, status=404))
         if status == 400 and failed.asked_reasoning_format and "reasoning_format" in message:
             return DropReasoningFormat()
         if status in (401, 403):
             hint = f" (get one at {provider.keys_url})" if provider.keys_url else ""
-            return GiveUp(ProviderError(f"{provider.name} refused the API key ({status}: {message}); check "
-                                        f"{provider.key_variable}{hint}.", model=model, status=status))
+            return GiveUp(ProviderError(f"{provider_label(provider.name)} refused the API key ({status}: {message}); "
+                                        f"check {provider.key_variable}{hint}.", model=model, status=status))
         if status >= 500 or status in _TRANSIENT_STATUSES:
             what = "is over capacity (498)" if status == 498 else f"failed ({status}: {message})"
             return self._backoff(f"{model} {what}", model, status, left_s)
@@ -198,8 +203,9 @@ class CallRetries:
         wait = wait if wait is not None else self.policy.backoff(self.rate_limited)
         if wait > left_s:
             return GiveUp(ProviderError(
-                f"{model} is rate-limited: {failed.provider.name} asks to wait {format_seconds(wait)}, more "
-                f"than the {format_seconds(max(left_s, 0))} left for this answer. Try again later.",
+                f"{model} is rate-limited: {provider_label(failed.provider.name)} asks to wait "
+                f"{format_seconds(wait)}, more than the {format_seconds(max(left_s, 0))} left for this answer. "
+                "Try again later.",
                 model=model, status=429))
         if self.rate_limited > self.policy.max_rate_limit_waits:
             return GiveUp(ProviderError(f"{model} is still rate-limited after {self.rate_limited - 1} waits; "
@@ -217,7 +223,7 @@ class CallRetries:
                 f"failed mid-answer ({describe_error(failed.error)})"
             return GiveUp(ProviderError(f"{model} {what}.", model=model))
         what = f"{model} did not answer within {format_seconds(failed.timeout_s)}" if timed_out else \
-            f"the connection to {failed.provider.name} dropped while waiting for {model}"
+            f"the connection to {provider_label(failed.provider.name)} dropped while waiting for {model}"
         return self._backoff(what, model, None, left_s)
 
     def _after_connection_error(self, failed: FailedAttempt, left_s: float) -> Decision:

@@ -16,6 +16,7 @@ import yarl
 from adapters.discord.client import build_discord_client
 from bot.service import ConversationService
 from bot.settings import Settings
+from bot.status import Health
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +47,9 @@ def configure_endpoints(settings: Settings) -> Callable[[], None]:
 
 
 async def run_discord(settings: Settings, service: ConversationService, stop: asyncio.Event,
-                      **client_options: Any) -> None:
-    """Serve Discord until `stop` is set, then close the connection cleanly.
+                      health: Health | None = None, **client_options: Any) -> None:
+    """Serve Discord until `stop` is set, then close the connection cleanly; `health` learns whether
+    the gateway connection is up.
 
     The runner drains answers in flight before setting `stop`, so they can still post over REST.
     """
@@ -57,6 +59,8 @@ async def run_discord(settings: Settings, service: ConversationService, stop: as
         async with bot:
             await bot.login(settings.discord_token)
             gateway = asyncio.create_task(bot.connect(), name="discord-gateway")
+            if health is not None:
+                health.watch("discord", lambda: _gateway_state(bot))
             stopped = asyncio.create_task(stop.wait())
             done, _ = await asyncio.wait({gateway, stopped}, return_when=asyncio.FIRST_COMPLETED)
             if gateway in done:
@@ -69,3 +73,13 @@ async def run_discord(settings: Settings, service: ConversationService, stop: as
     finally:
         restore()
     log.info("discord adapter stopped")
+
+
+def _gateway_state(bot: discord.Client) -> str | None:
+    """None while the gateway connection is up and ready, else why not."""
+    if bot.is_closed():
+        return "closed"
+    ws = bot.ws
+    if not bot.is_ready() or ws is None or not ws.open:
+        return "connecting to the gateway"
+    return None

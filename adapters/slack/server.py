@@ -10,43 +10,74 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 
 from adapters.slack.app import build_slack_app, tell_unfinished
+from bot.preflight import port_error_sentence
 from bot.service import ConversationService
 from bot.settings import Settings
+from bot.status import Health, add_status_routes
 
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"  # events, slash commands and interactivity all arrive here
 
 
-async def start_http(app: AsyncApp, host: str, port: int) -> tuple[web.AppRunner, int]:
-    """Serve `app` over HTTP (port 0 picks a free one); returns the runner and the bound port."""
-    runner = web.AppRunner(app.web_app(path=EVENTS_PATH, port=port), shutdown_timeout=1.0, access_log=None)
+class PortUnavailable(RuntimeError):
+    """SLACK_PORT cannot be listened on; the message is the sentence for the operator."""
+
+
+async def start_http(app: AsyncApp, host: str, port: int,
+                     health: Health | None = None) -> tuple[web.AppRunner, int]:
+    """Serve `app` over HTTP (port 0 picks a free one), with /healthz and /metrics when `health` is
+    given; returns the runner and the bound port."""
+    web_app = app.web_app(path=EVENTS_PATH, port=port)
+    if health is not None:
+        add_status_routes(web_app, health)
+    runner = web.AppRunner(web_app, shutdown_timeout=1.0, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as err:
+        await runner.cleanup()
+        raise PortUnavailable(port_error_sentence("SLACK_PORT", host, port, err)) from None
     sockets = getattr(site._server, "sockets", None) or []
     bound = sockets[0].getsockname()[1] if sockets else port
     return runner, int(bound)
 
 
-async def run_slack(settings: Settings, service: ConversationService, stop: asyncio.Event) -> None:
-    """Run the Slack adapter until `stop` is set."""
+async def run_slack(settings: Settings, service: ConversationService, stop: asyncio.Event,
+                    health: Health | None = None) -> None:
+    """Run the Slack adapter until `stop` is set; `health` learns whether its connection is up."""
     app = build_slack_app(settings, service)
     notices = asyncio.create_task(tell_unfinished(app.client, service))
     if settings.slack_app_token:
         handler = AsyncSocketModeHandler(app, settings.slack_app_token)
         await handler.connect_async()
         log.info("Slack: connected in Socket Mode")
+        if health is not None:
+            health.watch("slack", lambda: _socket_state(handler))
         try:
             await stop.wait()
         finally:
             await handler.close_async()
             await notices
         return
-    runner, port = await start_http(app, settings.slack_host, settings.slack_port)
+    runner, port = await start_http(app, settings.slack_host, settings.slack_port, health)
     log.info("Slack: listening on http://%s:%d%s", settings.slack_host, port, EVENTS_PATH)
+    if health is not None:
+        health.watch("slack", lambda: None)  # HTTP mode: Slack calls us; listening is being up
     try:
         await stop.wait()
     finally:
         await runner.cleanup()
         await notices
+
+
+def _socket_state(handler: AsyncSocketModeHandler) -> str | None:
+    """None while the Socket Mode WebSocket is open, else why not."""
+    client = handler.client
+    session = getattr(client, "current_session", None)
+    if client.closed:
+        return "Socket Mode client closed"
+    if session is None or session.closed:
+        return "Socket Mode reconnecting"
+    return None

@@ -47,6 +47,13 @@ def test_zero_concurrency_is_refused_rather_than_never_answering() -> None:
         Settings.load(env={"MOA_CALL_TIMEOUT": "-1"})
 
 
+def test_the_status_port_is_off_by_default_and_checked() -> None:
+    assert Settings.load(env={}).status_port == 0
+    assert Settings.load(env={"MOA_STATUS_PORT": "8080"}).status_port == 8080
+    with pytest.raises(ConfigError, match="MOA_STATUS_PORT must be a whole number from 0 to 65535, not '80800'"):
+        Settings.load(env={"MOA_STATUS_PORT": "80800"})
+
+
 def test_admin_allow_list_is_comma_separated() -> None:
     settings = Settings.load(env={"SLACK_ADMIN_USERS": "U1, U2,,U3 "})
     assert settings.slack_admin_users == frozenset({"U1", "U2", "U3"})

@@ -54,7 +54,7 @@ def gives_up(decision: Decision) -> ProviderError:
 def test_429_beyond_the_deadline_fails_at_once_saying_how_long() -> None:
     retries = CallRetries(POLICY)
     error = gives_up(retries.decide(failed(status(429, headers={"retry-after": "120"})), left_s=30))
-    assert str(error) == (f"{MODEL} is rate-limited: groq asks to wait 120 s, more than the 30 s left for this "
+    assert str(error) == (f"{MODEL} is rate-limited: Groq asks to wait 120 s, more than the 30 s left for this "
                           "answer. Try again later.")
     assert error.status == 429
 
@@ -99,7 +99,7 @@ def test_a_timeout_is_told_from_a_dropped_connection() -> None:
     slow = gives_up(retries.decide(failed(TimeoutError(), elapsed_s=9.5), left_s=300))
     assert str(slow) == f"{MODEL} did not answer within 10 s, once; giving up."
     dropped = gives_up(CallRetries(RetryPolicy(max_attempts=1)).decide(failed(TimeoutError()), left_s=300))
-    assert str(dropped) == f"the connection to groq dropped while waiting for {MODEL}, once; giving up."
+    assert str(dropped) == f"the connection to Groq dropped while waiting for {MODEL}, once; giving up."
 
 
 def test_an_unreachable_provider_is_named_by_its_url() -> None:
@@ -121,7 +121,7 @@ def test_413_shrinks_max_tokens_once_then_fails() -> None:
     too_large = status(413, "Limit 8000, Requested 12000")
     assert retries.decide(failed(too_large, max_tokens=8192), left_s=300) == ShrinkMaxTokens(8192 - 4000 - 16)
     error = gives_up(retries.decide(failed(too_large, max_tokens=4176), left_s=300))
-    assert str(error) == (f"The request to {MODEL} is larger than groq accepts (Limit 8000, Requested 12000): "
+    assert str(error) == (f"The request to {MODEL} is larger than Groq accepts (Limit 8000, Requested 12000): "
                           "use fewer layers or agents, a shorter question or history, or a lower max_tokens.")
 
 
@@ -140,7 +140,7 @@ def test_a_missing_model_is_left_to_the_registry() -> None:
 
 def test_a_refused_key_names_the_variable() -> None:
     groq_key = gives_up(CallRetries(POLICY).decide(failed(status(401, "Invalid API Key")), 300))
-    assert str(groq_key) == ("groq refused the API key (401: Invalid API Key); check GROQ_API_KEY "
+    assert str(groq_key) == ("Groq refused the API key (401: Invalid API Key); check GROQ_API_KEY "
                              "(get one at https://console.groq.com/keys).")
     ollama_key = gives_up(CallRetries(POLICY).decide(failed(status(403), provider=OLLAMA), 300))
     assert str(ollama_key) == "ollama refused the API key (403: HTTP 403); check MOA_PROVIDER_OLLAMA_API_KEY."

@@ -131,3 +131,23 @@ async def test_config_and_layer_reveals_cross_replicas(replicas: tuple[Replica, 
         lambda s: [m for m in s.thread(CHANNEL, answer.thread_ts or "") if "Layer 1 of 2" in m.markdown],
         timeout=10)
     assert "which layers do you use?" in posted[0].markdown
+
+
+async def test_a_replica_whose_database_is_unreachable_says_so_and_exits_2(
+        slack: FakeSlack, fake_groq: FakeGroq, tmp_path: Path) -> None:
+    port = _free_port()
+    env = {
+        "PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path),
+        "SLACK_BOT_TOKEN": slack.token, "SLACK_SIGNING_SECRET": SECRET, "SLACK_PORT": str(port),
+        "SLACK_HOST": "127.0.0.1", "SLACK_API_URL": slack.api_url, "GROQ_BASE_URL": fake_groq.base_url,
+        "GROQ_API_KEY": "gsk_test", "MOA_DATABASE_URL": f"postgresql://moa:hunter2@127.0.0.1:{_free_port()}/moa",
+    }
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "run", env=env, cwd=tmp_path,
+                                                stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+                                                stderr=asyncio.subprocess.PIPE)
+    _, err = await asyncio.wait_for(proc.communicate(), 60)
+
+    text = err.decode()
+    assert proc.returncode == 2, text[-2000:]
+    assert "Cannot connect to the PostgreSQL database postgresql://moa:***@127.0.0.1" in text
+    assert "Traceback" not in text and "hunter2" not in text

@@ -8,17 +8,23 @@ from pathlib import Path
 from adapters.slack.server import run_slack
 from bot.service import ConversationService
 from bot.settings import Settings
+from bot.status import Health
+from storage.models import ChannelKey
 from tests.fakes.groq_server import FakeGroq
 from tests.fakes.slack_api import FakeSlack, SlackSender
+
+
+def _socket_settings(fake_groq: FakeGroq, slack: FakeSlack, tmp_path: Path) -> Settings:
+    return Settings.load(env={
+        "GROQ_API_KEY": "gsk_test", "GROQ_BASE_URL": fake_groq.base_url,
+        "MOA_DB_PATH": str(tmp_path / "moa.db"), "SLACK_BOT_TOKEN": slack.token,
+        "SLACK_APP_TOKEN": slack.app_token, "SLACK_API_URL": slack.api_url})
 
 
 async def test_socket_mode_answers_mentions_and_commands_and_stops_cleanly(
         fake_groq: FakeGroq, tmp_path: Path) -> None:
     async with FakeSlack() as slack:
-        settings = Settings.load(env={
-            "GROQ_API_KEY": "gsk_test", "GROQ_BASE_URL": fake_groq.base_url,
-            "MOA_DB_PATH": str(tmp_path / "moa.db"), "SLACK_BOT_TOKEN": slack.token,
-            "SLACK_APP_TOKEN": slack.app_token, "SLACK_API_URL": slack.api_url})
+        settings = _socket_settings(fake_groq, slack, tmp_path)
         service = await ConversationService.create(settings)
         stop = asyncio.Event()
         adapter = asyncio.create_task(run_slack(settings, service, stop))
@@ -46,3 +52,24 @@ async def test_socket_mode_answers_mentions_and_commands_and_stops_cleanly(
             await asyncio.wait_for(adapter, timeout=5)
             await service.aclose()
         assert not slack.socket_connected
+
+
+async def test_health_reports_the_socket_mode_connection(fake_groq: FakeGroq, tmp_path: Path) -> None:
+    async with FakeSlack() as slack:
+        settings = _socket_settings(fake_groq, slack, tmp_path)
+        service = await ConversationService.create(settings)
+        health = Health(lambda: service.continues_thread(ChannelKey("health", "-", "-"), "-"))
+        stop = asyncio.Event()
+        adapter = asyncio.create_task(run_slack(settings, service, stop, health))
+        try:
+            await slack.wait_for(lambda s: s.socket_connected)
+            healthy, body = await health.report()
+            assert healthy and body["platforms"] == {"slack": "up"}
+        finally:
+            stop.set()
+            await asyncio.wait_for(adapter, timeout=5)
+        healthy, body = await health.report()
+        await service.aclose()
+    assert not healthy
+    assert body["reason"] == "no platform connection is up"
+    assert body["platforms"] == {"slack": "Socket Mode client closed"}

@@ -59,6 +59,8 @@ async def test_import_reads_the_demo_format_and_the_articles_translated_keys(db:
      "layer's answers go. Nothing changed."),
     ('{"a": {"model_name": "llama-3.1-8b-instant"}}', f"Unknown model `llama-3.1-8b-instant`. {LIVE_LIST} "
      "Nothing changed."),
+    ('{"main_model": "llama-3.3-70b-versatile", "cycles": 2, "layer_agent_config": {"a": {"model_name": '
+     '"openai/gpt-oss-20b"}}}', f"Unknown model `llama-3.3-70b-versatile`. {LIVE_LIST} Nothing changed."),
     ('{"cycles": 99}', "cycles is 99, but at most 4 layers are allowed: use a number from 1 to 4. Nothing changed."),
 ])
 async def test_bad_imports_say_what_is_wrong_and_change_nothing(
