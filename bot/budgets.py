@@ -46,13 +46,14 @@ def resets_in(now: float) -> str:
 
 
 async def over_budget(db: Database, channel: ChannelKey, member: str, default_answers: int,
-                      default_tokens: int, now: float | None = None) -> str | None:
-    """The sentence for a mention over a budget, or None when it may be answered."""
+                      default_tokens: int, now: float | None = None, exclude_run: int | None = None) -> str | None:
+    """The sentence for a mention over a budget, or None when it may be answered (`exclude_run`: the
+    mention's own run, already recorded while it waited)."""
     budgets = effective(await db.budgets.get(channel), default_answers, default_tokens)
     if not budgets.any:
         return None
     now = time.time() if now is None else now
-    used = await db.budgets.used(channel, member, now)
+    used = await db.budgets.used(channel, member, now, exclude_run=exclude_run)
     if budgets.member_answers and used.member_answers >= budgets.member_answers:
         return (f"You've used {used.member_answers} of your {plural(budgets.member_answers, 'answer')} for today "
                 f"in this channel (the daily budget per member); it resets {resets_in(now)}.")

@@ -15,7 +15,7 @@ from bot.settings import Settings
 from moa.errors import ConfigError
 from moa.pricing import load_price_file
 from moa.providers import MISSING_GROQ_KEY
-from storage.postgres import DatabaseUnreachable
+from storage.errors import StorageError
 
 HOW_TO_CONFIGURE = """\
 moa-bot has no chat platform to connect to. Set at least one of these (in the environment or a .env file):
@@ -72,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as err:  # e.g. a malformed MOA_PROVIDERS: say so, no traceback
         print(err, file=sys.stderr)
         return 2
-    except DatabaseUnreachable as err:  # MOA_DATABASE_URL's server: the sentence says which and why
+    except StorageError as err:  # the database cannot be used (read-only, corrupt, in use…): the sentence says why
         print(err, file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # Ctrl-C: calls in flight were cancelled on the way out

@@ -85,6 +85,9 @@ class ConsoleSurface:
             self._err.print(f"⚠️  {warning}", highlight=False, markup=False)
         return [f"console-{answer.run_id}"]
 
+    def handle(self) -> str | None:
+        return None  # a terminal's lines cannot be edited after a restart
+
     async def fail(self, message: str, run_id: int | None) -> None:
         self.stop()
         if self.cancelled:
@@ -252,6 +255,9 @@ def _footer(run: RunRecord) -> str:
     except (ValueError, AttributeError):
         aggregator = ""
     return done_footer(run.total_s or 0.0, usage, calls, aggregator)
+
+    def handle(self) -> str | None:
+        return None  # a terminal's lines cannot be edited after a restart
 
 
 async def _admin() -> bool:

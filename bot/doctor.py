@@ -9,6 +9,7 @@ from pathlib import Path
 from rich.console import Console
 
 from bot.preflight import listening_ports, port_problem
+from bot.redact import Redactor
 from bot.settings import Settings
 from bot.tokens import Finding, check_discord, check_slack, misplaced_tokens
 from moa.errors import MoaError
@@ -53,16 +54,18 @@ async def doctor(settings: Settings) -> int:
     out = Console(soft_wrap=True)  # long lines (the invite URL) must stay whole to copy
     problems = 0
 
+    redact = Redactor.from_env(settings.env).redact  # a provider's error body may quote a key
+
     def ok(text: str) -> None:
-        out.print(f"[green]✓[/green] {text}")
+        out.print(f"[green]✓[/green] {redact(text)}")
 
     def bad(text: str) -> None:
         nonlocal problems
         problems += 1
-        out.print(f"[red]✗[/red] {text}")
+        out.print(f"[red]✗[/red] {redact(text)}")
 
     def note(text: str) -> None:
-        out.print(f"[yellow]•[/yellow] {text}")
+        out.print(f"[yellow]•[/yellow] {redact(text)}")
 
     def show(findings: list[Finding]) -> None:
         for finding in findings:

@@ -16,6 +16,7 @@ from typing import TextIO
 from rich.console import Console
 from rich.logging import RichHandler
 
+from bot.redact import Redactor
 from moa.errors import ConfigError
 
 SECRET_SUFFIXES = ("_TOKEN", "_KEY", "_SECRET")
@@ -33,24 +34,22 @@ def secret_values(env: Mapping[str, str]) -> list[str]:
 
 
 class RedactSecrets(logging.Filter):
-    """Replaces secret values in the formatted message and arguments of each record."""
+    """Replaces secrets (configured values, key shapes, URL passwords, Authorization values) in each record."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
-        self._secrets = sorted(set(secrets), key=len, reverse=True)
+        self._redactor = Redactor(secrets)  # bot/redact.py: the one redaction chat, doctor and CLI use too
 
     def redact(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
+        return self._redactor.redact(text)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if self._secrets:
-            message = record.getMessage()
-            record.msg, record.args = self.redact(message), None
-            if record.exc_info and record.exc_info[1] is not None:
-                record.exc_text = self.redact(logging.Formatter().formatException(record.exc_info))
-                record.exc_info = None
+        # Always: URL passwords and Authorization values are hidden even with no configured secret.
+        message = record.getMessage()
+        record.msg, record.args = self.redact(message), None
+        if record.exc_info and record.exc_info[1] is not None:
+            record.exc_text = self.redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
         return True
 
 

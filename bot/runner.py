@@ -57,16 +57,18 @@ def _stopped_because(err: BaseException) -> str | None:
 
 
 async def run_adapters(settings: Settings) -> int:
-    """Check tokens, ports and MOA_CONFIG; serve until SIGTERM/SIGINT or an adapter fails; drain answers
-    in flight, then stop. Exit code 2 (and one sentence per problem) when a check fails."""
+    """Open the database, check tokens, ports and MOA_CONFIG; serve until SIGTERM/SIGINT or an adapter
+    fails; drain answers in flight, then stop. Exit code 2 (and one sentence per problem) when a check fails."""
+    # The database first: its problems are local and its lock keeps a second process from going further.
+    service = await ConversationService.create(settings)
     problems, warnings = await startup_checks(settings)
     if problems:
         for problem in problems:
             print(problem, file=sys.stderr)
+        await service.aclose()
         return 2
     for warning in warnings:
         log.warning("%s", warning)
-    service = await ConversationService.create(settings)
     health = _health(service)
     metrics.watch_queue(lambda: service.queued)
     status: web.AppRunner | None = None

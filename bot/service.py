@@ -10,7 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import sys
+import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from functools import partial
@@ -19,6 +22,8 @@ from bot.answer_report import AnswerReport
 from bot.budgets import over_budget
 from bot.feedback import record_vote
 from bot.gate import FairGate, QueueFull
+from bot.keeper import StorageKeeper, read
+from bot.redact import Redactor
 from bot.render import render_failure
 from bot.settings import Settings
 from bot.surface import AgentProgress, FinalAnswer, Progress, ReplySurface
@@ -39,14 +44,21 @@ from moa.events import (
 from moa.labels import config_label
 from moa.providers import ProviderRegistry
 from storage.db import Database
-from storage.models import ChannelKey, ProposerRecord, RunRecord, UnfinishedRun
+from storage.errors import StorageError, describe, is_storage_failure
+from storage.models import ChannelKey, ProposerRecord, RunRecord, RunStatus, UnfinishedRun
 
 log = logging.getLogger(__name__)
 
 PRUNE_EVERY_S = 6 * 3600
 INTERRUPTED = "The bot restarted before this answer was finished — please ask again."
-# Posted after a crash (no graceful shutdown told them) to each thread whose answer never came.
+# Shown after a crash (no graceful shutdown told them) in place of the status of each answer that never came.
 RESTART_NOTICE = "⚠️ I restarted before I could finish answering this — please ask again."
+RESUMED_NOTE = "I restarted while answering this, so I answered it again from the start."
+BUSY = "I'm answering too many questions right now — please ask again in a minute."
+RECOVER_WITHIN_S = 600.0  # questions cut off by a crash more recently than this are answered after restart
+MEMORY_CLAIMS = 10_000  # event keys remembered in memory while storage cannot record them
+
+RebuildSurface = Callable[[UnfinishedRun], Awaitable["ReplySurface | None"]]
 
 
 @dataclass(frozen=True)
@@ -90,12 +102,20 @@ class ConversationService:
         self._answers: set[asyncio.Task[object]] = set()
         self._closing = False
         self._pruner: asyncio.Task[None] | None = None
+        self._keepalive: asyncio.Task[None] | None = None
         self._unfinished = list(db.interrupted_at_open)
+        # How each adapter rebuilds a cut-off run's surface; runs taken over from a replica use them too.
+        self._rebuilders: dict[str, RebuildSurface] = {}
+        self._takeovers: set[asyncio.Task[None]] = set()
+        self._redactor = Redactor.from_env(settings.env)
+        # Runs whose outcome could not be stored (storage failed): retried with every heartbeat.
+        self._unsettled: dict[int, tuple[RunStatus, str | None]] = {}
+        self._claimed: OrderedDict[str, None] = OrderedDict()  # event keys seen while storage failed
 
     @classmethod
     async def create(cls, settings: Settings) -> ConversationService:
         """Open the database and the model providers named by `settings`."""
-        db = await Database.open(settings.database)
+        db = await Database.open(settings.database, lease_expiry_s=settings.lease_expiry_s)
         if db.interrupted_at_open:
             log.info("marked %d unfinished runs from the last process as interrupted",
                      len(db.interrupted_at_open))
@@ -105,57 +125,85 @@ class ConversationService:
                            deadline_s=settings.run_deadline_s)
         service = cls(settings, db, providers, engine)
         service._pruner = asyncio.create_task(service._prune_forever())
+        service._keepalive = asyncio.create_task(service._keep_alive())
         return service
 
     # ---- answering ---------------------------------------------------------------------------------
 
-    async def handle_mention(self, mention: Mention, surface: ReplySurface) -> int | None:
-        """Answer one mention through `surface`, exactly once; returns the run id when a run started."""
+    async def handle_mention(self, mention: Mention, surface: ReplySurface,
+                             notes: tuple[str, ...] = ()) -> int | None:
+        """Answer one mention through `surface`, exactly once; returns the run id when a run was stored.
+
+        `notes` are shown with the answer (e.g. that it comes after a restart).
+        """
         task = asyncio.current_task()
         if task is not None:
             self._answers.add(task)
         try:
-            return await self._answer(mention, surface)
+            return await self._answer(_clean(mention), surface, notes)
         finally:
             if task is not None:
                 self._answers.discard(task)
 
-    async def _answer(self, mention: Mention, surface: ReplySurface) -> int | None:
+    async def _answer(self, mention: Mention, surface: ReplySurface, notes: tuple[str, ...]) -> int | None:
         question = mention.text.strip()
         refusal = self.refusal(question)
         if refusal is not None:
             await surface.fail(refusal, None)
             return None
         try:
-            config = await self.effective_config(mention.channel)
+            config, config_note = await self._config_for(mention.channel)
         except ConfigError as err:
             await surface.fail(f"This channel's MoA config no longer fits the limits: {err} "
                                "An admin can fix it with `/moa reset`.", None)
             return None
-
         if await self._over_budget(mention, surface):
             return None
+        keeper = StorageKeeper()
+        # Recorded before it waits: a restart finds the question even if it never got a slot.
+        run_id = await keeper.value("recording a question", lambda: self.db.runs.start(
+            mention.channel, mention.thread, mention.message_id, question, config.export_json(),
+            status="queued", owner=self.db.owner, author=mention.author, author_name=mention.author_name,
+            config_label=config_label(config)))
+        state = _RunState(run_id, keeper, (*notes, *([config_note] if config_note else [])))
 
         async def tell_position(ahead: int) -> None:
             await surface.show_progress(Progress(layer=0, total_layers=config.cycles, queued_ahead=ahead))
+            await self._remember_status(state, surface)
 
         try:
             async with self._gate.slot(mention.channel, tell_position):
                 if self._closing:
+                    await self._settle(state, "interrupted", INTERRUPTED)
                     await surface.fail(INTERRUPTED, None)
                     return None
-                if await self._over_budget(mention, surface):  # again: answers queued meanwhile count now
+                if await self._over_budget(mention, surface, exclude_run=run_id):  # answers queued meanwhile count
+                    await self._discard(state)
                     return None
-                return await self._run(mention, question, config, surface)
+                if run_id is not None:
+                    await keeper.write("starting a run", lambda: self.db.runs.set_running(
+                        run_id, config.export_json()))
+                return await self._run(mention, question, config, surface, state)
         except QueueFull:
-            await surface.fail("I'm answering too many questions right now — please ask again in a "
-                               "minute.", None)
+            await self._settle(state, "failed", BUSY)
+            await surface.fail(BUSY, None)
             return None
+        except asyncio.CancelledError:  # cancelled while waiting in the queue (shutdown)
+            if not state.settled:
+                await asyncio.shield(self._settle(state, "interrupted", INTERRUPTED))
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(surface.fail(INTERRUPTED, None))
+            raise
 
-    async def _over_budget(self, mention: Mention, surface: ReplySurface) -> bool:
-        """Budgets bind admins too; a mention over one is told so (True) and costs no model call."""
-        over = await over_budget(self.db, mention.channel, mention.author, self.settings.budget_member_answers,
-                                 self.settings.budget_channel_tokens)
+    async def _over_budget(self, mention: Mention, surface: ReplySurface, exclude_run: int | None = None) -> bool:
+        """Budgets bind admins too; a mention over one is told so (True) and costs no model call.
+
+        `exclude_run` is the mention's own queued run, which must not count against it. When storage
+        cannot be read the budget is not enforced: an answer matters more than a cap.
+        """
+        over, _ = await read("checking budgets", lambda: over_budget(
+            self.db, mention.channel, mention.author, self.settings.budget_member_answers,
+            self.settings.budget_channel_tokens, exclude_run=exclude_run), None)
         if over is not None:
             await surface.fail(over, None)
         return over is not None
@@ -173,20 +221,45 @@ class ConversationService:
                     "Please shorten it or split it into parts.")
         return None
 
-    async def _run(self, mention: Mention, question: str, config: MoaConfig,
-                   surface: ReplySurface) -> int:
-        progress = _ProgressTracker(config)
-        updater = CoalescingUpdater(surface.min_update_interval)
-        updater.push(partial(surface.show_progress, progress.snapshot()))
+    async def _config_for(self, channel: ChannelKey) -> tuple[MoaConfig, str | None]:
+        """The channel's config — or, when storage cannot be read, the default and a note saying so."""
+        stored, failure = await read("loading a config", lambda: self.db.configs.effective(channel), None)
+        if failure is not None:
+            return self.settings.default_config, (f"Storage failed ({failure}): this answer used the default "
+                                                  "setup, not this channel's.")
+        if stored is None:
+            return self.settings.default_config, None
+        return parse_config(stored.config_json, limits=self.settings.limits), None
+
+    async def _remember_status(self, state: _RunState, surface: ReplySurface) -> None:
+        """Store where the status message lives, so a restart can replace it rather than leave it frozen."""
+        if state.run_id is None:
+            return
+        try:
+            handle = surface.handle()
+        except Exception:  # a surface without a usable handle is just not recoverable
+            log.debug("surface handle failed", exc_info=True)
+            return
+        if handle is None or handle == state.handle:
+            return
+        state.handle = handle
+        run_id = state.run_id
+        await state.keeper.write("recording the status message", lambda: self.db.runs.set_surface(run_id, handle))
+
+    async def _run(self, mention: Mention, question: str, config: MoaConfig, surface: ReplySurface,
+                   state: _RunState) -> int | None:
+        progress = _ProgressTracker(config, self._redact)
+        try:
+            await surface.show_progress(progress.snapshot())  # at once: something visible within a second
+        except Exception:  # the next update may work; the answer must not depend on it
+            log.warning("could not show the first status", exc_info=True)
+        shown_at = time.monotonic()
+        await self._remember_status(state, surface)
+        updater = CoalescingUpdater(surface.min_update_interval, last_update=shown_at)
 
         history, history_note = await self._history(mention)
-        run_id = await self.db.runs.start(mention.channel, mention.thread, mention.message_id, question,
-                                          config.export_json(), author=mention.author,
-                                          config_label=config_label(config))
-        author = mention.author_name or mention.author
-        await self.db.turns.add(mention.channel, mention.thread, "user", author, question)
-        answer = ""
         outputs: list[ProposerFinished] = []  # kept so an interrupted or crashed run still shows its layers
+        answer = ""
         report = AnswerReport(mention.channel)  # the answer's log line and metrics, at its end
         try:
             async with contextlib.aclosing(self.engine.run(question, config, history)) as events:
@@ -195,69 +268,119 @@ class ConversationService:
                     match event:
                         case LayerStarted() | ProposerFinished() | AggregatorStarted():
                             if isinstance(event, ProposerFinished):
+                                event = replace(event, text=_clean_text(event.text),
+                                                error=self._redact(event.error) if event.error else None)
                                 outputs.append(event)
                             progress.apply(event)
                             updater.push(partial(surface.show_progress, progress.snapshot()))
                         case AggregatorDelta(text=piece):
                             answer += piece
-                            updater.push(partial(surface.stream_answer, answer))
+                            updater.push(partial(surface.stream_answer, _clean_text(answer)))
                         case RunFinished():
                             await updater.settle()
-                            if history_note:
-                                event = replace(event, warnings=(*event.warnings, history_note))
-                            await self._finish(mention, run_id, event, surface)
+                            notes = (*event.warnings, *([history_note] if history_note else []), *state.notes)
+                            await self._finish(mention, question, state, event, notes, surface)
                         case RunFailed():
                             await updater.settle()
-                            await self._fail(run_id, event, surface)
+                            await self._fail(mention, question, state, event, surface)
         except asyncio.CancelledError:
             await updater.settle()
-            await asyncio.shield(self._interrupt(run_id, outputs, surface))
+            await asyncio.shield(self._interrupt(mention, question, state, outputs, surface))
             raise
         except Exception as err:  # never leave a mention unanswered
-            log.exception("run %s crashed", run_id)
+            log.exception("run %s crashed", state.run_id)
             await updater.settle()
-            await self.db.runs.finish(run_id, status="failed", answer=None, error=repr(err),
-                                      proposers=_records(outputs), total_s=None, prompt_tokens=None,
-                                      completion_tokens=None, cost_usd=None)
-            await surface.fail(render_failure(err), run_id)
+            await self._settle(state, "failed", repr(err), outputs)
+            await self._save_turns(mention, state, question)
+            await surface.fail(self._redact(render_failure(err)), state.run_id if state.saved else None)
         finally:
             report.end(sys.exc_info()[1])
-        return run_id
+        return state.run_id
 
     async def _history(self, mention: Mention) -> tuple[list[Turn], str | None]:
         """The thread's earlier turns within the budget, and a note when older ones were left out."""
-        stored = await self.db.turns.history(mention.channel, mention.thread,
-                                             self.settings.history_token_budget)
-        total = await self.db.turns.count(mention.channel, mention.thread)
-        note = None
-        if total > len(stored):
-            note = (f"Only the last {len(stored)} of {total} earlier messages in this thread fit the "
-                    f"history budget ({self.settings.history_token_budget:,} tokens).")
-        return [Turn(role=t.role, text=t.text, author=t.author) for t in stored], note
+        budget = self.settings.history_token_budget
 
-    async def _finish(self, mention: Mention, run_id: int, done: RunFinished, surface: ReplySurface) -> None:
-        await self.db.runs.finish(
-            run_id, status="done", answer=done.answer, error=None, proposers=_records(_flat(done.layers)),
-            total_s=done.timings.total_s, prompt_tokens=done.usage.prompt_tokens,
-            completion_tokens=done.usage.completion_tokens, cost_usd=done.cost_usd)
-        await self.db.turns.add(mention.channel, mention.thread, "assistant", "moa", done.answer)
-        message_ids = await surface.finish(FinalAnswer(done.answer, run_id, done.warnings))
-        if message_ids:
-            await self.db.runs.set_answer_messages(run_id, message_ids)
+        async def load() -> tuple[list[Turn], int]:
+            stored = await self.db.turns.history(mention.channel, mention.thread, budget)
+            total = await self.db.turns.count(mention.channel, mention.thread)
+            return [Turn(role=t.role, text=t.text, author=t.author) for t in stored], total
 
-    async def _fail(self, run_id: int, failed: RunFailed, surface: ReplySurface) -> None:
-        await self.db.runs.finish(
-            run_id, status="failed", answer=None, error=failed.error, proposers=_records(_flat(failed.layers)),
-            total_s=None, prompt_tokens=failed.usage.prompt_tokens,
-            completion_tokens=failed.usage.completion_tokens, cost_usd=None)
-        await surface.fail(failed.error, run_id if failed.layers else None)
+        empty: tuple[list[Turn], int] = ([], 0)
+        (turns, total), failure = await read("loading the thread's history", load, empty)
+        if failure is not None:
+            return [], f"Storage failed ({failure}): this answer could not see the thread's earlier messages."
+        if total > len(turns):
+            return turns, (f"Only the last {len(turns)} of {total} earlier messages in this thread fit the "
+                           f"history budget ({budget:,} tokens).")
+        return turns, None
 
-    async def _interrupt(self, run_id: int, outputs: list[ProposerFinished], surface: ReplySurface) -> None:
-        await self.db.runs.finish(run_id, status="interrupted", answer=None, error=INTERRUPTED,
-                                  proposers=_records(outputs), total_s=None, prompt_tokens=None,
-                                  completion_tokens=None, cost_usd=None)
+    async def _finish(self, mention: Mention, question: str, state: _RunState, done: RunFinished,
+                      notes: tuple[str, ...], surface: ReplySurface) -> None:
+        answer = _clean_text(done.answer)
+        layers = [replace(out, text=_clean_text(out.text), error=self._redact(out.error) if out.error else None)
+                  for out in _flat(done.layers)]
+        await self._settle(state, "done", None, layers, answer=answer, done=done)
+        await self._save_turns(mention, state, question, answer)
+        warning = state.keeper.warning()
+        shown_run = state.run_id if state.saved else None
+        message_ids = await surface.finish(FinalAnswer(answer, shown_run,
+                                                       (*notes, *([warning] if warning else []))))
+        if message_ids and shown_run is not None:
+            await state.keeper.write("indexing the answer's messages",
+                                     lambda: self.db.runs.set_answer_messages(shown_run, message_ids))
+
+    async def _fail(self, mention: Mention, question: str, state: _RunState, failed: RunFailed,
+                    surface: ReplySurface) -> None:
+        error = self._redact(failed.error)
+        await self._settle(state, "failed", error, _flat(failed.layers), usage=failed)
+        await self._save_turns(mention, state, question)
+        await surface.fail(error, state.run_id if state.saved and failed.layers else None)
+
+    async def _interrupt(self, mention: Mention, question: str, state: _RunState,
+                         outputs: list[ProposerFinished], surface: ReplySurface) -> None:
+        await self._settle(state, "interrupted", INTERRUPTED, outputs)
+        await self._save_turns(mention, state, question)
         with contextlib.suppress(Exception):
-            await surface.fail(INTERRUPTED, run_id if outputs else None)
+            await surface.fail(INTERRUPTED, state.run_id if state.saved and outputs else None)
+
+    async def _settle(self, state: _RunState, status: RunStatus, error: str | None,
+                      outputs: list[ProposerFinished] | None = None, *, answer: str | None = None,
+                      done: RunFinished | None = None, usage: RunFailed | None = None) -> None:
+        """Store the run's outcome; when storage fails, keep trying in the background so a restart does
+        not mistake a delivered answer for a cut-off one."""
+        state.settled = True
+        run_id = state.run_id
+        if run_id is None:
+            return
+        spent = done or usage
+        kept = [replace(out, error=self._redact(out.error)) if out.error else out for out in outputs or []]
+        state.saved = await state.keeper.write("saving the run", lambda: self.db.runs.finish(
+            run_id, status=status, answer=answer, error=error, proposers=_records(kept),
+            total_s=done.timings.total_s if done else None,
+            prompt_tokens=spent.usage.prompt_tokens if spent else None,
+            completion_tokens=spent.usage.completion_tokens if spent else None,
+            cost_usd=done.cost_usd if done else None))
+        if not state.saved:
+            self._unsettled[run_id] = (status, error)
+
+    async def _discard(self, state: _RunState) -> None:
+        """Drop the row of a question refused before it ran (over budget): it was never an answer."""
+        state.settled = True
+        run_id = state.run_id
+        if run_id is not None:
+            await state.keeper.write("dropping a refused question", lambda: self.db.runs.discard(run_id))
+
+    async def _save_turns(self, mention: Mention, state: _RunState, question: str, answer: str | None = None) -> None:
+        """The exchange joins the thread's history (the question alone when there was no answer)."""
+        author = mention.author_name or mention.author
+        if await state.keeper.write("saving the question", lambda: self.db.turns.add(
+                mention.channel, mention.thread, "user", author, question)) and answer is not None:
+            await state.keeper.write("saving the answer", lambda: self.db.turns.add(
+                mention.channel, mention.thread, "assistant", "moa", answer))
+
+    def _redact(self, text: str) -> str:
+        return self._redactor.redact(text)
 
     # ---- everything else adapters ask ----------------------------------------------------------------
 
@@ -269,12 +392,25 @@ class ConversationService:
         return parse_config(stored.config_json, limits=self.settings.limits)
 
     async def continues_thread(self, channel: ChannelKey, thread: str) -> bool:
-        """True when the bot has answered in this thread before (follow-ups need no mention)."""
-        return await self.db.turns.has_thread(channel, thread)
+        """True when the bot has answered in this thread before (follow-ups need no mention); False while
+        storage cannot say (a mention still works then)."""
+        found, _ = await read("looking up a thread", lambda: self.db.turns.has_thread(channel, thread), False)
+        return found
 
     async def claim_event(self, key: str) -> bool:
-        """True the first time a platform event key is seen; False for retries and redeliveries."""
-        return await self.db.event_keys.claim(key)
+        """True the first time a platform event key is seen; False for retries and redeliveries.
+
+        While storage cannot record keys, this process remembers them itself: the mention is still answered.
+        """
+        if key in self._claimed:
+            return False
+        claimed, failure = await read("claiming an event", lambda: self.db.event_keys.claim(key), None)
+        if failure is None:
+            return bool(claimed)
+        self._claimed[key] = None
+        while len(self._claimed) > MEMORY_CLAIMS:
+            self._claimed.popitem(last=False)
+        return True
 
     async def run_command(self, ctx: CommandContext, text: str) -> CommandReply:
         """Parse, check, apply and answer one `/moa` command."""
@@ -286,15 +422,29 @@ class ConversationService:
                            else "the built-in default", usage=self.db.usage, budgets=self.db.budgets,
                            budget_defaults=(self.settings.budget_member_answers,
                                             self.settings.budget_channel_tokens))
-        return await execute(ctx, text, deps)
+        try:
+            return await execute(ctx, _clean_text(text), deps)
+        except Exception as err:
+            if not is_storage_failure(err):
+                raise
+            log.warning("a /moa command failed on storage: %r", err)
+            return CommandReply(f"I can't use this bot's storage right now ({describe(err)}), so nothing "
+                                "changed. Please try again in a few minutes.")
 
     async def reveal_layers(self, channel: ChannelKey, *, run_id: int | None = None,
                             message_id: str | None = None) -> RunRecord | None:
-        """The run behind an answer — only if it belongs to `channel`."""
-        if run_id is not None:
-            return await self.db.runs.get(run_id, channel)
-        if message_id is not None:
-            return await self.db.runs.find_by_message(channel, message_id)
+        """The run behind an answer — only if it belongs to `channel`. StorageError (a sentence) when
+        storage cannot be read."""
+        try:
+            if run_id is not None:
+                return await self.db.runs.get(run_id, channel)
+            if message_id is not None:
+                return await self.db.runs.find_by_message(channel, message_id)
+        except Exception as err:
+            if not is_storage_failure(err):
+                raise
+            raise StorageError(f"I can't read this bot's storage right now ({describe(err)}), so I can't show "
+                               "those layers. Please try again in a few minutes.") from None
         return None
 
     async def vote(self, channel: ChannelKey, run_id: int, member: str, up: bool) -> str:
@@ -306,10 +456,39 @@ class ConversationService:
         return await self.db.runs.latest(channel, thread)
 
     def take_unfinished(self, platform: str) -> list[UnfinishedRun]:
-        """Runs on `platform` the last process left unanswered; handed out once, for RESTART_NOTICE."""
+        """Runs on `platform` a dead process left unanswered; handed out once."""
         taken = [run for run in self._unfinished if run.channel.platform == platform]
         self._unfinished = [run for run in self._unfinished if run.channel.platform != platform]
         return taken
+
+    async def recover(self, platform: str, rebuild: RebuildSurface, now: float | None = None) -> None:
+        """Answer the questions a dead process left on `platform` — again when recent, else tell them to
+        ask again — through surfaces rebuilt from their stored handles, so no old status stays frozen."""
+        self._rebuilders[platform] = rebuild
+        now = time.time() if now is None else now
+        answers = []
+        for run in self.take_unfinished(platform):
+            try:
+                surface = await rebuild(run)
+            except Exception:  # e.g. the channel is gone: nobody left to tell
+                log.warning("could not reach the thread of unfinished run %s", run.id, exc_info=True)
+                continue
+            if surface is None:
+                continue
+            if run.question and now - run.started_at < RECOVER_WITHIN_S:
+                mention = Mention(run.channel, run.thread, run.trigger_message_id, run.author, run.question,
+                                  run.author_name)
+                answers.append(self.handle_mention(mention, surface, notes=(RESUMED_NOTE,)))
+            else:
+                try:
+                    await surface.fail(RESTART_NOTICE, None)
+                except Exception:
+                    log.warning("could not tell the thread of run %s to ask again", run.id, exc_info=True)
+        if answers:
+            log.info("answering %d questions the last process left unanswered", len(answers))
+            for result in await asyncio.gather(*answers, return_exceptions=True):
+                if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
+                    log.error("answering a recovered question failed", exc_info=result)
 
     async def live_models(self) -> list[str]:
         return await self.providers.live_models()
@@ -341,10 +520,12 @@ class ConversationService:
     async def aclose(self) -> None:
         """Drain, then close the providers and the database."""
         await self.drain()
-        if self._pruner is not None:
-            self._pruner.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._pruner
+        for task in (self._pruner, self._keepalive):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        await self._settle_later()
         await self.providers.aclose()
         await self.db.close()
 
@@ -358,11 +539,77 @@ class ConversationService:
                 log.warning("pruning failed", exc_info=True)
             await asyncio.sleep(PRUNE_EVERY_S)
 
+    async def _keep_alive(self) -> None:
+        """Heartbeat this process's owner row (replicas judge liveness by it) and store late outcomes."""
+        while True:
+            await asyncio.sleep(self.settings.lease_heartbeat_s)
+            try:
+                await self.db.owners.heartbeat(self.db.owner)
+            except Exception as err:  # storage may be down; answers go on regardless
+                log.debug("heartbeat failed: %r", err)
+            await self._settle_later()
+            if self.db.dialect == "postgresql":  # replicas share the database: one of them may have died
+                await self._take_over()
+
+    async def _take_over(self) -> None:
+        """Claim the runs of replicas whose lease expired, and answer or tell them from here (in the
+        background: the heartbeat must go on meanwhile, or this process would look gone too)."""
+        if not self._rebuilders or self._closing:
+            return
+        try:
+            taken = await self.db.runs.take_cut_off(self.db.owners.live_since(), platforms=list(self._rebuilders))
+        except Exception as err:
+            log.debug("looking for cut-off runs failed: %r", err)
+            return
+        if not taken:
+            return
+        log.info("taking over %d answers of a process whose lease expired", len(taken))
+        self._unfinished.extend(taken)
+        for platform, rebuild in self._rebuilders.items():
+            task = asyncio.create_task(self.recover(platform, rebuild))
+            self._takeovers.add(task)
+            task.add_done_callback(self._takeovers.discard)
+
+    async def _settle_later(self) -> None:
+        """Store the outcomes storage refused earlier, so a restart never answers them twice."""
+        for run_id, (status, error) in list(self._unsettled.items()):
+            try:
+                await self.db.runs.set_status(run_id, status, error)
+            except Exception as err:
+                log.debug("run %s outcome still not stored: %r", run_id, err)
+                return
+            self._unsettled.pop(run_id, None)
+
+
+@dataclass
+class _RunState:
+    """One answer's storage state: its run row (None when it could not be stored) and what is kept."""
+
+    run_id: int | None
+    keeper: StorageKeeper
+    notes: tuple[str, ...] = ()
+    handle: str | None = None  # the status message's handle as last stored
+    saved: bool = False  # the outcome (and layers) reached storage
+    settled: bool = False  # an outcome was decided (stored or not)
+
+
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def _clean_text(text: str) -> str:
+    """Text any storage, JSON and platform accepts: lone surrogates (invalid UTF-8) become U+FFFD."""
+    return _LONE_SURROGATE.sub("\ufffd", text)
+
+
+def _clean(mention: Mention) -> Mention:
+    return replace(mention, text=_clean_text(mention.text), author_name=_clean_text(mention.author_name))
+
 
 class _ProgressTracker:
     """Folds engine events into the `Progress` a surface shows: states only, never answers."""
 
-    def __init__(self, config: MoaConfig) -> None:
+    def __init__(self, config: MoaConfig, redact: Callable[[str], str] = str) -> None:
+        self._redact = redact
         self._total = config.cycles
         self._layer = 1
         self._aggregator = config.main_model
@@ -376,7 +623,8 @@ class _ProgressTracker:
             case ProposerFinished():
                 self._agents = [
                     AgentProgress(a.name, a.model, "done" if event.ok else "failed", event.latency_s,
-                                  event.error) if a.name == event.agent else a
+                                  self._redact(event.error) if event.error else None)
+                    if a.name == event.agent else a
                     for a in self._agents
                 ]
             case AggregatorStarted(model=model):

@@ -39,7 +39,7 @@ class Progress:
 @dataclass(frozen=True)
 class FinalAnswer:
     text: str
-    run_id: int
+    run_id: int | None  # None when the run could not be stored: no show-layers control then
     warnings: tuple[str, ...] = field(default=())  # short notes shown with the answer
 
 
@@ -65,3 +65,7 @@ class ReplySurface(Protocol):
 
     async def fail(self, message: str, run_id: int | None) -> None:
         """Replace the status with a failure sentence (with show-layers if a run exists)."""
+
+    def handle(self) -> str | None:
+        """Where the status message lives, as small JSON the adapter can rebuild this surface from after
+        a restart (e.g. Slack channel + ts + whether it is a native stream); None before it is posted."""

@@ -20,6 +20,7 @@ from rich.panel import Panel
 from rich.text import Text
 
 from bot.preflight import unknown_models_sentence
+from bot.redact import Redactor, redact_event
 from bot.render import plural
 from bot.settings import Settings
 from moa.config import MoaConfig, check_limits, load_config_file
@@ -105,10 +106,11 @@ async def ask(question: str, config_file: str | Path | None, layers: int | None,
         return 1
     engine = MoaEngine(registry, call_timeout_s=settings.call_timeout_s, deadline_s=settings.run_deadline_s)
     view = _AskView(err, out, show_layers, config)
+    redactor = Redactor.from_env(settings.env)
     try:
         async with aclosing(engine.run(question, config)) as events:
             async for event in events:
-                view.show(event)
+                view.show(redact_event(event, redactor))
     finally:
         view.stop()
         await registry.aclose()
@@ -264,7 +266,7 @@ async def models(settings: Settings, *, out: TextIO | None = None) -> int:
         out.write(f"{model.ljust(width)}  {note}\n")
     out.flush()
     for why in registry.listing_errors.values():
-        err.print(Text(f"⚠ {why}", style="yellow"))
+        err.print(Text(f"⚠ {Redactor.from_env(settings.env).redact(why)}", style="yellow"))
     if not registry.has_groq:
         err.print(Text(f"Groq models are not listed: {MISSING_GROQ_KEY}", style="yellow"))
     err.print(Text(f"{plural(len(ids), 'model')}; Groq prices as of {PRICES_AS_OF} from {PRICES_SOURCE}.",

@@ -19,13 +19,14 @@ class CoalescingUpdater:
     newest state, never a backlog, and never faster than `interval`.
     """
 
-    def __init__(self, interval: float) -> None:
+    def __init__(self, interval: float, last_update: float | None = None) -> None:
+        """`last_update`: the time.monotonic() of an update made directly, which the next one must wait for."""
         self._interval = interval
         self._pending: Update | None = None
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
-        self._last = float("-inf")
+        self._last = float("-inf") if last_update is None else last_update
         self._closed = False
         self._inflight: asyncio.Task[None] | None = None
         self._task = asyncio.create_task(self._work())

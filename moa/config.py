@@ -7,6 +7,7 @@ article's bare `{"layer_agent_1": {...}}` object imports too.
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,31 @@ class Limits:
     max_layers: int = 4
     max_agents: int = 6
     max_calls: int = 25  # proposer calls over all layers + the aggregator
+
+
+AGENT_NAME_LIMIT = 40
+# Unicode categories that draw nothing or reorder text: zero-width characters, bidi overrides, controls.
+_INVISIBLE = ("Cc", "Cf", "Co", "Cn", "Cs", "Zl", "Zp")
+
+
+def check_agent_name(name: str) -> str:
+    """Raise ValueError unless `name` is 1–40 visible characters without spaces (so commands can name it)."""
+    if not name.strip() or len(name) > AGENT_NAME_LIMIT:
+        raise ValueError(f"agent name {name!r} must be 1–{AGENT_NAME_LIMIT} characters")
+    if any(ch.isspace() for ch in name):
+        raise ValueError(f"agent name {name!r} has a space; commands could not name it — use _ or - instead")
+    hidden = [ch for ch in name if unicodedata.category(ch) in _INVISIBLE]
+    if hidden:
+        codes = ", ".join(f"U+{ord(ch):04X}" for ch in dict.fromkeys(hidden))
+        raise ValueError(f"agent name {name!r} contains invisible or direction-changing characters ({codes}); "
+                         "use visible letters, digits, _ or -")
+    return name
+
+
+def name_key(name: str) -> str:
+    """What a name looks like: two names with the same key cannot be told apart in progress or commands."""
+    visible = "".join(ch for ch in name if unicodedata.category(ch) not in _INVISIBLE)
+    return unicodedata.normalize("NFKC", visible).casefold()
 
 
 class AgentConfig(BaseModel):
@@ -96,9 +122,13 @@ class MoaConfig(BaseModel):
     def _at_least_one_agent(cls, value: dict[str, AgentConfig]) -> dict[str, AgentConfig]:
         if not value:
             raise ValueError("needs at least one agent")
+        seen: dict[str, str] = {}
         for name in value:
-            if not name.strip() or len(name) > 40:
-                raise ValueError(f"agent name {name!r} must be 1–40 characters")
+            check_agent_name(name)
+            key = name_key(name)
+            if key in seen:
+                raise ValueError(f"agent names {seen[key]!r} and {name!r} look the same; give them different names")
+            seen[key] = name
         return value
 
     @field_validator("system_prompt")
@@ -173,10 +203,9 @@ def _normalise_agent(raw: Any) -> Any:
 
 def _normalise(data: Mapping[str, Any], base: MoaConfig | None) -> dict[str, Any]:
     """Turn any accepted shape (ours, the Groq demo's, the article's bare agent object) into ours."""
-    if "layer_agent_config" in data or "main_model" in data or "cycles" in data:
-        merged = dict(data)
-    else:  # the article's bare {"layer_agent_1": {...}, ...}: agents only, keep the rest
-        merged = {"layer_agent_config": dict(data)}
+    ours = any(key in MoaConfig.model_fields for key in data)  # possibly just some fields
+    # …else the article's bare {"layer_agent_1": {...}, ...}: agents only, keep the rest.
+    merged = dict(data) if ours else {"layer_agent_config": dict(data)}
     if base is not None:
         for key, value in base.export().items():
             merged.setdefault(key, value)
@@ -218,6 +247,12 @@ def parse_config(data: str | Mapping[str, Any], *, limits: Limits | None = None,
                 "Paste an object like {\"layer_agent_1\": {\"system_prompt\": \"… {helper_response}\", "
                 "\"model_name\": \"openai/gpt-oss-20b\"}}."
             ) from None
+        except RecursionError:
+            raise ConfigError("That JSON is nested far too deeply to be a MoA config (a config is an object "
+                              "of agents, two levels deep).") from None
+        except ValueError:  # e.g. an integer of more than 4,300 digits
+            raise ConfigError("That JSON holds a number far too large for any setting (temperature is 0–2, "
+                              "max_tokens at most 32768).") from None
     if not isinstance(data, Mapping):
         raise ConfigError("A MoA config must be a JSON object, e.g. {\"main_model\": …, \"cycles\": 3, "
                           "\"layer_agent_config\": {…}}.")
@@ -226,6 +261,8 @@ def parse_config(data: str | Mapping[str, Any], *, limits: Limits | None = None,
         config = MoaConfig.model_validate(_normalise(data, base))
     except ValidationError as err:
         raise ConfigError(_describe(err)) from None
+    except RecursionError:
+        raise ConfigError("That JSON is nested far too deeply to be a MoA config.") from None
     return check_limits(config, limits or Limits())
 
 

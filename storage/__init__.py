@@ -2,6 +2,7 @@
 
 from storage.configs import ConfigRepository
 from storage.db import Database
+from storage.errors import DatabaseInUse, StorageError
 from storage.event_keys import EventKeyRepository
 from storage.models import (
     WORKSPACE_DEFAULT,
@@ -25,12 +26,14 @@ __all__ = [
     "ConfigChange",
     "ConfigRepository",
     "Database",
+    "DatabaseInUse",
     "EventKeyRepository",
     "ProposerRecord",
     "RunRecord",
     "RunRepository",
     "RunStatus",
     "SchemaTooNew",
+    "StorageError",
     "StoredConfig",
     "StoredTurn",
     "TurnRepository",

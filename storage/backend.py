@@ -40,6 +40,10 @@ class Connection(Protocol):
         """Run one write statement; returns the number of rows changed."""
         ...
 
+    async def fetchall_write(self, sql: str, params: Params = ()) -> list[Row]:
+        """Run one writing statement that returns rows (… RETURNING); it commits on its own."""
+        ...
+
     async def insert(self, sql: str, params: Params = ()) -> int:
         """Run one INSERT into a table with an `id` key; returns the new id."""
         ...

@@ -53,15 +53,19 @@ class BudgetRepository:
             (channel.platform, channel.workspace, channel.channel, member_answers, channel_tokens, changed_by,
              time.time()))
 
-    async def used(self, channel: ChannelKey, member: str, now: float | None = None) -> Used:
-        """What today (UTC) has used: the member's answers in the channel and the channel's tokens."""
+    async def used(self, channel: ChannelKey, member: str, now: float | None = None,
+                   exclude_run: int | None = None) -> Used:
+        """What today (UTC) has used: the member's answers in the channel and the channel's tokens
+        (`exclude_run`: the question being checked — it, and questions queued after it, don't count)."""
         since = day_start(time.time() if now is None else now)
         key = (channel.platform, channel.workspace, channel.channel)
         # Runs in flight count toward answers (two quick questions can't both slip under the limit);
         # answers that failed don't. Tokens count whatever was spent, failures included.
         answers = await self._db.fetchone(
             "SELECT COUNT(*) FROM runs WHERE platform = ? AND workspace = ? AND channel = ? AND author = ?"
-            " AND started_at >= ? AND status NOT IN ('failed', 'interrupted')", (*key, member, since))
+            " AND started_at >= ? AND status NOT IN ('failed', 'interrupted')"
+            + ("" if exclude_run is None else " AND (id < ? OR status <> 'queued') AND id <> ?"),
+            (*key, member, since, *(() if exclude_run is None else (exclude_run, exclude_run))))
         tokens = await self._db.fetchone(
             "SELECT COALESCE(SUM(COALESCE(prompt_tokens, 0) + COALESCE(completion_tokens, 0)), 0) FROM runs"
             " WHERE platform = ? AND workspace = ? AND channel = ? AND started_at >= ?", (*key, since))

@@ -37,6 +37,14 @@ class SharedConnection:
         rows = await self.fetchall(sql, params)
         return rows[0] if rows else None
 
+    async def fetchall_write(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
+        """Run one writing statement that returns rows (… RETURNING); it commits on its own."""
+        async with self.lock:
+            cursor = await self.raw.execute(sql, params)
+            rows = list(await cursor.fetchall())
+            await cursor.close()
+            return rows
+
     async def execute(self, sql: str, params: Params = ()) -> int:
         """Run one write statement (it commits on its own); returns the number of rows changed."""
         async with self.lock:

@@ -1,7 +1,9 @@
-"""Database: opens the SQLite file (WAL, migrations) and hangs the repositories off one shared connection."""
+"""Database: opens a SQLite file (WAL) or a PostgreSQL database, migrates it, and hangs the repositories off it."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -13,27 +15,38 @@ from storage.backend import Connection
 from storage.budgets import BudgetRepository
 from storage.configs import ConfigRepository
 from storage.connection import SharedConnection
+from storage.errors import StorageError
 from storage.event_keys import EventKeyRepository
+from storage.lock import ProcessLock
 from storage.models import ChannelKey, UnfinishedRun
+from storage.owners import EXPIRY_S, OwnerRepository, new_owner_id
 from storage.postgres import PgConnection, is_postgres_url
 from storage.runs import RunRepository
-from storage.schema import SCHEMA_VERSION, migrate
+from storage.schema import SCHEMA_VERSION, SchemaTooNew, migrate
 from storage.turns import TurnRepository
 from storage.usage import UsageRepository
 from storage.votes import VoteRepository
 
-BUSY_TIMEOUT_MS = 5000  # another process (e.g. `moa-bot ask` next to `run`) may hold the write lock
+# Another program (a sqlite3 shell, a backup) may hold the write lock. Opening waits a while for it; at
+# run time an answer's write waits briefly (bot.keeper retries on top, then degrades), so a held lock
+# costs an answer about a second, never the answer.
+BUSY_TIMEOUT_MS = 2000
+RUNTIME_BUSY_TIMEOUT_MS = 250
 
 
 class Database:
     """The bot's database: a SQLite file, or PostgreSQL for several processes.
 
-    Use `await Database.open(path_or_url)`, then db.configs / turns / runs / event_keys.
+    Use `await Database.open(path_or_url)`, then db.configs / turns / runs / event_keys / usage / votes / budgets.
     """
 
-    def __init__(self, shared: Connection, interrupted_at_open: list[UnfinishedRun]) -> None:
+    def __init__(self, shared: Connection, interrupted_at_open: list[UnfinishedRun], *,
+                 owner: str = "", lock: ProcessLock | None = None, lease_expiry_s: float = EXPIRY_S) -> None:
         self._shared = shared
+        self._lock = lock
         self.interrupted_at_open = interrupted_at_open
+        self.owner = owner  # this process's id, recorded on the runs it starts
+        self.owners = OwnerRepository(shared, lease_expiry_s)
         self.configs = ConfigRepository(shared)
         self.turns = TurnRepository(shared)
         self.runs = RunRepository(shared)
@@ -48,27 +61,54 @@ class Database:
         return self._shared.dialect
 
     @classmethod
-    async def open(cls, target: str | Path) -> Database:
-        """Open `target` — a `postgresql://` URL, else a SQLite file path — and migrate it forward."""
+    async def open(cls, target: str | Path, *, lease_expiry_s: float = EXPIRY_S) -> Database:
+        """Open `target` — a `postgresql://` URL, else a SQLite file path — and migrate it forward.
+
+        `lease_expiry_s`: how long another process on a shared database may stay silent before its runs
+        count as cut off.
+        """
         if is_postgres_url(str(target)):
-            return await cls._open_postgres(str(target))
+            return await cls._open_postgres(str(target), lease_expiry_s)
         return await cls._open_sqlite(target)
 
     @classmethod
-    async def _open_postgres(cls, url: str) -> Database:
-        # Other processes may be answering on this database right now: a run left 'running' is not proof
-        # its process died, so none is marked interrupted here. (Which runs are cut off is a question
-        # for leases: each process's heartbeat, not a guess at start-up.)
-        return cls(await PgConnection.open(url), [])
+    async def _open_postgres(cls, url: str, lease_expiry_s: float) -> Database:
+        """Connect, migrate, take a lease for this process, and claim the runs of owners whose lease expired.
+
+        Other processes may be answering on the same database right now: a run left running is cut off
+        only when its owner stopped heartbeating (no file lock can prove the others gone).
+        """
+        shared = await PgConnection.open(url)
+        try:
+            owner = new_owner_id()
+            owners = OwnerRepository(shared, lease_expiry_s)
+            await owners.register(owner)
+            interrupted = await RunRepository(shared).take_cut_off(owners.live_since())
+        except BaseException:
+            await shared.close()
+            raise
+        return cls(shared, interrupted, owner=owner, lease_expiry_s=lease_expiry_s)
 
     @classmethod
     async def _open_sqlite(cls, path: str | Path) -> Database:
-        """Create or open the file, migrate it forward, and mark runs left 'running' as 'interrupted'."""
+        """Create or open the file for this process alone, migrate it forward, and claim the runs a dead
+        process left queued or running (`interrupted_at_open`).
+
+        Raises StorageError with a sentence naming the file and the fix when it cannot be used.
+        """
+        lock = None
         if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        # isolation_level=None: autocommit; transactions are explicit (see SharedConnection).
-        conn = await aiosqlite.connect(path, isolation_level=None)
+            path = Path(path)
+            _check_writable(path)
+            try:
+                lock = ProcessLock.acquire(path)
+            except OSError as err:
+                raise StorageError(f"Cannot create the lock file beside the database {path}: "
+                                   f"{err.strerror or err}. {_FIX_PATH}") from None
+        conn: aiosqlite.Connection | None = None
         try:
+            # isolation_level=None: autocommit; transactions are explicit (see SharedConnection).
+            conn = await aiosqlite.connect(path, isolation_level=None)
             conn.row_factory = sqlite3.Row
             await conn.execute("PRAGMA journal_mode = WAL")
             await conn.execute("PRAGMA synchronous = NORMAL")
@@ -76,20 +116,33 @@ class Database:
             await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             await migrate(conn)
             shared = SharedConnection(conn)
-            # A run still 'running' belongs to a process that is gone: it will never finish.
-            interrupted = await RunRepository(shared).mark_interrupted()
-        except BaseException:
-            await conn.close()
+            owner = new_owner_id()
+            owners = OwnerRepository(shared)
+            await owners.register(owner)
+            if lock is not None:  # the file lock proves every other owner is gone
+                await owners.forget_others(owner)
+            # A queued or running run of a dead owner will never finish: claim it to answer or tell.
+            interrupted = await RunRepository(shared).take_cut_off(owners.live_since())
+            await conn.execute(f"PRAGMA busy_timeout = {RUNTIME_BUSY_TIMEOUT_MS}")
+        except BaseException as err:
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    await conn.close()
+            if lock is not None:
+                lock.release()
+            if isinstance(err, sqlite3.Error) and not isinstance(err, SchemaTooNew):
+                raise StorageError(_open_failure(Path(str(path)), err)) from None
+            if isinstance(err, SchemaTooNew):
+                raise SchemaTooNew(f"{path}: {err}") from None
             raise
-        return cls(shared, interrupted)
+        return cls(shared, interrupted, owner=owner, lock=lock)
 
     @classmethod
     async def open_read_only(cls, path: str | Path) -> Database:
         """Open an existing file (or PostgreSQL database) for reading only, next to a running bot: no
         migration, no recovery."""
         if is_postgres_url(str(path)):
-            shared = await PgConnection.open(str(path), migrate_schema=False)
-            return cls(shared, [])
+            return cls(await PgConnection.open(str(path), migrate_schema=False), [])
         try:
             conn = await aiosqlite.connect(f"file:{quote(str(path))}?mode=ro", uri=True)
         except sqlite3.OperationalError:
@@ -107,8 +160,12 @@ class Database:
         return cls(SharedConnection(conn), [])
 
     async def close(self) -> None:
-        """Wait for the statements in flight, then close the connection(s)."""
+        """Wait for the statement in flight, then close the connection and give up the file."""
+        with contextlib.suppress(Exception):  # a full disk must not keep the process from stopping
+            await self.owners.remove(self.owner)
         await self._shared.close()
+        if self._lock is not None:
+            self._lock.release()
 
     async def prune(self, days: int, now: float | None = None) -> int:
         """Delete turns and runs (with their proposer outputs) older than `days`; returns rows removed."""
@@ -128,3 +185,48 @@ class Database:
             turns = await tx.execute(f"DELETE FROM turns WHERE {where}", key)
             runs = await tx.execute(f"DELETE FROM runs WHERE {where}", key)
         return turns + runs
+
+
+_FIX_PATH = "Set MOA_DB_PATH to a file in a directory this user can write."
+
+
+def _check_writable(path: Path) -> None:
+    """Fail with a sentence before SQLite does with "attempt to write a readonly database"."""
+    directory = path.parent
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        blocker = next((p for p in (directory, *directory.parents) if p.exists() and not p.is_dir()), None)
+        reason = f"{blocker} is a file, not a directory" if blocker else (err.strerror or str(err))
+        raise StorageError(f"Cannot create the directory {directory} for the database {path}: {reason}. "
+                           f"Create it, or {_FIX_PATH[0].lower()}{_FIX_PATH[1:]}") from None
+    if path.is_dir():
+        raise StorageError(f"MOA_DB_PATH names the directory {path}; it must name a file, e.g. "
+                           f"{path / 'moa-bot.db'}.")
+    if path.exists() and not os.access(path, os.R_OK | os.W_OK):
+        raise StorageError(f"The database file {path} is read-only (no write permission, or a read-only file "
+                           f"system). Make it writable (e.g. `chmod u+w {path}`), or {_FIX_PATH[0].lower()}"
+                           f"{_FIX_PATH[1:]}")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        verb = "use" if path.exists() else "create"
+        raise StorageError(f"The directory {directory} is not writable, so moa-bot cannot {verb} its database "
+                           f"{path} there (SQLite also writes {path.name}-wal beside it). Make the directory "
+                           f"writable for this user, or {_FIX_PATH[0].lower()}{_FIX_PATH[1:]}")
+
+
+def _open_failure(path: Path, err: sqlite3.Error) -> str:
+    """What went wrong opening `path`, as a sentence with the fix."""
+    text = str(err).lower()
+    if "not a database" in text or "malformed" in text or "encrypted" in text:
+        return (f"The file {path} is not a usable moa-bot database (SQLite: {err}). If it is another file, "
+                f"set MOA_DB_PATH to a new path; if it is a damaged moa-bot database, restore it from a "
+                f"backup or move it aside (moa-bot then starts with a fresh one).")
+    if "locked" in text or "busy" in text:
+        return (f"The database {path} is locked by another program (SQLite: {err}). Close whatever holds "
+                f"it open in a transaction (e.g. a sqlite3 shell or a backup tool) and start again.")
+    if "readonly" in text or "read-only" in text:
+        return (f"The database {path} cannot be written (SQLite: {err}). Make the file and its directory "
+                f"writable for this user, or {_FIX_PATH[0].lower()}{_FIX_PATH[1:]}")
+    if "full" in text:
+        return f"The disk holding {path} is full (SQLite: {err}). Free some space and start again."
+    return f"Cannot open the database {path} (SQLite: {err}). {_FIX_PATH}"

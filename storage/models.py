@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-RunStatus = Literal["running", "done", "failed", "interrupted"]
+RunStatus = Literal["queued", "running", "done", "failed", "interrupted"]
 
 WORKSPACE_DEFAULT = "*"  # the channel id under which a workspace-wide default config is stored
 
@@ -59,12 +59,17 @@ class ProposerRecord:
 
 @dataclass(frozen=True)
 class UnfinishedRun:
-    """A run whose process died before it answered: its asker deserves to be told."""
+    """A run whose process died before it answered: its asker deserves an answer, or to be told."""
 
     id: int
     channel: ChannelKey
     thread: str
     trigger_message_id: str
+    question: str = ""
+    author: str = ""
+    author_name: str = ""
+    started_at: float = 0.0  # when the question was accepted
+    surface: str | None = None  # the adapter's JSON handle of the status message, if one was posted
 
 
 @dataclass(frozen=True)

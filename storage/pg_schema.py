@@ -137,7 +137,23 @@ _V3 = (
     "CREATE INDEX usage_latency_by_day ON usage_latency (day)",
 )
 
-PG_MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3)
+# v4 — runs may be 'queued', and name their owner process (a row of `owners`, kept alive by heartbeats:
+# the lease), who asked and where their status message lives. PostgreSQL changes the CHECK in place.
+_V4 = (
+    """CREATE TABLE owners (
+        id TEXT PRIMARY KEY, pid INTEGER NOT NULL, host TEXT NOT NULL,
+        started_at DOUBLE PRECISION NOT NULL, heartbeat_at DOUBLE PRECISION NOT NULL
+    )""",
+    "ALTER TABLE runs DROP CONSTRAINT runs_status_check",
+    "ALTER TABLE runs ADD CONSTRAINT runs_status_check"
+    " CHECK (status IN ('queued', 'running', 'done', 'failed', 'interrupted'))",
+    "ALTER TABLE runs ADD COLUMN owner TEXT, ADD COLUMN surface TEXT,"
+    " ADD COLUMN author_name TEXT NOT NULL DEFAULT ''",
+    "DROP INDEX runs_running",
+    "CREATE INDEX runs_unfinished ON runs (status) WHERE status IN ('queued', 'running')",
+)
+
+PG_MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4)
 
 
 async def migrate(conn: asyncpg.Connection) -> int:

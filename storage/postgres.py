@@ -16,6 +16,7 @@ from typing import Literal
 import asyncpg
 
 from storage.backend import Params, Row
+from storage.errors import StorageError
 from storage.pg_schema import check_current, migrate
 
 POOL_SIZE = 10  # connections per process; a run holds one only for the length of a statement or transaction
@@ -65,7 +66,7 @@ def _rowcount(status: str) -> int:
     return int(last) if last.isdigit() else 0
 
 
-class DatabaseUnreachable(RuntimeError):
+class DatabaseUnreachable(StorageError):
     """MOA_DATABASE_URL names a server that could not be used; the message says which and why."""
 
 

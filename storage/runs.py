@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from typing import Literal
 
 from storage.backend import Connection, Row
 from storage.models import ChannelKey, ProposerRecord, RunRecord, RunStatus, UnfinishedRun
@@ -70,25 +71,45 @@ class RunRepository:
         config_json: str,
         started_at: float | None = None,
         *,
+        status: Literal["queued", "running"] = "running",
+        owner: str | None = None,
         author: str = "",
+        author_name: str = "",
         config_label: str = "",
     ) -> int:
-        """Record a run as 'running'; returns its id. `author` (who asked) counts toward member budgets;
-        `config_label` names the config in `/moa usage`."""
+        """Record a run as 'running' (or 'queued', before it waits for a slot); returns its id. `author`
+        (who asked) counts toward member budgets; `config_label` names the config in `/moa usage`."""
         return await self._db.insert(
             "INSERT INTO runs (platform, workspace, channel, thread, trigger_message_id, config_json,"
-            " status, question, started_at, author, config_label) VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)",
+            " status, question, started_at, owner, author, author_name, config_label)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 *_channel_params(channel),
                 thread,
                 trigger_message_id,
                 config_json,
+                status,
                 question,
                 time.time() if started_at is None else started_at,
+                owner,
                 author,
+                author_name,
                 config_label,
             ),
         )
+
+    async def set_running(self, run_id: int, config_json: str) -> None:
+        """A queued run got its slot: it runs now, with the config it loaded."""
+        await self._db.execute("UPDATE runs SET status = 'running', config_json = ? WHERE id = ?",
+                               (config_json, run_id))
+
+    async def discard(self, run_id: int) -> None:
+        """Forget a question that was refused before it ran (e.g. over budget while it waited)."""
+        await self._db.execute("DELETE FROM runs WHERE id = ? AND status = 'queued'", (run_id,))
+
+    async def set_surface(self, run_id: int, surface: str) -> None:
+        """Where the run's status message lives (the adapter's JSON handle), to replace it after a crash."""
+        await self._db.execute("UPDATE runs SET surface = ? WHERE id = ?", (surface, run_id))
 
     async def finish(
         self,
@@ -144,6 +165,11 @@ class RunRepository:
                 ],
             )
 
+    async def set_status(self, run_id: int, status: RunStatus, error: str | None) -> None:
+        """Just the outcome, without layers: what is kept when a full finish() could not be."""
+        await self._db.execute("UPDATE runs SET status = ?, error = ?, finished_at = ? WHERE id = ?",
+                               (status, error, time.time(), run_id))
+
     async def set_answer_messages(self, run_id: int, message_ids: Sequence[str]) -> None:
         """Attach the messages that carry the answer; ids already attached are kept (calls accumulate)."""
         async with self._db.transaction() as tx:
@@ -186,14 +212,29 @@ class RunRepository:
         sql = f"SELECT {_RUN_COLUMNS} FROM runs r WHERE {_IN_CHANNEL} AND r.thread = ? ORDER BY r.id DESC LIMIT 1"
         return await self._load(sql, (*_channel_params(channel), thread))
 
+    async def take_cut_off(self, live_since: float, now: float | None = None,
+                           platforms: Collection[str] | None = None) -> list[UnfinishedRun]:
+        """Claim every queued or running run whose owner is not alive: mark it 'interrupted', return it.
+
+        An owner is alive while its heartbeat is newer than `live_since` (see OwnerRepository). One
+        UPDATE … RETURNING claims each run once, even when several processes ask at the same moment.
+        `platforms` limits the claim to runs this process can answer or tell.
+        """
+        only = "" if platforms is None else f" AND platform IN ({', '.join('?' for _ in platforms) or 'NULL'})"
+        rows = await self._db.fetchall_write(
+            "UPDATE runs SET status = 'interrupted', finished_at = ?"
+            " WHERE status IN ('queued', 'running')"
+            " AND (owner IS NULL OR owner NOT IN (SELECT id FROM owners WHERE heartbeat_at >= ?))" + only +
+            " RETURNING id, platform, workspace, channel, thread, trigger_message_id, question, author,"
+            " author_name, started_at, surface",
+            (time.time() if now is None else now, live_since, *(platforms or ())))
+        runs = [UnfinishedRun(row[0], ChannelKey(row[1], row[2], row[3]), row[4], row[5], row[6], row[7],
+                              row[8], row[9], row[10]) for row in rows]
+        return sorted(runs, key=lambda run: run.id)
+
     async def mark_interrupted(self) -> list[UnfinishedRun]:
-        """Mark every 'running' run 'interrupted' (the process that ran it is gone); returns them."""
-        async with self._db.transaction() as tx:
-            rows = await tx.fetchall(
-                "SELECT id, platform, workspace, channel, thread, trigger_message_id FROM runs"
-                " WHERE status = 'running' ORDER BY id")
-            await tx.execute("UPDATE runs SET status = 'interrupted' WHERE status = 'running'")
-        return [UnfinishedRun(row[0], ChannelKey(row[1], row[2], row[3]), row[4], row[5]) for row in rows]
+        """Claim every queued or running run as 'interrupted' (their processes are gone); returns them."""
+        return await self.take_cut_off(live_since=float("inf"))
 
     async def _load(self, sql: str, params: Sequence[object]) -> RunRecord | None:
         # All reads in one snapshot, so a concurrent finish() can't land between them.

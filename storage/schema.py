@@ -6,7 +6,23 @@ version must open and keep its data. Add a new entry to change the schema.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import aiosqlite
+
+from storage.errors import StorageError
+
+
+@dataclass(frozen=True)
+class LoosenCheck:
+    """A migration step that rewrites a table's CHECK constraint text in place — SQLite's documented way
+    (sqlite.org/lang_altertable.html) for changes every stored row already satisfies, such as allowing one
+    more status. Unlike a table rebuild it keeps every column, whoever added it."""
+
+    table: str
+    old: str
+    new: str
+
 
 # v1 — the initial schema.
 _V1 = (
@@ -134,11 +150,30 @@ _V3 = (
     "CREATE INDEX usage_latency_by_day ON usage_latency (day)",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3)
+# v4 — every question is recorded before it waits: runs may be 'queued'; each run names the process that
+# owns it (`owner`, a row of `owners`), who asked (to answer it again after a crash) and where its status
+# message lives (`surface`, the adapter's JSON handle), so a restart can replace that status. Only
+# additions: the CHECK is loosened in place (no table rebuild), so columns other migrations add to runs
+# are kept whatever order migrations are merged in.
+_V4 = (
+    """CREATE TABLE owners (
+        id TEXT PRIMARY KEY, pid INTEGER NOT NULL, host TEXT NOT NULL,
+        started_at REAL NOT NULL, heartbeat_at REAL NOT NULL
+    )""",
+    LoosenCheck("runs", "CHECK (status IN ('running', 'done', 'failed', 'interrupted'))",
+                "CHECK (status IN ('queued', 'running', 'done', 'failed', 'interrupted'))"),
+    "ALTER TABLE runs ADD COLUMN owner TEXT",
+    "ALTER TABLE runs ADD COLUMN surface TEXT",
+    "ALTER TABLE runs ADD COLUMN author_name TEXT NOT NULL DEFAULT ''",
+    "DROP INDEX runs_running",
+    "CREATE INDEX runs_unfinished ON runs (status) WHERE status IN ('queued', 'running')",
+)
+
+MIGRATIONS: tuple[tuple[str | LoosenCheck, ...], ...] = (_V1, _V2, _V3, _V4)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-class SchemaTooNew(RuntimeError):
+class SchemaTooNew(StorageError, RuntimeError):
     """The file was written by a newer moa-bot; opening it could lose data, so we refuse."""
 
 
@@ -154,7 +189,10 @@ async def migrate(conn: aiosqlite.Connection) -> int:
         await conn.execute("BEGIN IMMEDIATE")
         try:
             for statement in MIGRATIONS[version - 1]:
-                await conn.execute(statement)
+                if isinstance(statement, LoosenCheck):
+                    await _loosen_check(conn, statement)
+                else:
+                    await conn.execute(statement)
             # user_version lives in the file header and is part of the transaction.
             await conn.execute(f"PRAGMA user_version = {version}")
         except BaseException:
@@ -162,3 +200,20 @@ async def migrate(conn: aiosqlite.Connection) -> int:
             raise
         await conn.execute("COMMIT")
     return found
+
+
+async def _loosen_check(conn: aiosqlite.Connection, step: LoosenCheck) -> None:
+    """Rewrite `step.table`'s CHECK text (inside the migration's transaction); bump schema_version so
+    every connection reloads the schema."""
+    rows = list(await conn.execute_fetchall("PRAGMA schema_version"))
+    await conn.execute("PRAGMA writable_schema = ON")
+    try:
+        cursor = await conn.execute(
+            "UPDATE sqlite_schema SET sql = replace(sql, ?, ?)"
+            " WHERE type = 'table' AND name = ? AND instr(sql, ?) > 0",
+            (step.old, step.new, step.table, step.old))
+        if cursor.rowcount != 1:
+            raise StorageError(f"the {step.table} table does not have the constraint {step.old}")
+        await conn.execute(f"PRAGMA schema_version = {int(rows[0][0]) + 1}")
+    finally:
+        await conn.execute("PRAGMA writable_schema = OFF")

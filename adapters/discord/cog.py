@@ -6,6 +6,8 @@ Listeners only translate: the service decides everything (config, history, queue
 from __future__ import annotations
 
 import asyncio
+import io
+import json
 import logging
 import re
 from collections.abc import Coroutine
@@ -19,8 +21,10 @@ from adapters.discord.places import place_of
 from adapters.discord.surface import NO_PINGS, DiscordSurface
 from adapters.discord.views import MESSAGE_LIMIT, interaction_place, layers_page
 from bot.chunking import split_text
-from bot.service import RESTART_NOTICE, CommandContext, Mention
+from bot.service import CommandContext, Mention
+from bot.surface import ReplySurface
 from moa.config import PRESET_DESCRIPTIONS
+from storage.models import UnfinishedRun
 
 if TYPE_CHECKING:
     from adapters.discord.client import MoaBotMixin
@@ -29,6 +33,7 @@ log = logging.getLogger(__name__)
 
 REVEAL_EMOJI = frozenset({"🔍", "🔎"})
 THREAD_NAME_LIMIT = 100
+MAX_FOLLOWUPS = 3  # longer command replies arrive as one attached file
 AUTOCOMPLETE_TIMEOUT_S = 2.0  # autocomplete must answer within 3 s or Discord shows an error
 ANSWERED_TYPES = (discord.MessageType.default, discord.MessageType.reply)
 
@@ -116,14 +121,24 @@ class MoaCog(commands.Cog):
 
     @commands.Cog.listener()
     async def on_ready(self) -> None:
-        """After a crash, tell each thread whose answer never came to ask again (once per process)."""
-        for run in self.service.take_unfinished("discord"):
-            try:
-                channel = self.bot.get_channel(int(run.thread)) or await self.bot.fetch_channel(int(run.thread))
-                if isinstance(channel, discord.abc.Messageable):
-                    await channel.send(RESTART_NOTICE, allowed_mentions=NO_PINGS)
-            except (discord.HTTPException, ValueError) as err:  # deleted thread, lost access…
-                log.warning("could not tell channel %s about an unfinished answer: %s", run.thread, err)
+        """After a crash, answer (or tell to ask again) each question the last process left, in place of
+        its frozen status (once per process: the service hands them out once)."""
+        self._spawn(self.service.recover("discord", self._rebuild))
+
+    async def _rebuild(self, run: UnfinishedRun) -> ReplySurface | None:
+        """The surface of a run a dead process left, its status message taken from the stored handle."""
+        try:
+            handle = json.loads(run.surface) if run.surface else {}
+        except ValueError:
+            handle = {}
+        channel_id = int(handle.get("channel") or run.thread)
+        channel = self.bot.get_channel(channel_id) or await self.bot.fetch_channel(channel_id)
+        if not isinstance(channel, discord.abc.Messageable):
+            return None
+        status = None
+        if handle.get("message") and isinstance(channel, discord.TextChannel | discord.Thread | discord.DMChannel):
+            status = channel.get_partial_message(int(handle["message"]))
+        return DiscordSurface(channel, status)
 
     @commands.Cog.listener()
     async def on_shard_ready(self, shard_id: int) -> None:
@@ -164,7 +179,14 @@ class MoaCog(commands.Cog):
         ctx = CommandContext(channel=interaction_place(interaction), user=str(interaction.user.id),
                              is_admin=is_admin)
         reply = await self.service.run_command(ctx, text)
-        for part in split_text(reply.text, MESSAGE_LIMIT) or ["Done."]:
+        parts = split_text(reply.text, MESSAGE_LIMIT) or ["Done."]
+        if len(parts) > MAX_FOLLOWUPS:  # e.g. a large `export`: one file instead of a wall of messages
+            attachment = discord.File(io.BytesIO(reply.text.encode("utf-8")), filename="moa-reply.md")
+            await interaction.followup.send(
+                f"This reply is {len(reply.text):,} characters, so it is attached as a file.", file=attachment,
+                ephemeral=True, allowed_mentions=NO_PINGS)
+            return
+        for part in parts:
             await interaction.followup.send(part, ephemeral=True, allowed_mentions=NO_PINGS)
 
     async def _models(self, current: str) -> list[app_commands.Choice[str]]:

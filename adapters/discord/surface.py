@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -28,9 +29,16 @@ class DiscordSurface:
 
     min_update_interval = 1.0
 
-    def __init__(self, channel: discord.abc.Messageable) -> None:
+    def __init__(self, channel: discord.abc.Messageable,
+                 status: discord.Message | discord.PartialMessage | None = None) -> None:
         self.channel = channel
-        self.status: discord.Message | None = None
+        self.status = status  # the status message; after a restart, the one a dead process left
+
+    def handle(self) -> str | None:
+        channel_id = getattr(self.channel, "id", None)
+        if self.status is None or channel_id is None:
+            return None
+        return json.dumps({"channel": str(channel_id), "message": str(self.status.id)})
 
     async def typing(self) -> None:
         """Show "moa-bot is typing…" at once; it lasts until our first message."""
@@ -55,7 +63,8 @@ class DiscordSurface:
         parts = split_text(text, MESSAGE_LIMIT) or ["(the answer was empty)"]
         ids: list[str] = []
         for i, part in enumerate(parts):
-            view = answer_view(answer.run_id, feedback=True) if i == len(parts) - 1 else None
+            last = i == len(parts) - 1
+            view = answer_view(answer.run_id, feedback=True) if last and answer.run_id is not None else None
             message = await self._put(part, view, replace_status=i == 0)
             ids.append(str(message.id))
         return ids
@@ -70,7 +79,7 @@ class DiscordSurface:
         if self.status is None:
             self.status = await self.channel.send(content, allowed_mentions=NO_PINGS)
         else:
-            await self.status.edit(content=content, allowed_mentions=NO_PINGS)
+            self.status = await self.status.edit(content=content, allowed_mentions=NO_PINGS)
 
     async def _put(self, content: str, view: discord.ui.View | None, *, replace_status: bool) -> discord.Message:
         """Edit the status into `content` (when asked and it exists), else send a new message."""
@@ -79,7 +88,8 @@ class DiscordSurface:
             kwargs["view"] = view
         if replace_status and self.status is not None:
             try:
-                return await self.status.edit(content=content, **kwargs)
+                self.status = await self.status.edit(content=content, **kwargs)
+                return self.status
             except discord.NotFound:  # someone deleted the status: post the answer anew
                 self.status = None
         return await self.channel.send(content, **kwargs)

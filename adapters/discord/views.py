@@ -13,6 +13,7 @@ import discord
 
 from adapters.discord.places import channel_key, place_of
 from bot.render import DISCORD, render_layers_pages
+from storage.errors import StorageError
 from storage.models import ChannelKey, RunRecord
 
 if TYPE_CHECKING:
@@ -26,6 +27,18 @@ NOT_HERE = "I can't find that answer's layers in this channel."
 def _service(interaction: discord.Interaction[Any]) -> ConversationService:
     service: ConversationService = interaction.client.service  # the client is our MoaBot
     return service
+
+
+async def _run_for(interaction: discord.Interaction[Any], run_id: int) -> RunRecord | None:
+    """The run a layers button names, or None after telling the presser why it cannot be shown."""
+    try:
+        run = await _service(interaction).reveal_layers(interaction_place(interaction), run_id=run_id)
+    except StorageError as err:  # storage is down: say so rather than leave "thinking…"
+        await interaction.followup.send(str(err), ephemeral=True)
+        return None
+    if run is None:
+        await interaction.followup.send(NOT_HERE, ephemeral=True)
+    return run
 
 
 def interaction_place(interaction: discord.Interaction[Any]) -> ChannelKey:
@@ -49,9 +62,8 @@ class ShowLayersButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)  # the 3 s deadline, before any I/O
-        run = await _service(interaction).reveal_layers(interaction_place(interaction), run_id=self.run_id)
+        run = await _run_for(interaction, self.run_id)
         if run is None:
-            await interaction.followup.send(NOT_HERE, ephemeral=True)
             return
         content, view = layers_page(run, 0)
         await interaction.followup.send(content, view=view, ephemeral=True)
@@ -74,9 +86,8 @@ class LayersPageButton(discord.ui.DynamicItem[discord.ui.Button[Any]],
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         await interaction.response.defer()  # acknowledges as "update the message this button is on"
-        run = await _service(interaction).reveal_layers(interaction_place(interaction), run_id=self.run_id)
+        run = await _run_for(interaction, self.run_id)
         if run is None:
-            await interaction.followup.send(NOT_HERE, ephemeral=True)
             return
         content, view = layers_page(run, self.page)
         await interaction.edit_original_response(content=content, view=view)

@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.listeners import register_listeners
-from bot.service import RESTART_NOTICE, ConversationService
+from adapters.slack.surface import SlackSurface
+from bot.service import ConversationService
 from bot.settings import Settings
+from bot.surface import ReplySurface
+from storage.models import UnfinishedRun
 
 log = logging.getLogger(__name__)
 
@@ -38,11 +40,10 @@ def build_slack_app(settings: Settings, service: ConversationService) -> AsyncAp
     return app
 
 
-async def tell_unfinished(client: AsyncWebClient, service: ConversationService) -> None:
-    """Tell each thread whose answer the last process never finished (it crashed) to ask again."""
-    for run in service.take_unfinished("slack"):
-        try:
-            await client.chat_postMessage(channel=run.channel.channel, thread_ts=run.thread, text=RESTART_NOTICE)
-        except SlackApiError as err:  # e.g. the bot was removed from that channel meanwhile
-            log.warning("could not tell channel %s about an unfinished answer: %s", run.channel.channel,
-                        err.response.get("error"))
+async def recover_unfinished(client: AsyncWebClient, service: ConversationService) -> None:
+    """Answer (or tell to ask again) each question the last process never finished, in place of its status."""
+
+    async def rebuild(run: UnfinishedRun) -> ReplySurface:
+        return SlackSurface.resume(client, run)
+
+    await service.recover("slack", rebuild)

@@ -25,6 +25,7 @@ from adapters.slack.surface import FeedbackSupport, SlackSurface, StreamingSuppo
 from bot.render import SLACK, render_layers_pages
 from bot.service import CommandContext, ConversationService, Mention
 from bot.settings import Settings
+from storage.errors import StorageError
 from storage.models import ChannelKey, RunRecord
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 REVEAL_REACTIONS = frozenset({"mag", "mag_right"})
 # Plain messages and these subtypes are people talking; edits, deletions, joins and bots are not.
 _HUMAN_SUBTYPES = frozenset({None, "file_share", "thread_broadcast"})
+RESPONSES_PER_COMMAND = 5  # Slack accepts five posts to one command's response URL
 NOT_FOUND = "I can't find the layers of that answer here (it may have been forgotten with `/moa forget`)."
 
 
@@ -47,7 +49,10 @@ def register_listeners(app: AsyncApp, service: ConversationService, settings: Se
     async def answer(event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext,
                      client: AsyncWebClient) -> None:
         team = _team(body, context)
-        channel, ts = event["channel"], event["ts"]
+        channel, ts = event.get("channel"), event.get("ts")
+        if not channel or not ts:  # a malformed (or future-shaped) event: nowhere to answer
+            log.warning("ignoring a Slack message event without a channel or ts")
+            return
         if not await _claim(service, body, f"slack:msg:{team}:{channel}:{ts}"):
             return
         thread = event.get("thread_ts") or ts
@@ -69,13 +74,15 @@ def register_listeners(app: AsyncApp, service: ConversationService, settings: Se
         thread = event.get("thread_ts")
         if not thread or _mentions_bot(event.get("text", ""), context):
             return  # not a follow-up, or `app_mention` brings it
-        if await service.continues_thread(ChannelKey("slack", _team(body, context), event["channel"]), thread):
+        if event.get("channel") and await service.continues_thread(
+                ChannelKey("slack", _team(body, context), event["channel"]), thread):
             await answer(event, body, context, client)
 
     async def on_reaction(event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext,
                           client: AsyncWebClient) -> None:
         item = event.get("item") or {}
-        if event.get("reaction") not in REVEAL_REACTIONS or item.get("type") != "message":
+        if event.get("reaction") not in REVEAL_REACTIONS or item.get("type") != "message" \
+                or not item.get("channel") or not item.get("ts"):
             return
         team = _team(body, context)
         key = f"slack:reaction:{team}:{item['channel']}:{item['ts']}:{event.get('user')}:{event.get('event_ts')}"
@@ -97,7 +104,11 @@ def register_listeners(app: AsyncApp, service: ConversationService, settings: Se
             run_id = int(body["actions"][0]["value"])
         except (KeyError, IndexError, ValueError):
             return
-        run = await service.reveal_layers(ChannelKey("slack", _team(body, context), channel), run_id=run_id)
+        try:
+            run = await service.reveal_layers(ChannelKey("slack", _team(body, context), channel), run_id=run_id)
+        except StorageError as err:  # storage is down: say so rather than nothing
+            await respond(text=str(err), response_type="ephemeral", replace_original=False)
+            return
         if run is None:
             await respond(text=NOT_FOUND, response_type="ephemeral", replace_original=False)
             return
@@ -131,8 +142,7 @@ def register_listeners(app: AsyncApp, service: ConversationService, settings: Se
         except Exception:  # the person who typed it must hear something
             log.exception("/moa %r failed", command.get("text", ""))
             text = "Something went wrong running that command; the details are in the bot's log."
-        for message in blocks.pack_markdown(text):
-            await respond(response_type="ephemeral", **message)
+        await _reply_to_command(client, respond, command.get("channel_id", ""), user, blocks.pack_markdown(text))
 
     app.event("app_mention")(on_mention)
     app.event("message")(on_message)
@@ -140,6 +150,29 @@ def register_listeners(app: AsyncApp, service: ConversationService, settings: Se
     app.action(blocks.SHOW_LAYERS_ACTION)(on_show_layers)
     app.command("/moa")(on_command)
     register_feedback(app, service)
+
+
+async def _reply_to_command(client: AsyncWebClient, respond: AsyncRespond, channel: str, user: str,
+                            messages: list[dict[str, Any]]) -> None:
+    """Ephemeral replies; Slack takes at most RESPONSES_PER_COMMAND through the response URL, so a longer
+    reply (a large `export`) goes out as ephemeral messages instead — or says how much was left out."""
+    if len(messages) <= RESPONSES_PER_COMMAND:
+        for message in messages:
+            await respond(response_type="ephemeral", **message)
+        return
+    try:
+        for message in messages:
+            await client.chat_postEphemeral(channel=channel, user=user, **message)
+        return
+    except SlackApiError as err:  # e.g. the bot is not in this channel
+        log.warning("could not post a long command reply ephemerally: %s", slack_error(err))
+    shown = messages[:RESPONSES_PER_COMMAND - 1]
+    for message in shown:
+        await respond(response_type="ephemeral", **message)
+    await respond(response_type="ephemeral", text=(
+        f"This reply needs {len(messages)} messages, more than the {RESPONSES_PER_COMMAND} Slack allows per "
+        f"command, so only the first {len(shown)} are shown. Invite me to this channel (`/invite @moa`) and "
+        "run the command again to get all of it."))
 
 
 def _team(body: dict[str, Any], context: AsyncBoltContext) -> str:

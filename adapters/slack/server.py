@@ -9,7 +9,15 @@ from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 
-from adapters.slack.app import build_slack_app, tell_unfinished
+from adapters.slack.app import build_slack_app, recover_unfinished
+from adapters.slack.guard import (
+    IDLE_TIMEOUT_S,
+    MAX_CONNECTIONS,
+    ConnectionGuard,
+    quiet_accept_errors,
+    raise_descriptor_limit,
+    runner_options,
+)
 from bot.preflight import port_error_sentence
 from bot.service import ConversationService
 from bot.settings import Settings
@@ -24,15 +32,23 @@ class PortUnavailable(RuntimeError):
     """SLACK_PORT cannot be listened on; the message is the sentence for the operator."""
 
 
-async def start_http(app: AsyncApp, host: str, port: int,
-                     health: Health | None = None) -> tuple[web.AppRunner, int]:
+async def start_http(app: AsyncApp, host: str, port: int, health: Health | None = None, *,
+                     max_connections: int = MAX_CONNECTIONS,
+                     idle_timeout_s: float = IDLE_TIMEOUT_S) -> tuple[web.AppRunner, int]:
     """Serve `app` over HTTP (port 0 picks a free one), with /healthz and /metrics when `health` is
-    given; returns the runner and the bound port."""
+    given; returns the runner and the bound port.
+
+    Idle and half-open connections time out and open connections are capped (adapters/slack/guard.py).
+    """
+    raise_descriptor_limit()
+    quiet_accept_errors()
     web_app = app.web_app(path=EVENTS_PATH, port=port)
     if health is not None:
         add_status_routes(web_app, health)
-    runner = web.AppRunner(web_app, shutdown_timeout=1.0, access_log=None)
+    runner = web.AppRunner(web_app, shutdown_timeout=1.0, access_log=None, **runner_options(idle_timeout_s))
     await runner.setup()
+    assert runner.server is not None
+    ConnectionGuard(runner.server, max_connections)
     site = web.TCPSite(runner, host, port)
     try:
         await site.start()
@@ -48,7 +64,7 @@ async def run_slack(settings: Settings, service: ConversationService, stop: asyn
                     health: Health | None = None) -> None:
     """Run the Slack adapter until `stop` is set; `health` learns whether its connection is up."""
     app = build_slack_app(settings, service)
-    notices = asyncio.create_task(tell_unfinished(app.client, service))
+    notices = asyncio.create_task(recover_unfinished(app.client, service))
     if settings.slack_app_token:
         handler = AsyncSocketModeHandler(app, settings.slack_app_token)
         await handler.connect_async()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -26,6 +27,7 @@ from adapters.slack import blocks
 from bot.chunking import MIN_LIMIT, split_text
 from bot.render import SLACK, render_progress
 from bot.surface import AgentProgress, FinalAnswer, Progress
+from storage.models import UnfinishedRun
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +95,27 @@ class SlackSurface:
         self._plan_title = ""
         self._quiet_until = 0.0  # after a 429, progress edits wait until then
 
+    @classmethod
+    def resume(cls, client: AsyncWebClient, run: UnfinishedRun,
+               streaming: StreamingSupport | None = None) -> SlackSurface:
+        """The surface of a run a dead process left: its status message (from the stored handle) is
+        replaced by whatever comes next — a native stream it left open is stopped first."""
+        surface = cls(client, channel=run.channel.channel, thread_ts=run.thread, team_id=run.channel.workspace,
+                      user_id=run.author, streaming=streaming)
+        try:
+            handle = json.loads(run.surface) if run.surface else {}
+        except ValueError:
+            handle = {}
+        if isinstance(handle, dict) and handle.get("ts"):
+            surface._ts = str(handle["ts"])
+            surface._stream_open = bool(handle.get("stream"))  # open, but no longer ours to append to
+        return surface
+
+    def handle(self) -> str | None:
+        if self._ts is None:
+            return None
+        return json.dumps({"channel": self._channel, "ts": self._ts, "stream": self._stream_open})
+
     # ---- ReplySurface ----------------------------------------------------------------------------
     async def show_progress(self, progress: Progress) -> None:
         if self._ts is None:
@@ -100,6 +123,7 @@ class SlackSurface:
         elif self._streaming:
             await self._stream_progress(progress)
         else:
+            await self._close_stale_stream()
             await self._soft(lambda: self._client.chat_update(
                 channel=self._channel, ts=self._status_ts(), **blocks.status_message(self._status(progress))))
 
@@ -119,6 +143,7 @@ class SlackSurface:
         if not preview:
             return
         message = blocks.answer_message(preview, [blocks.context("_writing…_")])
+        await self._close_stale_stream()
         if self._ts is None:
             response = await self._soft(lambda: self._post(message))
             if response is not None:
@@ -177,6 +202,13 @@ class SlackSurface:
         if not sent and not self._streaming:  # the stream broke: carry on with plain edits
             await self._soft(lambda: self._client.chat_update(
                 channel=self._channel, ts=self._status_ts(), **blocks.status_message(self._status(progress))))
+
+    async def _close_stale_stream(self) -> None:
+        """A stream that broke (or a dead process left) is stopped before plain edits replace it."""
+        if self._stream_open and not self._streaming:
+            self._stream_open = False
+            with contextlib.suppress(SlackApiError, ClientError, TimeoutError):
+                await self._client.chat_stopStream(channel=self._channel, ts=self._status_ts())
 
     def _task_chunks(self, progress: Progress) -> list[dict[str, Any]]:
         """Native progress as plan/task chunks — only those that changed since the last call."""

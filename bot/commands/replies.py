@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from bot.commands.current import current_config, describe_source, mention, when
 from bot.commands.deps import CommandDeps
 from bot.commands.grammar import (
@@ -18,19 +16,17 @@ from bot.commands.grammar import (
     ListPresets,
     Show,
 )
+from bot.redact import redact
 from bot.render import Style, render_config, style_for
 from bot.service import CommandReply
 from moa.config import PRESET_DESCRIPTIONS, AgentConfig, Limits, MoaConfig, preset
 from moa.labels import config_label
 from storage.models import ChannelKey
 
-_SECRET = re.compile(r"gsk_[A-Za-z0-9]{12,}|xox[abeoprs]-[A-Za-z0-9-]{10,}|xapp-[A-Za-z0-9-]{10,}"
-                     r"|sk-[A-Za-z0-9_-]{16,}|[MNO][A-Za-z\d_-]{23,}\.[\w-]{6}\.[\w-]{27,}")
-
 
 def redact_secrets(text: str) -> str:
     """Configs hold no secrets by design, but a key pasted into a prompt must not be echoed back."""
-    return _SECRET.sub("[redacted]", text)
+    return redact(text)
 
 
 async def reply(command: Command, channel: ChannelKey, deps: CommandDeps) -> CommandReply:

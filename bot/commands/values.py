@@ -23,16 +23,23 @@ def unquote(text: str) -> str:
     return value
 
 
+MAX_DIGITS = 18  # no setting is anywhere near this; int() of 4,300+ digits would raise
+
+
 def whole(raw: str) -> int | None:
-    """A whole number as typed ("1,024" too), or None."""
+    """A whole number as typed ("1,024" too), or None (also for absurdly long numbers)."""
     text = raw.strip(QUOTES).replace(",", "")
-    return int(text) if re.fullmatch(r"[+-]?\d+", text) else None
+    if not re.fullmatch(r"[+-]?\d+", text) or len(text.lstrip("+-").lstrip("0")) > MAX_DIGITS:
+        return None
+    return int(text)
 
 
 def real(raw: str) -> float | None:
     """A number as typed, or None; "0,7" reads as 0.7 where the comma is the decimal mark."""
     text = raw.strip(QUOTES).replace(",", ".")
-    return float(text) if re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)", text) else None
+    if len(text) > 40 or not re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)", text):
+        return None
+    return float(text)
 
 
 def import_json(payload: str) -> str:
@@ -40,13 +47,13 @@ def import_json(payload: str) -> str:
     text = _strip_fences(payload)
     try:
         json.loads(text)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):  # parse_config says what is wrong with it
         fixed = text.translate(_SMART_DOUBLE)
         if fixed != text:
             try:
                 json.loads(fixed)
                 return fixed
-            except json.JSONDecodeError:
+            except (ValueError, RecursionError):
                 pass
     # Invalid either way: parse_config reports the error in the text as pasted.
     return text

@@ -55,6 +55,9 @@ class RecordingSurface:
         self.failure, self.failure_run = message, run_id
         await self._note()
 
+    def handle(self) -> str | None:
+        return '{"status": "recorded"}' if self.progress else None
+
     async def wait_for(self, predicate: Callable[[RecordingSurface], bool], timeout: float = 5.0) -> None:
         async with asyncio.timeout(timeout), self._changed:
             await self._changed.wait_for(lambda: predicate(self))

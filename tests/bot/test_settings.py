@@ -118,3 +118,11 @@ def test_deployment_budgets_default_to_none_and_refuse_negative_numbers() -> Non
     assert (settings.budget_member_answers, settings.budget_channel_tokens) == (20, 200_000)
     with pytest.raises(ConfigError, match="MOA_BUDGET_CHANNEL_TOKENS must be a whole number 0 or more"):
         Settings.load(env={"MOA_BUDGET_CHANNEL_TOKENS": "-5"})
+
+
+def test_leases_default_to_a_10_s_heartbeat_and_30_s_expiry_and_expiry_must_be_longer() -> None:
+    settings = Settings.load(env={})
+    assert (settings.lease_heartbeat_s, settings.lease_expiry_s) == (10.0, 30.0)
+
+    with pytest.raises(ConfigError, match=r"MOA_LEASE_EXPIRY \(15 s\) must be longer than MOA_LEASE_HEARTBEAT"):
+        Settings.load(env={"MOA_LEASE_HEARTBEAT": "20", "MOA_LEASE_EXPIRY": "15"})

@@ -39,15 +39,15 @@ async def test_new_file_is_wal_at_current_schema(tmp_path: Path) -> None:
         assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
-async def test_runs_left_running_are_interrupted_at_restart(db_path: Path) -> None:
-    first = await Database.open(db_path)
+async def test_runs_left_running_are_interrupted_at_restart(db_target: str) -> None:
+    first = await Database.open(db_target)
     assert first.interrupted_at_open == []
     crashed = await first.runs.start(CHANNEL, "t", "M1", "q", "{}")
     finished = await first.runs.start(CHANNEL, "t", "M2", "q", "{}")
     await _finish(first, finished)
     await first.close()  # the process "dies" with one run in flight
 
-    second = await Database.open(db_path)
+    second = await Database.open(db_target)
     try:
         assert [(r.id, r.channel, r.thread, r.trigger_message_id) for r in second.interrupted_at_open] == [
             (crashed, CHANNEL, "t", "M1")]  # who to tell, and where
@@ -63,7 +63,7 @@ async def test_runs_left_running_are_interrupted_at_restart(db_path: Path) -> No
 async def test_a_replica_starting_on_postgresql_leaves_the_others_runs_running(postgres_url: str) -> None:
     first = await Database.open(postgres_url)
     try:
-        answering = await first.runs.start(CHANNEL, "t", "M1", "q", "{}")
+        answering = await first.runs.start(CHANNEL, "t", "M1", "q", "{}", owner=first.owner)
         second = await Database.open(postgres_url)  # another replica starts while the first answers
         try:
             assert second.interrupted_at_open == []

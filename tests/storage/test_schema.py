@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from storage import SCHEMA_VERSION, ChannelKey, Database, schema
+from storage import SCHEMA_VERSION, ChannelKey, Database, StorageError, schema
 
 CHANNEL = ChannelKey("slack", "T01", "C01")
 
@@ -127,7 +127,7 @@ async def test_failed_migration_leaves_the_file_as_it_was(db_path: Path, monkeyp
     monkeypatch.setattr(schema, "MIGRATIONS", broken)
     monkeypatch.setattr(schema, "SCHEMA_VERSION", len(broken))
 
-    with pytest.raises(sqlite3.OperationalError):
+    with pytest.raises(StorageError, match="syntax error"):
         await Database.open(db_path)
 
     # v2 applied and committed; the broken v3 rolled back completely.
@@ -135,3 +135,20 @@ async def test_failed_migration_leaves_the_file_as_it_was(db_path: Path, monkeyp
         assert raw.execute("PRAGMA user_version").fetchone()[0] == len(broken) - 1
         assert raw.execute("SELECT count(*) FROM sqlite_master WHERE name = 'extra'").fetchone()[0] == 0
         assert raw.execute("SELECT count(*) FROM runs").fetchone()[0] == 2
+
+
+async def test_a_migrated_file_records_queued_runs_and_stays_intact(db_path: Path) -> None:
+    _write_v1_file(db_path)
+
+    db = await Database.open(db_path)
+    try:
+        run_id = await db.runs.start(CHANNEL, "1700.2", "M-q4", "q", "{}", status="queued", owner=db.owner,
+                                     author="U1", author_name="Ann")
+    finally:
+        await db.close()
+
+    with closing(sqlite3.connect(db_path)) as raw:
+        assert raw.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert raw.execute("SELECT status, author FROM runs WHERE id = ?", (run_id,)).fetchone() == ("queued", "U1")
+        with pytest.raises(sqlite3.IntegrityError):  # the constraint still guards the other values
+            raw.execute("UPDATE runs SET status = 'bogus' WHERE id = ?", (run_id,))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from moa.config import preset
+from storage.models import ChannelKey
 from tests.adapters.discord.conftest import RunningBot
 from tests.fakes.discord_server import MANAGE_CHANNELS, MEMBER_PERMISSIONS, FakeDiscord
 from tests.fakes.groq_server import FakeGroq
@@ -99,3 +100,18 @@ async def test_a_long_export_arrives_whole_in_several_replies(discord: FakeDisco
     await discord.wait_for(lambda f: "agent_6" in inter.text)
     assert len(inter.followups) > 1
     assert all(len(m["content"]) <= 2000 for m in inter.followups)
+
+
+async def test_a_large_export_arrives_as_one_attached_file(discord: FakeDiscord, bot: RunningBot) -> None:
+    assert bot.service is not None
+    agents = {f"agent_{i}": {"system_prompt": "be thorough. " * 800 + "{helper_response}",
+                             "model_name": "openai/gpt-oss-20b"} for i in range(1, 7)}
+    config = json.dumps({"main_model": "openai/gpt-oss-120b", "cycles": 1, "layer_agent_config": agents})
+    await bot.service.db.configs.put(ChannelKey("discord", discord.guild_id, discord.general), config, "u", "import")
+
+    exported = await discord.slash(discord.general, discord.alice, "export")
+    text = await replied(discord, exported)
+    assert len(exported.followups) == 1 and "attached as a file" in text
+    attached = [a.get("filename") for c in discord.calls if c.path.startswith("/webhooks/")
+                for a in (c.json or {}).get("attachments", [])]
+    assert attached == ["moa-reply.md"]

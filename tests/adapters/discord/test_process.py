@@ -7,6 +7,7 @@ import base64
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import discord as dpy
@@ -16,6 +17,7 @@ from tests.adapters.discord.conftest import bot_env
 from tests.adapters.discord.test_mentions import answers
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.groq_server import FakeGroq
+from tests.faults import age_runs, wait_for_runs
 
 
 async def test_moa_bot_run_answers_a_mention_and_stops_cleanly_on_sigterm(
@@ -63,32 +65,58 @@ async def test_doctor_prints_the_invite_url(discord: FakeDiscord, fake_groq: Fak
     assert "message-content intent off" in out.decode()
 
 
-async def test_a_question_cut_off_by_a_crash_is_told_to_ask_again_after_the_restart(
-        discord: FakeDiscord, fake_groq: FakeGroq, tmp_path: Path) -> None:
-    fake_groq.latency = 30.0  # the answer is still being written when the process dies
-    env = bot_env(discord, fake_groq, tmp_path / "moa.db")
+async def _start(discord: FakeDiscord, env: dict[str, str], cwd: Path) -> asyncio.subprocess.Process:
+    sessions = len(discord.identifies)
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "run", env=env, cwd=cwd,
+                                                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    await discord.wait_for(lambda f: len(f.identifies) > sessions and f.connected, timeout=10)
+    return proc
 
-    async def start() -> asyncio.subprocess.Process:
-        sessions = len(discord.identifies)
-        proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "run", env=env, cwd=tmp_path,
-                                                    stdout=asyncio.subprocess.DEVNULL,
-                                                    stderr=asyncio.subprocess.DEVNULL)
-        await discord.wait_for(lambda f: len(f.identifies) > sessions and f.connected, timeout=10)
-        return proc
 
-    proc = await start()
+async def _crash_while_answering(discord: FakeDiscord, groq: FakeGroq, env: dict[str, str],
+                                 cwd: Path, question: str) -> tuple[str, dict[str, Any]]:
+    """Start the bot, ask, kill -9 it mid-answer; returns the thread id and the status it left frozen."""
+    groq.latency = 30.0  # the answer is still being written when the process dies
+    proc = await _start(discord, env, cwd)
     try:
-        question = await discord.say(discord.general, discord.alice, f"{discord.bot_mention} cut me off")
-        await fake_groq.wait_for(lambda f: len(f.calls) >= 3)
+        asked = await discord.say(discord.general, discord.alice, f"{discord.bot_mention} {question}")
+        await groq.wait_for(lambda f: len(f.calls) >= 3)
+        [status] = await discord.wait_for(lambda f: f.bot_messages(asked["id"]))
+        # The status is posted, then its place recorded: kill only once both happened.
+        await wait_for_runs(Path(env["MOA_DB_PATH"]), lambda rows: all(r["surface"] for r in rows))
+    finally:
         proc.kill()  # no SIGTERM, no goodbye: nothing told the asker yet
         await proc.wait()
-        assert not any("ask again" in m["content"] for m in discord.bot_messages(question["id"]))
+    return asked["id"], status
 
-        proc = await start()
-        notices = await discord.wait_for(
-            lambda f: [m for m in f.bot_messages(question["id"]) if "restarted" in m["content"]], timeout=10)
-        assert len(notices) == 1 and "please ask again" in notices[0]["content"]
+
+async def test_a_recent_question_cut_off_by_a_crash_is_answered_in_place_of_its_frozen_status(
+        discord: FakeDiscord, fake_groq: FakeGroq, tmp_path: Path) -> None:
+    env = bot_env(discord, fake_groq, tmp_path / "moa.db")
+    thread, status = await _crash_while_answering(discord, fake_groq, env, tmp_path, "cut me off")
+    fake_groq.latency = 0.0
+    proc = await _start(discord, env, tmp_path)
+    try:
+        [answer] = await discord.wait_for(lambda f: answers(f, thread), timeout=15)
+        assert answer["id"] == status["id"]  # the frozen status became the answer
+        assert "cut me off" in answer["content"] and "I restarted while answering this" in answer["content"]
+        assert [m["id"] for m in discord.bot_messages(thread)] == [status["id"]]
     finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
+        proc.kill()
+        await proc.wait()
+
+
+async def test_an_old_question_cut_off_by_a_crash_is_told_to_ask_again_in_place_of_its_status(
+        discord: FakeDiscord, fake_groq: FakeGroq, tmp_path: Path) -> None:
+    env = bot_env(discord, fake_groq, tmp_path / "moa.db")
+    thread, status = await _crash_while_answering(discord, fake_groq, env, tmp_path, "an old one")
+    age_runs(tmp_path / "moa.db", 3600)  # the bot stayed down for an hour
+    proc = await _start(discord, env, tmp_path)
+    try:
+        await discord.wait_for(
+            lambda f: ["x" for m in f.bot_messages(thread) if "please ask again" in m["content"]], timeout=10)
+        [notice] = discord.bot_messages(thread)
+        assert notice["id"] == status["id"] and "restarted" in notice["content"]
+    finally:
+        proc.kill()
+        await proc.wait()

@@ -17,6 +17,7 @@ from tests.adapters.discord.conftest import bot_env
 from tests.adapters.discord.test_mentions import answers
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.groq_server import FakeGroq
+from tests.faults import wait_for_runs
 
 Start = Callable[..., Any]
 
@@ -66,22 +67,29 @@ async def test_two_processes_split_the_guilds_and_answer_each_mention_once(
     assert [i["shard"] for i in discord.identifies] == [[0, 2], [1, 2]]
 
 
-async def test_a_shard_process_killed_mid_answer_tells_the_thread_after_its_restart(
-        discord: FakeDiscord, fake_groq: FakeGroq, start_shard: Start) -> None:
+async def test_a_shard_process_killed_mid_answer_answers_the_thread_after_its_restart(
+        discord: FakeDiscord, fake_groq: FakeGroq, start_shard: Start, tmp_path: Path) -> None:
     second_guild = discord.add_guild("Second Guild", shard=1, shard_count=2)
     await start_shard(0)
     fake_groq.latency = 30.0  # the answer is still being written when the process dies
     proc = await start_shard(1)
     question = await discord.say(second_guild.general, discord.alice, f"{discord.bot_mention} cut me off")
     await fake_groq.wait_for(lambda f: len(f.calls) >= 3)
+    await wait_for_runs(tmp_path / "shard1.db", lambda rows: all(r["surface"] for r in rows))
     proc.kill()
     await proc.wait()
 
+    fake_groq.latency = 0.0
     await start_shard(1)
 
-    notices = await discord.wait_for(
-        lambda f: [m for m in f.bot_messages(question["id"]) if "restarted" in m["content"]], timeout=10)
-    assert len(notices) == 1 and "please ask again" in notices[0]["content"]
+    await _answered_again_in_place(discord, question["id"])
+
+
+async def _answered_again_in_place(discord: FakeDiscord, thread: str) -> None:
+    """A question cut off by a crash is answered after the restart, in its old status message."""
+    [answer] = await discord.wait_for(lambda f: answers(f, thread), timeout=15)
+    assert "I restarted while answering this" in answer["content"] and "cut me off" in answer["content"]
+    assert [m["id"] for m in discord.bot_messages(thread)] == [answer["id"]]
 
 
 @pytest.mark.parametrize(("settings", "sentence"), [
@@ -110,7 +118,7 @@ async def test_bad_shard_settings_are_named_in_one_sentence_and_nothing_connects
     assert discord.calls == [] and discord.identifies == []
 
 
-async def test_restart_notices_go_out_when_the_first_of_a_processs_shards_is_ready(
+async def test_cut_off_questions_are_answered_when_the_first_of_a_processs_shards_is_ready(
         discord: FakeDiscord, fake_groq: FakeGroq, tmp_path: Path) -> None:
     discord.max_concurrency = 2  # both shards of the process IDENTIFY at once
     env = bot_env(discord, fake_groq, tmp_path / "moa.db", DISCORD_SHARD_COUNT="2")
@@ -127,15 +135,15 @@ async def test_restart_notices_go_out_when_the_first_of_a_processs_shards_is_rea
         await discord.wait_for(lambda f: f.connected_shards() == [0, 1], timeout=10)
         question = await discord.say(discord.general, discord.alice, f"{discord.bot_mention} cut me off")
         await fake_groq.wait_for(lambda f: len(f.calls) >= 3)
+        await wait_for_runs(tmp_path / "moa.db", lambda rows: all(r["surface"] for r in rows))
         proc.kill()
         await proc.wait()
         discord.stalled_shards.add(1)  # after the restart shard 1 never gets READY: the process is never ready
 
+        fake_groq.latency = 0.0
         proc = await start()
 
-        notices = await discord.wait_for(
-            lambda f: [m for m in f.bot_messages(question["id"]) if "restarted" in m["content"]], timeout=10)
-        assert len(notices) == 1 and "please ask again" in notices[0]["content"]
+        await _answered_again_in_place(discord, question["id"])
         assert discord.connected_shards() == [0]
         assert [i["shard"] for i in discord.identifies] == [[0, 2], [1, 2], [0, 2], [1, 2]]
     finally:

@@ -3,13 +3,15 @@ over HTTP on 127.0.0.1 — requests signed as Slack signs them."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest_asyncio
 from aiohttp import web
 
-from adapters.slack.app import build_slack_app, tell_unfinished
+from adapters.slack.app import build_slack_app, recover_unfinished
 from adapters.slack.server import EVENTS_PATH, start_http
 from bot.service import ConversationService
 from bot.settings import Settings
@@ -36,16 +38,22 @@ class SlackWorld:
         self.settings = Settings.load(env=self.env)
         self.service: ConversationService | None = None
         self._runner: web.AppRunner | None = None
+        self._recovery: asyncio.Task[None] | None = None
         self.send: SlackSender = SlackSender(slack, "", SIGNING_SECRET)
 
     async def start(self) -> None:
         self.service = await ConversationService.create(self.settings)
         app = build_slack_app(self.settings, self.service)
-        await tell_unfinished(app.client, self.service)  # as run_slack does at start-up
+        # As run_slack does at start-up: answer or tell what the last process left unanswered.
+        self._recovery = asyncio.create_task(recover_unfinished(app.client, self.service))
         self._runner, port = await start_http(app, "127.0.0.1", 0)
         self.send.url = f"http://127.0.0.1:{port}{EVENTS_PATH}"
 
     async def stop(self) -> None:
+        if self._recovery is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._recovery
+            self._recovery = None
         if self.service is not None:
             await self.service.aclose()
             self.service = None

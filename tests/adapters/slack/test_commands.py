@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+
+from storage.models import ChannelKey
 from tests.adapters.slack.conftest import SlackWorld
 from tests.fakes.slack_api import FakeSlack
 
@@ -72,3 +75,37 @@ async def test_escaped_command_text_is_stored_as_typed(world: SlackWorld) -> Non
                    user="U0ADMIN")
     shown = await _command(world, "export", user="U0ADMIN")
     assert "Answer in <100 words & cite {helper_response}" in shown
+
+
+def _big_config(prompt_chars: int) -> str:
+    """Six agents with long prompts: an export far over what five Slack replies can carry."""
+    agents = {f"agent_{i}": {"system_prompt": f"Agent {i}: " + "be thorough. " * (prompt_chars // 12)
+                             + "{helper_response}", "model_name": "openai/gpt-oss-20b"} for i in range(1, 7)}
+    return json.dumps({"main_model": "openai/gpt-oss-120b", "cycles": 1, "layer_agent_config": agents})
+
+
+async def test_a_large_export_arrives_whole_beyond_slacks_five_replies_per_command(world: SlackWorld) -> None:
+    assert world.service is not None
+    await world.service.db.configs.put(ChannelKey("slack", world.slack.team_id, "C0GENERAL"),
+                                       _big_config(15_000), "U0ADMIN", "import")
+    assert await world.send.command("export", channel="C0GENERAL", response="export") == 200
+
+    def shown(slack: FakeSlack) -> str:
+        return "".join(b["text"] for e in slack.ephemerals for b in e["blocks"])
+
+    await world.slack.wait_for(lambda s: shown(s).count("thorough.") == 6 * (15_000 // 12), timeout=10)  # all
+    assert len(world.slack.ephemerals) > 5
+    assert [r for r in world.slack.responses if r["_url"] == "export"] == []
+
+
+async def test_a_large_export_where_the_bot_cannot_post_says_what_was_left_out(world: SlackWorld) -> None:
+    assert world.service is not None
+    await world.service.db.configs.put(ChannelKey("slack", world.slack.team_id, "C0GENERAL"),
+                                       _big_config(15_000), "U0ADMIN", "import")
+    world.slack.fail("chat.postEphemeral", "not_in_channel")
+    assert await world.send.command("export", channel="C0GENERAL", response="export") == 200
+
+    replies = await world.slack.wait_for(
+        lambda s: len(got := [r for r in s.responses if r["_url"] == "export"]) >= 5 and got, timeout=10)
+    assert len(replies) == 5  # Slack's limit, kept
+    assert "only the first 4 are shown" in replies[-1]["text"] and "/invite" in replies[-1]["text"]

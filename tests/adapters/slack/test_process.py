@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -11,7 +13,8 @@ import sys
 from pathlib import Path
 
 from tests.fakes.groq_server import FakeGroq
-from tests.fakes.slack_api import FakeSlack, SlackSender
+from tests.fakes.slack_api import FakeMessage, FakeSlack, SlackSender
+from tests.faults import age_runs, wait_for_runs
 
 SECRET = "process-signing-secret"
 
@@ -37,8 +40,9 @@ async def _wait_for_port(port: int, proc: asyncio.subprocess.Process, timeout: f
     raise AssertionError(f"moa-bot run did not listen on {port} within {timeout} s")
 
 
-async def _start_bot(slack: FakeSlack, groq: FakeGroq, tmp_path: Path, port: int) -> asyncio.subprocess.Process:
-    """`moa-bot run` configured only by environment variables."""
+async def _start_bot(slack: FakeSlack, groq: FakeGroq, tmp_path: Path, port: int, *,
+                     descriptor_limit: int | None = None) -> asyncio.subprocess.Process:
+    """`moa-bot run` configured only by environment variables (optionally with a hard descriptor limit)."""
     env = {
         "PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path),
         "SLACK_BOT_TOKEN": slack.token, "SLACK_SIGNING_SECRET": SECRET, "SLACK_PORT": str(port),
@@ -48,8 +52,14 @@ async def _start_bot(slack: FakeSlack, groq: FakeGroq, tmp_path: Path, port: int
     }
     script = shutil.which("moa-bot")
     command = [script, "run"] if script else [sys.executable, "-m", "bot", "run"]
+
+    def limit_descriptors() -> None:
+        if descriptor_limit is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (descriptor_limit, descriptor_limit))
+
     proc = await asyncio.create_subprocess_exec(*command, env=env, cwd=tmp_path, stdin=asyncio.subprocess.DEVNULL,
-                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+                                                preexec_fn=limit_descriptors)
     await _wait_for_port(port, proc)
     return proc
 
@@ -80,26 +90,106 @@ async def test_moa_bot_run_answers_a_signed_mention_and_exits_cleanly_on_sigterm
         assert b"gsk_test" not in stderr and SECRET.encode() not in stderr and slack.token.encode() not in stderr
 
 
-async def test_a_question_cut_off_by_a_crash_is_told_to_ask_again_after_the_restart(
+async def _crash_while_answering(slack: FakeSlack, sender: SlackSender, groq: FakeGroq, tmp_path: Path,
+                                 port: int, question: str) -> tuple[str, FakeMessage]:
+    """Start the bot, ask, kill -9 it mid-answer; returns the mention's ts and the status it left frozen."""
+    groq.latency = 30.0  # the answer is still being written when the process dies
+    proc = await _start_bot(slack, groq, tmp_path, port)
+    try:
+        ts = await sender.mention(question)
+        await groq.wait_for(lambda f: len(f.calls) >= 3)
+        [status] = await slack.wait_for(lambda s: [
+            m for m in s.thread("C0GENERAL", ts) if any(t["status"] == "in_progress" for t in m.tasks.values())])
+    finally:
+        proc.kill()  # no SIGTERM, no goodbye: nothing told the asker yet
+        await proc.wait()
+    assert status.streaming
+    return ts, status
+
+
+async def test_a_recent_question_cut_off_by_a_crash_is_answered_in_place_of_its_frozen_status(
         fake_groq: FakeGroq, tmp_path: Path) -> None:
-    fake_groq.latency = 30.0  # the answer is still being written when the process dies
     port = _free_port()
     async with FakeSlack() as slack:
         sender = SlackSender(slack, f"http://127.0.0.1:{port}/slack/events", SECRET)
-        proc = await _start_bot(slack, fake_groq, tmp_path, port)
         try:
-            ts = await sender.mention("a question the crash interrupts")
-            await fake_groq.wait_for(lambda f: len(f.calls) >= 3)
-            proc.kill()  # no SIGTERM, no goodbye: nothing told the asker yet
-            await proc.wait()
-            assert not any("ask again" in m.text for m in slack.thread("C0GENERAL", ts))
-
+            ts, status = await _crash_while_answering(slack, sender, fake_groq, tmp_path, port, "cut me off")
+            fake_groq.latency = 0.0
             proc = await _start_bot(slack, fake_groq, tmp_path, port)
-            notices = await slack.wait_for(
-                lambda s: [m for m in s.thread("C0GENERAL", ts) if "restarted" in m.text], timeout=10)
-            assert len(notices) == 1 and "please ask again" in notices[0].text
+
+            def answered(s: FakeSlack) -> bool:
+                return bool(s.messages[status.ts].buttons) and not s.messages[status.ts].streaming
+
+            await slack.wait_for(answered, timeout=15)
+            replies = slack.thread("C0GENERAL", ts)
+            assert [m.ts for m in replies] == [status.ts]  # the old status became the answer: nothing beside it
+            assert "says: cut me off" in replies[0].markdown
+            assert "I restarted while answering this" in json.dumps(replies[0].blocks)
+            assert not any(t["status"] == "in_progress" for t in replies[0].tasks.values())
         finally:
             await sender.aclose()
-            if proc.returncode is None:
-                proc.kill()
-                await proc.wait()
+            await _stop(locals().get("proc"))
+
+
+async def test_an_old_question_cut_off_by_a_crash_is_told_to_ask_again_in_place_of_its_status(
+        fake_groq: FakeGroq, tmp_path: Path) -> None:
+    port = _free_port()
+    async with FakeSlack() as slack:
+        sender = SlackSender(slack, f"http://127.0.0.1:{port}/slack/events", SECRET)
+        try:
+            ts, status = await _crash_while_answering(slack, sender, fake_groq, tmp_path, port, "an old one")
+            age_runs(tmp_path / "moa.db", 3600)  # the bot stayed down for an hour
+            asked = len(fake_groq.calls)
+            proc = await _start_bot(slack, fake_groq, tmp_path, port)
+
+            await slack.wait_for(lambda s: "please ask again" in s.messages[status.ts].markdown, timeout=15)
+            replies = slack.thread("C0GENERAL", ts)
+            assert [m.ts for m in replies] == [status.ts]
+            assert not replies[0].streaming and not replies[0].buttons
+            assert len(fake_groq.calls) == asked  # nothing was asked of the models again
+        finally:
+            await sender.aclose()
+            await _stop(locals().get("proc"))
+
+
+async def _stop(proc: asyncio.subprocess.Process | None) -> None:
+    if proc is not None and proc.returncode is None:
+        proc.kill()
+        await proc.wait()
+
+
+async def test_a_question_waiting_in_the_queue_when_the_process_is_killed_is_answered_after_restart(
+        fake_groq: FakeGroq, tmp_path: Path) -> None:
+    fake_groq.latency = 30.0  # the first answer holds the channel's only slot
+    port = _free_port()
+    async with FakeSlack() as slack:
+        sender = SlackSender(slack, f"http://127.0.0.1:{port}/slack/events", SECRET)
+        proc: asyncio.subprocess.Process | None = await _start_bot(slack, fake_groq, tmp_path, port)
+        try:
+            first = await sender.mention("first, slow")
+            await fake_groq.wait_for(lambda f: len(f.calls) >= 3)
+            waiting = await sender.mention("second, waiting its turn")
+            [queued] = await slack.wait_for(lambda s: s.thread("C0GENERAL", waiting))
+            assert proc is not None
+            # The status is posted, then its place recorded: kill only once both happened.
+            await wait_for_runs(tmp_path / "moa.db", lambda rows: all(r["surface"] for r in rows))
+            proc.kill()
+            await proc.wait()
+
+            fake_groq.latency = 0.0
+            proc = await _start_bot(slack, fake_groq, tmp_path, port)
+            for ts, words in ((first, "first, slow"), (waiting, "second, waiting its turn")):
+                await slack.wait_for(_answered_in_one_message(ts), timeout=20)
+                [answer] = slack.thread("C0GENERAL", ts)
+                assert f"says: {words}" in answer.markdown
+            assert slack.thread("C0GENERAL", waiting)[0].ts == queued.ts  # "queued" became the answer
+        finally:
+            await sender.aclose()
+            await _stop(proc)
+
+
+def _answered_in_one_message(ts: str):
+    def check(slack: FakeSlack) -> bool:
+        messages = slack.thread("C0GENERAL", ts)
+        return len(messages) == 1 and bool(messages[0].buttons) and not messages[0].streaming
+    return check

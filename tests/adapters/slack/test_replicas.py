@@ -133,6 +133,38 @@ async def test_config_and_layer_reveals_cross_replicas(replicas: tuple[Replica, 
     assert "which layers do you use?" in posted[0].markdown
 
 
+async def test_a_replica_killed_mid_answer_has_its_thread_settled_by_the_survivor(
+        slack: FakeSlack, fake_groq: FakeGroq, tmp_path: Path, postgres_url: str) -> None:
+    # Leases short enough for a test (a heartbeat every 0.5 s, gone after 4 s of silence) yet long enough
+    # that a live replica on a loaded machine never looks gone.
+    lease = {"MOA_LEASE_HEARTBEAT": "0.5", "MOA_LEASE_EXPIRY": "4"}
+    doomed, survivor = await asyncio.gather(
+        start_replica(slack, fake_groq, tmp_path / "a", postgres_url, 1, **lease),
+        start_replica(slack, fake_groq, tmp_path / "b", postgres_url, 2, **lease))
+    try:
+        fake_groq.latency = 30.0  # the answer is still being written when its replica dies
+        ts = await doomed.send.mention("finish me elsewhere")
+        await fake_groq.wait_for(lambda f: len(f.calls) >= 3, timeout=15)
+        [status] = await slack.wait_for(lambda s: [
+            m for m in s.thread(CHANNEL, ts) if any(t["status"] == "in_progress" for t in m.tasks.values())],
+            timeout=15)
+        doomed.proc.kill()  # kill -9: no goodbye, its lease just stops being renewed
+        await doomed.proc.wait()
+        fake_groq.latency = 0.0
+
+        def answered(s: FakeSlack) -> bool:
+            return bool(s.messages[status.ts].buttons) and not s.messages[status.ts].streaming
+
+        await slack.wait_for(answered, timeout=30)
+        replies = slack.thread(CHANNEL, ts)
+        assert [m.ts for m in replies] == [status.ts]  # the frozen status became the answer, nothing beside it
+        assert "says: finish me elsewhere" in replies[0].markdown
+        assert not any(t["status"] == "in_progress" for t in replies[0].tasks.values())
+        assert survivor.proc.returncode is None
+    finally:
+        await asyncio.gather(doomed.stop(), survivor.stop())
+
+
 async def test_a_replica_whose_database_is_unreachable_says_so_and_exits_2(
         slack: FakeSlack, fake_groq: FakeGroq, tmp_path: Path) -> None:
     port = _free_port()

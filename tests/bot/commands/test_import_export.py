@@ -101,7 +101,7 @@ async def test_export_never_shows_a_secret(db: Database, deps: CommandDeps, monk
     for text in ("export", "show", "agents"):
         reply = await run(deps, text)
         assert key not in reply.text and "gsk_" not in reply.text
-    assert "[redacted]" in (await run(deps, "export")).text
+    assert "Use key *** please" in (await run(deps, "export")).text
     assert set(json.loads(default_config().export_json())) == {
         "main_model", "cycles", "layer_agent_config", "system_prompt", "aggregate_prompt", "temperature",
         "max_tokens"}
