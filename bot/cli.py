@@ -1,4 +1,4 @@
-"""The `moa-bot` command: run, ask, models, doctor."""
+"""The `moa-bot` command: run, ask, models, doctor, migrate."""
 
 from __future__ import annotations
 
@@ -46,6 +46,10 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--show-layers", action="store_true", help="print every intermediate answer")
     sub.add_parser("models", help="list the models the configured providers serve now")
     sub.add_parser("doctor", help="check the setup: keys, platforms, Groq reachability, models")
+    migrate = sub.add_parser("migrate", help="copy the SQLite database into PostgreSQL (safe to run again)")
+    migrate.add_argument("--to", metavar="URL",
+                         help="postgresql://user:password@host:5432/db (default: MOA_DATABASE_URL)")
+    migrate.add_argument("--from", dest="source", metavar="FILE", help="the SQLite file (default: MOA_DB_PATH)")
     usage = sub.add_parser("usage", help="what the bot spent, how fast, and 👍/👎, across channels")
     usage.add_argument("--days", type=int, default=30, help="the last N UTC days, today included (default 30)")
     usage.add_argument("--channel", help="only this channel id")
@@ -93,6 +97,10 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             from bot.doctor import doctor
 
             return asyncio.run(doctor(settings))
+        case "migrate":
+            from bot.migrate import migrate
+
+            return migrate(settings, args.to, args.source)
         case "usage":
             from bot.usage_report import usage
 

@@ -35,6 +35,20 @@ def _storage_check(db: Path) -> tuple[bool, str]:
     return True, f"database: {path} ({'exists' if path.exists() else 'will be created'})"
 
 
+async def postgres_check(url: str) -> tuple[bool, str]:
+    """Whether MOA_DATABASE_URL's server answers (read-only: no migration), as a checklist line."""
+    from storage.postgres import DatabaseUnreachable, PgConnection, redacted
+
+    try:
+        conn = await PgConnection.open(url, migrate_schema=False)
+    except DatabaseUnreachable as err:
+        return False, str(err)
+    except RuntimeError:  # reachable, but its schema is older or newer: `moa-bot run` migrates it
+        return True, f"database: PostgreSQL {redacted(url)} (reachable; `moa-bot run` brings its schema up to date)"
+    await conn.close()
+    return True, f"database: PostgreSQL {redacted(url)} (reachable, schema up to date)"
+
+
 async def doctor(settings: Settings) -> int:
     """Print a checklist; exit 0 when the bot can run, 1 when something it needs is missing."""
     out = Console(soft_wrap=True)  # long lines (the invite URL) must stay whole to copy
@@ -121,7 +135,10 @@ async def doctor(settings: Settings) -> int:
     note(f"Slack app manifest: {SLACK_MANIFEST}")
 
     out.print("\n[bold]Storage[/bold]")
-    fine, text = _storage_check(Path(settings.db_path))
+    if settings.database_url:
+        fine, text = await postgres_check(settings.database_url)
+    else:
+        fine, text = _storage_check(Path(settings.db_path))
     (ok if fine else bad)(text)
 
     out.print("\n[bold]Health and metrics[/bold]")

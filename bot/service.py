@@ -47,7 +47,6 @@ from moa.providers import ProviderRegistry
 from storage.db import Database
 from storage.errors import StorageError, describe, is_storage_failure
 from storage.models import ChannelKey, ProposerRecord, RunRecord, RunStatus, UnfinishedRun
-from storage.owners import HEARTBEAT_S
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +105,9 @@ class ConversationService:
         self._pruner: asyncio.Task[None] | None = None
         self._keepalive: asyncio.Task[None] | None = None
         self._unfinished = list(db.interrupted_at_open)
+        # How each adapter rebuilds a cut-off run's surface; runs taken over from a replica use them too.
+        self._rebuilders: dict[str, RebuildSurface] = {}
+        self._takeovers: set[asyncio.Task[None]] = set()
         self._redactor = Redactor.from_env(settings.env)
         # Runs whose outcome could not be stored (storage failed): retried with every heartbeat.
         self._unsettled: dict[int, tuple[RunStatus, str | None]] = {}
@@ -114,7 +116,7 @@ class ConversationService:
     @classmethod
     async def create(cls, settings: Settings) -> ConversationService:
         """Open the database and the model providers named by `settings`."""
-        db = await Database.open(settings.db_path)
+        db = await Database.open(settings.database, lease_expiry_s=settings.lease_expiry_s)
         if db.interrupted_at_open:
             log.info("marked %d unfinished runs from the last process as interrupted",
                      len(db.interrupted_at_open))
@@ -466,6 +468,7 @@ class ConversationService:
     async def recover(self, platform: str, rebuild: RebuildSurface, now: float | None = None) -> None:
         """Answer the questions a dead process left on `platform` — again when recent, else tell them to
         ask again — through surfaces rebuilt from their stored handles, so no old status stays frozen."""
+        self._rebuilders[platform] = rebuild
         now = time.time() if now is None else now
         answers = []
         for run in self.take_unfinished(platform):
@@ -543,12 +546,33 @@ class ConversationService:
     async def _keep_alive(self) -> None:
         """Heartbeat this process's owner row (replicas judge liveness by it) and store late outcomes."""
         while True:
-            await asyncio.sleep(HEARTBEAT_S)
+            await asyncio.sleep(self.settings.lease_heartbeat_s)
             try:
                 await self.db.owners.heartbeat(self.db.owner)
             except Exception as err:  # storage may be down; answers go on regardless
                 log.debug("heartbeat failed: %r", err)
             await self._settle_later()
+            if self.db.dialect == "postgresql":  # replicas share the database: one of them may have died
+                await self._take_over()
+
+    async def _take_over(self) -> None:
+        """Claim the runs of replicas whose lease expired, and answer or tell them from here (in the
+        background: the heartbeat must go on meanwhile, or this process would look gone too)."""
+        if not self._rebuilders or self._closing:
+            return
+        try:
+            taken = await self.db.runs.take_cut_off(self.db.owners.live_since(), platforms=list(self._rebuilders))
+        except Exception as err:
+            log.debug("looking for cut-off runs failed: %r", err)
+            return
+        if not taken:
+            return
+        log.info("taking over %d answers of a process whose lease expired", len(taken))
+        self._unfinished.extend(taken)
+        for platform, rebuild in self._rebuilders.items():
+            task = asyncio.create_task(self.recover(platform, rebuild))
+            self._takeovers.add(task)
+            task.add_done_callback(self._takeovers.discard)
 
     async def _settle_later(self) -> None:
         """Store the outcomes storage refused earlier, so a restart never answers them twice."""

@@ -40,6 +40,25 @@ def _float(env: Mapping[str, str], name: str, default: float, low: float = 0.1) 
     return _number(env, name, default, float, "a number of seconds", low, None)
 
 
+def _leases(env: Mapping[str, str]) -> tuple[float, float]:
+    """MOA_LEASE_HEARTBEAT and MOA_LEASE_EXPIRY in seconds: how often a process says it is alive, and how
+    long a silent one counts as alive (a database shared by replicas)."""
+    heartbeat = _float(env, "MOA_LEASE_HEARTBEAT", 10.0)
+    expiry = _float(env, "MOA_LEASE_EXPIRY", 30.0)
+    if expiry <= heartbeat:
+        raise ConfigError(f"MOA_LEASE_EXPIRY ({expiry:g} s) must be longer than MOA_LEASE_HEARTBEAT "
+                          f"({heartbeat:g} s), or live processes would look gone between heartbeats.")
+    return heartbeat, expiry
+
+
+def _database_url(env: Mapping[str, str]) -> str:
+    url = env.get("MOA_DATABASE_URL", "").strip()
+    if url and not url.startswith(("postgresql://", "postgres://")):
+        raise ConfigError("MOA_DATABASE_URL must be a PostgreSQL URL like postgresql://user:password@host:5432/moa "
+                          "(leave it empty to use the SQLite file MOA_DB_PATH).")
+    return url
+
+
 def _default_config(path: str, limits: Limits) -> MoaConfig:
     if not path:
         return default_config()
@@ -98,6 +117,9 @@ class Settings:
     slack_admin_users: frozenset[str] = field(default_factory=frozenset)
     status_port: int = 0  # /healthz and /metrics where there is no Slack HTTP port; 0 = off
     db_path: str = "moa-bot.db"
+    database_url: str = ""  # MOA_DATABASE_URL=postgresql://…: PostgreSQL instead of the SQLite file
+    lease_heartbeat_s: float = 10.0  # how often this process says it is alive (a shared database)
+    lease_expiry_s: float = 30.0  # a process silent this long is gone: its answers are taken over
     history_days: int = 30
     history_token_budget: int = 2000  # every agent gets the history: 10 calls × this per answer
     max_question_chars: int = 4000
@@ -135,6 +157,7 @@ class Settings:
         )
         config_path = e.get("MOA_CONFIG", "").strip()
         shard_count, shard_ids = _discord_shards(e)
+        heartbeat, expiry = _leases(e)
         admins = frozenset(u.strip() for u in e.get("SLACK_ADMIN_USERS", "").split(",") if u.strip())
         return cls(
             groq_api_key=e.get("GROQ_API_KEY", "").strip(),
@@ -154,6 +177,9 @@ class Settings:
             slack_admin_users=admins,
             status_port=_int(e, "MOA_STATUS_PORT", 0, low=0, high=65535),
             db_path=e.get("MOA_DB_PATH", "").strip() or cls.db_path,
+            database_url=_database_url(e),
+            lease_heartbeat_s=heartbeat,
+            lease_expiry_s=expiry,
             history_days=_int(e, "MOA_HISTORY_DAYS", 30),
             history_token_budget=_int(e, "MOA_HISTORY_TOKENS", 2000, low=0),
             max_question_chars=_int(e, "MOA_MAX_QUESTION_CHARS", 4000),
@@ -171,6 +197,11 @@ class Settings:
             default_config=_default_config(config_path, limits),
             env=dict(e),
         )
+
+    @property
+    def database(self) -> str:
+        """What Database.open is given: MOA_DATABASE_URL when set, else the SQLite file MOA_DB_PATH."""
+        return self.database_url or self.db_path
 
     @property
     def slack_enabled(self) -> bool:

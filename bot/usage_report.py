@@ -112,9 +112,10 @@ async def usage(settings: Settings, days: int, channel: str | None, as_json: boo
         print("--days must be 1 or more.", file=sys.stderr)
         return 2
     try:
-        db = await Database.open_read_only(settings.db_path)
+        db = await Database.open_read_only(settings.database)
     except (FileNotFoundError, RuntimeError) as err:
-        print(f"{err} (MOA_DB_PATH={settings.db_path}).", file=sys.stderr)
+        where = "MOA_DATABASE_URL" if settings.database_url else f"MOA_DB_PATH={settings.db_path}"
+        print(f"{err} ({where}).", file=sys.stderr)
         return 1
     today = day_of(time.time() if now is None else now)
     first = today - days + 1

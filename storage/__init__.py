@@ -1,4 +1,4 @@
-"""Storage: one SQLite file (aiosqlite, WAL) with channel configs, turns, runs and event keys."""
+"""Storage: channel configs, turns, runs and event keys in one SQLite file (aiosqlite, WAL) or PostgreSQL."""
 
 from storage.configs import ConfigRepository
 from storage.db import Database

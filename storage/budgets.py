@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from storage.connection import SharedConnection
+from storage.backend import Connection
 from storage.models import ChannelKey
 from storage.usage import DAY_S, day_of
 
@@ -32,7 +32,7 @@ def day_start(now: float) -> float:
 
 
 class BudgetRepository:
-    def __init__(self, shared: SharedConnection) -> None:
+    def __init__(self, shared: Connection) -> None:
         self._db = shared
 
     async def get(self, channel: ChannelKey) -> StoredBudget | None:

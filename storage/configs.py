@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from typing import Literal
 
-from storage.connection import SharedConnection
+from storage.backend import Connection, Row
 from storage.models import WORKSPACE_DEFAULT, ChannelKey, ConfigChange, StoredConfig
 
 
-def _stored(row: sqlite3.Row) -> StoredConfig:
+def _stored(row: Row) -> StoredConfig:
     scope: Literal["channel", "workspace"] = "workspace" if row[0] == WORKSPACE_DEFAULT else "channel"
     return StoredConfig(config_json=row[1], changed_by=row[2], changed_at=row[3], scope=scope)
 
@@ -18,7 +17,7 @@ def _stored(row: sqlite3.Row) -> StoredConfig:
 class ConfigRepository:
     """Configs keyed by platform + workspace + channel; channel `*` holds the workspace default."""
 
-    def __init__(self, shared: SharedConnection) -> None:
+    def __init__(self, shared: Connection) -> None:
         self._db = shared
 
     async def get(self, channel: ChannelKey) -> StoredConfig | None:

@@ -6,7 +6,7 @@ import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Literal
 
 import aiosqlite
 
@@ -22,6 +22,8 @@ class SharedConnection:
     autocommit mode (isolation_level=None): single statements commit by themselves, transactions are
     explicit BEGIN IMMEDIATE … COMMIT.
     """
+
+    dialect: Literal["sqlite"] = "sqlite"
 
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self.raw = conn
@@ -68,6 +70,17 @@ class SharedConnection:
             except BaseException:
                 await self._rollback()
                 raise
+
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[Transaction]:
+        """Several reads under one lock hold: no write of this process lands between them."""
+        async with self.lock:
+            yield Transaction(self.raw)
+
+    async def close(self) -> None:
+        """Wait for the statement in flight, then close the connection."""
+        async with self.lock:
+            await self.raw.close()
 
     async def _rollback(self) -> None:
         # A task cancelled while awaiting BEGIN or COMMIT leaves that statement queued on the SQLite

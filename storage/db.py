@@ -1,4 +1,4 @@
-"""Database: opens the SQLite file (WAL, migrations) and hangs the repositories off one shared connection."""
+"""Database: opens a SQLite file (WAL) or a PostgreSQL database, migrates it, and hangs the repositories off it."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 import aiosqlite
 
+from storage.backend import Connection
 from storage.budgets import BudgetRepository
 from storage.configs import ConfigRepository
 from storage.connection import SharedConnection
@@ -18,7 +19,8 @@ from storage.errors import StorageError
 from storage.event_keys import EventKeyRepository
 from storage.lock import ProcessLock
 from storage.models import ChannelKey, UnfinishedRun
-from storage.owners import OwnerRepository, new_owner_id
+from storage.owners import EXPIRY_S, OwnerRepository, new_owner_id
+from storage.postgres import PgConnection, is_postgres_url
 from storage.runs import RunRepository
 from storage.schema import SCHEMA_VERSION, SchemaTooNew, migrate
 from storage.turns import TurnRepository
@@ -33,15 +35,18 @@ RUNTIME_BUSY_TIMEOUT_MS = 250
 
 
 class Database:
-    """The bot's SQLite file. Use `await Database.open(path)`, then db.configs / turns / runs / event_keys."""
+    """The bot's database: a SQLite file, or PostgreSQL for several processes.
 
-    def __init__(self, shared: SharedConnection, interrupted_at_open: list[UnfinishedRun], *,
-                 owner: str = "", lock: ProcessLock | None = None) -> None:
+    Use `await Database.open(path_or_url)`, then db.configs / turns / runs / event_keys / usage / votes / budgets.
+    """
+
+    def __init__(self, shared: Connection, interrupted_at_open: list[UnfinishedRun], *,
+                 owner: str = "", lock: ProcessLock | None = None, lease_expiry_s: float = EXPIRY_S) -> None:
         self._shared = shared
         self._lock = lock
         self.interrupted_at_open = interrupted_at_open
         self.owner = owner  # this process's id, recorded on the runs it starts
-        self.owners = OwnerRepository(shared)
+        self.owners = OwnerRepository(shared, lease_expiry_s)
         self.configs = ConfigRepository(shared)
         self.turns = TurnRepository(shared)
         self.runs = RunRepository(shared)
@@ -50,8 +55,42 @@ class Database:
         self.votes = VoteRepository(shared)
         self.budgets = BudgetRepository(shared)
 
+    @property
+    def dialect(self) -> str:
+        """"sqlite" or "postgresql"."""
+        return self._shared.dialect
+
     @classmethod
-    async def open(cls, path: str | Path) -> Database:
+    async def open(cls, target: str | Path, *, lease_expiry_s: float = EXPIRY_S) -> Database:
+        """Open `target` — a `postgresql://` URL, else a SQLite file path — and migrate it forward.
+
+        `lease_expiry_s`: how long another process on a shared database may stay silent before its runs
+        count as cut off.
+        """
+        if is_postgres_url(str(target)):
+            return await cls._open_postgres(str(target), lease_expiry_s)
+        return await cls._open_sqlite(target)
+
+    @classmethod
+    async def _open_postgres(cls, url: str, lease_expiry_s: float) -> Database:
+        """Connect, migrate, take a lease for this process, and claim the runs of owners whose lease expired.
+
+        Other processes may be answering on the same database right now: a run left running is cut off
+        only when its owner stopped heartbeating (no file lock can prove the others gone).
+        """
+        shared = await PgConnection.open(url)
+        try:
+            owner = new_owner_id()
+            owners = OwnerRepository(shared, lease_expiry_s)
+            await owners.register(owner)
+            interrupted = await RunRepository(shared).take_cut_off(owners.live_since())
+        except BaseException:
+            await shared.close()
+            raise
+        return cls(shared, interrupted, owner=owner, lease_expiry_s=lease_expiry_s)
+
+    @classmethod
+    async def _open_sqlite(cls, path: str | Path) -> Database:
         """Create or open the file for this process alone, migrate it forward, and claim the runs a dead
         process left queued or running (`interrupted_at_open`).
 
@@ -100,7 +139,10 @@ class Database:
 
     @classmethod
     async def open_read_only(cls, path: str | Path) -> Database:
-        """Open an existing file for reading only, next to a running bot: no migration, no recovery."""
+        """Open an existing file (or PostgreSQL database) for reading only, next to a running bot: no
+        migration, no recovery."""
+        if is_postgres_url(str(path)):
+            return cls(await PgConnection.open(str(path), migrate_schema=False), [])
         try:
             conn = await aiosqlite.connect(f"file:{quote(str(path))}?mode=ro", uri=True)
         except sqlite3.OperationalError:
@@ -121,8 +163,7 @@ class Database:
         """Wait for the statement in flight, then close the connection and give up the file."""
         with contextlib.suppress(Exception):  # a full disk must not keep the process from stopping
             await self.owners.remove(self.owner)
-        async with self._shared.lock:
-            await self._shared.raw.close()
+        await self._shared.close()
         if self._lock is not None:
             self._lock.release()
 

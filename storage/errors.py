@@ -8,6 +8,11 @@ from __future__ import annotations
 
 import sqlite3
 
+import asyncpg
+
+# PostgreSQL's side: errors the server reports, a pooled connection gone, the server unreachable.
+_PG_FAILURES = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
+
 
 class StorageError(Exception):
     """The database cannot be used; the message names the file and the fix."""
@@ -19,11 +24,13 @@ class DatabaseInUse(StorageError):
 
 def is_storage_failure(err: BaseException) -> bool:
     """True for errors the database raised (disk full, locked, damaged…), as opposed to bugs."""
-    return isinstance(err, sqlite3.Error | StorageError)
+    return isinstance(err, (sqlite3.Error, StorageError, *_PG_FAILURES))
 
 
 def is_busy(err: BaseException) -> bool:
     """True for "database is locked" / "busy": another connection holds the write lock (retry may help)."""
+    if isinstance(err, asyncpg.TransactionRollbackError | asyncpg.LockNotAvailableError):
+        return True  # PostgreSQL: a deadlock or serialization conflict with another replica
     return isinstance(err, sqlite3.OperationalError) and any(
         word in str(err).lower() for word in ("locked", "busy"))
 
@@ -43,4 +50,6 @@ def describe(err: BaseException) -> str:
         return "the database file is damaged"
     if "closed" in text:
         return "the database is closed"
+    if isinstance(err, asyncpg.PostgresConnectionError | asyncpg.InterfaceError | OSError):
+        return "the database server cannot be reached"
     return f"storage failed ({type(err).__name__})"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from storage.connection import SharedConnection
+from storage.backend import Connection
 
 PURGE_EVERY = 256  # claims between purges of expired keys
 
@@ -12,7 +12,7 @@ PURGE_EVERY = 256  # claims between purges of expired keys
 class EventKeyRepository:
     """Claims event keys; the first claim of a key (or the first after it expired) wins."""
 
-    def __init__(self, shared: SharedConnection) -> None:
+    def __init__(self, shared: Connection) -> None:
         self._db = shared
         self._claims = 0
 

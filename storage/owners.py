@@ -12,7 +12,7 @@ import socket
 import time
 import uuid
 
-from storage.connection import SharedConnection
+from storage.backend import Connection
 
 HEARTBEAT_S = 10.0
 EXPIRY_S = 30.0
@@ -26,8 +26,9 @@ def new_owner_id() -> str:
 class OwnerRepository:
     """Rows of `owners`: who is alive, by heartbeat."""
 
-    def __init__(self, shared: SharedConnection) -> None:
+    def __init__(self, shared: Connection, expiry_s: float = EXPIRY_S) -> None:
         self._db = shared
+        self.expiry_s = expiry_s  # a lease: an owner silent this long is gone
 
     async def register(self, owner: str, now: float | None = None) -> None:
         """Record `owner` as alive now."""
@@ -38,7 +39,7 @@ class OwnerRepository:
             (owner, os.getpid(), socket.gethostname(), at, at))
 
     async def heartbeat(self, owner: str, now: float | None = None) -> None:
-        """Keep `owner` alive for another EXPIRY_S."""
+        """Keep `owner` alive for another expiry_s."""
         await self._db.execute("UPDATE owners SET heartbeat_at = ? WHERE id = ?",
                                (time.time() if now is None else now, owner))
 
@@ -50,7 +51,6 @@ class OwnerRepository:
         """A clean stop: `owner` owns nothing any more."""
         await self._db.execute("DELETE FROM owners WHERE id = ?", (owner,))
 
-    @staticmethod
-    def live_since(now: float | None = None) -> float:
+    def live_since(self, now: float | None = None) -> float:
         """Heartbeats at or after this time count as alive."""
-        return (time.time() if now is None else now) - EXPIRY_S
+        return (time.time() if now is None else now) - self.expiry_s

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Literal
 
-from storage.connection import SharedConnection
+from storage.backend import Connection, Row
 from storage.models import ChannelKey, ProposerRecord, RunRecord, RunStatus, UnfinishedRun
 
 
@@ -17,14 +15,14 @@ class UnknownRun(LookupError):
 
 
 _RUN_COLUMNS = """
-    r.id, r.platform, r.workspace, r.channel, r.thread, r.trigger_message_id,
-    (SELECT json_group_array(message_id) FROM
-        (SELECT message_id FROM answer_messages WHERE run_id = r.id ORDER BY position)) AS answer_ids,
-    r.config_json, r.status, r.question, r.answer, r.error, r.started_at, r.finished_at, r.total_s,
+    r.id, r.platform, r.workspace, r.channel, r.thread, r.trigger_message_id, r.config_json,
+    r.status, r.question, r.answer, r.error, r.started_at, r.finished_at, r.total_s,
     r.prompt_tokens, r.completion_tokens, r.cost_usd
 """
 
 _IN_CHANNEL = "r.platform = ? AND r.workspace = ? AND r.channel = ?"
+
+_ANSWER_IDS_SQL = "SELECT message_id FROM answer_messages WHERE run_id = ? ORDER BY position"
 
 _PROPOSERS_SQL = (
     "SELECT layer, agent, model, text, latency_s, prompt_tokens, completion_tokens, error"
@@ -36,24 +34,24 @@ def _channel_params(channel: ChannelKey) -> tuple[str, str, str]:
     return (channel.platform, channel.workspace, channel.channel)
 
 
-def _record(row: sqlite3.Row, proposers: list[sqlite3.Row]) -> RunRecord:
+def _record(row: Row, answer_ids: list[Row], proposers: list[Row]) -> RunRecord:
     return RunRecord(
         id=row[0],
         channel=ChannelKey(row[1], row[2], row[3]),
         thread=row[4],
         trigger_message_id=row[5],
-        answer_message_ids=tuple(json.loads(row[6])),
-        config_json=row[7],
-        status=row[8],
-        question=row[9],
-        answer=row[10],
-        error=row[11],
-        started_at=row[12],
-        finished_at=row[13],
-        total_s=row[14],
-        prompt_tokens=row[15],
-        completion_tokens=row[16],
-        cost_usd=row[17],
+        answer_message_ids=tuple(a[0] for a in answer_ids),
+        config_json=row[6],
+        status=row[7],
+        question=row[8],
+        answer=row[9],
+        error=row[10],
+        started_at=row[11],
+        finished_at=row[12],
+        total_s=row[13],
+        prompt_tokens=row[14],
+        completion_tokens=row[15],
+        cost_usd=row[16],
         proposers=tuple(ProposerRecord(*p) for p in proposers),
     )
 
@@ -61,7 +59,7 @@ def _record(row: sqlite3.Row, proposers: list[sqlite3.Row]) -> RunRecord:
 class RunRepository:
     """One row per MoA answer plus its proposer outputs and the messages that carry it."""
 
-    def __init__(self, shared: SharedConnection) -> None:
+    def __init__(self, shared: Connection) -> None:
         self._db = shared
 
     async def start(
@@ -175,14 +173,12 @@ class RunRepository:
     async def set_answer_messages(self, run_id: int, message_ids: Sequence[str]) -> None:
         """Attach the messages that carry the answer; ids already attached are kept (calls accumulate)."""
         async with self._db.transaction() as tx:
-            rows = await tx.fetchall(
-                "SELECT (SELECT 1 FROM runs WHERE id = ?),"
-                " (SELECT COALESCE(MAX(position) + 1, 0) FROM answer_messages WHERE run_id = ?)",
-                (run_id, run_id),
-            )
-            if not rows[0][0]:
+            # Touching the run locks its row (PostgreSQL), so two calls can't pick the same positions.
+            if not await tx.execute("UPDATE runs SET status = status WHERE id = ?", (run_id,)):
                 raise UnknownRun(run_id)
-            first = rows[0][1]
+            rows = await tx.fetchall(
+                "SELECT COALESCE(MAX(position) + 1, 0) FROM answer_messages WHERE run_id = ?", (run_id,))
+            first = rows[0][0]
             await tx.executemany(
                 "INSERT INTO answer_messages (run_id, position, message_id) VALUES (?, ?, ?)"
                 " ON CONFLICT (run_id, message_id) DO NOTHING",
@@ -198,14 +194,13 @@ class RunRepository:
 
     async def find_by_message(self, channel: ChannelKey, message_id: str) -> RunRecord | None:
         """The run (newest, if several) answered in, or triggered by, message_id within this channel."""
-        # Start from the message id (an index hit, a handful of rows) and then check the channel: CROSS
-        # JOIN keeps SQLite from scanning all of the channel's runs instead.
+        # Start from the message id (an index hit, a handful of rows) and then check the channel: both
+        # SQLite and PostgreSQL probe the channel's index once per candidate rather than scanning its runs.
         return await self._load(
-            "WITH candidates (id) AS ("
+            f"SELECT {_RUN_COLUMNS} FROM runs r WHERE r.id IN ("
             " SELECT run_id FROM answer_messages WHERE message_id = ?"
             " UNION ALL SELECT id FROM runs WHERE trigger_message_id = ?)"
-            f" SELECT {_RUN_COLUMNS} FROM candidates c CROSS JOIN runs r ON r.id = c.id"
-            f" WHERE {_IN_CHANNEL} ORDER BY r.id DESC LIMIT 1",
+            f" AND {_IN_CHANNEL} ORDER BY r.id DESC LIMIT 1",
             (message_id, message_id, *_channel_params(channel)),
         )
 
@@ -217,19 +212,22 @@ class RunRepository:
         sql = f"SELECT {_RUN_COLUMNS} FROM runs r WHERE {_IN_CHANNEL} AND r.thread = ? ORDER BY r.id DESC LIMIT 1"
         return await self._load(sql, (*_channel_params(channel), thread))
 
-    async def take_cut_off(self, live_since: float, now: float | None = None) -> list[UnfinishedRun]:
+    async def take_cut_off(self, live_since: float, now: float | None = None,
+                           platforms: Collection[str] | None = None) -> list[UnfinishedRun]:
         """Claim every queued or running run whose owner is not alive: mark it 'interrupted', return it.
 
         An owner is alive while its heartbeat is newer than `live_since` (see OwnerRepository). One
         UPDATE … RETURNING claims each run once, even when several processes ask at the same moment.
+        `platforms` limits the claim to runs this process can answer or tell.
         """
+        only = "" if platforms is None else f" AND platform IN ({', '.join('?' for _ in platforms) or 'NULL'})"
         rows = await self._db.fetchall_write(
             "UPDATE runs SET status = 'interrupted', finished_at = ?"
             " WHERE status IN ('queued', 'running')"
-            " AND (owner IS NULL OR owner NOT IN (SELECT id FROM owners WHERE heartbeat_at >= ?))"
+            " AND (owner IS NULL OR owner NOT IN (SELECT id FROM owners WHERE heartbeat_at >= ?))" + only +
             " RETURNING id, platform, workspace, channel, thread, trigger_message_id, question, author,"
             " author_name, started_at, surface",
-            (time.time() if now is None else now, live_since))
+            (time.time() if now is None else now, live_since, *(platforms or ())))
         runs = [UnfinishedRun(row[0], ChannelKey(row[1], row[2], row[3]), row[4], row[5], row[6], row[7],
                               row[8], row[9], row[10]) for row in rows]
         return sorted(runs, key=lambda run: run.id)
@@ -239,10 +237,11 @@ class RunRepository:
         return await self.take_cut_off(live_since=float("inf"))
 
     async def _load(self, sql: str, params: Sequence[object]) -> RunRecord | None:
-        # Both reads under one lock hold, so a concurrent finish() can't land between them.
-        async with self._db.lock:
-            rows = list(await self._db.raw.execute_fetchall(sql, params))
+        # All reads in one snapshot, so a concurrent finish() can't land between them.
+        async with self._db.snapshot() as reads:
+            rows = await reads.fetchall(sql, params)
             if not rows:
                 return None
-            proposers = list(await self._db.raw.execute_fetchall(_PROPOSERS_SQL, (rows[0][0],)))
-        return _record(rows[0], proposers)
+            answer_ids = await reads.fetchall(_ANSWER_IDS_SQL, (rows[0][0],))
+            proposers = await reads.fetchall(_PROPOSERS_SQL, (rows[0][0],))
+        return _record(rows[0], answer_ids, proposers)

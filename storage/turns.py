@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Literal
 
-from storage.connection import SharedConnection
+from storage.backend import Connection
 from storage.models import ChannelKey, StoredTurn
 
 TURN_OVERHEAD_TOKENS = 4
@@ -30,7 +30,7 @@ FIRST_PAGE = 100  # turns in the first page (most budgets are spent within it); 
 class TurnRepository:
     """What was said in each thread (user questions and the bot's answers)."""
 
-    def __init__(self, shared: SharedConnection) -> None:
+    def __init__(self, shared: Connection) -> None:
         self._db = shared
 
     async def add(

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import json
 import math
-import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
 
-from storage.connection import SharedConnection, Transaction
+from storage.backend import Connection, Row, Statements
 from storage.models import ChannelKey
 
 DAY_S = 86400
@@ -189,9 +188,9 @@ def _aggregator(config_json: str) -> str:
         return ""
 
 
-def _contributions(runs: Sequence[sqlite3.Row], proposers: Iterable[sqlite3.Row]) -> DayUsage:
+def _contributions(runs: Sequence[Row], proposers: Iterable[Row]) -> DayUsage:
     """What finished runs add to the rollups: answers, failures, calls, tokens, cost, answer times."""
-    by_run: dict[int, list[sqlite3.Row]] = {}
+    by_run: dict[int, list[Row]] = {}
     for p in proposers:
         by_run.setdefault(p[0], []).append(p)
     out = DayUsage()
@@ -230,8 +229,8 @@ def _contributions(runs: Sequence[sqlite3.Row], proposers: Iterable[sqlite3.Row]
     return out
 
 
-async def _proposers_of(tx: Transaction | SharedConnection, run_ids: list[int]) -> list[sqlite3.Row]:
-    rows: list[sqlite3.Row] = []
+async def _proposers_of(tx: Statements | Connection, run_ids: list[int]) -> list[Row]:
+    rows: list[Row] = []
     for i in range(0, len(run_ids), _ID_CHUNK):
         chunk = run_ids[i:i + _ID_CHUNK]
         marks = ", ".join("?" * len(chunk))
@@ -240,7 +239,7 @@ async def _proposers_of(tx: Transaction | SharedConnection, run_ids: list[int]) 
     return rows
 
 
-async def _store(tx: Transaction, add: DayUsage) -> None:
+async def _store(tx: Statements, add: DayUsage) -> None:
     await tx.executemany(
         "INSERT INTO usage_configs (platform, workspace, channel, day, config_label, answers, failures, calls,"
         " prompt_tokens, completion_tokens, cost_usd, unpriced) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -278,7 +277,7 @@ async def _store(tx: Transaction, add: DayUsage) -> None:
 class UsageRepository:
     """Folds finished runs into daily rollups and reads them back."""
 
-    def __init__(self, shared: SharedConnection) -> None:
+    def __init__(self, shared: Connection) -> None:
         self._db = shared
 
     async def fold(self) -> int:
@@ -286,9 +285,11 @@ class UsageRepository:
         folded = 0
         while True:
             async with self._db.transaction() as tx:
-                # Claim and read in one statement: a run is counted by exactly one fold.
+                # Claim and read in one statement: a run is counted by exactly one fold. The outer
+                # `usage_counted = 0` is rechecked after waiting on a row another fold (a replica) holds.
                 runs = await tx.fetchall(
-                    "UPDATE runs SET usage_counted = 1 WHERE id IN (SELECT id FROM runs WHERE usage_counted = 0"
+                    "UPDATE runs SET usage_counted = 1 WHERE usage_counted = 0"
+                    " AND id IN (SELECT id FROM runs WHERE usage_counted = 0"
                     f" AND status IN {_COUNTED} ORDER BY id LIMIT {FOLD_BATCH}) RETURNING {_RUN_FIELDS}")
                 if runs:
                     await _store(tx, _contributions(runs, await _proposers_of(tx, [r[0] for r in runs])))
@@ -313,16 +314,16 @@ class UsageRepository:
             where += " AND channel = ?"
             params.append(channel_id)
         args = [*band_params, *params]
-        async with self._db.lock:
-            fetch = self._db.raw.execute_fetchall
+        async with self._db.snapshot() as reads:
+            fetch = reads.fetchall
             configs = await fetch(f"SELECT {band}, config_label, {_SUMS} FROM usage_configs WHERE {where}"
                                   " GROUP BY 1, 2", args)
             latency = await fetch(f"SELECT {band}, config_label, bucket, SUM(answers) FROM usage_latency"
                                   f" WHERE {where} GROUP BY 1, 2, 3", args)
             models = await fetch(f"SELECT {band}, model, {_MODEL_SUMS} FROM usage_models WHERE {where}"
                                  " GROUP BY 1, 2", args)
-            channels: list[sqlite3.Row] = []
-            channel_latency: list[sqlite3.Row] = []
+            channels: list[Row] = []
+            channel_latency: list[Row] = []
             if channel is None:  # a breakdown by channel only makes sense across several
                 channels = list(await fetch(f"SELECT {band}, platform, workspace, channel, {_SUMS} FROM"
                                             f" usage_configs WHERE {where} GROUP BY 1, 2, 3, 4", args))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from storage.connection import SharedConnection
+from storage.backend import Connection
 from storage.models import ChannelKey
 from storage.usage import day_of
 
@@ -25,7 +25,7 @@ class VoteOutcome:
 class VoteRepository:
     """Votes live with their run (deleted with it) and move the run's config tally in `usage_configs`."""
 
-    def __init__(self, shared: SharedConnection) -> None:
+    def __init__(self, shared: Connection) -> None:
         self._db = shared
 
     async def cast(self, channel: ChannelKey, run_id: int, member: str, vote: int,

@@ -1,10 +1,13 @@
-"""Fixtures shared by every test: a clean network environment (fakes live on 127.0.0.1)."""
+"""Fixtures shared by every test: a clean network environment (fakes live on 127.0.0.1), PostgreSQL."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
+
+from tests.postgres import ENV_URL, PostgresServer, create_database, drop_database
 
 
 @pytest.fixture(autouse=True)
@@ -13,3 +16,28 @@ def _no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.lower().endswith("_proxy"):
             monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url() -> Iterator[str]:
+    """A PostgreSQL server for the whole run: MOA_TEST_DATABASE_URL's, else a throwaway one started here.
+
+    Never skipped: if the server cannot start, every test that needs it errors with the server's log.
+    """
+    given = os.environ.get(ENV_URL, "").strip()
+    if given:
+        yield given
+        return
+    server = PostgresServer.start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def postgres_url(postgres_admin_url: str) -> AsyncIterator[str]:
+    """A new, empty database for one test; dropped afterwards."""
+    url = await create_database(postgres_admin_url)
+    yield url
+    await drop_database(postgres_admin_url, url)

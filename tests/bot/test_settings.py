@@ -77,6 +77,18 @@ def test_an_unreadable_or_invalid_moa_config_is_named_at_start(tmp_path: Path) -
         Settings.load(env={"MOA_CONFIG": str(broken)})
 
 
+def test_database_url_selects_postgresql_over_the_sqlite_file() -> None:
+    url = "postgresql://moa:secret@db.internal:5432/moa"
+
+    assert Settings.load(env={"MOA_DATABASE_URL": url, "MOA_DB_PATH": "x.db"}).database == url
+    assert Settings.load(env={"MOA_DB_PATH": "x.db"}).database == "x.db"
+
+
+def test_a_database_url_that_is_not_postgresql_is_refused_with_an_example() -> None:
+    with pytest.raises(ConfigError, match="MOA_DATABASE_URL must be a PostgreSQL URL like postgresql://"):
+        Settings.load(env={"MOA_DATABASE_URL": "mysql://db/moa"})
+
+
 def test_discord_shards_are_off_by_default_a_count_alone_runs_all_and_ids_pick_some() -> None:
     assert (Settings.load(env={}).discord_shard_count, Settings.load(env={}).discord_shard_ids) == (None, None)
     alone = Settings.load(env={"DISCORD_SHARD_COUNT": "4"})
@@ -106,3 +118,11 @@ def test_deployment_budgets_default_to_none_and_refuse_negative_numbers() -> Non
     assert (settings.budget_member_answers, settings.budget_channel_tokens) == (20, 200_000)
     with pytest.raises(ConfigError, match="MOA_BUDGET_CHANNEL_TOKENS must be a whole number 0 or more"):
         Settings.load(env={"MOA_BUDGET_CHANNEL_TOKENS": "-5"})
+
+
+def test_leases_default_to_a_10_s_heartbeat_and_30_s_expiry_and_expiry_must_be_longer() -> None:
+    settings = Settings.load(env={})
+    assert (settings.lease_heartbeat_s, settings.lease_expiry_s) == (10.0, 30.0)
+
+    with pytest.raises(ConfigError, match=r"MOA_LEASE_EXPIRY \(15 s\) must be longer than MOA_LEASE_HEARTBEAT"):
+        Settings.load(env={"MOA_LEASE_HEARTBEAT": "20", "MOA_LEASE_EXPIRY": "15"})

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from pathlib import Path
-
 from storage import ChannelKey, Database
 
 CHANNEL = ChannelKey("slack", "T01", "C01")
@@ -9,12 +7,12 @@ OTHER_CHANNEL = ChannelKey("slack", "T01", "C02")
 OTHER_WORKSPACE = ChannelKey("slack", "T02", "C01")
 
 
-async def test_config_survives_closing_and_reopening(db_path: Path) -> None:
-    first = await Database.open(db_path)
+async def test_config_survives_closing_and_reopening(db_target: str) -> None:
+    first = await Database.open(db_target)
     await first.configs.put(CHANNEL, '{"layers": 3}', "U-admin", "layers 3")
     await first.close()
 
-    second = await Database.open(db_path)
+    second = await Database.open(db_target)
     try:
         stored = await second.configs.get(CHANNEL)
         assert stored is not None

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from storage import SCHEMA_VERSION, ChannelKey, Database, ProposerRecord, SchemaTooNew
+from tests.storage.backends import count_rows
 
 CHANNEL = ChannelKey("slack", "T01", "C01")
 OTHER_CHANNEL = ChannelKey("slack", "T01", "C02")
@@ -38,15 +39,15 @@ async def test_new_file_is_wal_at_current_schema(tmp_path: Path) -> None:
         assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
-async def test_runs_left_running_are_interrupted_at_restart(db_path: Path) -> None:
-    first = await Database.open(db_path)
+async def test_runs_left_running_are_interrupted_at_restart(db_target: str) -> None:
+    first = await Database.open(db_target)
     assert first.interrupted_at_open == []
     crashed = await first.runs.start(CHANNEL, "t", "M1", "q", "{}")
     finished = await first.runs.start(CHANNEL, "t", "M2", "q", "{}")
     await _finish(first, finished)
     await first.close()  # the process "dies" with one run in flight
 
-    second = await Database.open(db_path)
+    second = await Database.open(db_target)
     try:
         assert [(r.id, r.channel, r.thread, r.trigger_message_id) for r in second.interrupted_at_open] == [
             (crashed, CHANNEL, "t", "M1")]  # who to tell, and where
@@ -57,6 +58,21 @@ async def test_runs_left_running_are_interrupted_at_restart(db_path: Path) -> No
         assert await second.runs.mark_interrupted() == []
     finally:
         await second.close()
+
+
+async def test_a_replica_starting_on_postgresql_leaves_the_others_runs_running(postgres_url: str) -> None:
+    first = await Database.open(postgres_url)
+    try:
+        answering = await first.runs.start(CHANNEL, "t", "M1", "q", "{}", owner=first.owner)
+        second = await Database.open(postgres_url)  # another replica starts while the first answers
+        try:
+            assert second.interrupted_at_open == []
+            run = await second.runs.get(answering, CHANNEL)
+            assert run is not None and run.status == "running"
+        finally:
+            await second.close()
+    finally:
+        await first.close()
 
 
 async def test_prune_removes_only_old_turns_and_runs(db: Database) -> None:
@@ -77,7 +93,7 @@ async def test_prune_removes_only_old_turns_and_runs(db: Database) -> None:
     assert await db.configs.get(CHANNEL) is not None  # configs are not history
 
 
-async def test_prune_takes_proposer_outputs_with_the_run(db: Database, db_path: Path) -> None:
+async def test_prune_takes_proposer_outputs_with_the_run(db: Database) -> None:
     run_id = await db.runs.start(CHANNEL, "t", "M1", "q", "{}", started_at=NOW - 40 * DAY)
     await db.runs.finish(
         run_id,
@@ -94,9 +110,8 @@ async def test_prune_takes_proposer_outputs_with_the_run(db: Database, db_path: 
 
     await db.prune(days=30, now=NOW)
 
-    with closing(sqlite3.connect(db_path)) as raw:
-        assert raw.execute("SELECT count(*) FROM proposer_outputs").fetchone()[0] == 0
-        assert raw.execute("SELECT count(*) FROM answer_messages").fetchone()[0] == 0
+    assert await count_rows(db, "proposer_outputs") == 0
+    assert await count_rows(db, "answer_messages") == 0
 
 
 async def test_forget_deletes_the_channels_history_in_every_thread(db: Database) -> None:

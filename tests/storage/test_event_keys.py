@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 from storage import Database
 from storage.event_keys import PURGE_EVERY
@@ -19,12 +18,12 @@ async def test_concurrent_duplicate_deliveries_get_one_winner(db: Database) -> N
     assert results.count(True) == 1
 
 
-async def test_claim_survives_restart(db_path: Path) -> None:
-    first = await Database.open(db_path)
+async def test_claim_survives_restart(db_target: str) -> None:
+    first = await Database.open(db_target)
     assert await first.event_keys.claim("slack:Ev01")
     await first.close()
 
-    second = await Database.open(db_path)
+    second = await Database.open(db_target)
     try:
         assert await second.event_keys.claim("slack:Ev01") is False
     finally:

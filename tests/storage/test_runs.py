@@ -1,13 +1,12 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from storage import ChannelKey, Database, ProposerRecord, UnknownRun
+from tests.storage.backends import INTEGRITY_ERRORS
 
 CHANNEL = ChannelKey("slack", "T01", "C01")
 OTHER_CHANNEL = ChannelKey("slack", "T01", "C02")
@@ -40,15 +39,15 @@ def _finish_args(**overrides: Any) -> dict[str, Any]:
     return args | overrides
 
 
-async def test_finished_run_keeps_every_layer_after_restart(db_path: Path) -> None:
-    first = await Database.open(db_path)
+async def test_finished_run_keeps_every_layer_after_restart(db_target: str) -> None:
+    first = await Database.open(db_target)
     run_id = await first.runs.start(CHANNEL, "1700.1", "M-q", "9.11 or 9.9?", '{"layers": 2}')
     proposers = [_proposer(1, "a"), _proposer(1, "b", error="429 rate limited"), _proposer(2, "a")]
     await first.runs.finish(run_id, **_finish_args(proposers=proposers))
     await first.runs.set_answer_messages(run_id, ["M-answer"])
     await first.close()
 
-    second = await Database.open(db_path)
+    second = await Database.open(db_target)
     try:
         run = await second.runs.find_by_message(CHANNEL, "M-answer")
     finally:
@@ -144,7 +143,7 @@ async def test_a_failed_finish_leaves_the_run_untouched(db: Database) -> None:
     run_id = await db.runs.start(CHANNEL, "t", "M1", "q", "{}")
     broken = ProposerRecord(1, "b", "m", None, 0.1, None, None, None)  # type: ignore[arg-type]
 
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(INTEGRITY_ERRORS):
         await db.runs.finish(run_id, **_finish_args(proposers=[_proposer(1, "a"), broken]))
 
     run = await db.runs.get(run_id, CHANNEL)

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from pathlib import Path
-
 from storage import ChannelKey, Database, turn_tokens
 
 CHANNEL = ChannelKey("discord", "G01", "C01")
@@ -84,12 +82,12 @@ async def test_threads_and_channels_have_separate_histories(db: Database) -> Non
     assert await db.turns.count(CHANNEL, "C") == 0
 
 
-async def test_history_survives_restart(db_path: Path) -> None:
-    first = await Database.open(db_path)
+async def test_history_survives_restart(db_target: str) -> None:
+    first = await Database.open(db_target)
     await first.turns.add(CHANNEL, THREAD, "user", "U1", "remember me")
     await first.close()
 
-    second = await Database.open(db_path)
+    second = await Database.open(db_target)
     try:
         assert [t.text for t in await second.turns.history(CHANNEL, THREAD, 1000)] == ["remember me"]
     finally:

@@ -78,11 +78,11 @@ async def test_usage_outlives_pruning(db: Database) -> None:
     assert month.total.answers == 1
 
 
-async def test_a_read_only_report_includes_runs_not_folded_yet(db: Database, db_path: Path) -> None:
+async def test_a_read_only_report_includes_runs_not_folded_yet(db: Database, db_target: str) -> None:
     await _run(db)
     await db.usage.fold()
     await _run(db, label="lite")
-    reader = await Database.open_read_only(db_path)
+    reader = await Database.open_read_only(db_target)
     try:
         [today] = await reader.usage.report([TODAY], channel_id=CHANNEL.channel, pending=True)
     finally:
@@ -114,8 +114,8 @@ async def test_a_vote_on_another_channels_run_is_refused(db: Database) -> None:
     assert await db.votes.tally(run_id) == (0, 0)
 
 
-async def test_budgets_and_todays_use_survive_a_restart(db_path: Path) -> None:
-    first = await Database.open(db_path)
+async def test_budgets_and_todays_use_survive_a_restart(db_target: str) -> None:
+    first = await Database.open(db_target)
     await first.budgets.put(CHANNEL, member_answers=2, channel_tokens=None, changed_by="UADMIN")
     await _run(first, author="U1")
     await _run(first, author="U1", status="failed")  # failures don't use the member's answers
@@ -123,7 +123,7 @@ async def test_budgets_and_todays_use_survive_a_restart(db_path: Path) -> None:
     await _run(first, author="U1", at=NOW - DAY_S)  # yesterday
     await first.close()
 
-    second = await Database.open(db_path)
+    second = await Database.open(db_target)
     try:
         stored = await second.budgets.get(CHANNEL)
         used = await second.budgets.used(CHANNEL, "U1", now=NOW)
