@@ -1,0 +1,125 @@
+"""Runs cut off by a crash or an expired lease: answered once, by a process that serves their platform.
+
+Real groq SDK against the fake Groq; real SQLite files and a real PostgreSQL shared by two services.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest_asyncio
+
+from bot.service import RESUMED_NOTE, ConversationService
+from bot.surface import Progress
+from storage import ChannelKey, Database, UnfinishedRun
+from tests.bot.test_service import GENERAL, RecordingSurface, _mention, _settings
+from tests.fakes.groq_server import FakeGroq
+
+DISCORD = ChannelKey("discord", "G1", "C-discord")
+
+
+class StallingSurface(RecordingSurface):
+    """Its first status update hangs until `resume` is set: the process answering through it stalls."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stalled = asyncio.Event()
+        self.resume = asyncio.Event()
+
+    async def show_progress(self, progress: Progress) -> None:
+        await super().show_progress(progress)
+        if not self.resume.is_set():
+            self.stalled.set()
+            await self.resume.wait()
+
+
+class Rebuilder:
+    """What an adapter gives `recover`: a fresh surface for each cut-off run, remembered for the test."""
+
+    def __init__(self) -> None:
+        self.surfaces: dict[int, RecordingSurface] = {}
+
+    async def __call__(self, run: UnfinishedRun) -> RecordingSurface:
+        self.surfaces[run.id] = RecordingSurface()
+        return self.surfaces[run.id]
+
+
+@pytest_asyncio.fixture
+async def fake() -> AsyncIterator[FakeGroq]:
+    async with FakeGroq() as server:
+        yield server
+
+
+async def test_a_replica_that_stalled_past_its_lease_does_not_answer_a_second_time(
+        fake: FakeGroq, postgres_url: str, tmp_path: Path) -> None:
+    # Heartbeats far apart: only the test decides when a lease runs out.
+    settings = _settings(fake, tmp_path / "unused.db", MOA_DATABASE_URL=postgres_url,
+                         MOA_LEASE_HEARTBEAT="3600", MOA_LEASE_EXPIRY="7200")
+    stalled = await ConversationService.create(settings)
+    survivor = await ConversationService.create(settings)
+    try:
+        stuck = StallingSurface()
+        answering = asyncio.create_task(stalled.handle_mention(_mention("who answers this?"), stuck))
+        async with asyncio.timeout(10):
+            await stuck.stalled.wait()
+        # Silent longer than its lease (as after a long GC pause or a frozen VM): the survivor takes over.
+        await stalled.db.owners.heartbeat(stalled.db.owner, now=time.time() - 10_000)
+        rebuild = Rebuilder()
+        await survivor.recover("slack", rebuild)  # claims the run and answers it again
+        [(original, resumed)] = rebuild.surfaces.items()
+        assert resumed.final is not None and RESUMED_NOTE in resumed.final.warnings
+
+        stuck.resume.set()  # the stalled process wakes up and writes its answer too…
+        assert await asyncio.wait_for(answering, 20) == original
+        assert stuck.final is None and stuck.failure is None  # …but does not deliver it: one answer only
+
+        run = await survivor.db.runs.get(original, GENERAL)
+        assert run is not None and run.status == "interrupted"  # the stalled outcome did not overwrite it
+        answer = await survivor.db.runs.latest(GENERAL, "t1")
+        assert answer is not None and answer.status == "done" and answer.id != original
+        assert await survivor.db.turns.count(GENERAL, "t1") == 2  # one question, one answer in the history
+    finally:
+        await stalled.aclose()
+        await survivor.aclose()
+
+
+async def _crash_with_questions(path: Path, *channels: ChannelKey) -> list[int]:
+    """A process that recorded a running question in each channel and died without settling them."""
+    db = await Database.open(path)
+    try:
+        return [await db.runs.start(channel, "t1", f"m-{channel.platform}", f"asked on {channel.platform}", "{}",
+                                    owner=db.owner, author="U1") for channel in channels]
+    finally:
+        await db.close()
+
+
+async def test_a_restart_without_discord_leaves_discords_cut_off_runs_for_a_process_that_runs_it(
+        fake: FakeGroq, tmp_path: Path) -> None:
+    path = tmp_path / "moa.db"
+    slack_run, discord_run = await _crash_with_questions(path, GENERAL, DISCORD)
+
+    slack_only = await ConversationService.create(_settings(fake, path))
+    try:
+        slack = Rebuilder()
+        await slack_only.recover("slack", slack)
+        assert list(slack.surfaces) == [slack_run]
+        assert slack.surfaces[slack_run].final is not None
+        left = await slack_only.db.runs.get(discord_run, DISCORD)
+        assert left is not None and left.status == "running"  # not claimed: nobody here could tell its asker
+    finally:
+        await slack_only.aclose()
+
+    both = await ConversationService.create(_settings(fake, path))  # Discord is switched on again
+    try:
+        discord, slack = Rebuilder(), Rebuilder()
+        await both.recover("slack", slack)
+        await both.recover("discord", discord)
+        assert slack.surfaces == {}  # answered already, never twice
+        assert list(discord.surfaces) == [discord_run]
+        resumed = discord.surfaces[discord_run].final
+        assert resumed is not None and RESUMED_NOTE in resumed.warnings
+    finally:
+        await both.aclose()
