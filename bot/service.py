@@ -29,7 +29,7 @@ from bot.settings import Settings
 from bot.surface import AgentProgress, FinalAnswer, Progress, ReplySurface
 from bot.throttle import CoalescingUpdater
 from moa.config import MoaConfig, parse_config
-from moa.engine import MoaEngine
+from moa.engine import MoaEngine, layer_cost
 from moa.errors import ConfigError
 from moa.events import (
     AggregatorDelta,
@@ -375,7 +375,8 @@ class ConversationService:
             total_s=done.timings.total_s if done else None,
             prompt_tokens=spent.usage.prompt_tokens if spent else None,
             completion_tokens=spent.usage.completion_tokens if spent else None,
-            cost_usd=done.cost_usd if done else None,
+            # a failed run's calls cost money too: usage and budgets count them
+            cost_usd=done.cost_usd if done else layer_cost(_flat(usage.layers)) if usage else None,
             owner=self.db.owner))
         state.saved = stored is True
         if stored is False:
