@@ -113,6 +113,7 @@ class ConversationService:
         # Runs whose outcome could not be stored (storage failed): retried with every heartbeat.
         self._unsettled: dict[int, tuple[RunStatus, str | None]] = {}
         self._claimed: OrderedDict[str, None] = OrderedDict()  # event keys seen while storage failed
+        self._live: dict[int, _RunState] = {}  # runs being answered now, checked for take-overs
 
     @classmethod
     async def create(cls, settings: Settings) -> ConversationService:
@@ -250,6 +251,9 @@ class ConversationService:
 
     async def _run(self, mention: Mention, question: str, config: MoaConfig, surface: ReplySurface,
                    state: _RunState) -> int | None:
+        surface = _OwnedSurface(surface, state)  # quiet once another process has taken the run over
+        if state.run_id is not None:
+            self._live[state.run_id] = state
         progress = _ProgressTracker(config, self._redact)
         try:
             await surface.show_progress(progress.snapshot())  # at once: something visible within a second
@@ -266,6 +270,10 @@ class ConversationService:
         try:
             async with contextlib.aclosing(self.engine.run(question, config, history)) as events:
                 async for event in events:
+                    if state.taken_over:  # another process answers it now: stop spending on it here
+                        log.warning("run %s was taken over by another process while this one stalled; "
+                                    "stopping it here", state.run_id)
+                        break
                     report.see(event)
                     match event:
                         case LayerStarted() | ProposerFinished() | AggregatorStarted() | BudgetWaiting():
@@ -300,6 +308,8 @@ class ConversationService:
                 await surface.fail(self._redact(render_failure(err)), state.run_id if state.saved else None)
         finally:
             report.end(sys.exc_info()[1])
+            if state.run_id is not None:
+                self._live.pop(state.run_id, None)
         return state.run_id
 
     async def _history(self, mention: Mention) -> tuple[list[Turn], str | None]:
@@ -591,7 +601,22 @@ class ConversationService:
             await self._settle_later()
             # Replicas share the database: one of them may have died. Or a claim at start failed.
             if self.db.dialect == "postgresql" or self._claims_pending:
+                await self._notice_taken_over()
                 await self._take_over()
+
+    async def _notice_taken_over(self) -> None:
+        """Mark the runs being answered here that another process claimed (this one stalled past its
+        lease): they stop at their next event and show nothing more; the claimer answers them."""
+        if not self._live:
+            return
+        try:
+            lost = await self.db.runs.taken_from(self.db.owner, list(self._live))
+        except Exception as err:
+            log.debug("checking for taken-over runs failed: %r", err)
+            return
+        for run_id in lost:
+            if (state := self._live.get(run_id)) is not None:
+                state.taken_over = True
 
     async def _take_over(self) -> None:
         """Claim the runs of replicas whose lease expired, and answer or tell them from here (in the
@@ -629,6 +654,34 @@ class _RunState:
     saved: bool = False  # the outcome (and layers) reached storage
     taken_over: bool = False  # another process claimed the run (this one stalled past its lease)
     settled: bool = False  # an outcome was decided (stored or not)
+
+
+class _OwnedSurface:
+    """A run's surface that goes quiet once the run is taken over: the claiming process, which answers it
+    again, owns the thread's status from then on."""
+
+    def __init__(self, inner: ReplySurface, state: _RunState) -> None:
+        self._inner = inner
+        self._state = state
+        self.min_update_interval = inner.min_update_interval
+
+    async def show_progress(self, progress: Progress) -> None:
+        if not self._state.taken_over:
+            await self._inner.show_progress(progress)
+
+    async def stream_answer(self, partial: str) -> None:
+        if not self._state.taken_over:
+            await self._inner.stream_answer(partial)
+
+    async def finish(self, answer: FinalAnswer) -> list[str]:
+        return [] if self._state.taken_over else await self._inner.finish(answer)
+
+    async def fail(self, message: str, run_id: int | None) -> None:
+        if not self._state.taken_over:
+            await self._inner.fail(message, run_id)
+
+    def handle(self) -> str | None:
+        return self._inner.handle()
 
 
 _LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")

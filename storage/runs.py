@@ -258,6 +258,15 @@ class RunRepository:
                               row[8], row[9], row[10]) for row in rows]
         return sorted(runs, key=lambda run: run.id)
 
+    async def taken_from(self, owner: str, run_ids: Collection[int]) -> set[int]:
+        """Which of `run_ids` are no longer `owner`'s: another process claimed them (see take_cut_off)."""
+        if not run_ids:
+            return set()
+        rows = await self._db.fetchall(
+            f"SELECT id FROM runs WHERE id IN ({', '.join('?' for _ in run_ids)}) AND (owner IS NULL OR owner <> ?)",
+            (*run_ids, owner))
+        return {row[0] for row in rows}
+
     async def mark_interrupted(self) -> list[UnfinishedRun]:
         """Claim every queued or running run as 'interrupted' (their processes are gone); returns them."""
         return await self.take_cut_off(live_since=float("inf"))

@@ -86,6 +86,44 @@ async def test_a_replica_that_stalled_past_its_lease_does_not_answer_a_second_ti
         await survivor.aclose()
 
 
+async def test_a_replica_that_notices_its_run_was_taken_over_stops_answering_it_and_stays_quiet(
+        fake: FakeGroq, postgres_url: str, tmp_path: Path) -> None:
+    stalled = await ConversationService.create(_settings(  # it checks its runs with every heartbeat
+        fake, tmp_path / "unused.db", MOA_DATABASE_URL=postgres_url, MOA_LEASE_HEARTBEAT="0.2",
+        MOA_LEASE_EXPIRY="7200"))
+    survivor = await ConversationService.create(_settings(
+        fake, tmp_path / "unused.db", MOA_DATABASE_URL=postgres_url, MOA_LEASE_HEARTBEAT="3600",
+        MOA_LEASE_EXPIRY="7200"))
+    try:
+        stuck = StallingSurface()
+        answering = asyncio.create_task(stalled.handle_mention(_mention("who answers this?"), stuck))
+        async with asyncio.timeout(10):
+            await stuck.stalled.wait()
+        calls_before = len(fake.calls)
+        # Its lease runs out (its own heartbeat may renew it in between: claim until the survivor has it).
+        claimed: list[UnfinishedRun] = []
+        async with asyncio.timeout(10):
+            while not claimed:
+                await stalled.db.owners.heartbeat(stalled.db.owner, now=time.time() - 10_000)
+                await survivor.claim_cut_off(["slack"])
+                claimed = survivor.take_unfinished("slack")
+        [run] = claimed
+        # With its next heartbeat the stalled process finds the run is no longer its own…
+        async with asyncio.timeout(10):
+            while not stalled._live[run.id].taken_over:  # noqa: ASYNC110 - set by its heartbeat, not an event
+                await asyncio.sleep(0.05)
+
+        stuck.resume.set()
+        assert await asyncio.wait_for(answering, 10) == run.id
+        # …so it stops at once: no more model calls, nothing more in the thread.
+        assert len(fake.calls) == calls_before
+        assert len(stuck.progress) == 1 and not stuck.partials
+        assert stuck.final is None and stuck.failure is None
+    finally:
+        await stalled.aclose()
+        await survivor.aclose()
+
+
 async def _crash_with_questions(path: Path, *channels: ChannelKey) -> list[int]:
     """A process that recorded a running question in each channel and died without settling them."""
     db = await Database.open(path)

@@ -102,6 +102,7 @@ async def test_a_run_is_either_finished_by_its_stalled_owner_or_taken_over_never
 
     taken = {run.id for run in claimed}
     assert {run_id for run_id, done in zip(started, finished, strict=True) if done} == set(started) - taken
+    assert await stalled.runs.taken_from(stalled.owner, started) == taken  # what it would notice at its heartbeat
     for run_id in taken:  # the old owner can no longer settle what it lost, even late
         assert await stalled.runs.set_status(run_id, "done", None, owner=stalled.owner) is False
         run = await survivor.runs.get(run_id, CHANNEL)
