@@ -175,7 +175,8 @@ class ConversationService:
             async with self._gate.slot(mention.channel, tell_position):
                 if self._closing:
                     await self._settle(state, "interrupted", INTERRUPTED)
-                    await surface.fail(INTERRUPTED, None)
+                    if not state.taken_over:  # else the process that took it over answers it
+                        await surface.fail(INTERRUPTED, None)
                     return None
                 if await self._over_budget(mention, surface, exclude_run=run_id):  # answers queued meanwhile count
                     await self._discard(state)
@@ -194,8 +195,9 @@ class ConversationService:
         except asyncio.CancelledError:  # cancelled while waiting in the queue (shutdown)
             if not state.settled:
                 await asyncio.shield(self._settle(state, "interrupted", INTERRUPTED))
-                with contextlib.suppress(Exception):
-                    await asyncio.shield(surface.fail(INTERRUPTED, None))
+                if not state.taken_over:  # else the process that took it over answers it
+                    with contextlib.suppress(Exception):
+                        await asyncio.shield(surface.fail(INTERRUPTED, None))
             raise
 
     async def _over_budget(self, mention: Mention, surface: ReplySurface, exclude_run: int | None = None) -> bool:

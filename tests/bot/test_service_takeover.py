@@ -10,6 +10,7 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import pytest
 import pytest_asyncio
 
 from bot.service import RESUMED_NOTE, ConversationService
@@ -53,47 +54,53 @@ async def fake() -> AsyncIterator[FakeGroq]:
         yield server
 
 
+async def _replica(fake: FakeGroq, postgres_url: str, tmp_path: Path, heartbeat_s: str = "3600") -> ConversationService:
+    """A service on the shared database. Heartbeats far apart unless asked: the test decides when a lease
+    runs out (by moving a heartbeat into the past)."""
+    return await ConversationService.create(_settings(fake, tmp_path / "unused.db", MOA_DATABASE_URL=postgres_url,
+                                                      MOA_LEASE_HEARTBEAT=heartbeat_s, MOA_LEASE_EXPIRY="7200"))
+
+
+@pytest_asyncio.fixture
+async def replicas(fake: FakeGroq, postgres_url: str,
+                   tmp_path: Path) -> AsyncIterator[tuple[ConversationService, ConversationService]]:
+    """Two services on one PostgreSQL database: the one that will stall, and the survivor."""
+    stalled = await _replica(fake, postgres_url, tmp_path)
+    survivor = await _replica(fake, postgres_url, tmp_path)
+    yield stalled, survivor
+    await stalled.aclose()
+    await survivor.aclose()
+
+
 async def test_a_replica_that_stalled_past_its_lease_does_not_answer_a_second_time(
-        fake: FakeGroq, postgres_url: str, tmp_path: Path) -> None:
-    # Heartbeats far apart: only the test decides when a lease runs out.
-    settings = _settings(fake, tmp_path / "unused.db", MOA_DATABASE_URL=postgres_url,
-                         MOA_LEASE_HEARTBEAT="3600", MOA_LEASE_EXPIRY="7200")
-    stalled = await ConversationService.create(settings)
-    survivor = await ConversationService.create(settings)
-    try:
-        stuck = StallingSurface()
-        answering = asyncio.create_task(stalled.handle_mention(_mention("who answers this?"), stuck))
-        async with asyncio.timeout(10):
-            await stuck.stalled.wait()
-        # Silent longer than its lease (as after a long GC pause or a frozen VM): the survivor takes over.
-        await stalled.db.owners.heartbeat(stalled.db.owner, now=time.time() - 10_000)
-        rebuild = Rebuilder()
-        await survivor.recover("slack", rebuild)  # claims the run and answers it again
-        [(original, resumed)] = rebuild.surfaces.items()
-        assert resumed.final is not None and RESUMED_NOTE in resumed.final.warnings
+        fake: FakeGroq, replicas: tuple[ConversationService, ConversationService]) -> None:
+    stalled, survivor = replicas
+    stuck = StallingSurface()
+    answering = asyncio.create_task(stalled.handle_mention(_mention("who answers this?"), stuck))
+    async with asyncio.timeout(10):
+        await stuck.stalled.wait()
+    # Silent longer than its lease (as after a long GC pause or a frozen VM): the survivor takes over.
+    await stalled.db.owners.heartbeat(stalled.db.owner, now=time.time() - 10_000)
+    rebuild = Rebuilder()
+    await survivor.recover("slack", rebuild)  # claims the run and answers it again
+    [(original, resumed)] = rebuild.surfaces.items()
+    assert resumed.final is not None and RESUMED_NOTE in resumed.final.warnings
 
-        stuck.resume.set()  # the stalled process wakes up and writes its answer too…
-        assert await asyncio.wait_for(answering, 20) == original
-        assert stuck.final is None and stuck.failure is None  # …but does not deliver it: one answer only
+    stuck.resume.set()  # the stalled process wakes up and writes its answer too…
+    assert await asyncio.wait_for(answering, 20) == original
+    assert stuck.final is None and stuck.failure is None  # …but does not deliver it: one answer only
 
-        run = await survivor.db.runs.get(original, GENERAL)
-        assert run is not None and run.status == "interrupted"  # the stalled outcome did not overwrite it
-        answer = await survivor.db.runs.latest(GENERAL, "t1")
-        assert answer is not None and answer.status == "done" and answer.id != original
-        assert await survivor.db.turns.count(GENERAL, "t1") == 2  # one question, one answer in the history
-    finally:
-        await stalled.aclose()
-        await survivor.aclose()
+    run = await survivor.db.runs.get(original, GENERAL)
+    assert run is not None and run.status == "interrupted"  # the stalled outcome did not overwrite it
+    answer = await survivor.db.runs.latest(GENERAL, "t1")
+    assert answer is not None and answer.status == "done" and answer.id != original
+    assert await survivor.db.turns.count(GENERAL, "t1") == 2  # one question, one answer in the history
 
 
 async def test_a_replica_that_notices_its_run_was_taken_over_stops_answering_it_and_stays_quiet(
         fake: FakeGroq, postgres_url: str, tmp_path: Path) -> None:
-    stalled = await ConversationService.create(_settings(  # it checks its runs with every heartbeat
-        fake, tmp_path / "unused.db", MOA_DATABASE_URL=postgres_url, MOA_LEASE_HEARTBEAT="0.2",
-        MOA_LEASE_EXPIRY="7200"))
-    survivor = await ConversationService.create(_settings(
-        fake, tmp_path / "unused.db", MOA_DATABASE_URL=postgres_url, MOA_LEASE_HEARTBEAT="3600",
-        MOA_LEASE_EXPIRY="7200"))
+    stalled = await _replica(fake, postgres_url, tmp_path, heartbeat_s="0.2")  # checks its runs every heartbeat
+    survivor = await _replica(fake, postgres_url, tmp_path)
     try:
         stuck = StallingSurface()
         answering = asyncio.create_task(stalled.handle_mention(_mention("who answers this?"), stuck))
@@ -122,6 +129,29 @@ async def test_a_replica_that_notices_its_run_was_taken_over_stops_answering_it_
     finally:
         await stalled.aclose()
         await survivor.aclose()
+
+
+async def test_a_replica_stopping_after_its_answers_were_taken_over_tells_no_one_they_were_interrupted(
+        fake: FakeGroq, replicas: tuple[ConversationService, ConversationService]) -> None:
+    stalled, survivor = replicas
+    running, queued = StallingSurface(), RecordingSurface()
+    tasks = [asyncio.create_task(stalled.handle_mention(_mention("first"), running))]
+    async with asyncio.timeout(10):
+        await running.stalled.wait()
+    # One answer at a time per channel: the second question waits in the queue behind the stalled one.
+    tasks.append(asyncio.create_task(stalled.handle_mention(_mention("second", thread="t2", message_id="m2"),
+                                                            queued)))
+    await queued.wait_for(lambda s: bool(s.progress))
+    await stalled.db.owners.heartbeat(stalled.db.owner, now=time.time() - 10_000)
+    rebuild = Rebuilder()
+    await survivor.recover("slack", rebuild)
+    assert len(rebuild.surfaces) == 2 and all(s.final is not None for s in rebuild.surfaces.values())
+
+    await stalled.drain(grace_s=0.05)  # the stalled process is stopped (SIGTERM) with both still its own
+    for task in tasks:
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert running.failure is None and queued.failure is None  # no "interrupted" beside the answers
 
 
 async def _crash_with_questions(path: Path, *channels: ChannelKey) -> list[int]:
