@@ -29,7 +29,7 @@ from bot.settings import Settings
 from bot.surface import AgentProgress, FinalAnswer, Progress, ReplySurface
 from bot.throttle import CoalescingUpdater
 from moa.config import MoaConfig, parse_config
-from moa.engine import MoaEngine
+from moa.engine import MoaEngine, layer_cost
 from moa.errors import ConfigError
 from moa.events import (
     AggregatorDelta,
@@ -104,7 +104,8 @@ class ConversationService:
         self._closing = False
         self._pruner: asyncio.Task[None] | None = None
         self._keepalive: asyncio.Task[None] | None = None
-        self._unfinished = list(db.interrupted_at_open)
+        self._unfinished: list[UnfinishedRun] = []  # claimed cut-off runs not yet answered or told
+        self._claims_pending: set[str] = set()  # platforms whose cut-off runs could not be claimed yet
         # How each adapter rebuilds a cut-off run's surface; runs taken over from a replica use them too.
         self._rebuilders: dict[str, RebuildSurface] = {}
         self._takeovers: set[asyncio.Task[None]] = set()
@@ -112,14 +113,12 @@ class ConversationService:
         # Runs whose outcome could not be stored (storage failed): retried with every heartbeat.
         self._unsettled: dict[int, tuple[RunStatus, str | None]] = {}
         self._claimed: OrderedDict[str, None] = OrderedDict()  # event keys seen while storage failed
+        self._live: dict[int, _RunState] = {}  # runs being answered now, checked for take-overs
 
     @classmethod
     async def create(cls, settings: Settings) -> ConversationService:
         """Open the database and the model providers named by `settings`."""
         db = await Database.open(settings.database, lease_expiry_s=settings.lease_expiry_s)
-        if db.interrupted_at_open:
-            log.info("marked %d unfinished runs from the last process as interrupted",
-                     len(db.interrupted_at_open))
         providers = ProviderRegistry.from_env(settings.env, call_timeout_s=settings.call_timeout_s,
                                               deadline_s=settings.run_deadline_s)
         engine = MoaEngine(providers, call_timeout_s=settings.call_timeout_s,
@@ -176,14 +175,18 @@ class ConversationService:
             async with self._gate.slot(mention.channel, tell_position):
                 if self._closing:
                     await self._settle(state, "interrupted", INTERRUPTED)
-                    await surface.fail(INTERRUPTED, None)
+                    if not state.taken_over:  # else the process that took it over answers it
+                        await surface.fail(INTERRUPTED, None)
                     return None
                 if await self._over_budget(mention, surface, exclude_run=run_id):  # answers queued meanwhile count
                     await self._discard(state)
                     return None
-                if run_id is not None:
-                    await keeper.write("starting a run", lambda: self.db.runs.set_running(
-                        run_id, config.export_json()))
+                if run_id is not None and await keeper.value("starting a run", lambda: self.db.runs.set_running(
+                        run_id, config.export_json(), owner=self.db.owner)) is False:
+                    state.settled = state.taken_over = True  # stalled past its lease: another process has it
+                    log.warning("run %s was taken over by another process before it started; not answering "
+                                "it here", run_id)
+                    return None
                 return await self._run(mention, question, config, surface, state)
         except QueueFull:
             await self._settle(state, "failed", BUSY)
@@ -192,8 +195,9 @@ class ConversationService:
         except asyncio.CancelledError:  # cancelled while waiting in the queue (shutdown)
             if not state.settled:
                 await asyncio.shield(self._settle(state, "interrupted", INTERRUPTED))
-                with contextlib.suppress(Exception):
-                    await asyncio.shield(surface.fail(INTERRUPTED, None))
+                if not state.taken_over:  # else the process that took it over answers it
+                    with contextlib.suppress(Exception):
+                        await asyncio.shield(surface.fail(INTERRUPTED, None))
             raise
 
     async def _over_budget(self, mention: Mention, surface: ReplySurface, exclude_run: int | None = None) -> bool:
@@ -249,6 +253,9 @@ class ConversationService:
 
     async def _run(self, mention: Mention, question: str, config: MoaConfig, surface: ReplySurface,
                    state: _RunState) -> int | None:
+        surface = _OwnedSurface(surface, state)  # quiet once another process has taken the run over
+        if state.run_id is not None:
+            self._live[state.run_id] = state
         progress = _ProgressTracker(config, self._redact)
         try:
             await surface.show_progress(progress.snapshot())  # at once: something visible within a second
@@ -265,6 +272,10 @@ class ConversationService:
         try:
             async with contextlib.aclosing(self.engine.run(question, config, history)) as events:
                 async for event in events:
+                    if state.taken_over:  # another process answers it now: stop spending on it here
+                        log.warning("run %s was taken over by another process while this one stalled; "
+                                    "stopping it here", state.run_id)
+                        break
                     report.see(event)
                     match event:
                         case LayerStarted() | ProposerFinished() | AggregatorStarted() | BudgetWaiting():
@@ -294,10 +305,13 @@ class ConversationService:
             log.exception("run %s crashed", state.run_id)
             await updater.settle()
             await self._settle(state, "failed", repr(err), outputs)
-            await self._save_turns(mention, state, question)
-            await surface.fail(self._redact(render_failure(err)), state.run_id if state.saved else None)
+            if not state.taken_over:
+                await self._save_turns(mention, state, question)
+                await surface.fail(self._redact(render_failure(err)), state.run_id if state.saved else None)
         finally:
             report.end(sys.exc_info()[1])
+            if state.run_id is not None:
+                self._live.pop(state.run_id, None)
         return state.run_id
 
     async def _history(self, mention: Mention) -> tuple[list[Turn], str | None]:
@@ -324,6 +338,8 @@ class ConversationService:
         layers = [replace(out, text=_clean_text(out.text), error=self._redact(out.error) if out.error else None)
                   for out in _flat(done.layers)]
         await self._settle(state, "done", None, layers, answer=answer, done=done)
+        if state.taken_over:
+            return
         await self._save_turns(mention, state, question, answer)
         warning = state.keeper.warning()
         shown_run = state.run_id if state.saved else None
@@ -337,12 +353,16 @@ class ConversationService:
                     surface: ReplySurface) -> None:
         error = self._redact(failed.error)
         await self._settle(state, "failed", error, _flat(failed.layers), usage=failed)
+        if state.taken_over:
+            return
         await self._save_turns(mention, state, question)
         await surface.fail(error, state.run_id if state.saved and failed.layers else None)
 
     async def _interrupt(self, mention: Mention, question: str, state: _RunState,
                          outputs: list[ProposerFinished], surface: ReplySurface) -> None:
         await self._settle(state, "interrupted", INTERRUPTED, outputs)
+        if state.taken_over:
+            return
         await self._save_turns(mention, state, question)
         with contextlib.suppress(Exception):
             await surface.fail(INTERRUPTED, state.run_id if state.saved and outputs else None)
@@ -351,20 +371,31 @@ class ConversationService:
                       outputs: list[ProposerFinished] | None = None, *, answer: str | None = None,
                       done: RunFinished | None = None, usage: RunFailed | None = None) -> None:
         """Store the run's outcome; when storage fails, keep trying in the background so a restart does
-        not mistake a delivered answer for a cut-off one."""
+        not mistake a delivered answer for a cut-off one.
+
+        Storing is also the check that the run is still this process's: one that stalled past its lease
+        may have been taken over meanwhile (`state.taken_over`), and then the other process answers it.
+        """
         state.settled = True
         run_id = state.run_id
         if run_id is None:
             return
         spent = done or usage
         kept = [replace(out, error=self._redact(out.error)) if out.error else out for out in outputs or []]
-        state.saved = await state.keeper.write("saving the run", lambda: self.db.runs.finish(
+        stored = await state.keeper.value("saving the run", lambda: self.db.runs.finish(
             run_id, status=status, answer=answer, error=error, proposers=_records(kept),
             total_s=done.timings.total_s if done else None,
             prompt_tokens=spent.usage.prompt_tokens if spent else None,
             completion_tokens=spent.usage.completion_tokens if spent else None,
-            cost_usd=done.cost_usd if done else None))
-        if not state.saved:
+            # a failed run's calls cost money too: usage and budgets count them
+            cost_usd=done.cost_usd if done else layer_cost(_flat(usage.layers)) if usage else None,
+            owner=self.db.owner))
+        state.saved = stored is True
+        if stored is False:
+            state.taken_over = True
+            log.warning("run %s was taken over by another process while this one stalled; its %s outcome "
+                        "is not delivered here", run_id, status)
+        elif stored is None:
             self._unsettled[run_id] = (status, error)
 
     async def _discard(self, state: _RunState) -> None:
@@ -459,8 +490,25 @@ class ConversationService:
         """The newest run in a channel (or one of its threads)."""
         return await self.db.runs.latest(channel, thread)
 
+    async def claim_cut_off(self, platforms: list[str]) -> None:
+        """Claim the runs on `platforms` whose owner is gone (a crash; an expired lease), to answer or tell
+        them from here. Only platforms this process serves claim theirs: another platform's runs wait for a
+        process that runs its adapter. A claim storage refuses is retried with the heartbeat."""
+        try:
+            taken = await self.db.runs.take_cut_off(self.db.owners.live_since(), platforms=platforms,
+                                                    by=self.db.owner)
+        except Exception as err:
+            log.warning("could not look for answers the last process left (%s); trying again later",
+                        describe(err))
+            self._claims_pending.update(platforms)
+            return
+        self._claims_pending.difference_update(platforms)
+        if taken:
+            log.info("claimed %d answers a gone process left on %s", len(taken), ", ".join(platforms))
+        self._unfinished.extend(taken)
+
     def take_unfinished(self, platform: str) -> list[UnfinishedRun]:
-        """Runs on `platform` a dead process left unanswered; handed out once."""
+        """Claimed runs on `platform` not yet answered or told; handed out once."""
         taken = [run for run in self._unfinished if run.channel.platform == platform]
         self._unfinished = [run for run in self._unfinished if run.channel.platform != platform]
         return taken
@@ -469,6 +517,7 @@ class ConversationService:
         """Answer the questions a dead process left on `platform` — again when recent, else tell them to
         ask again — through surfaces rebuilt from their stored handles, so no old status stays frozen."""
         self._rebuilders[platform] = rebuild
+        await self.claim_cut_off([platform])
         now = time.time() if now is None else now
         answers = []
         for run in self.take_unfinished(platform):
@@ -552,23 +601,34 @@ class ConversationService:
             except Exception as err:  # storage may be down; answers go on regardless
                 log.debug("heartbeat failed: %r", err)
             await self._settle_later()
-            if self.db.dialect == "postgresql":  # replicas share the database: one of them may have died
+            # Replicas share the database: one of them may have died. Or a claim at start failed.
+            if self.db.dialect == "postgresql" or self._claims_pending:
+                await self._notice_taken_over()
                 await self._take_over()
+
+    async def _notice_taken_over(self) -> None:
+        """Mark the runs being answered here that another process claimed (this one stalled past its
+        lease): they stop at their next event and show nothing more; the claimer answers them."""
+        if not self._live:
+            return
+        try:
+            lost = await self.db.runs.taken_from(self.db.owner, list(self._live))
+        except Exception as err:
+            log.debug("checking for taken-over runs failed: %r", err)
+            return
+        for run_id in lost:
+            if (state := self._live.get(run_id)) is not None:
+                state.taken_over = True
 
     async def _take_over(self) -> None:
         """Claim the runs of replicas whose lease expired, and answer or tell them from here (in the
         background: the heartbeat must go on meanwhile, or this process would look gone too)."""
         if not self._rebuilders or self._closing:
             return
-        try:
-            taken = await self.db.runs.take_cut_off(self.db.owners.live_since(), platforms=list(self._rebuilders))
-        except Exception as err:
-            log.debug("looking for cut-off runs failed: %r", err)
+        before = len(self._unfinished)
+        await self.claim_cut_off(list(self._rebuilders))
+        if len(self._unfinished) == before:
             return
-        if not taken:
-            return
-        log.info("taking over %d answers of a process whose lease expired", len(taken))
-        self._unfinished.extend(taken)
         for platform, rebuild in self._rebuilders.items():
             task = asyncio.create_task(self.recover(platform, rebuild))
             self._takeovers.add(task)
@@ -578,7 +638,7 @@ class ConversationService:
         """Store the outcomes storage refused earlier, so a restart never answers them twice."""
         for run_id, (status, error) in list(self._unsettled.items()):
             try:
-                await self.db.runs.set_status(run_id, status, error)
+                await self.db.runs.set_status(run_id, status, error, owner=self.db.owner)
             except Exception as err:
                 log.debug("run %s outcome still not stored: %r", run_id, err)
                 return
@@ -594,7 +654,36 @@ class _RunState:
     notes: tuple[str, ...] = ()
     handle: str | None = None  # the status message's handle as last stored
     saved: bool = False  # the outcome (and layers) reached storage
+    taken_over: bool = False  # another process claimed the run (this one stalled past its lease)
     settled: bool = False  # an outcome was decided (stored or not)
+
+
+class _OwnedSurface:
+    """A run's surface that goes quiet once the run is taken over: the claiming process, which answers it
+    again, owns the thread's status from then on."""
+
+    def __init__(self, inner: ReplySurface, state: _RunState) -> None:
+        self._inner = inner
+        self._state = state
+        self.min_update_interval = inner.min_update_interval
+
+    async def show_progress(self, progress: Progress) -> None:
+        if not self._state.taken_over:
+            await self._inner.show_progress(progress)
+
+    async def stream_answer(self, partial: str) -> None:
+        if not self._state.taken_over:
+            await self._inner.stream_answer(partial)
+
+    async def finish(self, answer: FinalAnswer) -> list[str]:
+        return [] if self._state.taken_over else await self._inner.finish(answer)
+
+    async def fail(self, message: str, run_id: int | None) -> None:
+        if not self._state.taken_over:
+            await self._inner.fail(message, run_id)
+
+    def handle(self) -> str | None:
+        return self._inner.handle()
 
 
 _LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")

@@ -18,7 +18,7 @@ from storage.connection import SharedConnection
 from storage.errors import StorageError
 from storage.event_keys import EventKeyRepository
 from storage.lock import ProcessLock
-from storage.models import ChannelKey, UnfinishedRun
+from storage.models import ChannelKey
 from storage.owners import EXPIRY_S, OwnerRepository, new_owner_id
 from storage.postgres import PgConnection, is_postgres_url
 from storage.runs import RunRepository
@@ -40,11 +40,10 @@ class Database:
     Use `await Database.open(path_or_url)`, then db.configs / turns / runs / event_keys / usage / votes / budgets.
     """
 
-    def __init__(self, shared: Connection, interrupted_at_open: list[UnfinishedRun], *,
-                 owner: str = "", lock: ProcessLock | None = None, lease_expiry_s: float = EXPIRY_S) -> None:
+    def __init__(self, shared: Connection, *, owner: str = "", lock: ProcessLock | None = None,
+                 lease_expiry_s: float = EXPIRY_S) -> None:
         self._shared = shared
         self._lock = lock
-        self.interrupted_at_open = interrupted_at_open
         self.owner = owner  # this process's id, recorded on the runs it starts
         self.owners = OwnerRepository(shared, lease_expiry_s)
         self.configs = ConfigRepository(shared)
@@ -73,26 +72,26 @@ class Database:
 
     @classmethod
     async def _open_postgres(cls, url: str, lease_expiry_s: float) -> Database:
-        """Connect, migrate, take a lease for this process, and claim the runs of owners whose lease expired.
+        """Connect, migrate and take a lease for this process.
 
         Other processes may be answering on the same database right now: a run left running is cut off
-        only when its owner stopped heartbeating (no file lock can prove the others gone).
+        only when its owner stopped heartbeating (no file lock can prove the others gone). Cut-off runs are
+        claimed per platform by whoever serves it (`runs.take_cut_off`), not here.
         """
         shared = await PgConnection.open(url)
         try:
             owner = new_owner_id()
-            owners = OwnerRepository(shared, lease_expiry_s)
-            await owners.register(owner)
-            interrupted = await RunRepository(shared).take_cut_off(owners.live_since())
+            await OwnerRepository(shared, lease_expiry_s).register(owner)
         except BaseException:
             await shared.close()
             raise
-        return cls(shared, interrupted, owner=owner, lease_expiry_s=lease_expiry_s)
+        return cls(shared, owner=owner, lease_expiry_s=lease_expiry_s)
 
     @classmethod
     async def _open_sqlite(cls, path: str | Path) -> Database:
-        """Create or open the file for this process alone, migrate it forward, and claim the runs a dead
-        process left queued or running (`interrupted_at_open`).
+        """Create or open the file for this process alone and migrate it forward. Every other owner is gone
+        then (the file lock proves it): the runs they left queued or running are cut off, for the adapter
+        of their platform to claim (`runs.take_cut_off`) and answer or tell.
 
         Raises StorageError with a sentence naming the file and the fix when it cannot be used.
         """
@@ -121,8 +120,6 @@ class Database:
             await owners.register(owner)
             if lock is not None:  # the file lock proves every other owner is gone
                 await owners.forget_others(owner)
-            # A queued or running run of a dead owner will never finish: claim it to answer or tell.
-            interrupted = await RunRepository(shared).take_cut_off(owners.live_since())
             await conn.execute(f"PRAGMA busy_timeout = {RUNTIME_BUSY_TIMEOUT_MS}")
         except BaseException as err:
             if conn is not None:
@@ -135,14 +132,14 @@ class Database:
             if isinstance(err, SchemaTooNew):
                 raise SchemaTooNew(f"{path}: {err}") from None
             raise
-        return cls(shared, interrupted, owner=owner, lock=lock)
+        return cls(shared, owner=owner, lock=lock)
 
     @classmethod
     async def open_read_only(cls, path: str | Path) -> Database:
         """Open an existing file (or PostgreSQL database) for reading only, next to a running bot: no
         migration, no recovery."""
         if is_postgres_url(str(path)):
-            return cls(await PgConnection.open(str(path), migrate_schema=False), [])
+            return cls(await PgConnection.open(str(path), migrate_schema=False))
         try:
             conn = await aiosqlite.connect(f"file:{quote(str(path))}?mode=ro", uri=True)
         except sqlite3.OperationalError:
@@ -157,7 +154,7 @@ class Database:
         except BaseException:
             await conn.close()
             raise
-        return cls(SharedConnection(conn), [])
+        return cls(SharedConnection(conn))
 
     async def close(self) -> None:
         """Wait for the statement in flight, then close the connection and give up the file."""

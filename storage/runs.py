@@ -34,6 +34,13 @@ def _channel_params(channel: ChannelKey) -> tuple[str, str, str]:
     return (channel.platform, channel.workspace, channel.channel)
 
 
+def _owned_by(owner: str | None) -> tuple[str, tuple[str, ...]]:
+    """The WHERE clause (and its parameter) that keeps a write to runs still owned by `owner` (None: any)."""
+    if owner is None:
+        return "", ()
+    return " AND owner = ?", (owner,)
+
+
 def _record(row: Row, answer_ids: list[Row], proposers: list[Row]) -> RunRecord:
     return RunRecord(
         id=row[0],
@@ -98,10 +105,12 @@ class RunRepository:
             ),
         )
 
-    async def set_running(self, run_id: int, config_json: str) -> None:
-        """A queued run got its slot: it runs now, with the config it loaded."""
-        await self._db.execute("UPDATE runs SET status = 'running', config_json = ? WHERE id = ?",
-                               (config_json, run_id))
+    async def set_running(self, run_id: int, config_json: str, *, owner: str | None = None) -> bool:
+        """A queued run got its slot: it runs now, with the config it loaded. False (nothing changed) when
+        `owner` is given and the run is no longer its own: another process took it over."""
+        mine, params = _owned_by(owner)
+        return bool(await self._db.execute("UPDATE runs SET status = 'running', config_json = ? WHERE id = ?" + mine,
+                                           (config_json, run_id, *params)))
 
     async def discard(self, run_id: int) -> None:
         """Forget a question that was refused before it ran (e.g. over budget while it waited)."""
@@ -123,12 +132,18 @@ class RunRepository:
         prompt_tokens: int | None,
         completion_tokens: int | None,
         cost_usd: float | None,
-    ) -> None:
-        """Store the outcome and all proposer outputs in one transaction (all or nothing)."""
+        owner: str | None = None,
+    ) -> bool:
+        """Store the outcome and all proposer outputs in one transaction (all or nothing).
+
+        With `owner`, only while the run is still that owner's: False (nothing stored) when another process
+        took it over — the same row condition the take-over claims by, so exactly one of them wins.
+        """
+        mine, params = _owned_by(owner)
         async with self._db.transaction() as tx:
             updated = await tx.execute(
                 "UPDATE runs SET status = ?, answer = ?, error = ?, finished_at = ?, total_s = ?,"
-                " prompt_tokens = ?, completion_tokens = ?, cost_usd = ? WHERE id = ?",
+                " prompt_tokens = ?, completion_tokens = ?, cost_usd = ? WHERE id = ?" + mine,
                 (
                     status,
                     answer,
@@ -139,9 +154,12 @@ class RunRepository:
                     completion_tokens,
                     cost_usd,
                     run_id,
+                    *params,
                 ),
             )
             if not updated:
+                if owner is not None and await tx.fetchall("SELECT 1 FROM runs WHERE id = ?", (run_id,)):
+                    return False  # taken over by another process
                 raise UnknownRun(run_id)
             # Replace, so that finishing twice never duplicates layers.
             await tx.execute("DELETE FROM proposer_outputs WHERE run_id = ?", (run_id,))
@@ -164,11 +182,16 @@ class RunRepository:
                     for seq, p in enumerate(proposers)
                 ],
             )
+        return True
 
-    async def set_status(self, run_id: int, status: RunStatus, error: str | None) -> None:
-        """Just the outcome, without layers: what is kept when a full finish() could not be."""
-        await self._db.execute("UPDATE runs SET status = ?, error = ?, finished_at = ? WHERE id = ?",
-                               (status, error, time.time(), run_id))
+    async def set_status(self, run_id: int, status: RunStatus, error: str | None, *,
+                         owner: str | None = None) -> bool:
+        """Just the outcome, without layers: what is kept when a full finish() could not be. With `owner`,
+        only while the run is still its own (False: taken over, nothing changed)."""
+        mine, params = _owned_by(owner)
+        return bool(await self._db.execute(
+            "UPDATE runs SET status = ?, error = ?, finished_at = ? WHERE id = ?" + mine,
+            (status, error, time.time(), run_id, *params)))
 
     async def set_answer_messages(self, run_id: int, message_ids: Sequence[str]) -> None:
         """Attach the messages that carry the answer; ids already attached are kept (calls accumulate)."""
@@ -213,24 +236,36 @@ class RunRepository:
         return await self._load(sql, (*_channel_params(channel), thread))
 
     async def take_cut_off(self, live_since: float, now: float | None = None,
-                           platforms: Collection[str] | None = None) -> list[UnfinishedRun]:
+                           platforms: Collection[str] | None = None, by: str | None = None) -> list[UnfinishedRun]:
         """Claim every queued or running run whose owner is not alive: mark it 'interrupted', return it.
 
         An owner is alive while its heartbeat is newer than `live_since` (see OwnerRepository). One
         UPDATE … RETURNING claims each run once, even when several processes ask at the same moment.
-        `platforms` limits the claim to runs this process can answer or tell.
+        `platforms` limits the claim to runs this process can answer or tell. The claimed runs become
+        `by`'s, so an owner that was only stalled, not dead, finds them no longer its own (see finish()).
         """
         only = "" if platforms is None else f" AND platform IN ({', '.join('?' for _ in platforms) or 'NULL'})"
+        # Never its own: a process knows its runs are alive even when its heartbeat could not be stored.
+        not_mine = "" if by is None else " AND (owner IS NULL OR owner <> ?)"
         rows = await self._db.fetchall_write(
-            "UPDATE runs SET status = 'interrupted', finished_at = ?"
+            "UPDATE runs SET status = 'interrupted', finished_at = ?, owner = ?"
             " WHERE status IN ('queued', 'running')"
-            " AND (owner IS NULL OR owner NOT IN (SELECT id FROM owners WHERE heartbeat_at >= ?))" + only +
+            " AND (owner IS NULL OR owner NOT IN (SELECT id FROM owners WHERE heartbeat_at >= ?))" + only + not_mine +
             " RETURNING id, platform, workspace, channel, thread, trigger_message_id, question, author,"
             " author_name, started_at, surface",
-            (time.time() if now is None else now, live_since, *(platforms or ())))
+            (time.time() if now is None else now, by, live_since, *(platforms or ()), *(() if by is None else (by,))))
         runs = [UnfinishedRun(row[0], ChannelKey(row[1], row[2], row[3]), row[4], row[5], row[6], row[7],
                               row[8], row[9], row[10]) for row in rows]
         return sorted(runs, key=lambda run: run.id)
+
+    async def taken_from(self, owner: str, run_ids: Collection[int]) -> set[int]:
+        """Which of `run_ids` are no longer `owner`'s: another process claimed them (see take_cut_off)."""
+        if not run_ids:
+            return set()
+        rows = await self._db.fetchall(
+            f"SELECT id FROM runs WHERE id IN ({', '.join('?' for _ in run_ids)}) AND (owner IS NULL OR owner <> ?)",
+            (*run_ids, owner))
+        return {row[0] for row in rows}
 
     async def mark_interrupted(self) -> list[UnfinishedRun]:
         """Claim every queued or running run as 'interrupted' (their processes are gone); returns them."""

@@ -207,14 +207,13 @@ def _contributions(runs: Sequence[Row], proposers: Iterable[Row]) -> DayUsage:
         proposer_out = sum(p[3] or 0 for p in outputs)
         usage.prompt_tokens += run[8] if run[8] is not None else proposer_in
         usage.completion_tokens += run[9] if run[9] is not None else proposer_out
-        if done:
-            if run[10] is None:
-                usage.unpriced += 1
-            else:
-                usage.cost_usd += run[10]
-            if run[7] is not None:
-                bucket = bucket_of(run[7])
-                usage.latency[bucket] = usage.latency.get(bucket, 0) + 1
+        if run[10] is not None:  # what a failed run spent counts too
+            usage.cost_usd += run[10]
+        elif done:
+            usage.unpriced += 1
+        if done and run[7] is not None:
+            bucket = bucket_of(run[7])
+            usage.latency[bucket] = usage.latency.get(bucket, 0) + 1
         for p in outputs:
             m = out.model(channel, day, p[1])
             m.calls += 1

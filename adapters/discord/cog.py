@@ -24,6 +24,7 @@ from bot.chunking import split_text
 from bot.service import CommandContext, Mention
 from bot.surface import ReplySurface
 from moa.config import PRESET_DESCRIPTIONS
+from storage.errors import StorageError
 from storage.models import UnfinishedRun
 
 if TYPE_CHECKING:
@@ -161,13 +162,23 @@ class MoaCog(commands.Cog):
             except discord.HTTPException:
                 return
         key, _ = place_of(channel, payload.guild_id)
-        run = await self.service.reveal_layers(key, message_id=str(payload.message_id))
+        try:
+            run = await self.service.reveal_layers(key, message_id=str(payload.message_id))
+        except StorageError as err:  # storage is down: say so where the 🔍 was, as the button does
+            await self._reply_to_reaction(channel, payload, str(err))
+            return
         if run is None or not isinstance(channel, discord.abc.Messageable):
             return
         if not await self.service.claim_event(f"discord:reveal:{payload.message_id}:{payload.user_id}"):
             return
         content, view = layers_page(run, 0)
         await channel.send(content, view=view, allowed_mentions=NO_PINGS)
+
+    async def _reply_to_reaction(self, channel: object, payload: discord.RawReactionActionEvent, text: str) -> None:
+        """`text` as a reply to the reacted-to message. Not claimed: the member may well try again."""
+        if isinstance(channel, discord.abc.Messageable):
+            await channel.send(text, allowed_mentions=NO_PINGS, reference=discord.MessageReference(
+                message_id=payload.message_id, channel_id=payload.channel_id, fail_if_not_exists=False))
 
     # ---- /moa --------------------------------------------------------------------------------------
     async def _command(self, interaction: discord.Interaction[Any], text: str) -> None:

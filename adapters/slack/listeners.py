@@ -88,7 +88,11 @@ def register_listeners(app: AsyncApp, service: ConversationService, settings: Se
         key = f"slack:reaction:{team}:{item['channel']}:{item['ts']}:{event.get('user')}:{event.get('event_ts')}"
         if not await _claim(service, body, key):
             return
-        run = await service.reveal_layers(ChannelKey("slack", team, item["channel"]), message_id=item["ts"])
+        try:
+            run = await service.reveal_layers(ChannelKey("slack", team, item["channel"]), message_id=item["ts"])
+        except StorageError as err:  # storage is down: say so to the reacting member, as the button does
+            await client.chat_postEphemeral(channel=item["channel"], user=event.get("user", ""), text=str(err))
+            return
         if run is None:
             return  # not one of our answers
         for message in _layer_messages(run):

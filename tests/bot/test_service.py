@@ -328,3 +328,25 @@ async def test_a_burst_of_100_mentions_over_25_channels_is_queued_not_refused(fa
         assert all(s.final is not None for s in surfaces)
     finally:
         await svc.aclose()
+
+
+async def test_what_a_failed_answer_spent_counts_in_usage(service: ConversationService, fake: FakeGroq) -> None:
+    config = service.settings.default_config
+    fallback = config.fallback()
+    assert fallback is not None
+    for model in (config.main_model, fallback):  # the proposers answer (and cost), then no one can aggregate
+        fake.fail(model, 400, times=100)
+    surface = RecordingSurface()
+    run_id = await service.handle_mention(_mention("who pays for this?"), surface)
+    assert surface.failure is not None and "aggregator" in surface.failure
+
+    assert run_id is not None
+    run = await service.db.runs.get(run_id, GENERAL)
+    assert run is not None and run.status == "failed"
+    assert run.cost_usd is not None and run.cost_usd > 0 and run.prompt_tokens
+
+    reply = await service.run_command(CommandContext(GENERAL, "U1", _admin), "usage")
+    [cost] = [line.split() for line in reply.text.splitlines() if line.startswith("cost")]
+    [failures] = [line.split() for line in reply.text.splitlines() if line.startswith("failures")]
+    assert failures[1:] == ["1", "1", "1"]
+    assert all(value.startswith("$") and float(value[1:]) > 0 for value in cost[1:]), cost

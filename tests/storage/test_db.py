@@ -39,9 +39,9 @@ async def test_new_file_is_wal_at_current_schema(tmp_path: Path) -> None:
         assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
-async def test_runs_left_running_are_interrupted_at_restart(db_target: str) -> None:
+async def test_runs_left_running_are_claimed_as_interrupted_after_a_restart(db_target: str) -> None:
     first = await Database.open(db_target)
-    assert first.interrupted_at_open == []
+    assert await first.runs.take_cut_off(first.owners.live_since(), by=first.owner) == []
     crashed = await first.runs.start(CHANNEL, "t", "M1", "q", "{}")
     finished = await first.runs.start(CHANNEL, "t", "M2", "q", "{}")
     await _finish(first, finished)
@@ -49,7 +49,8 @@ async def test_runs_left_running_are_interrupted_at_restart(db_target: str) -> N
 
     second = await Database.open(db_target)
     try:
-        assert [(r.id, r.channel, r.thread, r.trigger_message_id) for r in second.interrupted_at_open] == [
+        claimed = await second.runs.take_cut_off(second.owners.live_since(), by=second.owner)
+        assert [(r.id, r.channel, r.thread, r.trigger_message_id) for r in claimed] == [
             (crashed, CHANNEL, "t", "M1")]  # who to tell, and where
         run = await second.runs.get(crashed, CHANNEL)
         done = await second.runs.get(finished, CHANNEL)
@@ -66,7 +67,7 @@ async def test_a_replica_starting_on_postgresql_leaves_the_others_runs_running(p
         answering = await first.runs.start(CHANNEL, "t", "M1", "q", "{}", owner=first.owner)
         second = await Database.open(postgres_url)  # another replica starts while the first answers
         try:
-            assert second.interrupted_at_open == []
+            assert await second.runs.take_cut_off(second.owners.live_since(), by=second.owner) == []
             run = await second.runs.get(answering, CHANNEL)
             assert run is not None and run.status == "running"
         finally:

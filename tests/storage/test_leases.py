@@ -64,7 +64,8 @@ async def test_a_replica_starting_takes_only_the_runs_of_dead_owners(postgres_ur
         await crashed.owners.heartbeat(crashed.owner, now=time.time() - 3600)  # silent for an hour
         newcomer = await Database.open(postgres_url)
         try:
-            assert [run.id for run in newcomer.interrupted_at_open] == [lost]
+            claimed = await newcomer.runs.take_cut_off(newcomer.owners.live_since(), by=newcomer.owner)
+            assert [run.id for run in claimed] == [lost]
         finally:
             await newcomer.close()
     finally:
@@ -81,3 +82,28 @@ async def test_claims_can_be_limited_to_the_platforms_a_replica_serves(replicas:
     taken = await survivor.runs.take_cut_off(survivor.owners.live_since(now=later), platforms=["discord"])
 
     assert [run.question for run in taken] == ["discord question"]
+
+
+async def _finish_as(db: Database, run_id: int) -> bool:
+    return await db.runs.finish(run_id, status="done", answer="a", error=None, proposers=[], total_s=1.0,
+                                prompt_tokens=1, completion_tokens=1, cost_usd=None, owner=db.owner)
+
+
+async def test_a_run_is_either_finished_by_its_stalled_owner_or_taken_over_never_both(
+        replicas: list[Database]) -> None:
+    stalled, survivor, _ = replicas
+    started = [await _start(stalled, f"q{i}") for i in range(20)]
+    later = time.time() + EXPIRY_S + 1  # the owner looks gone, yet it is about to finish its runs
+    await survivor.owners.heartbeat(survivor.owner, now=later)
+
+    finished, claimed = await asyncio.gather(
+        asyncio.gather(*(_finish_as(stalled, run_id) for run_id in started)),
+        survivor.runs.take_cut_off(survivor.owners.live_since(now=later), by=survivor.owner))
+
+    taken = {run.id for run in claimed}
+    assert {run_id for run_id, done in zip(started, finished, strict=True) if done} == set(started) - taken
+    assert await stalled.runs.taken_from(stalled.owner, started) == taken  # what it would notice at its heartbeat
+    for run_id in taken:  # the old owner can no longer settle what it lost, even late
+        assert await stalled.runs.set_status(run_id, "done", None, owner=stalled.owner) is False
+        run = await survivor.runs.get(run_id, CHANNEL)
+        assert run is not None and run.status == "interrupted"

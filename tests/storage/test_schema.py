@@ -85,9 +85,9 @@ async def test_v1_file_opens_with_its_data(db_path: Path) -> None:
         default = await db.configs.effective(ChannelKey("slack", "T01", "C99"))
         history = await db.turns.history(CHANNEL, "1700.1", 1000)
         run = await db.runs.find_by_message(CHANNEL, "M-a2")
+        interrupted_at_open = await db.runs.take_cut_off(db.owners.live_since(), by=db.owner)
         interrupted = await db.runs.get(8, CHANNEL)
         duplicate = await db.event_keys.claim("slack:Ev01")
-        interrupted_at_open = db.interrupted_at_open
     finally:
         await db.close()
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
+
+import pytest
+
 from tests.adapters.discord.conftest import RunningBot
 from tests.adapters.discord.test_mentions import answers
 from tests.fakes.discord_server import FakeDiscord
@@ -117,3 +121,19 @@ async def test_magnifier_on_a_dm_answer_after_a_restart_posts_the_layers_there(
 
     posted = await discord.wait_for(lambda f: [m for m in f.bot_messages(dm) if "Intermediate" in m["content"]])
     assert "private question" in posted[0]["content"]
+
+
+async def test_magnifier_while_storage_cannot_be_read_replies_why(
+        discord: FakeDiscord, fake_groq: FakeGroq, bot: RunningBot, monkeypatch: pytest.MonkeyPatch) -> None:
+    thread, answer = await ask(discord, bot, "what is MoA?")
+    assert bot.service is not None
+
+    async def damaged(*args: object) -> None:  # a unit seam: real damage is not reproducible on demand
+        raise sqlite3.DatabaseError("database disk image is malformed")
+
+    monkeypatch.setattr(bot.service.db.runs, "find_by_message", damaged)
+    await discord.react(answer["id"], discord.bob, "🔍")
+
+    [told] = await discord.wait_for(lambda f: [m for m in f.bot_messages(thread) if "storage" in m["content"]])
+    assert "can't read this bot's storage" in told["content"] and "damaged" in told["content"]
+    assert str(told["message_reference"]["message_id"]) == answer["id"]  # a reply to the answer it was asked about

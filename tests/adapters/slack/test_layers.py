@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import replace
 from typing import Any
+
+import pytest
 
 from tests.adapters.slack.conftest import SlackWorld
 from tests.fakes.slack_api import FakeMessage, FakeSlack
@@ -93,3 +96,20 @@ async def test_mag_reaction_after_restart_posts_layers_in_the_thread(world: Slac
     assert posts and "why is the sky blue?" in posts[0].markdown
     assert "Final answer by" in posts[-1].markdown  # the whole view
     assert len(world.slack.calls_to("chat.postMessage")) == len(posts)  # one reveal, nothing else
+
+
+async def test_magnifier_while_storage_cannot_be_read_tells_the_member_why(
+        world: SlackWorld, monkeypatch: pytest.MonkeyPatch) -> None:
+    answer = await _answer(world, "what is MoA?")
+    assert world.service is not None
+
+    async def damaged(*args: object) -> None:  # a unit seam: real damage is not reproducible on demand
+        raise sqlite3.DatabaseError("database disk image is malformed")
+
+    monkeypatch.setattr(world.service.db.runs, "find_by_message", damaged)
+    assert await world.send.react("C0GENERAL", answer.ts, "mag", user="U0BOB") == 200
+
+    [told] = await world.slack.wait_for(lambda s: s.ephemerals)
+    assert told["user"] == "U0BOB" and told["channel"] == "C0GENERAL"
+    assert "can't read this bot's storage" in told["text"] and "damaged" in told["text"]
+    assert "Intermediate" not in str(world.slack.bot_messages())  # nothing posted for everyone
