@@ -6,7 +6,7 @@ import asyncio
 import time
 
 from bot.throttle import CoalescingUpdater
-from tests.pacing import assert_paced
+from tests.edit_pacing import assert_paced
 
 
 async def test_burst_of_updates_is_coalesced_to_the_newest_and_paced() -> None:

@@ -6,9 +6,9 @@ import pytest
 
 from tests.adapters.discord.conftest import RunningBot
 from tests.adapters.discord.test_mentions import AGGREGATOR, answers
+from tests.edit_pacing import assert_paced
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.groq_server import FakeCall, FakeGroq, default_reply
-from tests.pacing import assert_paced
 
 PARAGRAPH = ("Mixture-of-Agents layers several models; each layer reads the previous answers. " * 3).strip()
 

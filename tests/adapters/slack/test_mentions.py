@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from tests.adapters.slack.conftest import SlackWorld
+from tests.edit_pacing import assert_paced
 from tests.fakes.slack_api import FakeSlack
-from tests.pacing import assert_paced
 
 
 def _answered(channel: str, thread: str):

@@ -1,4 +1,4 @@
-"""Checking "no more often than once per interval" from arrival times that a loaded machine jitters."""
+"""Checking that edits come "no more often than once per interval" from arrival times load jitters."""
 
 from __future__ import annotations
 
