@@ -95,11 +95,10 @@ async def test_mention_shows_status_at_once_then_progress_then_the_final_answer(
         service: ConversationService, fake: FakeGroq) -> None:
     fake.latency = 0.1
     surface = RecordingSurface()
-    started = time.monotonic()
     run_id = await service.handle_mention(_mention("is 9.11 or 9.9 larger?"), surface)
 
     first_shown, first = surface.progress[0]
-    assert first_shown - started < 1.0
+    assert first_shown < min(c.ended for c in fake.calls if c.ended is not None)  # before any model answered
     assert first.layer == 1 and first.total_layers == 3
     layers_seen = {p.layer for _, p in surface.progress}
     assert layers_seen >= {1, 2, 3, 4}  # every proposer layer, then the aggregator (layer 4)

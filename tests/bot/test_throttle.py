@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 import time
 
 from bot.throttle import CoalescingUpdater
+from tests.edit_pacing import assert_paced
 
 
-async def test_burst_of_updates_is_coalesced_to_the_newest() -> None:
+async def test_burst_of_updates_is_coalesced_to_the_newest_and_paced() -> None:
     shown: list[tuple[float, int]] = []
 
     def show(n: int):
@@ -17,16 +17,16 @@ async def test_burst_of_updates_is_coalesced_to_the_newest() -> None:
             shown.append((time.monotonic(), n))
         return update
 
-    updater = CoalescingUpdater(interval=0.2)
+    start = time.monotonic()
+    updater = CoalescingUpdater(interval=0.2, last_update=start)  # as the service does after the first status
     for n in range(50):
         updater.push(show(n))
         await asyncio.sleep(0.01)
     await updater.drain()
     values = [n for _, n in shown]
     assert values[-1] == 49  # the final state is always shown
-    assert len(values) < 10  # not one edit per event
-    gaps = [b - a for (a, _), (b, _) in itertools.pairwise(shown)]
-    assert all(gap >= 0.19 for gap in gaps)
+    assert values == sorted(set(values))  # never an older state after a newer one
+    assert_paced(start, [at for at, _ in shown], interval=0.2)  # so not one edit per event
 
 
 async def test_settle_waits_for_the_edit_in_flight_and_drops_the_rest() -> None:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from typing import Any
 
+import pytest
+
+from bot.service import CommandReply
 from moa.config import preset
 from storage.models import ChannelKey
 from tests.adapters.discord.conftest import RunningBot
@@ -41,12 +46,21 @@ async def test_a_member_without_manage_channels_is_refused_and_nothing_changes(
     assert "Layers: 3" in await replied(discord, shown)
 
 
-async def test_replies_are_ephemeral_and_deferred_at_once(discord: FakeDiscord, bot: RunningBot) -> None:
-    inter = await discord.slash(discord.general, discord.bob, "help")
-    await replied(discord, inter)
+async def test_replies_are_ephemeral_and_deferred_before_the_command_runs(
+        discord: FakeDiscord, bot: RunningBot, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert bot.service is not None
+    run_command, release = bot.service.run_command, asyncio.Event()
 
-    assert inter.callbacks[0]["type"] == 5  # deferred first: no 3 s deadline can be missed
-    assert inter.acknowledged_at is not None and inter.acknowledged_at - inter.created_at < 1.0
+    async def slow_command(*args: Any, **kwargs: Any) -> CommandReply:
+        await release.wait()  # the command's own work (storage, model checks) takes as long as the test says
+        return await run_command(*args, **kwargs)
+
+    monkeypatch.setattr(bot.service, "run_command", slow_command)
+    inter = await discord.slash(discord.general, discord.bob, "help")
+    await discord.wait_for(lambda f: inter.acknowledged_at is not None)  # no 3 s deadline can be missed
+    assert inter.callbacks[0]["type"] == 5 and not inter.followups  # deferred while the work still waits
+    release.set()
+    await replied(discord, inter)
     assert inter.ephemeral
     assert "layers" in inter.text
 
