@@ -29,6 +29,7 @@ from bot.settings import Settings
 from bot.surface import AgentProgress, FinalAnswer, Progress, ReplySurface
 from bot.throttle import CoalescingUpdater
 from moa.config import MoaConfig, parse_config
+from moa.demand import ModelDemand, answer_demand
 from moa.engine import MoaEngine
 from moa.errors import ConfigError
 from moa.events import (
@@ -98,8 +99,9 @@ class ConversationService:
         self.db = db
         self.providers = providers
         self.engine = engine
+        # Beyond one answer, how many run at once follows the models' budget (the pacer wakes the gate).
         self._gate = FairGate(settings.max_concurrent_runs, settings.max_concurrent_per_channel,
-                              settings.max_queue)
+                              settings.max_queue, admission=providers.pacer)
         self._answers: set[asyncio.Task[object]] = set()
         self._closing = False
         self._pruner: asyncio.Task[None] | None = None
@@ -173,7 +175,8 @@ class ConversationService:
             await self._remember_status(state, surface)
 
         try:
-            async with self._gate.slot(mention.channel, tell_position):
+            async with self._gate.slot(mention.channel, tell_position,
+                                       _tokens(answer_demand(config, question))) as state.ticket:
                 if self._closing:
                     await self._settle(state, "interrupted", INTERRUPTED)
                     await surface.fail(INTERRUPTED, None)
@@ -263,7 +266,7 @@ class ConversationService:
         answer = ""
         report = AnswerReport(mention.channel)  # the answer's log line and metrics, at its end
         try:
-            async with contextlib.aclosing(self.engine.run(question, config, history)) as events:
+            async with contextlib.aclosing(self.engine.run(question, config, history, state.ticket)) as events:
                 async for event in events:
                     report.see(event)
                     match event:
@@ -595,6 +598,12 @@ class _RunState:
     handle: str | None = None  # the status message's handle as last stored
     saved: bool = False  # the outcome (and layers) reached storage
     settled: bool = False  # an outcome was decided (stored or not)
+    ticket: int | None = None  # its place in line for the models' budgets, claimed when admitted
+
+
+def _tokens(demand: dict[str, ModelDemand]) -> dict[str, int]:
+    """Tokens an answer asks each model for: what admission weighs against the models' budgets."""
+    return {model: need.tokens for model, need in demand.items()}
 
 
 _LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")

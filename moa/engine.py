@@ -148,14 +148,16 @@ class MoaEngine:
         self.straggler_slack_s = straggler_slack_s
         self.hedge = hedge
 
-    def run(self, question: str, config: MoaConfig,
-            history: Sequence[Turn] = ()) -> AsyncGenerator[MoaEvent, None]:
+    def run(self, question: str, config: MoaConfig, history: Sequence[Turn] = (),
+            ticket: int | None = None) -> AsyncGenerator[MoaEvent, None]:
         """The run's events, ending with exactly one RunFinished or RunFailed.
 
         An async generator: `aclose()` it (or iterate inside `contextlib.aclosing`) to stop early; that,
         like cancelling the task iterating it, cancels every call in flight. The run takes its place in
-        line for the models' budgets now, when `run` is called."""
-        return self._events(question, config, tuple(history), self.providers.pacer.ticket())
+        line for the models' budgets now, when `run` is called — or holds the `ticket` its admission
+        claimed (`Pacer.claim`)."""
+        ticket = ticket if ticket is not None else self.providers.pacer.ticket()
+        return self._events(question, config, tuple(history), ticket)
 
     async def _events(self, question: str, config: MoaConfig, history: tuple[Turn, ...],
                       ticket: int) -> AsyncGenerator[MoaEvent, None]:
