@@ -70,6 +70,17 @@ def layer_cost(outputs: Sequence[ProposerFinished]) -> float | None:
     return total_cost(o.cost_usd for o in outputs if o.usage is not None)
 
 
+def _reasons(failed: Sequence[ProposerFinished]) -> str:
+    """Why agents failed, each reason said once: "Could not connect to Groq …" when all share it, else
+    "a, b: reason; c: other reason"."""
+    agents_by_reason: dict[str, list[str]] = {}
+    for output in failed:
+        agents_by_reason.setdefault((output.error or "").rstrip("."), []).append(output.agent)
+    if len(agents_by_reason) == 1:
+        return next(iter(agents_by_reason))
+    return "; ".join(f"{', '.join(agents)}: {reason}" for reason, agents in agents_by_reason.items())
+
+
 @dataclass
 class _Crash:
     error: BaseException
@@ -230,7 +241,7 @@ class MoaEngine:
             failed = [o for o in outputs if not o.ok and not o.left_out]
             left_out = [o for o in outputs if o.left_out]
             if not answers:
-                reasons = "; ".join(dict.fromkeys(f"{o.agent}: {(o.error or '').rstrip('.')}" for o in failed))
+                reasons = _reasons(failed)
                 timed_out = loop.time() >= deadline
                 emit(RunFailed(
                     error=(f"The answer took longer than the {self.deadline_s:.0f} s limit. " if timed_out else "")
