@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 
 import httpx
 import pytest
@@ -150,6 +151,33 @@ async def test_before_the_limits_are_known_only_one_answer_goes() -> None:
     assert hedge is None and not other.done()
     budget.observe_headers(httpx.Headers({}), sent_at=0.0, now=0.0)  # the provider sends no limits
     assert await asyncio.wait_for(other, 1) is None
+
+
+async def test_an_admitted_answer_counts_against_the_next_until_its_calls_have_asked() -> None:
+    pacer = Pacer({FAST: DeclaredLimits(tpm=1000)})
+    woken: list[str] = []
+    pacer.watch(lambda: woken.append("room?"))
+    assert pacer.room_s({FAST: 600}) == 0
+    first = pacer.claim({FAST: 600})
+    assert pacer.room_s({FAST: 600}) == math.inf  # 600 + 600 would not fit one window
+    assert await pacer.budget(FAST, "groq").acquire(600, first, None, None) is not None
+    await asyncio.sleep(0)
+    assert woken and pacer.room_s({FAST: 400}) == 0  # asked for: the window's arithmetic takes over
+    pacer.done(first)
+
+
+async def test_no_answer_is_let_in_beyond_the_floor_while_a_models_limits_are_unknown_or_calls_wait() -> None:
+    pacer = Pacer()
+    assert pacer.room_s({FAST: 100}) == math.inf  # no response yet told the limits
+    budget = pacer.budget(FAST, "groq")
+    now = asyncio.get_running_loop().time()
+    budget.observe_headers(httpx.Headers({"x-ratelimit-limit-tokens": "1000", "x-ratelimit-remaining-tokens": "0",
+                                          "x-ratelimit-reset-tokens": "0.3s"}), sent_at=now, now=now)
+    waiting = asyncio.create_task(budget.acquire(500, 1, None, None))
+    await asyncio.sleep(0.01)
+    assert pacer.room_s({FAST: 100}) == math.inf  # an earlier answer's call waits for this budget
+    await asyncio.wait_for(waiting, 2)
+    assert pacer.room_s({FAST: 100}) == 0
 
 
 # ---- fitting and planning ----------------------------------------------------------------------------
