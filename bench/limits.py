@@ -43,6 +43,7 @@ from moa.config import MoaConfig, default_config
 from moa.demand import answer_demand
 from moa.engine import MoaEngine
 from moa.events import RunFailed, RunFinished
+from moa.pacing import Need
 from moa.providers import ProviderRegistry
 from tests.fakes.groq_server import FakeGroq
 
@@ -197,7 +198,7 @@ async def admitted(fake: FakeGroq, budget_following: bool, mentions: int = 8) ->
     t0 = time.monotonic()
 
     async def one(i: int) -> tuple[float, RunFinished | RunFailed]:
-        needs = {model: need.tokens for model, need in answer_demand(config, QUESTION).items()}
+        needs = {model: Need(need.tokens, need.calls) for model, need in answer_demand(config, QUESTION).items()}
         async with gate.slot(f"C{i}", None, needs) as ticket:
             return await answer(engine, config, time.monotonic(), f"{QUESTION} #{i}", ticket)
 

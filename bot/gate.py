@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-Needs = Mapping[str, int]  # what an answer's first step asks of each resource (e.g. tokens per model)
+Needs = Mapping[str, Any]  # what an answer asks of each resource (e.g. moa.pacing.Need per model)
 
 
 class QueueFull(Exception):
@@ -145,7 +145,7 @@ class FairGate:
     async def slot(self, lane: Hashable, on_position: Callable[[int], Awaitable[None]] | None = None,
                    needs: Needs | None = None) -> AsyncIterator[int | None]:
         """Hold a slot for `lane` while inside; `on_position(ahead)` is told while waiting. `needs` is what
-        the answer's first step asks of the budget; yields its ticket (None without `admission`)."""
+        the answer asks of the budget; yields its ticket (None without `admission`)."""
         needs = needs or {}
         if not self._waiting and self._lane_free(lane) and self._room_s(needs) <= 0:
             ticket = self._take(lane, needs)

@@ -44,6 +44,7 @@ from moa.events import (
     Turn,
 )
 from moa.labels import config_label
+from moa.pacing import Need
 from moa.providers import ProviderRegistry
 from storage.db import Database
 from storage.errors import StorageError, describe, is_storage_failure
@@ -176,7 +177,7 @@ class ConversationService:
 
         try:
             async with self._gate.slot(mention.channel, tell_position,
-                                       _tokens(answer_demand(config, question))) as state.ticket:
+                                       _needs(answer_demand(config, question))) as state.ticket:
                 if self._closing:
                     await self._settle(state, "interrupted", INTERRUPTED)
                     await surface.fail(INTERRUPTED, None)
@@ -601,9 +602,9 @@ class _RunState:
     ticket: int | None = None  # its place in line for the models' budgets, claimed when admitted
 
 
-def _tokens(demand: dict[str, ModelDemand]) -> dict[str, int]:
-    """Tokens an answer asks each model for: what admission weighs against the models' budgets."""
-    return {model: need.tokens for model, need in demand.items()}
+def _needs(demand: dict[str, ModelDemand]) -> dict[str, Need]:
+    """What an answer asks of each model: what admission weighs against the models' budgets."""
+    return {model: Need(need.tokens, need.calls) for model, need in demand.items()}
 
 
 _LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")

@@ -28,7 +28,7 @@ import re
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from moa.errors import ConfigError
 
@@ -116,6 +116,13 @@ def try_again_s(message: str) -> float | None:
     """The wait a 429 message asks for ("Please try again in 5.289s"), None when it names none."""
     match = _TRY_AGAIN.search(message)
     return parse_duration(match.group(1)) if match else None
+
+
+class Need(NamedTuple):
+    """What an answer asks of one model's budget: tokens (prompt + max_tokens, as Groq counts) and calls."""
+
+    tokens: int
+    calls: int
 
 
 @dataclass(frozen=True)
@@ -413,7 +420,7 @@ class Pacer:
         self._expected: dict[int, dict[str, int]] = {}  # ticket -> model -> tokens its next step needs
         # What admitted answers have still to ask each model for (ticket -> model -> tokens): admission
         # counts it, or it would let in many answers before the first of them asked for anything.
-        self._remaining: dict[int, dict[str, int]] = {}
+        self._remaining: dict[int, dict[str, Need]] = {}
         self._watchers: list[Callable[[], None]] = []
         self._telling = False
 
@@ -436,21 +443,21 @@ class Pacer:
 
     # ---- admission: how many answers run at once follows the budget ----
 
-    def claim(self, demand: Mapping[str, int]) -> int:
-        """An answer is let in: its ticket; `demand` (tokens it asks each model for, all steps) counts
+    def claim(self, demand: Mapping[str, Need]) -> int:
+        """An answer is let in: its ticket; `demand` (what it asks each model for, all steps) counts
         against later answers' `room_s` until its calls have asked for it."""
         ticket = self.ticket()
-        self._remaining[ticket] = {m: n for m, n in demand.items() if n > 0}
+        self._remaining[ticket] = dict(demand)
         return ticket
 
-    def room_s(self, demand: Mapping[str, int]) -> float:
-        """Seconds until an answer asking `demand` (tokens per model, all its steps) would run without
+    def room_s(self, demand: Mapping[str, Need]) -> float:
+        """Seconds until an answer asking `demand` (per model, all its steps) would run without
         waiting behind earlier answers: 0 now; `math.inf` while only an event can tell — a model's limits
         are not known yet, calls wait for its budget, or what admitted answers have still to ask for and
         this answer together exceed one window's limit. `watch` tells of those events."""
         now = asyncio.get_running_loop().time()
         longest = 0.0
-        for model, tokens in demand.items():
+        for model, need in demand.items():
             budget = self.known(model)
             if budget is None:
                 seen = self._budgets.get(model)
@@ -461,11 +468,12 @@ class Pacer:
             if budget.waiting:
                 return math.inf
             longest = max(longest, budget.hold_until - now)
-            if budget.tpm is not None:
-                ahead = sum(left.get(model, 0) for left in self._remaining.values())
-                # What fits one window finishes within about a window, whatever the window holds now;
-                # an answer asking more than the whole limit (trimmed to fit) goes when nobody else asks.
-                if min(tokens, budget.tpm) + ahead > budget.tpm:
+            ahead = [left[model] for left in self._remaining.values() if model in left]
+            # What fits one window finishes within about a window, whatever the window holds now; an
+            # answer asking more than the whole limit (trimmed to fit) goes when nobody else asks.
+            for limit, mine, theirs in ((budget.tpm, need.tokens, sum(n.tokens for n in ahead)),
+                                        (budget.rpm, need.calls, sum(n.calls for n in ahead))):
+                if limit is not None and min(mine, limit) + theirs > limit:
                     return math.inf
         return max(0.0, longest)
 
@@ -491,7 +499,8 @@ class Pacer:
     def _arrived(self, ticket: int, model: str, tokens: int) -> None:
         left = self._remaining.get(ticket)
         if left is not None and model in left:
-            left[model] = max(0, left[model] - tokens)
+            before = left[model]
+            left[model] = Need(max(0, before.tokens - tokens), max(0, before.calls - 1))
             self._changed()
 
     def _reserved(self, ticket: int, model: str) -> int:
