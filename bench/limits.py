@@ -13,7 +13,7 @@ its "minute" is scaled down (`--window`, default 6 s) so the whole bench takes a
    answer (a process's first answer learns each model's limits before other answers join in).
 3. Stragglers: 10 % of proposer calls take 6× their latency. Prints p95 answer time / the nominal path
    ((layers + 1) × call latency; target ≤ 2.0).
-4. Request budget: 20 requests per window per model, 10 mentions, 4 answered at once (the default).
+4. Request budget: 20 requests per window per model, 10 mentions, 4 answered at once.
    Prints answers lost (target 0) and the time for all against the budget's floor (the busiest model's
    calls / 20 windows; target ≤ 1.1×, the issue's "≤ 200 s" for a 180 s floor).
 
@@ -109,7 +109,7 @@ async def request_budget(args: argparse.Namespace) -> bool:
         # Groq always has a tokens-per-minute limit too (its headers tell the window); here a loose one.
         fake.limit("*", rpm=rpm, tpm=1_000_000, window_s=args.window)
         engine = engine_for(fake)
-        gate = asyncio.Semaphore(4)  # MOA_MAX_CONCURRENT's default
+        gate = asyncio.Semaphore(4)  # a fixed cap of 4 (MOA_MAX_CONCURRENT was 4; case 5 measures admission)
         t0 = time.monotonic()
 
         async def one() -> tuple[float, RunFinished | RunFailed]:
