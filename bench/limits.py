@@ -13,11 +13,16 @@ its "minute" is scaled down (`--window`, default 6 s) so the whole bench takes a
    answer (a process's first answer learns each model's limits before other answers join in).
 3. Stragglers: 10 % of proposer calls take 6× their latency. Prints p95 answer time / the nominal path
    ((layers + 1) × call latency; target ≤ 2.0).
-4. Request budget: 20 requests per window per model, 10 mentions, 4 answered at once (the default).
+4. Request budget: 20 requests per window per model, 10 mentions, 4 answered at once.
    Prints answers lost (target 0) and the time for all against the budget's floor (the busiest model's
    calls / 20 windows; target ≤ 1.1×, the issue's "≤ 200 s" for a 180 s floor).
 
-Run: python bench/limits.py [--window 6] [--tpm 8000] [--mentions 4] [--latency 0.5] [--runs 20]
+5. Admission (bot/gate.py asking the pacer) against a fixed cap of 4, 8 mentions in 8 channels: with a
+   generous budget, the most answers the server saw calls of at one moment (target > 4); with `--tpm`,
+   the longest an admitted answer took over the window (its exposure to MOA_RUN_DEADLINE; lower is
+   better) and the tokens counted per window against the budget (throughput).
+
+Run: python bench/limits.py [--window 6] [--tpm 8000] [--mentions 4] [--latency 0.5] [--runs 20] [--only 5]
 Exits 1 when a target is missed.
 """
 
@@ -33,10 +38,12 @@ from collections.abc import Sequence
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from bot.gate import FairGate
 from moa.config import MoaConfig, default_config
 from moa.demand import answer_demand
 from moa.engine import MoaEngine
 from moa.events import RunFailed, RunFinished
+from moa.pacing import Need
 from moa.providers import ProviderRegistry
 from tests.fakes.groq_server import FakeGroq
 
@@ -48,9 +55,10 @@ def engine_for(fake: FakeGroq) -> MoaEngine:
     return MoaEngine(registry)
 
 
-async def answer(engine: MoaEngine, config: MoaConfig, t0: float) -> tuple[float, RunFinished | RunFailed]:
+async def answer(engine: MoaEngine, config: MoaConfig, t0: float, question: str = QUESTION,
+                 ticket: int | None = None) -> tuple[float, RunFinished | RunFailed]:
     final: RunFinished | RunFailed | None = None
-    async for event in engine.run(QUESTION, config):
+    async for event in engine.run(question, config, ticket=ticket):
         if isinstance(event, RunFinished | RunFailed):
             final = event
     assert final is not None
@@ -101,7 +109,7 @@ async def request_budget(args: argparse.Namespace) -> bool:
         # Groq always has a tokens-per-minute limit too (its headers tell the window); here a loose one.
         fake.limit("*", rpm=rpm, tpm=1_000_000, window_s=args.window)
         engine = engine_for(fake)
-        gate = asyncio.Semaphore(4)  # MOA_MAX_CONCURRENT's default
+        gate = asyncio.Semaphore(4)  # a fixed cap of 4 (MOA_MAX_CONCURRENT was 4; case 5 measures admission)
         t0 = time.monotonic()
 
         async def one() -> tuple[float, RunFinished | RunFailed]:
@@ -172,6 +180,59 @@ async def stragglers(args: argparse.Namespace) -> bool:
     return ratio <= 2.0
 
 
+def most_answers_at_once(fake: FakeGroq) -> int:
+    """The most answers (told apart by question) the server had calls of in flight at one moment."""
+    most = 0
+    for call in fake.calls:
+        t = call.started
+        most = max(most, len({c.question for c in fake.calls if c.started <= t < (c.ended or t)}))
+    return most
+
+
+async def admitted(fake: FakeGroq, budget_following: bool, mentions: int = 8) -> tuple[int, float, float, int]:
+    """8 mentions through the gate: (most answers at once, longest admission-to-answer, all done, lost)."""
+    config = default_config()
+    engine = engine_for(fake)
+    pacer = engine.providers.pacer
+    gate = (FairGate(16, 1, 1000, admission=pacer) if budget_following else FairGate(4, 1, 1000))
+    t0 = time.monotonic()
+
+    async def one(i: int) -> tuple[float, RunFinished | RunFailed]:
+        needs = {model: Need(need.tokens, need.calls) for model, need in answer_demand(config, QUESTION).items()}
+        async with gate.slot(f"C{i}", None, needs) as ticket:
+            return await answer(engine, config, time.monotonic(), f"{QUESTION} #{i}", ticket)
+
+    try:
+        results = await asyncio.gather(*(one(i) for i in range(mentions)))
+    finally:
+        await engine.providers.aclose()
+    lost = sum(1 for _, final in results if not isinstance(final, RunFinished))
+    return most_answers_at_once(fake), max(t for t, _ in results), time.monotonic() - t0, lost
+
+
+async def admission(args: argparse.Namespace) -> bool:
+    print("5. admission, 8 mentions in 8 channels: fixed 4 at once / following the budget (up to 16)")
+    generous = []
+    for follows in (False, True):
+        async with FakeGroq(latency=args.latency) as fake:
+            fake.limit("*", tpm=1_000_000, window_s=args.window)
+            generous.append(await admitted(fake, follows))
+    print(f"   generous budget: most answers at once {generous[0][0]} / {generous[1][0]}   (target > 4); "
+          f"all done in {generous[0][2]:.1f} s / {generous[1][2]:.1f} s")
+    tight = []
+    for follows in (False, True):
+        async with FakeGroq(latency=args.latency) as fake:
+            fake.limit("*", tpm=args.tpm, window_s=args.window)
+            most, longest, took, lost = await admitted(fake, follows)
+            counted = max(sum(c.requested_tokens or 0 for c in fake.calls_to(m) if c.status == 200)
+                          for m in fake.models)
+            tight.append((most, longest, took, lost, counted / (took / args.window) / args.tpm))
+    print(f"   {args.tpm:,} tokens per window: longest admitted answer {tight[0][1] / args.window:.1f} / "
+          f"{tight[1][1] / args.window:.1f} windows; throughput {tight[0][4]:.0%} / {tight[1][4]:.0%} of the "
+          f"busiest model's budget; lost {tight[0][3]} / {tight[1][3]}")
+    return generous[1][0] > 4 and tight[1][3] == 0 and generous[1][3] == 0
+
+
 async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--window", type=float, default=6.0, help="the fake's 'minute', seconds")
@@ -179,8 +240,10 @@ async def main() -> int:
     parser.add_argument("--mentions", type=int, default=4)
     parser.add_argument("--latency", type=float, default=0.5, help="seconds per call")
     parser.add_argument("--runs", type=int, default=20, help="answers in the storm and straggler cases")
+    parser.add_argument("--only", type=int, choices=range(1, 6), help="run only this case")
     args = parser.parse_args()
-    ok = [await token_budget(args), await storm(args), await stragglers(args), await request_budget(args)]
+    cases = [token_budget, storm, stragglers, request_budget, admission]
+    ok = [await case(args) for n, case in enumerate(cases, 1) if args.only in (None, n)]
     return 0 if all(ok) else 1
 
 

@@ -29,6 +29,7 @@ from bot.settings import Settings
 from bot.surface import AgentProgress, FinalAnswer, Progress, ReplySurface
 from bot.throttle import CoalescingUpdater
 from moa.config import MoaConfig, parse_config
+from moa.demand import ModelDemand, answer_demand
 from moa.engine import MoaEngine, layer_cost
 from moa.errors import ConfigError
 from moa.events import (
@@ -43,6 +44,7 @@ from moa.events import (
     Turn,
 )
 from moa.labels import config_label
+from moa.pacing import Need
 from moa.providers import ProviderRegistry
 from storage.db import Database
 from storage.errors import StorageError, describe, is_storage_failure
@@ -98,8 +100,9 @@ class ConversationService:
         self.db = db
         self.providers = providers
         self.engine = engine
+        # Beyond one answer, how many run at once follows the models' budget (the pacer wakes the gate).
         self._gate = FairGate(settings.max_concurrent_runs, settings.max_concurrent_per_channel,
-                              settings.max_queue)
+                              settings.max_queue, admission=providers.pacer)
         self._answers: set[asyncio.Task[object]] = set()
         self._closing = False
         self._pruner: asyncio.Task[None] | None = None
@@ -172,7 +175,8 @@ class ConversationService:
             await self._remember_status(state, surface)
 
         try:
-            async with self._gate.slot(mention.channel, tell_position):
+            async with self._gate.slot(mention.channel, tell_position,
+                                       _needs(answer_demand(config, question))) as state.ticket:
                 if self._closing:
                     await self._settle(state, "interrupted", INTERRUPTED)
                     if not state.taken_over:  # else the process that took it over answers it
@@ -270,7 +274,7 @@ class ConversationService:
         answer = ""
         report = AnswerReport(mention.channel)  # the answer's log line and metrics, at its end
         try:
-            async with contextlib.aclosing(self.engine.run(question, config, history)) as events:
+            async with contextlib.aclosing(self.engine.run(question, config, history, state.ticket)) as events:
                 async for event in events:
                     if state.taken_over:  # another process answers it now: stop spending on it here
                         log.warning("run %s was taken over by another process while this one stalled; "
@@ -656,6 +660,12 @@ class _RunState:
     saved: bool = False  # the outcome (and layers) reached storage
     taken_over: bool = False  # another process claimed the run (this one stalled past its lease)
     settled: bool = False  # an outcome was decided (stored or not)
+    ticket: int | None = None  # its place in line for the models' budgets, claimed when admitted
+
+
+def _needs(demand: dict[str, ModelDemand]) -> dict[str, Need]:
+    """What an answer asks of each model: what admission weighs against the models' budgets."""
+    return {model: Need(need.tokens, need.calls) for model, need in demand.items()}
 
 
 class _OwnedSurface:

@@ -124,7 +124,7 @@ class Settings:
     history_token_budget: int = 2000  # every agent gets the history: 10 calls × this per answer
     max_question_chars: int = 4000
     limits: Limits = field(default_factory=Limits)
-    max_concurrent_runs: int = 4
+    max_concurrent_runs: int = 16  # a ceiling: beyond one, answers start only while their models have room
     max_concurrent_per_channel: int = 1
     max_queue: int = 1000  # a burst waits its turn (and sees its place) rather than being refused
     quorum: int = 0  # MOA_QUORUM: answers a layer needs before it may leave stragglers out; 0 = all but one
@@ -184,7 +184,7 @@ class Settings:
             history_token_budget=_int(e, "MOA_HISTORY_TOKENS", 2000, low=0),
             max_question_chars=_int(e, "MOA_MAX_QUESTION_CHARS", 4000),
             limits=limits,
-            max_concurrent_runs=_int(e, "MOA_MAX_CONCURRENT", 4),
+            max_concurrent_runs=_int(e, "MOA_MAX_CONCURRENT", 16),
             max_concurrent_per_channel=_int(e, "MOA_MAX_CONCURRENT_PER_CHANNEL", 1),
             max_queue=_int(e, "MOA_MAX_QUEUE", 1000, low=0),
             quorum=_quorum(e),

@@ -70,6 +70,17 @@ def layer_cost(outputs: Sequence[ProposerFinished]) -> float | None:
     return total_cost(o.cost_usd for o in outputs if o.usage is not None)
 
 
+def _reasons(failed: Sequence[ProposerFinished]) -> str:
+    """Why agents failed, each reason said once: "Could not connect to Groq …" when all share it, else
+    "a, b: reason; c: other reason"."""
+    agents_by_reason: dict[str, list[str]] = {}
+    for output in failed:
+        agents_by_reason.setdefault((output.error or "").rstrip("."), []).append(output.agent)
+    if len(agents_by_reason) == 1:
+        return next(iter(agents_by_reason))
+    return "; ".join(f"{', '.join(agents)}: {reason}" for reason, agents in agents_by_reason.items())
+
+
 @dataclass
 class _Crash:
     error: BaseException
@@ -148,14 +159,16 @@ class MoaEngine:
         self.straggler_slack_s = straggler_slack_s
         self.hedge = hedge
 
-    def run(self, question: str, config: MoaConfig,
-            history: Sequence[Turn] = ()) -> AsyncGenerator[MoaEvent, None]:
+    def run(self, question: str, config: MoaConfig, history: Sequence[Turn] = (),
+            ticket: int | None = None) -> AsyncGenerator[MoaEvent, None]:
         """The run's events, ending with exactly one RunFinished or RunFailed.
 
         An async generator: `aclose()` it (or iterate inside `contextlib.aclosing`) to stop early; that,
         like cancelling the task iterating it, cancels every call in flight. The run takes its place in
-        line for the models' budgets now, when `run` is called."""
-        return self._events(question, config, tuple(history), self.providers.pacer.ticket())
+        line for the models' budgets now, when `run` is called — or holds the `ticket` its admission
+        claimed (`Pacer.claim`)."""
+        ticket = ticket if ticket is not None else self.providers.pacer.ticket()
+        return self._events(question, config, tuple(history), ticket)
 
     async def _events(self, question: str, config: MoaConfig, history: tuple[Turn, ...],
                       ticket: int) -> AsyncGenerator[MoaEvent, None]:
@@ -228,7 +241,7 @@ class MoaEngine:
             failed = [o for o in outputs if not o.ok and not o.left_out]
             left_out = [o for o in outputs if o.left_out]
             if not answers:
-                reasons = "; ".join(dict.fromkeys(f"{o.agent}: {(o.error or '').rstrip('.')}" for o in failed))
+                reasons = _reasons(failed)
                 timed_out = loop.time() >= deadline
                 emit(RunFailed(
                     error=(f"The answer took longer than the {self.deadline_s:.0f} s limit. " if timed_out else "")

@@ -28,7 +28,7 @@ import re
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from moa.errors import ConfigError
 
@@ -116,6 +116,13 @@ def try_again_s(message: str) -> float | None:
     """The wait a 429 message asks for ("Please try again in 5.289s"), None when it names none."""
     match = _TRY_AGAIN.search(message)
     return parse_duration(match.group(1)) if match else None
+
+
+class Need(NamedTuple):
+    """What an answer asks of one model's budget: tokens (prompt + max_tokens, as Groq counts) and calls."""
+
+    tokens: int
+    calls: int
 
 
 @dataclass(frozen=True)
@@ -212,11 +219,15 @@ class Budget:
     """The rate limits of one model, what was sent against them, and who waits for room, by ticket."""
 
     def __init__(self, model: str, provider: str, declared: DeclaredLimits | None = None,
-                 reserved: Callable[[int, str], int] | None = None) -> None:
+                 reserved: Callable[[int, str], int] | None = None,
+                 changed: Callable[[], None] | None = None,
+                 arrived: Callable[[int, str, int], None] | None = None) -> None:
         self.model = model
         self.provider = provider
         # Tokens earlier answers (lower tickets) will soon ask this model for: kept free for them.
         self._reserved = reserved or (lambda ticket, model: 0)
+        self._changed = changed or (lambda: None)  # room may have changed (admission looks again)
+        self._arrived = arrived or (lambda ticket, model, tokens: None)  # a ticket's call asks for room
         declared = declared or DeclaredLimits()
         self.tokens = _Limit(declared.tpm)
         self.requests = _Limit(declared.rpm)
@@ -330,6 +341,7 @@ class Budget:
         `refund` if the provider refuses the call). TimeoutError when `deadline` (loop time) comes first.
         A `hedge` (a second call for a lagging one) does not wait for a probe: the probe may be the laggard."""
         loop = asyncio.get_running_loop()
+        self._arrived(ticket, self.model, tokens)
         while not self.known and self.hold_until <= loop.time() and not hedge:
             if self.seen_response:
                 return None  # the provider sends no limits: nothing to pace
@@ -386,10 +398,16 @@ class Budget:
         """Waiters re-check (something they depend on changed)."""
         self._wake_head()
 
+    @property
+    def waiting(self) -> int:
+        """Calls waiting in line for room in this budget."""
+        return len(self._queue)
+
     def _wake_head(self) -> None:
         # Everyone re-checks: the head may go, and the others' estimates change.
         for waiter in self._queue:
             waiter.wake.set()
+        self._changed()
 
 
 class Pacer:
@@ -400,6 +418,11 @@ class Pacer:
         self._budgets: dict[str, Budget] = {}
         self._tickets = itertools.count(1)
         self._expected: dict[int, dict[str, int]] = {}  # ticket -> model -> tokens its next step needs
+        # What admitted answers have still to ask each model for (ticket -> model -> tokens): admission
+        # counts it, or it would let in many answers before the first of them asked for anything.
+        self._remaining: dict[int, dict[str, Need]] = {}
+        self._watchers: list[Callable[[], None]] = []
+        self._telling = False
 
     def ticket(self) -> int:
         """The next answer's place in line."""
@@ -413,8 +436,72 @@ class Pacer:
 
     def done(self, ticket: int) -> None:
         """The answer holding `ticket` is over: it needs nothing more."""
-        if self._expected.pop(ticket, None):
+        claimed = self._remaining.pop(ticket, None)
+        if self._expected.pop(ticket, None) or claimed:
             self._wake_all()
+            self._changed()
+
+    # ---- admission: how many answers run at once follows the budget ----
+
+    def claim(self, demand: Mapping[str, Need]) -> int:
+        """An answer is let in: its ticket; `demand` (what it asks each model for, all steps) counts
+        against later answers' `room_s` until its calls have asked for it."""
+        ticket = self.ticket()
+        self._remaining[ticket] = dict(demand)
+        return ticket
+
+    def room_s(self, demand: Mapping[str, Need]) -> float:
+        """Seconds until an answer asking `demand` (per model, all its steps) would run without
+        waiting behind earlier answers: 0 now; `math.inf` while only an event can tell — a model's limits
+        are not known yet, calls wait for its budget, or what admitted answers have still to ask for and
+        this answer together exceed one window's limit. `watch` tells of those events."""
+        now = asyncio.get_running_loop().time()
+        longest = 0.0
+        for model, need in demand.items():
+            budget = self.known(model)
+            if budget is None:
+                seen = self._budgets.get(model)
+                if seen is None or not seen.seen_response:
+                    return math.inf  # the first answer's calls find the limits out
+                longest = max(longest, seen.hold_until - now)  # it sends no limits: only a 429's hold
+                continue
+            if budget.waiting:
+                return math.inf
+            longest = max(longest, budget.hold_until - now)
+            ahead = [left[model] for left in self._remaining.values() if model in left]
+            # What fits one window finishes within about a window, whatever the window holds now; an
+            # answer asking more than the whole limit (trimmed to fit) goes when nobody else asks.
+            for limit, mine, theirs in ((budget.tpm, need.tokens, sum(n.tokens for n in ahead)),
+                                        (budget.rpm, need.calls, sum(n.calls for n in ahead))):
+                if limit is not None and min(mine, limit) + theirs > limit:
+                    return math.inf
+        return max(0.0, longest)
+
+    def watch(self, callback: Callable[[], None]) -> None:
+        """Call `callback` (soon, once per burst of changes) whenever room may have been freed."""
+        self._watchers.append(callback)
+
+    def _changed(self) -> None:
+        if not self._watchers or self._telling:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self._telling = True
+        loop.call_soon(self._tell_watchers)
+
+    def _tell_watchers(self) -> None:
+        self._telling = False
+        for callback in self._watchers:
+            callback()
+
+    def _arrived(self, ticket: int, model: str, tokens: int) -> None:
+        left = self._remaining.get(ticket)
+        if left is not None and model in left:
+            before = left[model]
+            left[model] = Need(max(0, before.tokens - tokens), max(0, before.calls - 1))
+            self._changed()
 
     def _reserved(self, ticket: int, model: str) -> int:
         return sum(demand.get(model, 0) for t, demand in self._expected.items() if t < ticket)
@@ -426,7 +513,8 @@ class Pacer:
     def budget(self, model: str, provider: str) -> Budget:
         budget = self._budgets.get(model)
         if budget is None:
-            budget = self._budgets[model] = Budget(model, provider, self._declared.get(model), self._reserved)
+            budget = self._budgets[model] = Budget(model, provider, self._declared.get(model), self._reserved,
+                                                   self._changed, self._arrived)
         elif provider and not budget.provider:
             budget.provider = provider
         return budget

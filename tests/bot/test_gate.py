@@ -106,3 +106,77 @@ async def test_cancelled_waiter_gives_up_its_place() -> None:
     await asyncio.gather(first, third)
     assert ran == ["a", "c"]
     assert gate.running == 0
+
+
+class _Budget:
+    """A stand-in for the pacer's admission hooks: room is whatever the test says."""
+
+    def __init__(self) -> None:
+        self.room = 0.0
+        self.claimed: list[dict[str, int]] = []
+        self.finished: list[int] = []
+        self._watchers: list = []
+
+    def room_s(self, demand) -> float:
+        return self.room
+
+    def claim(self, demand) -> int:
+        self.claimed.append(dict(demand))
+        return len(self.claimed)
+
+    def done(self, ticket: int) -> None:
+        self.finished.append(ticket)
+
+    def watch(self, callback) -> None:
+        self._watchers.append(callback)
+
+    def free(self) -> None:
+        self.room = 0.0
+        for callback in self._watchers:
+            callback()
+
+
+async def test_beyond_the_floor_answers_start_only_while_the_budget_has_room_and_in_order() -> None:
+    budget = _Budget()
+    gate = FairGate(max_total=16, max_per_lane=1, max_waiting=10, admission=budget, floor=1)
+    release = asyncio.Event()
+    started: list[str] = []
+
+    async def answer(name: str) -> None:
+        async with gate.slot(name, needs={"m": 100}) as ticket:
+            assert ticket is not None
+            started.append(name)
+            await release.wait()
+
+    budget.room = float("inf")  # no room: only the floor's one answer runs
+    tasks = [asyncio.create_task(answer(name)) for name in "abcd"]
+    await _until(lambda: started == ["a"] and gate.waiting == 3)
+    budget.free()  # the pacer tells the gate room was freed
+    await _until(lambda: len(started) == 4)
+    assert started == ["a", "b", "c", "d"]
+    assert budget.claimed == [{"m": 100}] * 4  # every answer took its ticket when it was let in
+    release.set()
+    await asyncio.gather(*tasks)
+    assert sorted(budget.finished) == [1, 2, 3, 4] and gate.running == 0
+
+
+async def test_room_that_comes_with_time_lets_the_next_answer_in_without_another_event() -> None:
+    budget = _Budget()
+    gate = FairGate(max_total=16, max_per_lane=1, max_waiting=10, admission=budget, floor=1)
+    release = asyncio.Event()
+    started: list[str] = []
+
+    async def answer(name: str) -> None:
+        async with gate.slot(name):
+            started.append(name)
+            if name == "b":
+                budget.room = float("inf")
+            await release.wait()
+
+    budget.room = 0.05  # the window frees room in 50 ms
+    tasks = [asyncio.create_task(answer(name)) for name in "ab"]
+    await _until(lambda: started == ["a"])
+    budget.room = 0.0  # …and then it has
+    await _until(lambda: started == ["a", "b"])
+    release.set()
+    await asyncio.gather(*tasks)

@@ -349,3 +349,55 @@ async def test_what_a_failed_answer_spent_counts_in_usage(service: ConversationS
     [failures] = [line.split() for line in reply.text.splitlines() if line.startswith("failures")]
     assert failures[1:] == ["1", "1", "1"]
     assert all(value.startswith("$") and float(value[1:]) > 0 for value in cost[1:]), cost
+
+
+def _lite_default(tmp_path: Path) -> str:
+    lite = tmp_path / "lite.json"
+    lite.write_text(preset("lite").export_json())
+    return str(lite)
+
+
+async def test_with_a_generous_budget_more_than_four_answers_run_at_once(fake: FakeGroq, tmp_path: Path) -> None:
+    fake.limit("*", tpm=1_000_000)  # Groq's headers, with room to spare
+    fake.latency = 0.3
+    svc = await ConversationService.create(_settings(fake, tmp_path / "wide.db", MOA_CONFIG=_lite_default(tmp_path)))
+    try:
+        surfaces = [RecordingSurface() for _ in range(8)]
+        tasks = [asyncio.create_task(svc.handle_mention(
+            _mention(f"q{i}", channel=ChannelKey("slack", "T1", f"C{i}"), thread=f"t{i}", message_id=f"m{i}"), s))
+            for i, s in enumerate(surfaces)]
+        # Seen by the server: calls of more than four different answers in flight at the same moment.
+        await fake.wait_for(lambda f: len({c.question for c in f.running}) > 4, timeout=30)
+        await asyncio.gather(*tasks)
+        assert all(s.final is not None for s in surfaces)
+    finally:
+        await svc.aclose()
+
+
+async def test_under_a_tight_token_budget_answers_wait_their_turn_instead_of_running_out_of_time(
+        fake: FakeGroq, tmp_path: Path) -> None:
+    # One aggregator call per 2 s window: four answers take four windows, more than an answer's limit.
+    fake.limit("openai/gpt-oss-120b", tpm=2700, window_s=2.0)
+    svc = await ConversationService.create(_settings(fake, tmp_path / "tight.db", MOA_CONFIG=_lite_default(tmp_path),
+                                                     MOA_RUN_DEADLINE="5"))
+    try:
+        surfaces = [RecordingSurface() for _ in range(4)]
+        tasks = [asyncio.create_task(svc.handle_mention(
+            _mention(f"q{i}", channel=ChannelKey("slack", "T1", f"C{i}"), thread=f"t{i}", message_id=f"m{i}"), s))
+            for i, s in enumerate(surfaces)]
+        await asyncio.gather(*tasks)
+        assert [s.failure for s in surfaces] == [None] * 4  # nobody ran out of time
+        assert all(s.final is not None for s in surfaces)
+
+        def started(s: RecordingSurface) -> float:
+            return next(t for t, p in s.progress if p.queued_ahead is None)
+
+        def finished(i: int) -> float:
+            return next(c.ended or 0.0 for c in fake.calls_to("openai/gpt-oss-120b") if c.question == f"q{i}")
+
+        assert sorted(range(4), key=lambda i: started(surfaces[i])) == [0, 1, 2, 3]  # let in in order…
+        assert sorted(range(4), key=finished) == [0, 1, 2, 3]  # …and answered in order
+        assert any(p.queued_ahead for s in surfaces for _, p in s.progress)  # the later ones saw their place
+        assert not [c for c in fake.calls if c.status == 429]
+    finally:
+        await svc.aclose()

@@ -500,3 +500,27 @@ async def test_provider_key_is_sent(fake_groq: FakeGroq) -> None:
         await engine.providers.aclose()
         assert isinstance(done, RunFinished)
         assert all(c.headers["authorization"] == "Bearer tg-secret" for c in together.calls)
+
+
+async def test_an_unreachable_groq_is_said_once_not_once_per_agent(transport: str) -> None:
+    async with FakeGroq() as fake:
+        url = fake.base_url
+    engine = make_engine(fake)  # the server is gone: every connection is refused
+    try:
+        failed = final(await collect(engine, "anyone there?", make_config(cycles=1)))
+    finally:
+        await engine.providers.aclose()
+    assert isinstance(failed, RunFailed) and failed.kind == "all_proposers_failed"
+    assert failed.error.count(f"Could not connect to Groq at {url} (connection refused)") == 1
+    assert "agent_1" not in failed.error  # one sentence, no list of agents
+
+
+async def test_agents_failing_for_different_reasons_each_reason_is_said_once(fake_groq: FakeGroq,
+                                                                           engine: MoaEngine) -> None:
+    fake_groq.fail(FAST, 503, times=100)
+    fake_groq.fail(QWEN, 401, times=100)
+    failed = final(await collect(engine, "q", make_config(cycles=1)))
+    assert isinstance(failed, RunFailed)
+    reasons = failed.error.split(" — ", 1)[1]
+    assert reasons.count("503") == 1 and reasons.count("401") == 1
+    assert reasons.startswith("agent_1, agent_3: ")

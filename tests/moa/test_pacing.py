@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 
 import httpx
 import pytest
@@ -12,7 +13,7 @@ from moa.demand import answer_demand, budget_pace
 from moa.errors import ConfigError
 from moa.events import Turn
 from moa.fitting import CallShape, fit
-from moa.pacing import Budget, BudgetWait, DeclaredLimits, Pacer, estimate_tokens, parse_duration, parse_limits
+from moa.pacing import Budget, BudgetWait, DeclaredLimits, Need, Pacer, estimate_tokens, parse_duration, parse_limits
 
 FAST = "openai/gpt-oss-20b"
 
@@ -150,6 +151,41 @@ async def test_before_the_limits_are_known_only_one_answer_goes() -> None:
     assert hedge is None and not other.done()
     budget.observe_headers(httpx.Headers({}), sent_at=0.0, now=0.0)  # the provider sends no limits
     assert await asyncio.wait_for(other, 1) is None
+
+
+async def test_an_admitted_answer_counts_against_the_next_until_its_calls_have_asked() -> None:
+    pacer = Pacer({FAST: DeclaredLimits(tpm=1000)})
+    woken: list[str] = []
+    pacer.watch(lambda: woken.append("room?"))
+    assert pacer.room_s({FAST: Need(600, 1)}) == 0
+    first = pacer.claim({FAST: Need(600, 1)})
+    assert pacer.room_s({FAST: Need(600, 1)}) == math.inf  # 600 + 600 would not fit one window
+    assert await pacer.budget(FAST, "groq").acquire(600, first, None, None) is not None
+    await asyncio.sleep(0)
+    assert woken and pacer.room_s({FAST: Need(400, 1)}) == 0  # asked for: the window's arithmetic takes over
+    pacer.done(first)
+
+
+async def test_a_request_budget_lets_in_as_many_answers_as_its_calls_fit() -> None:
+    pacer = Pacer({FAST: DeclaredLimits(rpm=30)})
+    for _ in range(3):  # three answers of ten calls fill thirty requests
+        assert pacer.room_s({FAST: Need(500, 10)}) == 0
+        pacer.claim({FAST: Need(500, 10)})
+    assert pacer.room_s({FAST: Need(500, 10)}) == math.inf
+
+
+async def test_no_answer_is_let_in_beyond_the_floor_while_a_models_limits_are_unknown_or_calls_wait() -> None:
+    pacer = Pacer()
+    assert pacer.room_s({FAST: Need(100, 1)}) == math.inf  # no response yet told the limits
+    budget = pacer.budget(FAST, "groq")
+    now = asyncio.get_running_loop().time()
+    budget.observe_headers(httpx.Headers({"x-ratelimit-limit-tokens": "1000", "x-ratelimit-remaining-tokens": "0",
+                                          "x-ratelimit-reset-tokens": "0.3s"}), sent_at=now, now=now)
+    waiting = asyncio.create_task(budget.acquire(500, 1, None, None))
+    await asyncio.sleep(0.01)
+    assert pacer.room_s({FAST: Need(100, 1)}) == math.inf  # an earlier answer's call waits for this budget
+    await asyncio.wait_for(waiting, 2)
+    assert pacer.room_s({FAST: Need(100, 1)}) == 0
 
 
 # ---- fitting and planning ----------------------------------------------------------------------------
