@@ -23,10 +23,11 @@ from bot.budgets import over_budget
 from bot.feedback import record_vote
 from bot.gate import FairGate, QueueFull
 from bot.keeper import StorageKeeper, read
+from bot.progress import ProgressTracker
 from bot.redact import Redactor
 from bot.render import render_failure
 from bot.settings import Settings
-from bot.surface import AgentProgress, FinalAnswer, Progress, ReplySurface
+from bot.surface import FinalAnswer, Progress, ReplySurface
 from bot.throttle import CoalescingUpdater
 from moa.config import MoaConfig, parse_config
 from moa.demand import ModelDemand, answer_demand
@@ -260,7 +261,7 @@ class ConversationService:
         surface = _OwnedSurface(surface, state)  # quiet once another process has taken the run over
         if state.run_id is not None:
             self._live[state.run_id] = state
-        progress = _ProgressTracker(config, self._redact)
+        progress = ProgressTracker(config, self._redact)
         try:
             await surface.show_progress(progress.snapshot())  # at once: something visible within a second
         except Exception:  # the next update may work; the answer must not depend on it
@@ -706,42 +707,6 @@ def _clean_text(text: str) -> str:
 
 def _clean(mention: Mention) -> Mention:
     return replace(mention, text=_clean_text(mention.text), author_name=_clean_text(mention.author_name))
-
-
-class _ProgressTracker:
-    """Folds engine events into the `Progress` a surface shows: states only, never answers."""
-
-    def __init__(self, config: MoaConfig, redact: Callable[[str], str] = str) -> None:
-        self._redact = redact
-        self._total = config.cycles
-        self._layer = 1
-        self._aggregator = config.main_model
-        self._agents = [AgentProgress(name, agent.model_name, "waiting") for name, agent in config.agents]
-        self._waits: dict[str, BudgetWaiting] = {}  # model -> its rate-limit wait, while there is one
-
-    def apply(self, event: LayerStarted | ProposerFinished | AggregatorStarted | BudgetWaiting) -> None:
-        match event:
-            case BudgetWaiting(model=model, wait_s=wait_s) if wait_s <= 0:
-                self._waits.pop(model, None)
-            case BudgetWaiting(model=model):
-                self._waits[model] = event
-            case LayerStarted(layer=layer, agents=names, models=models):
-                self._layer = layer
-                self._agents = [AgentProgress(n, m, "running") for n, m in zip(names, models, strict=False)]
-            case ProposerFinished():
-                self._agents = [
-                    AgentProgress(a.name, a.model, "done" if event.ok else "failed", event.latency_s,
-                                  self._redact(event.error) if event.error else None)
-                    if a.name == event.agent else a
-                    for a in self._agents
-                ]
-            case AggregatorStarted(model=model):
-                self._layer = self._total + 1
-                self._aggregator = model
-
-    def snapshot(self) -> Progress:
-        return Progress(layer=self._layer, total_layers=self._total, agents=tuple(self._agents),
-                        aggregator_model=self._aggregator, budget_waits=tuple(self._waits.values()))
 
 
 def _flat(layers: tuple[LayerResult, ...]) -> list[ProposerFinished]:
