@@ -41,3 +41,24 @@ async def postgres_url(postgres_admin_url: str) -> AsyncIterator[str]:
     url = await create_database(postgres_admin_url)
     yield url
     await drop_database(postgres_admin_url, url)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Stop SQLite worker threads a test left open, so the run ends instead of hanging at exit.
+
+    aiosqlite runs each connection on a non-daemon thread that lives until the connection is closed; one
+    left open (say, by a test that failed before its teardown) keeps the interpreter from exiting. Said
+    on stderr, so a leak is seen rather than hidden.
+    """
+    import gc
+    import sys
+
+    import aiosqlite
+
+    gc.collect()  # connections only garbage now are stopped by their own __del__
+    open_ = [obj for obj in gc.get_objects() if isinstance(obj, aiosqlite.Connection) and obj._running]
+    for conn in open_:
+        conn.stop()
+    if open_:
+        print(f"\nwarning: {len(open_)} SQLite connection(s) were left open by the tests; stopped them",
+              file=sys.stderr)

@@ -59,7 +59,12 @@ class RunningBot:
         done, _ = await asyncio.wait({waiter, self._task}, return_when=asyncio.FIRST_COMPLETED)
         if self._task in done:
             waiter.cancel()
-            self._task.result()
+            try:
+                self._task.result()
+            except BaseException:  # the adapter stopped at start: close what start opened
+                await self.service.aclose()
+                self.service = None
+                raise
         await waiter
         return self
 
