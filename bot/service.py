@@ -123,8 +123,12 @@ class ConversationService:
     async def create(cls, settings: Settings) -> ConversationService:
         """Open the database and the model providers named by `settings`."""
         db = await Database.open(settings.database, lease_expiry_s=settings.lease_expiry_s)
-        providers = ProviderRegistry.from_env(settings.env, call_timeout_s=settings.call_timeout_s,
-                                              deadline_s=settings.run_deadline_s)
+        try:
+            providers = ProviderRegistry.from_env(settings.env, call_timeout_s=settings.call_timeout_s,
+                                                  deadline_s=settings.run_deadline_s)
+        except BaseException:  # e.g. a malformed MOA_PROVIDERS: an open database would keep the process alive
+            await db.close()
+            raise
         engine = MoaEngine(providers, call_timeout_s=settings.call_timeout_s,
                            deadline_s=settings.run_deadline_s, quorum=settings.quorum or None)
         service = cls(settings, db, providers, engine)
