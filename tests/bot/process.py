@@ -39,14 +39,7 @@ async def run_bot(env: dict[str, str], *args: str, cwd: Path, stdin: bytes = b""
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", *args, env=env, cwd=cwd, stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    try:
-        out, err = await asyncio.wait_for(proc.communicate(stdin), timeout)
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-    assert proc.returncode is not None
-    return Finished(proc.returncode, out.decode(), err.decode())
+    return await _finished(proc, timeout, stdin)
 
 
 def free_port() -> int:
@@ -66,8 +59,13 @@ async def stop_bot(proc: asyncio.subprocess.Process, timeout: float = 15) -> Fin
     """SIGTERM, then what it printed; killed if it does not stop in time."""
     if proc.returncode is None:
         proc.send_signal(signal.SIGTERM)
+    return await _finished(proc, timeout)
+
+
+async def _finished(proc: asyncio.subprocess.Process, timeout: float, stdin: bytes | None = None) -> Finished:
+    """What the process printed once it ends; killed if it does not end within `timeout`."""
     try:
-        out, err = await asyncio.wait_for(proc.communicate(), timeout)
+        out, err = await asyncio.wait_for(proc.communicate(stdin), timeout)
     finally:
         if proc.returncode is None:
             proc.kill()
