@@ -168,9 +168,10 @@ class ConversationService:
         if await self._over_budget(mention, surface):
             return None
         keeper = StorageKeeper()
+        config_json = config.export_json()
         # Recorded before it waits: a restart finds the question even if it never got a slot.
         run_id = await keeper.value("recording a question", lambda: self.db.runs.start(
-            mention.channel, mention.thread, mention.message_id, question, config.export_json(),
+            mention.channel, mention.thread, mention.message_id, question, config_json,
             status="queued", owner=self.db.owner, author=mention.author, author_name=mention.author_name,
             config_label=config_label(config)))
         state = _RunState(run_id, keeper, (*notes, *([config_note] if config_note else [])))
@@ -191,7 +192,7 @@ class ConversationService:
                     await self._discard(state)
                     return None
                 if run_id is not None and await keeper.value("starting a run", lambda: self.db.runs.set_running(
-                        run_id, config.export_json(), owner=self.db.owner)) is False:
+                        run_id, config_json, owner=self.db.owner)) is False:
                     state.settled = state.taken_over = True  # stalled past its lease: another process has it
                     log.warning("run %s was taken over by another process before it started; not answering "
                                 "it here", run_id)
@@ -289,8 +290,6 @@ class ConversationService:
                     match event:
                         case LayerStarted() | ProposerFinished() | AggregatorStarted() | BudgetWaiting():
                             if isinstance(event, ProposerFinished):
-                                event = replace(event, text=_clean_text(event.text),
-                                                error=self._redact(event.error) if event.error else None)
                                 outputs.append(event)
                             if isinstance(event, AggregatorStarted) and event.restarted:
                                 answer = ""  # a fallback aggregator starts the answer over
@@ -344,9 +343,7 @@ class ConversationService:
     async def _finish(self, mention: Mention, question: str, state: _RunState, done: RunFinished,
                       notes: tuple[str, ...], surface: ReplySurface) -> None:
         answer = _clean_text(done.answer)
-        layers = [replace(out, text=_clean_text(out.text), error=self._redact(out.error) if out.error else None)
-                  for out in _flat(done.layers)]
-        await self._settle(state, "done", None, layers, answer=answer, done=done)
+        await self._settle(state, "done", None, _flat(done.layers), answer=answer, done=done)
         if state.taken_over:
             return
         await self._save_turns(mention, state, question, answer)
@@ -390,7 +387,9 @@ class ConversationService:
         if run_id is None:
             return
         spent = done or usage
-        kept = [replace(out, error=self._redact(out.error)) if out.error else out for out in outputs or []]
+        # What any layer view will show: text storage accepts, errors without secrets.
+        kept = [replace(out, text=_clean_text(out.text), error=self._redact(out.error) if out.error else None)
+                for out in outputs or []]
         stored = await state.keeper.value("saving the run", lambda: self.db.runs.finish(
             run_id, status=status, answer=answer, error=error, proposers=_records(kept),
             total_s=done.timings.total_s if done else None,
