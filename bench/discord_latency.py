@@ -25,7 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from adapters.discord.runner import run_discord
 from bench.latency_report import print_latency_report
-from bot.service import ConversationService
+from bot.conversation.service import ConversationService
 from bot.settings import Settings
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.groq_server import FakeGroq

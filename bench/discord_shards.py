@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from adapters.discord.runner import run_discord
-from bot.service import ConversationService
+from bot.conversation.service import ConversationService
 from bot.settings import Settings
 from tests.fakes.discord_server import FakeDiscord
 

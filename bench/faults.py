@@ -21,10 +21,10 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bot.service import ConversationService, Mention
+from bot.conversation.service import ConversationService, Mention
 from bot.settings import Settings
 from storage.models import ChannelKey
-from tests.bot.test_service import RecordingSurface
+from tests.bot.conversation.helpers import RecordingSurface
 from tests.fakes.groq_server import FakeGroq
 from tests.faults import SmallDisk, lock_held
 

@@ -17,7 +17,7 @@ its "minute" is scaled down (`--window`, default 6 s) so the whole bench takes a
    Prints answers lost (target 0) and the time for all against the budget's floor (the busiest model's
    calls / 20 windows; target ≤ 1.1×, the issue's "≤ 200 s" for a 180 s floor).
 
-5. Admission (bot/gate.py asking the pacer) against a fixed cap of 4, 8 mentions in 8 channels: with a
+5. Admission (bot/conversation/gate.py asking the pacer) against a fixed cap of 4, 8 mentions in 8 channels: with a
    generous budget, the most answers the server saw calls of at one moment (target > 4); with `--tpm`,
    the longest an admitted answer took over the window (its exposure to MOA_RUN_DEADLINE; lower is
    better) and the tokens counted per window against the budget (throughput).
@@ -38,7 +38,7 @@ from collections.abc import Sequence
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bot.gate import FairGate
+from bot.conversation.gate import FairGate
 from moa.config import MoaConfig, default_config
 from moa.demand import answer_demand
 from moa.engine import MoaEngine

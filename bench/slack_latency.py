@@ -28,7 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from adapters.slack.app import build_slack_app
 from adapters.slack.server import EVENTS_PATH, start_http
 from bench.latency_report import print_latency_report
-from bot.service import ConversationService
+from bot.conversation.service import ConversationService
 from bot.settings import Settings
 from tests.fakes.groq_server import FakeGroq
 from tests.fakes.slack_api import FakeSlack, SlackSender

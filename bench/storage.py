@@ -30,10 +30,10 @@ from typing import Literal
 # `storage` package; put the repository root there instead.
 sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-from bot.budgets import over_budget  # noqa: E402
 from bot.commands.deps import CommandDeps  # noqa: E402
 from bot.commands.usage import usage_text  # noqa: E402
-from bot.render import SLACK  # noqa: E402
+from bot.conversation.budgets import over_budget  # noqa: E402
+from bot.text.render import SLACK  # noqa: E402
 from storage import ChannelKey, Database, ProposerRecord  # noqa: E402
 from storage.usage import day_of  # noqa: E402
 

@@ -28,7 +28,7 @@ from storage.usage import UsageRepository
 from storage.votes import VoteRepository
 
 # Another program (a sqlite3 shell, a backup) may hold the write lock. Opening waits a while for it; at
-# run time an answer's write waits briefly (bot.keeper retries on top, then degrades), so a held lock
+# run time an answer's write waits briefly (bot.conversation.keeper retries on top, then degrades), so a held lock
 # costs an answer about a second, never the answer.
 BUSY_TIMEOUT_MS = 2000
 RUNTIME_BUSY_TIMEOUT_MS = 250

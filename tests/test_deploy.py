@@ -45,7 +45,7 @@ def test_the_dockerfile_installs_and_runs_the_bot_as_the_readme_says() -> None:
     [cmd] = [args for kind, args in instructions if kind == "CMD"]
     assert " ".join(json.loads(cmd)) == readme_start  # the exec form, e.g. ["moa-bot", "run"]
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
-    assert scripts["moa-bot"] == "bot.cli:main"
+    assert scripts["moa-bot"] == "bot.app.cli:main"
 
 
 def test_the_container_runs_as_a_user_keeps_its_database_on_a_volume_and_checks_healthz() -> None:

@@ -12,7 +12,7 @@ from adapters.discord.cog import MoaCog
 from adapters.discord.shards import SHARDING_REQUIRED, IdentifyPacer, ShardingRequired, session_start_pacer
 from adapters.discord.surface import NO_PINGS
 from adapters.discord.views import FeedbackButton, LayersPageButton, ShowLayersButton
-from bot.service import ConversationService
+from bot.conversation.service import ConversationService
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)

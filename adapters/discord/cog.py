@@ -20,9 +20,9 @@ from discord.ext import commands
 from adapters.discord.places import place_of
 from adapters.discord.surface import NO_PINGS, DiscordSurface
 from adapters.discord.views import MESSAGE_LIMIT, interaction_place, layers_page
-from bot.chunking import split_text
-from bot.service import CommandContext, Mention
+from bot.conversation.service import CommandContext, Mention
 from bot.surface import ReplySurface
+from bot.text.chunking import split_text
 from moa.config import PRESET_DESCRIPTIONS
 from storage.errors import StorageError
 from storage.models import UnfinishedRun

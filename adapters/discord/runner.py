@@ -14,9 +14,9 @@ import discord.http
 import yarl
 
 from adapters.discord.client import build_discord_client
-from bot.service import ConversationService
+from bot.conversation.service import ConversationService
+from bot.observe.health import Health
 from bot.settings import Settings
-from bot.status import Health
 
 log = logging.getLogger(__name__)
 

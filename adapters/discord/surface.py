@@ -9,9 +9,9 @@ from typing import Any
 import discord
 
 from adapters.discord.views import MESSAGE_LIMIT, answer_view
-from bot.chunking import split_text
-from bot.render import DISCORD, render_progress
 from bot.surface import FinalAnswer, Progress
+from bot.text.chunking import split_text
+from bot.text.render import DISCORD, render_progress
 
 log = logging.getLogger(__name__)
 

@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from adapters.discord.places import channel_key, place_of
-from bot.render import DISCORD, render_layers_pages
+from bot.text.render import DISCORD, render_layers_pages
 from storage.errors import StorageError
 from storage.models import ChannelKey, RunRecord
 
 if TYPE_CHECKING:
-    from bot.service import ConversationService
+    from bot.conversation.service import ConversationService
 
 MESSAGE_LIMIT = 2000
 PAGE_LIMIT = MESSAGE_LIMIT - 40  # room for the "page i/n" footer

@@ -9,7 +9,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.listeners import register_listeners
 from adapters.slack.surface import SlackSurface
-from bot.service import ConversationService
+from bot.conversation.service import ConversationService
 from bot.settings import Settings
 from bot.surface import ReplySurface
 from storage.models import UnfinishedRun

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from bot.chunking import split_text
+from bot.text.chunking import split_text
 
 Block = dict[str, Any]
 

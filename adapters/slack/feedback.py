@@ -13,7 +13,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
 
 from adapters.slack.blocks import FEEDBACK_ACTION
-from bot.service import ConversationService
+from bot.conversation.service import ConversationService
 from storage.models import ChannelKey
 
 log = logging.getLogger(__name__)

@@ -25,9 +25,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack import blocks
 from adapters.slack.feedback import register_feedback
 from adapters.slack.surface import FeedbackSupport, SlackSurface, StreamingSupport, slack_error
-from bot.render import SLACK, render_layers_pages
-from bot.service import CommandContext, ConversationService, Mention
+from bot.conversation.service import CommandContext, ConversationService, Mention
 from bot.settings import Settings
+from bot.text.render import SLACK, render_layers_pages
 from storage.errors import StorageError
 from storage.models import ChannelKey, RunRecord
 

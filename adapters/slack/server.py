@@ -18,10 +18,10 @@ from adapters.slack.guard import (
     raise_descriptor_limit,
     runner_options,
 )
-from bot.preflight import port_error_sentence
-from bot.service import ConversationService
+from bot.checks.preflight import port_error_sentence
+from bot.conversation.service import ConversationService
+from bot.observe.health import Health, add_status_routes
 from bot.settings import Settings
-from bot.status import Health, add_status_routes
 
 log = logging.getLogger(__name__)
 

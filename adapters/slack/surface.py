@@ -24,9 +24,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from adapters.slack import blocks
-from bot.chunking import MIN_LIMIT, split_text
-from bot.render import SLACK, budget_wait_line, render_progress
 from bot.surface import AgentProgress, FinalAnswer, Progress
+from bot.text.chunking import MIN_LIMIT, split_text
+from bot.text.render import SLACK, budget_wait_line, render_progress
 from storage.models import UnfinishedRun
 
 log = logging.getLogger(__name__)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import time
 
-from bot.budgets import effective, resets_in
 from bot.commands.current import mention, when
 from bot.commands.deps import BudgetStore, CommandDeps
 from bot.commands.grammar import USAGE_BUDGET, CommandError, SetBudget
 from bot.commands.values import whole
-from bot.render import Style, plural
-from bot.service import CommandContext, CommandReply
+from bot.conversation.budgets import effective, resets_in
+from bot.conversation.service import CommandContext, CommandReply
+from bot.text.render import Style, plural
 
 MAX_ANSWERS = 10_000
 MAX_TOKENS = 1_000_000_000

@@ -16,9 +16,9 @@ from bot.commands.grammar import (
     ListPresets,
     Show,
 )
-from bot.redact import redact
-from bot.render import Style, describe_budget, render_config, style_for
-from bot.service import CommandReply
+from bot.conversation.service import CommandReply
+from bot.text.redact import redact
+from bot.text.render import Style, describe_budget, render_config, style_for
 from moa.config import PRESET_DESCRIPTIONS, AgentConfig, Limits, MoaConfig, preset
 from moa.labels import config_label
 from storage.models import ChannelKey

@@ -10,8 +10,8 @@ from bot.commands.budget import budget_text, change_budget
 from bot.commands.deps import CommandDeps
 from bot.commands.grammar import CHANGING, CommandError, SetBudget, ShowBudget, ShowUsage, parse
 from bot.commands.usage import usage_text
-from bot.render import style_for
-from bot.service import CommandContext, CommandReply
+from bot.conversation.service import CommandContext, CommandReply
+from bot.text.render import style_for
 from moa.errors import ConfigError
 from storage.models import ChannelKey
 

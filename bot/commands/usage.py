@@ -11,7 +11,7 @@ import unicodedata
 
 from bot.commands.deps import CommandDeps
 from bot.commands.grammar import CommandError
-from bot.render import Style
+from bot.text.render import Style
 from storage.models import ChannelKey
 from storage.usage import ConfigUsage, ModelUsage, Period, day_of
 

@@ -8,8 +8,9 @@ import sys
 from pathlib import Path
 
 from tests.adapters.discord.conftest import bot_env
-from tests.adapters.discord.test_mentions import answers
-from tests.adapters.slack.test_process import SECRET, _free_port, _wait_for_port
+from tests.adapters.discord.helpers import answers
+from tests.adapters.slack.helpers import SECRET, wait_for_port
+from tests.bot.process import free_port
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.fixtures import fake_groq
 from tests.fakes.groq_server import FakeGroq
@@ -19,7 +20,7 @@ __all__ = ["fake_groq"]
 
 
 async def test_one_process_answers_on_slack_and_discord(fake_groq: FakeGroq, tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     async with FakeDiscord() as discord, FakeSlack() as slack:
         env = bot_env(discord, fake_groq, tmp_path / "moa.db", SLACK_BOT_TOKEN=slack.token,
                       SLACK_SIGNING_SECRET=SECRET, SLACK_PORT=str(port), SLACK_HOST="127.0.0.1",
@@ -29,7 +30,7 @@ async def test_one_process_answers_on_slack_and_discord(fake_groq: FakeGroq, tmp
                                                     stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
         sender = SlackSender(slack, f"http://127.0.0.1:{port}/slack/events", SECRET)
         try:
-            await _wait_for_port(port, proc)
+            await wait_for_port(port, proc)
             await discord.wait_for(lambda f: f.identifies and f.connected, timeout=10)
 
             question = await discord.say(discord.general, discord.alice, f"{discord.bot_mention} from Discord")

@@ -17,23 +17,7 @@ from moa.config import (
     preset,
 )
 from moa.errors import ConfigError
-
-SEED_EN = """{
-  "layer_agent_1": {
-    "system_prompt": "Think through your response step by step. {helper_response}",
-    "model_name": "llama-3.1-8b-instant"
-  },
-  "layer_agent_2": {
-    "system_prompt": "Respond with a thought and then your response to the question. {helper_response}",
-    "model_name": "gemma2-9b-it",
-    "temperature": 0.7
-  },
-  "layer_agent_3": {
-    "system_prompt": "You are an expert at logic and reasoning. Always take a logical approach to the answer. \
-{helper_response}",
-    "model_name": "llama-3.1-8b-instant"
-  }
-}"""
+from tests.moa.helpers import SEED_EN
 
 SEED_ZH = """{
   "层级代理_1": {"系统提示": "逐步思考你的回答。{助手回应}", "模型名称": "llama-3.1-8b-instant"},

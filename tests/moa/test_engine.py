@@ -25,6 +25,7 @@ from moa.events import (
 from moa.pricing import PRICES
 from moa.providers import ProviderRegistry, RetryPolicy
 from tests.fakes.groq_server import REASONING_MARK, FakeCall, FakeGroq
+from tests.moa.helpers import TRANSPORTS
 
 FAST, STRONG, QWEN = "openai/gpt-oss-20b", "openai/gpt-oss-120b", "qwen/qwen3.8-27b"
 QUICK_RETRY = RetryPolicy(max_attempts=3, backoff_base_s=0.01, backoff_max_s=0.05)
@@ -38,7 +39,6 @@ def make_config(models: Sequence[str] = (FAST, QWEN, FAST), *, cycles: int = 2, 
 
 
 # groq[aiohttp] is a dependency, so both clients are always there to test.
-TRANSPORTS = [pytest.param("httpx", id="httpx"), pytest.param("aiohttp", id="aiohttp")]
 _transport = {"name": "auto"}
 
 

@@ -14,7 +14,7 @@ from moa.providers import (
     parse_providers,
 )
 from tests.fakes.groq_server import FakeGroq
-from tests.moa.test_engine import TRANSPORTS
+from tests.moa.helpers import TRANSPORTS
 
 FAST = "openai/gpt-oss-20b"
 Q = [{"role": "user", "content": "q"}]

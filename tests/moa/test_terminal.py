@@ -1,4 +1,4 @@
-"""`moa-bot ask` and `moa-bot models` (bot/terminal.py) against the fake Groq."""
+"""`moa-bot ask` and `moa-bot models` (bot/app/terminal.py) against the fake Groq."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from bot.app.terminal import ask, models
 from bot.settings import Settings
-from bot.terminal import ask, models
 from tests.fakes.groq_server import REASONING_MARK, FakeGroq
-from tests.moa.test_config import SEED_EN
+from tests.moa.helpers import SEED_EN
 
 ROOT = Path(__file__).resolve().parents[2]
 STRONG = "openai/gpt-oss-120b"
@@ -120,7 +120,7 @@ async def test_models_lists_live_models_with_prices(fake_groq: FakeGroq,
 
 async def _cli(*args: str, env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", *args, env=env, cwd=cwd,
+        sys.executable, "-m", "bot.app.cli", *args, env=env, cwd=cwd,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode is not None

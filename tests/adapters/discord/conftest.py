@@ -13,7 +13,7 @@ import pytest
 import pytest_asyncio
 
 from adapters.discord.runner import run_discord
-from bot.service import ConversationService
+from bot.conversation.service import ConversationService
 from bot.settings import Settings
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.fixtures import fake_groq

@@ -8,17 +8,13 @@ from typing import Any
 
 import pytest
 
-from bot.service import CommandReply
+from bot.conversation.service import CommandReply
 from moa.config import preset
 from storage.models import ChannelKey
 from tests.adapters.discord.conftest import RunningBot
+from tests.adapters.discord.helpers import replied
 from tests.fakes.discord_server import MANAGE_CHANNELS, MEMBER_PERMISSIONS, FakeDiscord
 from tests.fakes.groq_server import FakeGroq
-
-
-async def replied(fake: FakeDiscord, inter) -> str:
-    await fake.wait_for(lambda f: inter.followups)
-    return inter.text
 
 
 async def test_layers_set_in_one_channel_does_not_touch_another(discord: FakeDiscord, bot: RunningBot) -> None:

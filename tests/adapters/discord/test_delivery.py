@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.adapters.discord.conftest import RunningBot
-from tests.adapters.discord.test_mentions import AGGREGATOR, answers
+from tests.adapters.discord.helpers import AGGREGATOR, answers
 from tests.edit_pacing import assert_paced
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.groq_server import FakeCall, FakeGroq, default_reply

@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.adapters.discord.conftest import RunningBot
-from tests.adapters.discord.test_commands import replied
-from tests.adapters.discord.test_layers import ask
+from tests.adapters.discord.helpers import ask, replied
 from tests.fakes.discord_server import FakeDiscord, FakeUser
 from tests.fakes.groq_server import FakeGroq
 

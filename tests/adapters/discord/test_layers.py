@@ -7,17 +7,9 @@ import sqlite3
 import pytest
 
 from tests.adapters.discord.conftest import RunningBot
-from tests.adapters.discord.test_mentions import answers
+from tests.adapters.discord.helpers import answers, ask, inter_text
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.groq_server import FakeCall, FakeGroq, default_reply
-
-
-async def ask(fake: FakeDiscord, bot: RunningBot, question: str) -> tuple[str, dict]:
-    """A mention in #general; returns the thread id and the answer message, once the run is recorded."""
-    msg = await fake.say(fake.general, fake.alice, f"{fake.bot_mention} {question}")
-    # The answer is visible a moment before the service has stored which messages carry it.
-    [answer] = await fake.wait_for(lambda f: bot.idle and answers(f, msg["id"]))
-    return msg["id"], answer
 
 
 async def test_show_layers_after_a_restart_answers_the_presser_alone_with_that_runs_layers(
@@ -37,8 +29,6 @@ async def test_show_layers_after_a_restart_answers_the_presser_alone_with_that_r
     assert second["id"] != first["id"]
 
 
-def inter_text(inter) -> str:
-    return inter.text if inter.followups else ""
 
 
 async def test_a_failed_agent_is_marked_in_the_layers(discord: FakeDiscord, fake_groq: FakeGroq,

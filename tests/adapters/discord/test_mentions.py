@@ -3,16 +3,9 @@
 from __future__ import annotations
 
 from tests.adapters.discord.conftest import RunningBot
+from tests.adapters.discord.helpers import AGGREGATOR, answers
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.groq_server import FakeGroq
-
-AGGREGATOR = "openai/gpt-oss-120b"
-
-
-def answers(fake: FakeDiscord, channel_id: str) -> list[dict]:
-    """Bot messages in a channel that carry the Show layers button."""
-    return [m for m in fake.bot_messages(channel_id)
-            if any(b["custom_id"].startswith("moa:layers:") for b in fake.buttons(m))]
 
 
 async def test_mention_starts_a_thread_named_from_the_question_and_answers_there_with_a_button(

@@ -14,7 +14,7 @@ import discord as dpy
 
 from adapters.discord.runner import invite_url
 from tests.adapters.discord.conftest import bot_env
-from tests.adapters.discord.test_mentions import answers
+from tests.adapters.discord.helpers import answers
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.groq_server import FakeGroq
 from tests.faults import age_runs, wait_for_runs

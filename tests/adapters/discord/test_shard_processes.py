@@ -14,7 +14,7 @@ import pytest
 import pytest_asyncio
 
 from tests.adapters.discord.conftest import bot_env
-from tests.adapters.discord.test_mentions import answers
+from tests.adapters.discord.helpers import answers
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.groq_server import FakeGroq
 from tests.faults import wait_for_runs

@@ -13,8 +13,7 @@ import pytest
 from adapters.discord.places import channel_key
 from adapters.discord.shards import IDENTIFY_WINDOW_S, IdentifyPacer, ShardingRequired
 from tests.adapters.discord.conftest import RunningBot
-from tests.adapters.discord.test_layers import inter_text
-from tests.adapters.discord.test_mentions import answers
+from tests.adapters.discord.helpers import answers, inter_text
 from tests.fakes.discord_server import FakeDiscord, FakeGuild, shard_of
 from tests.fakes.groq_server import FakeGroq
 

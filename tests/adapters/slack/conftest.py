@@ -13,7 +13,7 @@ from aiohttp import web
 
 from adapters.slack.app import build_slack_app, recover_unfinished
 from adapters.slack.server import EVENTS_PATH, start_http
-from bot.service import ConversationService
+from bot.conversation.service import ConversationService
 from bot.settings import Settings
 from tests.fakes.fixtures import fake_groq  # noqa: F401  (fixture)
 from tests.fakes.groq_server import FakeGroq

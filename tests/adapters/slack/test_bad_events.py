@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from tests.adapters.slack.conftest import SlackWorld
-from tests.adapters.slack.test_mentions import _answered
+from tests.adapters.slack.helpers import answered
 
 
 @pytest.mark.parametrize("event", [
@@ -22,7 +22,7 @@ async def test_a_signed_event_without_a_channel_is_ignored_without_an_error(
     assert await world.send.event(event) == 200
 
     ts = await world.send.mention("still answering?")  # the bot is fine
-    await world.slack.wait_for(_answered("C0GENERAL", ts))
+    await world.slack.wait_for(answered("C0GENERAL", ts))
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
     assert world.slack.calls_to("chat.postMessage") == [] or all(
         c.args.get("channel") for c in world.slack.calls_to("chat.postMessage"))

@@ -5,21 +5,15 @@ from __future__ import annotations
 import json
 
 from tests.adapters.slack.conftest import SlackWorld
+from tests.adapters.slack.helpers import answered
 from tests.edit_pacing import assert_paced
 from tests.fakes.slack_api import FakeSlack
-
-
-def _answered(channel: str, thread: str):
-    def check(slack: FakeSlack) -> bool:
-        messages = slack.thread(channel, thread)
-        return bool(messages) and bool(messages[-1].buttons) and not any(m.streaming for m in messages)
-    return check
 
 
 async def test_mention_gets_final_answer_in_its_thread_with_show_layers_button(world: SlackWorld) -> None:
     ts = await world.send.mention("is 9.11 or 9.9 larger?", channel="C0GENERAL")
 
-    await world.slack.wait_for(_answered("C0GENERAL", ts))
+    await world.slack.wait_for(answered("C0GENERAL", ts))
     messages = world.slack.thread("C0GENERAL", ts)
     assert len(messages) == 1  # the status became the answer
     answer = messages[0]
@@ -41,7 +35,7 @@ async def test_status_appears_before_the_answer_and_names_agents_not_answers(wor
     titles = " ".join(t["title"] for t in status.tasks.values())
     assert "Layer 1/" in titles and "(" in titles  # layer, agent and model named
     assert "says:" not in status.markdown  # no proposer answer in the progress
-    await world.slack.wait_for(_answered("C0GENERAL", ts))
+    await world.slack.wait_for(answered("C0GENERAL", ts))
 
 
 async def test_without_native_streaming_status_is_edited_into_the_answer(world: SlackWorld) -> None:
@@ -51,7 +45,7 @@ async def test_without_native_streaming_status_is_edited_into_the_answer(world: 
 
     await world.slack.wait_for(lambda s: bool(s.thread("C0GENERAL", ts)))
     assert "Layer 1/" in world.slack.thread("C0GENERAL", ts)[0].markdown
-    await world.slack.wait_for(_answered("C0GENERAL", ts))
+    await world.slack.wait_for(answered("C0GENERAL", ts))
     [answer] = world.slack.thread("C0GENERAL", ts)
     assert "says: hello there" in answer.markdown and answer.edits >= 1
     [status] = [c.at for c in world.slack.calls_to("chat.postMessage")]
@@ -62,7 +56,7 @@ async def test_without_native_streaming_status_is_edited_into_the_answer(world: 
 
 async def test_follow_up_in_answered_thread_continues_the_conversation(world: SlackWorld) -> None:
     ts = await world.send.mention("my name is Ada")
-    await world.slack.wait_for(_answered("C0GENERAL", ts))
+    await world.slack.wait_for(answered("C0GENERAL", ts))
     groq_calls = len(world.groq.calls)
 
     await world.send.message("what is my name?", thread_ts=ts)
@@ -76,13 +70,13 @@ async def test_plain_message_outside_answered_threads_is_ignored(world: SlackWor
     await world.send.message("just chatting", thread_ts="1599999999.000001")
     await world.send.message("top level chatter")
     ts = await world.send.mention("ping")  # a later mention proves the earlier ones were processed
-    await world.slack.wait_for(_answered("C0GENERAL", ts))
+    await world.slack.wait_for(answered("C0GENERAL", ts))
     assert all(c.question in ("ping",) for c in world.groq.calls)
 
 
 async def test_bot_ignores_its_own_messages_and_edits(world: SlackWorld) -> None:
     ts = await world.send.mention("first")
-    await world.slack.wait_for(_answered("C0GENERAL", ts))
+    await world.slack.wait_for(answered("C0GENERAL", ts))
     calls = len(world.groq.calls)
     answer = world.slack.thread("C0GENERAL", ts)[0]
 
@@ -100,14 +94,14 @@ async def test_bot_ignores_its_own_messages_and_edits(world: SlackWorld) -> None
 
 async def test_direct_message_is_answered(world: SlackWorld) -> None:
     ts = await world.send.message("hi in private", channel="D0ALICE", channel_type="im")
-    await world.slack.wait_for(_answered("D0ALICE", ts))
+    await world.slack.wait_for(answered("D0ALICE", ts))
     assert "says: hi in private" in world.slack.thread_answer("D0ALICE", ts)
 
 
 async def test_failing_proposer_still_gives_an_answer(world: SlackWorld) -> None:
     world.groq.fail("qwen/qwen3.8-27b", 413, times=20)
     ts = await world.send.mention("are you robust?")
-    await world.slack.wait_for(_answered("C0GENERAL", ts), timeout=5)
+    await world.slack.wait_for(answered("C0GENERAL", ts), timeout=5)
     assert "says: are you robust?" in world.slack.thread_answer("C0GENERAL", ts)
     assert any(c.status == 413 for c in world.groq.calls_to("qwen/qwen3.8-27b"))
 
@@ -130,7 +124,7 @@ async def test_mention_syntax_echoed_from_a_question_pings_nobody(world: SlackWo
         before = len(world.slack.calls)
         ts = await world.send.mention("ping <!channel>, <!here> and <@U0BOB> please")
 
-        await world.slack.wait_for(_answered("C0GENERAL", ts))
+        await world.slack.wait_for(answered("C0GENERAL", ts))
         answer = world.slack.thread("C0GENERAL", ts)[-1]
         assert "ping" in answer.markdown and "channel" in answer.markdown  # the words are still shown
         await world.send.react("C0GENERAL", answer.ts)  # the layer view quotes the question too

@@ -4,71 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import resource
-import shutil
 import signal
-import socket
-import sys
 from pathlib import Path
 
+from tests.adapters.slack.helpers import SECRET, start_bot
+from tests.bot.process import free_port
 from tests.fakes.groq_server import FakeGroq
 from tests.fakes.slack_api import FakeMessage, FakeSlack, SlackSender
 from tests.faults import age_runs, wait_for_runs
 
-SECRET = "process-signing-secret"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-async def _wait_for_port(port: int, proc: asyncio.subprocess.Process, timeout: float = 10.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while loop.time() < deadline:
-        assert proc.returncode is None, "moa-bot run exited early"
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.close()
-            await writer.wait_closed()
-            return
-        except OSError:
-            await asyncio.sleep(0.05)  # the port is not open yet; nothing to wait on but the clock
-    raise AssertionError(f"moa-bot run did not listen on {port} within {timeout} s")
-
-
-async def _start_bot(slack: FakeSlack, groq: FakeGroq, tmp_path: Path, port: int, *,
-                     descriptor_limit: int | None = None) -> asyncio.subprocess.Process:
-    """`moa-bot run` configured only by environment variables (optionally with a hard descriptor limit)."""
-    env = {
-        "PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path),
-        "SLACK_BOT_TOKEN": slack.token, "SLACK_SIGNING_SECRET": SECRET, "SLACK_PORT": str(port),
-        "SLACK_HOST": "127.0.0.1", "SLACK_API_URL": slack.api_url,
-        "GROQ_BASE_URL": groq.base_url, "GROQ_API_KEY": "gsk_test",
-        "MOA_DB_PATH": str(tmp_path / "moa.db"),
-    }
-    script = shutil.which("moa-bot")
-    command = [script, "run"] if script else [sys.executable, "-m", "bot", "run"]
-
-    def limit_descriptors() -> None:
-        if descriptor_limit is not None:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (descriptor_limit, descriptor_limit))
-
-    proc = await asyncio.create_subprocess_exec(*command, env=env, cwd=tmp_path, stdin=asyncio.subprocess.DEVNULL,
-                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-                                                preexec_fn=limit_descriptors)
-    await _wait_for_port(port, proc)
-    return proc
-
 
 async def test_moa_bot_run_answers_a_signed_mention_and_exits_cleanly_on_sigterm(
         fake_groq: FakeGroq, tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     async with FakeSlack() as slack:
-        proc = await _start_bot(slack, fake_groq, tmp_path, port)
+        proc = await start_bot(slack, fake_groq, tmp_path, port)
         sender = SlackSender(slack, f"http://127.0.0.1:{port}/slack/events", SECRET)
         try:
             ts = await sender.mention("hello from a real process")
@@ -94,7 +44,7 @@ async def _crash_while_answering(slack: FakeSlack, sender: SlackSender, groq: Fa
                                  port: int, question: str) -> tuple[str, FakeMessage]:
     """Start the bot, ask, kill -9 it mid-answer; returns the mention's ts and the status it left frozen."""
     groq.latency = 30.0  # the answer is still being written when the process dies
-    proc = await _start_bot(slack, groq, tmp_path, port)
+    proc = await start_bot(slack, groq, tmp_path, port)
     try:
         ts = await sender.mention(question)
         await groq.wait_for(lambda f: len(f.calls) >= 3)
@@ -109,13 +59,13 @@ async def _crash_while_answering(slack: FakeSlack, sender: SlackSender, groq: Fa
 
 async def test_a_recent_question_cut_off_by_a_crash_is_answered_in_place_of_its_frozen_status(
         fake_groq: FakeGroq, tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     async with FakeSlack() as slack:
         sender = SlackSender(slack, f"http://127.0.0.1:{port}/slack/events", SECRET)
         try:
             ts, status = await _crash_while_answering(slack, sender, fake_groq, tmp_path, port, "cut me off")
             fake_groq.latency = 0.0
-            proc = await _start_bot(slack, fake_groq, tmp_path, port)
+            proc = await start_bot(slack, fake_groq, tmp_path, port)
 
             def answered(s: FakeSlack) -> bool:
                 return bool(s.messages[status.ts].buttons) and not s.messages[status.ts].streaming
@@ -133,14 +83,14 @@ async def test_a_recent_question_cut_off_by_a_crash_is_answered_in_place_of_its_
 
 async def test_an_old_question_cut_off_by_a_crash_is_told_to_ask_again_in_place_of_its_status(
         fake_groq: FakeGroq, tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     async with FakeSlack() as slack:
         sender = SlackSender(slack, f"http://127.0.0.1:{port}/slack/events", SECRET)
         try:
             ts, status = await _crash_while_answering(slack, sender, fake_groq, tmp_path, port, "an old one")
             age_runs(tmp_path / "moa.db", 3600)  # the bot stayed down for an hour
             asked = len(fake_groq.calls)
-            proc = await _start_bot(slack, fake_groq, tmp_path, port)
+            proc = await start_bot(slack, fake_groq, tmp_path, port)
 
             await slack.wait_for(lambda s: "please ask again" in s.messages[status.ts].markdown, timeout=15)
             replies = slack.thread("C0GENERAL", ts)
@@ -161,10 +111,10 @@ async def _stop(proc: asyncio.subprocess.Process | None) -> None:
 async def test_a_question_waiting_in_the_queue_when_the_process_is_killed_is_answered_after_restart(
         fake_groq: FakeGroq, tmp_path: Path) -> None:
     fake_groq.latency = 30.0  # the first answer holds the channel's only slot
-    port = _free_port()
+    port = free_port()
     async with FakeSlack() as slack:
         sender = SlackSender(slack, f"http://127.0.0.1:{port}/slack/events", SECRET)
-        proc: asyncio.subprocess.Process | None = await _start_bot(slack, fake_groq, tmp_path, port)
+        proc: asyncio.subprocess.Process | None = await start_bot(slack, fake_groq, tmp_path, port)
         try:
             first = await sender.mention("first, slow")
             await fake_groq.wait_for(lambda f: len(f.calls) >= 3)
@@ -177,7 +127,7 @@ async def test_a_question_waiting_in_the_queue_when_the_process_is_killed_is_ans
             await proc.wait()
 
             fake_groq.latency = 0.0
-            proc = await _start_bot(slack, fake_groq, tmp_path, port)
+            proc = await start_bot(slack, fake_groq, tmp_path, port)
             for ts, words in ((first, "first, slow"), (waiting, "second, waiting its turn")):
                 await slack.wait_for(_answered_in_one_message(ts), timeout=20)
                 [answer] = slack.thread("C0GENERAL", ts)

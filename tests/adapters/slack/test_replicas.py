@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest_asyncio
 
-from tests.adapters.slack.test_process import _free_port, _wait_for_port
+from tests.adapters.slack.helpers import wait_for_port
+from tests.bot.process import free_port
 from tests.fakes.groq_server import FakeGroq
 from tests.fakes.slack_api import FakeMessage, FakeSlack, SlackSender
 
@@ -38,7 +39,7 @@ async def start_replica(slack: FakeSlack, groq: FakeGroq, workdir: Path, databas
                         **extra: str) -> Replica:
     """`moa-bot run` on `database_url`, configured only by environment variables, listening on its own port."""
     await asyncio.to_thread(workdir.mkdir, parents=True, exist_ok=True)
-    port = _free_port()
+    port = free_port()
     env = {
         "PATH": os.environ.get("PATH", ""), "HOME": str(workdir),
         "SLACK_BOT_TOKEN": slack.token, "SLACK_SIGNING_SECRET": SECRET, "SLACK_PORT": str(port),
@@ -50,7 +51,7 @@ async def start_replica(slack: FakeSlack, groq: FakeGroq, workdir: Path, databas
     command = [script, "run"] if script else [sys.executable, "-m", "bot", "run"]
     proc = await asyncio.create_subprocess_exec(*command, env=env, cwd=workdir, stdin=asyncio.subprocess.DEVNULL,
                                                 stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
-    await _wait_for_port(port, proc, timeout=30)
+    await wait_for_port(port, proc, timeout=30)
     send = SlackSender(slack, f"http://127.0.0.1:{port}/slack/events", SECRET)
     # One Slack behind both: message timestamps and event ids must not repeat across the senders.
     send._counter = 100_000 * number
@@ -167,12 +168,12 @@ async def test_a_replica_killed_mid_answer_has_its_thread_settled_by_the_survivo
 
 async def test_a_replica_whose_database_is_unreachable_says_so_and_exits_2(
         slack: FakeSlack, fake_groq: FakeGroq, tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     env = {
         "PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path),
         "SLACK_BOT_TOKEN": slack.token, "SLACK_SIGNING_SECRET": SECRET, "SLACK_PORT": str(port),
         "SLACK_HOST": "127.0.0.1", "SLACK_API_URL": slack.api_url, "GROQ_BASE_URL": fake_groq.base_url,
-        "GROQ_API_KEY": "gsk_test", "MOA_DATABASE_URL": f"postgresql://moa:hunter2@127.0.0.1:{_free_port()}/moa",
+        "GROQ_API_KEY": "gsk_test", "MOA_DATABASE_URL": f"postgresql://moa:hunter2@127.0.0.1:{free_port()}/moa",
     }
     proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "run", env=env, cwd=tmp_path,
                                                 stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,

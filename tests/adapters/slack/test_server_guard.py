@@ -13,8 +13,8 @@ from pathlib import Path
 from adapters.slack.app import build_slack_app
 from adapters.slack.server import start_http
 from tests.adapters.slack.conftest import SlackWorld
-from tests.adapters.slack.test_mentions import _answered
-from tests.adapters.slack.test_process import SECRET, _free_port, _start_bot
+from tests.adapters.slack.helpers import SECRET, answered, start_bot
+from tests.bot.process import free_port
 from tests.fakes.groq_server import FakeGroq
 from tests.fakes.slack_api import FakeSlack, SlackSender
 
@@ -60,7 +60,7 @@ async def test_idle_and_half_open_connections_are_capped_and_closed_and_answers_
     try:
         connections = await _open_idle(port, 200)
         ts = await sender.mention("still there?")  # accepted after all 200: the oldest idle ones made room
-        await world.slack.wait_for(_answered("C0GENERAL", ts), timeout=10)
+        await world.slack.wait_for(answered("C0GENERAL", ts), timeout=10)
         assert runner.server is not None
         assert sum(1 for h in runner.server.connections if h.transport is not None) <= 40
 
@@ -77,16 +77,16 @@ async def test_two_thousand_idle_sockets_do_not_stop_moa_bot_run_answering_or_fl
         fake_groq: FakeGroq, tmp_path: Path) -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 8192)), hard))  # room for our side
-    port = _free_port()
+    port = free_port()
     async with FakeSlack() as slack:
         sender = SlackSender(slack, f"http://127.0.0.1:{port}/slack/events", SECRET)
         # The process gets the 1,024 descriptors many hosts give, and may not raise that.
-        proc = await _start_bot(slack, fake_groq, tmp_path, port, descriptor_limit=1024)
+        proc = await start_bot(slack, fake_groq, tmp_path, port, descriptor_limit=1024)
         connections: list[Connection] = []
         try:
             connections = await _open_idle(port, 2000)
             ts = await sender.mention("answer me through the crowd")
-            await slack.wait_for(_answered("C0GENERAL", ts), timeout=20)
+            await slack.wait_for(answered("C0GENERAL", ts), timeout=20)
             # The cap, not the idle timeout, kept it answering: it never came near its 1,024 descriptors.
             assert len(os.listdir(f"/proc/{proc.pid}/fd")) < 700
             command = await sender.command("show")

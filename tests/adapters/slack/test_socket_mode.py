@@ -6,9 +6,9 @@ import asyncio
 from pathlib import Path
 
 from adapters.slack.server import run_slack
-from bot.service import ConversationService
+from bot.conversation.service import ConversationService
+from bot.observe.health import Health
 from bot.settings import Settings
-from bot.status import Health
 from storage.models import ChannelKey
 from tests.fakes.groq_server import FakeGroq
 from tests.fakes.slack_api import FakeSlack, SlackSender

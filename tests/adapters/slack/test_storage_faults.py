@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.adapters.slack.conftest import SlackWorld
-from tests.adapters.slack.test_mentions import _answered
+from tests.adapters.slack.helpers import answered
 from tests.fakes.groq_server import FakeGroq
 from tests.fakes.slack_api import FakeSlack
 from tests.faults import SmallDisk, lock_held
@@ -46,4 +46,4 @@ async def test_a_mention_while_another_program_locks_the_database_is_answered(wo
     assert "could not be saved" in str(answer.blocks)
 
     after = await world.send.mention("and now?")  # the lock is gone: everything is kept again
-    await world.slack.wait_for(_answered("C0GENERAL", after))
+    await world.slack.wait_for(answered("C0GENERAL", after))

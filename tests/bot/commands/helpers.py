@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from bot.commands import CommandDeps, execute
-from bot.service import CommandContext, CommandReply
+from bot.conversation.service import CommandContext, CommandReply
 from moa.config import MoaConfig
 from moa.errors import ProviderError
 from storage.db import Database

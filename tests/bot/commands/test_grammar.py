@@ -24,7 +24,7 @@ from bot.commands.grammar import (
     UsePreset,
     parse,
 )
-from bot.service import CommandReply
+from bot.conversation.service import CommandReply
 from storage.db import Database
 from tests.bot.commands.helpers import run, state
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.commands import CommandDeps
-from bot.service import CommandReply
+from bot.conversation.service import CommandReply
 from moa.config import Limits, default_config
 from storage.db import Database
 from tests.bot.commands.helpers import CHANNEL, DEFAULT_CALLS, LIVE_LIST, Catalog, run, state, stored

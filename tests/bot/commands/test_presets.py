@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.commands import CommandDeps
-from bot.service import CommandReply
+from bot.conversation.service import CommandReply
 from moa.config import Limits, preset
 from storage.db import Database
 from tests.bot.commands.helpers import Catalog, run, state, stored

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from bot.commands import ADMIN_REFUSAL, MAX_COMMAND_CHARS, CommandDeps, execute
-from bot.service import CommandReply
+from bot.conversation.service import CommandReply
 from moa.config import preset
 from storage.db import Database
 from tests.bot.commands.helpers import CHANNEL, Asker, Catalog, run, state, stored

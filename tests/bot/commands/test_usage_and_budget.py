@@ -111,7 +111,7 @@ async def test_a_bad_budget_changes_nothing(db: Database, deps: CommandDeps, tex
 
 
 async def test_resets_in_counts_to_utc_midnight() -> None:
-    from bot.budgets import resets_in
+    from bot.conversation.budgets import resets_in
 
     midnight = (int(time.time()) // 86400 + 1) * 86400
     assert resets_in(midnight - 3 * 3600 - 12 * 60) == "at 00:00 UTC (in 3 h 12 min)"

@@ -1,0 +1,138 @@
+"""The `moa-bot` command: run, ask, models, doctor, migrate."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import importlib.metadata
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot.observe.logs import configure_logging
+from bot.settings import Settings
+from moa.errors import ConfigError
+from moa.pricing import load_price_file
+from moa.providers import MISSING_GROQ_KEY
+from storage.errors import StorageError
+
+HOW_TO_CONFIGURE = """\
+moa-bot has no chat platform to connect to. Set at least one of these (in the environment or a .env file):
+  DISCORD_TOKEN      a Discord bot token — https://discord.com/developers/applications → your app → Bot → Reset Token
+  SLACK_BOT_TOKEN    a Slack bot token (xoxb-…) — https://api.slack.com/apps → your app → OAuth & Permissions,
+                     plus SLACK_APP_TOKEN (xapp-…, Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode)
+and GROQ_API_KEY (https://console.groq.com/keys). `moa-bot doctor` checks a setup; docs/slack.md and
+docs/discord.md walk through creating the apps. Run `moa-bot run` on a terminal to chat in the console."""
+
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("moa-bot")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="moa-bot", description="Mixture-of-Agents answers in Discord and Slack.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="start every adapter whose token is set (or a console chat on a terminal)")
+    ask = sub.add_parser("ask", help="one MoA answer in the terminal")
+    ask.add_argument("question", help='the question; "-" reads it from stdin')
+    ask.add_argument("--config", type=Path, help="a MoA config JSON file (seed article format or an export)")
+    ask.add_argument("--layers", type=int, help="number of proposer layers (overrides the config)")
+    ask.add_argument("--show-layers", action="store_true", help="print every intermediate answer")
+    sub.add_parser("models", help="list the models the configured providers serve now")
+    sub.add_parser("doctor", help="check the setup: keys, platforms, Groq reachability, models")
+    migrate = sub.add_parser("migrate", help="copy the SQLite database into PostgreSQL (safe to run again)")
+    migrate.add_argument("--to", metavar="URL",
+                         help="postgresql://user:password@host:5432/db (default: MOA_DATABASE_URL)")
+    migrate.add_argument("--from", dest="source", metavar="FILE", help="the SQLite file (default: MOA_DB_PATH)")
+    usage = sub.add_parser("usage", help="what the bot spent, how fast, and 👍/👎, across channels")
+    usage.add_argument("--days", type=int, default=30, help="the last N UTC days, today included (default 30)")
+    usage.add_argument("--channel", help="only this channel id")
+    usage.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    return parser
+
+
+def _needs_groq_key(settings: Settings) -> bool:
+    return not settings.groq_api_key and not settings.env.get("MOA_PROVIDERS", "").strip()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `moa-bot` console script."""
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings.load()
+        configure_logging(settings.env)
+        load_price_file(settings.env.get("MOA_PRICES", ""))
+        return _dispatch(args, settings)
+    except ConfigError as err:  # e.g. a malformed MOA_PROVIDERS: say so, no traceback
+        print(err, file=sys.stderr)
+        return 2
+    except StorageError as err:  # the database cannot be used (read-only, corrupt, in use…): the sentence says why
+        print(err, file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:  # Ctrl-C: calls in flight were cancelled on the way out
+        print("Interrupted.", file=sys.stderr)
+        return 130
+
+
+def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    match args.command:
+        case "run":
+            return _run(settings)
+        case "ask":
+            from bot.app.terminal import ask
+
+            question = sys.stdin.read() if args.question == "-" else args.question
+            return asyncio.run(ask(question, args.config, args.layers, args.show_layers, settings))
+        case "models":
+            from bot.app.terminal import models
+
+            return asyncio.run(models(settings))
+        case "doctor":
+            from bot.app.doctor import doctor
+
+            return asyncio.run(doctor(settings))
+        case "migrate":
+            from bot.app.migrate import migrate
+
+            return migrate(settings, args.to, args.source)
+        case "usage":
+            from bot.app.usage_report import usage
+
+            return asyncio.run(usage(settings, args.days, args.channel, args.json))
+    return 2
+
+
+def _run(settings: Settings) -> int:
+    if not (settings.slack_enabled or settings.discord_enabled):
+        if sys.stdin.isatty() and sys.stdout.isatty():
+            if _needs_groq_key(settings):
+                print(MISSING_GROQ_KEY, file=sys.stderr)
+                return 2
+            from bot.app.console import chat
+
+            return asyncio.run(chat(settings))
+        print(HOW_TO_CONFIGURE, file=sys.stderr)
+        return 2
+    if _needs_groq_key(settings):
+        print(MISSING_GROQ_KEY, file=sys.stderr)
+        return 2
+    if settings.slack_enabled and not (settings.slack_app_token or settings.slack_signing_secret):
+        print("SLACK_BOT_TOKEN is set but Slack needs SLACK_APP_TOKEN (xapp-…, Socket Mode) or "
+              "SLACK_SIGNING_SECRET (HTTP mode): https://api.slack.com/apps → Basic Information.", file=sys.stderr)
+        return 2
+    from bot.app.runner import run_adapters
+
+    # Everything imported so far lives as long as the process: keep the collector from re-scanning it,
+    # which costs ~20 ms pauses in the middle of a layer.
+    gc.freeze()
+    return asyncio.run(run_adapters(settings))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

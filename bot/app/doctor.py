@@ -1,0 +1,156 @@
+"""`moa-bot doctor`: what is configured, what is missing, and whether Groq and the models answer."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from pathlib import Path
+
+from rich.console import Console
+
+from bot.checks.preflight import listening_ports, port_problem
+from bot.checks.tokens import Finding, check_discord, check_slack, misplaced_tokens
+from bot.settings import Settings
+from bot.text.redact import Redactor
+from moa.errors import MoaError
+from moa.providers import ProviderRegistry
+
+SLACK_MANIFEST = Path(__file__).resolve().parents[2] / "adapters" / "slack" / "manifest.yaml"
+
+
+def application_id_from_token(token: str) -> str | None:
+    """A bot token's first part is the base64 of the bot's user id, which is its application id."""
+    head = token.split(".", 1)[0]
+    try:
+        decoded = base64.b64decode(head + "=" * (-len(head) % 4), validate=False).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return decoded if decoded.isdigit() else None
+
+
+def _storage_check(db: Path) -> tuple[bool, str]:
+    path = db.resolve()
+    if not path.parent.is_dir():
+        return False, f"the folder for MOA_DB_PATH does not exist: {path.parent}"
+    return True, f"database: {path} ({'exists' if path.exists() else 'will be created'})"
+
+
+async def postgres_check(url: str) -> tuple[bool, str]:
+    """Whether MOA_DATABASE_URL's server answers (read-only: no migration), as a checklist line."""
+    from storage.postgres import DatabaseUnreachable, PgConnection, redacted
+
+    try:
+        conn = await PgConnection.open(url, migrate_schema=False)
+    except DatabaseUnreachable as err:
+        return False, str(err)
+    except RuntimeError:  # reachable, but its schema is older or newer: `moa-bot run` migrates it
+        return True, f"database: PostgreSQL {redacted(url)} (reachable; `moa-bot run` brings its schema up to date)"
+    await conn.close()
+    return True, f"database: PostgreSQL {redacted(url)} (reachable, schema up to date)"
+
+
+async def doctor(settings: Settings) -> int:
+    """Print a checklist; exit 0 when the bot can run, 1 when something it needs is missing."""
+    out = Console(soft_wrap=True)  # long lines (the invite URL) must stay whole to copy
+    problems = 0
+
+    redact = Redactor.from_env(settings.env).redact  # a provider's error body may quote a key
+
+    def ok(text: str) -> None:
+        out.print(f"[green]✓[/green] {redact(text)}")
+
+    def bad(text: str) -> None:
+        nonlocal problems
+        problems += 1
+        out.print(f"[red]✗[/red] {redact(text)}")
+
+    def note(text: str) -> None:
+        out.print(f"[yellow]•[/yellow] {redact(text)}")
+
+    def show(findings: list[Finding]) -> None:
+        for finding in findings:
+            (ok if finding.ok else bad)(finding.text)
+
+    misplaced = misplaced_tokens(settings)
+
+    out.print("[bold]Models[/bold]")
+    if settings.groq_api_key:
+        ok("GROQ_API_KEY is set")
+    else:
+        bad("GROQ_API_KEY is missing — create one at https://console.groq.com/keys")
+    registry = ProviderRegistry.from_env(settings.env, call_timeout_s=10, deadline_s=20)
+    try:
+        if settings.groq_api_key or settings.env.get("MOA_PROVIDERS"):
+            live = await registry.live_models()
+            ok(f"providers reachable: {len(live)} live models")
+            wanted = settings.default_config.models()
+            which = f"MOA_CONFIG ({settings.default_config_path})" if settings.default_config_path \
+                else "the default preset"
+            missing = [m for m in wanted if m not in live]
+            if missing:
+                bad(f"{which} uses models not served now: {', '.join(missing)} — "
+                    "pick others with `/moa model` / `/moa agents set`, or set MOA_CONFIG to a config file")
+            else:
+                ok(f"{which}: models alive: {', '.join(wanted)}")
+    except MoaError as err:
+        bad(f"could not list models: {err}")
+    finally:
+        await registry.aclose()
+
+    out.print("\n[bold]Discord[/bold]")
+    if settings.discord_enabled:
+        wrong = [f for f in misplaced if f.text.startswith("DISCORD_TOKEN")]
+        show(wrong or await check_discord(settings))
+        app_id = application_id_from_token(settings.discord_token)
+        if app_id:
+            from adapters.discord.runner import invite_url
+
+            ok(f"invite the bot: {invite_url(app_id)}")
+        if settings.discord_guild_id:
+            ok(f"slash commands sync to guild {settings.discord_guild_id} at once")
+        else:
+            note("slash commands sync globally (can take up to an hour); set DISCORD_GUILD_ID for instant sync")
+        if settings.discord_message_content:
+            ok("message-content intent on: follow-ups in bot threads need no mention "
+               "(enable it in the Developer Portal → Bot → Privileged Gateway Intents too)")
+        else:
+            note("message-content intent off (DISCORD_MESSAGE_CONTENT): mentions and DMs work; follow-ups in a "
+                 "bot thread need a mention. Enable it in the Developer Portal and set DISCORD_MESSAGE_CONTENT=1.")
+    else:
+        note("DISCORD_TOKEN not set — Discord adapter off (docs/discord.md)")
+
+    out.print("\n[bold]Slack[/bold]")
+    if settings.slack_enabled:
+        wrong = [f for f in misplaced if f.text.startswith("SLACK_")]
+        show(wrong or await check_slack(settings))
+        if settings.slack_app_token:
+            ok("Socket Mode (SLACK_APP_TOKEN)")
+        elif settings.slack_signing_secret:
+            ok(f"HTTP mode on port {settings.slack_port}: point Event Subscriptions, Slash Commands and "
+               "Interactivity at https://YOUR-HOST/slack/events")
+        else:
+            bad("set SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode)")
+    else:
+        note("SLACK_BOT_TOKEN not set — Slack adapter off (docs/slack.md)")
+    note(f"Slack app manifest: {SLACK_MANIFEST}")
+
+    out.print("\n[bold]Storage[/bold]")
+    if settings.database_url:
+        fine, text = await postgres_check(settings.database_url)
+    else:
+        fine, text = _storage_check(Path(settings.db_path))
+    (ok if fine else bad)(text)
+
+    out.print("\n[bold]Health and metrics[/bold]")
+    for variable, host, port in listening_ports(settings):
+        problem = port_problem(variable, host, port)
+        if problem is not None:
+            bad(problem)
+        else:
+            ok(f"/healthz and /metrics on {host}:{port} ({variable})")
+    if not settings.status_port and not (settings.slack_enabled and not settings.slack_app_token):
+        note("no /healthz or /metrics: set MOA_STATUS_PORT (e.g. 8080) to serve them")
+
+    if not (settings.discord_enabled or settings.slack_enabled):
+        note("no platform token set: `moa-bot run` on a terminal opens a console chat")
+    return 1 if problems else 0

@@ -1,0 +1,89 @@
+"""One log line and the metrics of each answer, from the engine events the service already sees.
+
+The service makes an `AnswerReport` when a run starts, shows it every event (`see`) and calls `end` once
+in a `finally`: the INFO line says platform, channel, seconds, calls, tokens, cost and outcome.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from bot.observe import metrics
+from moa.events import AggregatorStarted, ProposerFinished, RunFailed, RunFinished, Usage
+from moa.pricing import format_cost
+from storage.models import ChannelKey
+
+log = logging.getLogger("moa.answers")
+
+
+class AnswerReport:
+    """Counts one answer's calls and tokens as its events pass."""
+
+    def __init__(self, channel: ChannelKey) -> None:
+        self.channel = channel
+        self.started = time.monotonic()
+        self.proposers: list[ProposerFinished] = []
+        self.aggregator: str | None = None
+        self.final: RunFinished | RunFailed | None = None
+
+    def see(self, event: object) -> None:
+        match event:
+            case ProposerFinished():
+                self.proposers.append(event)
+            case AggregatorStarted(model=model):
+                self.aggregator = model
+            case RunFinished() | RunFailed():
+                self.final = event
+
+    def outcome(self, error: BaseException | None) -> str:
+        if isinstance(self.final, RunFinished):
+            return "answered"
+        if isinstance(self.final, RunFailed):
+            return "failed"
+        return "interrupted" if isinstance(error, asyncio.CancelledError) else "crashed"
+
+    def end(self, error: BaseException | None = None) -> None:
+        """The answer is over (`error`: what is propagating, if anything): log it and count it.
+        Never raises: reporting must not cost an answer."""
+        try:
+            self._end(error)
+        except Exception:
+            log.warning("could not report an answer's metrics", exc_info=True)
+
+    def _end(self, error: BaseException | None) -> None:
+        seconds = time.monotonic() - self.started
+        outcome = self.outcome(error)
+        usage = self.final.usage if self.final is not None else _sum(self.proposers)
+        calls = len(self.proposers) + (1 if self.aggregator else 0)
+        cost = self.final.cost_usd if isinstance(self.final, RunFinished) else None
+        metrics.record_answer(self.channel.platform, outcome, seconds)
+        for out in self.proposers:
+            metrics.record_call(out.model, out.ok, *_tokens(out.usage))
+        if self.aggregator:
+            rest = Usage(usage.prompt_tokens - _sum(self.proposers).prompt_tokens,
+                         usage.completion_tokens - _sum(self.proposers).completion_tokens)
+            failed = isinstance(self.final, RunFailed) and self.final.kind == "aggregator_failed"
+            metrics.record_call(self.aggregator, not failed and self.final is not None, *_tokens(rest))
+        fields = {"platform": self.channel.platform, "channel": self.channel.channel,
+                  "seconds": round(seconds, 3), "calls": calls, "tokens": usage.total_tokens,
+                  "cost_usd": cost, "outcome": outcome}
+        # `answer` rides along for MOA_LOG_FORMAT=json, which writes it as an object.
+        log.info("answer platform=%s channel=%s seconds=%.1f calls=%d tokens=%d cost=%s outcome=%s",
+                 self.channel.platform, self.channel.channel, seconds, calls, usage.total_tokens,
+                 format_cost(cost), outcome, extra={"answer": fields})
+
+
+def _sum(outputs: list[ProposerFinished]) -> Usage:
+    total = Usage()
+    for out in outputs:
+        if out.usage is not None:
+            total += out.usage
+    return total
+
+
+def _tokens(usage: Usage | None) -> tuple[int, int]:
+    if usage is None:
+        return 0, 0
+    return max(usage.prompt_tokens, 0), max(usage.completion_tokens, 0)

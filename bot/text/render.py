@@ -1,0 +1,243 @@
+"""Platform-neutral text: progress lines, the layer view, failures, a readable config.
+
+The text is the Markdown subset Slack mrkdwn and Discord share (`code`, ```fences```, > quotes, emoji);
+the one difference that matters, bold, comes from a `Style` each adapter passes.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from bot.surface import AgentProgress, Progress
+from bot.text.chunking import close_open_fence, split_text
+from moa.config import MoaConfig
+from moa.demand import answer_demand, budget_pace
+from moa.errors import MoaError, ModelUnavailable
+from moa.events import LEFT_OUT, BudgetWaiting
+from moa.pacing import Pacer
+from storage.models import ProposerRecord, RunRecord
+
+
+@dataclass(frozen=True)
+class Style:
+    """How one platform marks text up."""
+
+    bold_mark: str
+
+    def bold(self, text: str) -> str:
+        return f"{self.bold_mark}{text}{self.bold_mark}" if text else text
+
+    @staticmethod
+    def code(text: str) -> str:
+        return f"`{text}`"
+
+
+DISCORD = Style("**")
+SLACK = Style("*")
+PLAIN = Style("")  # the terminal and logs
+
+
+def style_for(platform: str) -> Style:
+    """The style of a platform named as in ChannelKey.platform ("slack", "discord"); plain otherwise."""
+    return {"slack": SLACK, "discord": DISCORD}.get(platform, PLAIN)
+
+
+QUESTION_PREVIEW = 300  # the layer view's header quotes at most this much of the question
+
+_ICONS = {"waiting": "▫️", "running": "🔄", "done": "✅", "failed": "❌"}
+
+
+def plural(count: int, word: str) -> str:
+    """'1 agent', '3 agents'."""
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def seconds(value: float) -> str:
+    """A duration people read at a glance: 0.4 s, 12.3 s, 2 min 5 s."""
+    if value < 60:
+        return f"{value:.1f} s"
+    minutes, rest = divmod(round(value), 60)
+    return f"{minutes} min {rest} s"
+
+
+def tokens(prompt: int | None, completion: int | None) -> str:
+    """'1,204 → 356 tokens' (in → out), or '' when the provider reported no usage."""
+    if prompt is None and completion is None:
+        return ""
+    return f"{prompt or 0:,} → {completion or 0:,} tokens"
+
+
+def _agent_progress_line(agent: AgentProgress) -> str:
+    line = f"{_ICONS[agent.state]} {agent.name} ({agent.model})"
+    if agent.state == "failed":
+        return f"{line} — {agent.error or 'failed'}"
+    if agent.state == "done" and agent.latency_s is not None:
+        return f"{line} {seconds(agent.latency_s)}"
+    return line
+
+
+def budget_wait_line(note: BudgetWaiting) -> str:
+    """'⏳ waiting for Groq's token budget for gpt-oss-20b — about 40 s'."""
+    provider = "Groq" if note.provider in ("groq", "") else note.provider
+    what = "token" if note.resource == "tokens" else "request"
+    model = note.model.rsplit("/", 1)[-1]
+    return f"⏳ waiting for {provider}'s {what} budget for {model} — about {seconds_rounded(note.wait_s)}"
+
+
+def seconds_rounded(value: float) -> str:
+    """A wait as people say it: '3 s', '40 s', '2 min'."""
+    if value >= 120:
+        return f"{value / 60:.0f} min"
+    if value >= 10:
+        return f"{round(value / 5) * 5:.0f} s"
+    return f"{max(1.0, value):.0f} s"
+
+
+def render_progress(progress: Progress, style: Style = PLAIN) -> str:
+    """The status message while an answer is being made: queue place, layer, each agent's state, and
+    any wait for a model's rate limit."""
+    waits = [budget_wait_line(n) for n in progress.budget_waits]
+    if progress.queued_ahead is not None:
+        ahead = progress.queued_ahead
+        return "⏳ Queued — you're next" if ahead <= 0 else f"⏳ Queued — {ahead} ahead of you"
+    if progress.aggregating:
+        line = f"✍️ Writing the final answer with {progress.aggregator_model or 'the aggregator'}…"
+        failed = [a for a in progress.agents if a.state == "failed"]
+        if failed:  # say so now rather than let the answer look like it used every agent
+            names = ", ".join(f"{a.name} ({a.error or 'failed'})" for a in failed)
+            line += f"\n⚠️ {len(failed)} of {len(progress.agents)} agents failed in the last layer: {names}"
+        return "\n".join([line, *waits])
+    layer = style.bold(f"Layer {progress.layer}/{progress.total_layers}")
+    header = f"⏳ {layer} · {plural(len(progress.agents), 'agent')}"
+    return "\n".join([header, *waits, *(_agent_progress_line(a) for a in progress.agents)])
+
+
+def _aggregator_of(run: RunRecord) -> tuple[str, int | None]:
+    """The run's aggregator model and layer count, from the config it ran with."""
+    try:
+        data = json.loads(run.config_json)
+        return str(data.get("main_model", "")), int(data["cycles"])
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return "", None
+
+
+def _proposer_block(rec: ProposerRecord, style: Style) -> str:
+    facts = [style.code(rec.model), seconds(rec.latency_s)]
+    usage = tokens(rec.prompt_tokens, rec.completion_tokens)
+    if usage:
+        facts.append(usage)
+    header = f"{style.bold(rec.agent)} · " + " · ".join(facts)
+    if rec.error is not None and rec.error.startswith(LEFT_OUT):  # a straggler, not a failure
+        return f"{header}\n⏭️ {rec.error}"
+    if rec.error is not None:
+        return f"{header}\n❌ failed: {rec.error}"
+    # An answer cut off inside a code block (max_tokens) would turn everything after it into code.
+    body = close_open_fence(rec.text.strip()) or "_(empty answer)_"
+    return f"{header}\n{body}"
+
+
+def _final_line(run: RunRecord, aggregator: str, style: Style) -> str:
+    model = style.code(aggregator) if aggregator else "the aggregator"
+    if run.status == "running":
+        return f"🔄 Still running: {model} has not finished the final answer yet."
+    if run.status == "interrupted":
+        return f"⚠️ Interrupted (the bot restarted) before {model} wrote the final answer."
+    if run.status == "failed":
+        return f"❌ No final answer: {run.error or 'the run failed'}"
+    facts = [f"✍️ Final answer by {model}"]
+    if run.total_s is not None:
+        facts.append(f"{seconds(run.total_s)} total")
+    usage = tokens(run.prompt_tokens, run.completion_tokens)
+    if usage:
+        facts.append(f"{usage} in all")
+    if run.cost_usd is not None:
+        facts.append(f"${run.cost_usd:.4f}")
+    return " · ".join(facts)
+
+
+def render_layers(run: RunRecord, style: Style = PLAIN) -> str:
+    """Every intermediate answer of a run, layer by layer, then the aggregator's line. Never shortened
+    except the quoted question in the header (its full text is the user's own message)."""
+    aggregator, cycles = _aggregator_of(run)
+    layers = run.layers()
+    total = cycles or max(layers, default=0)
+    question = " ".join(run.question.split())
+    if len(question) > QUESTION_PREVIEW:
+        question = question[: QUESTION_PREVIEW - 1].rstrip() + "…"
+    blocks = [f"🔍 {style.bold('Intermediate answers')} · run {run.id}" + (f"\n> {question}" if question else "")]
+    if not layers:
+        blocks.append("No agent had answered yet.")
+    for number in sorted(layers):
+        records = layers[number]
+        failed = sum(1 for r in records if r.error is not None)
+        header = f"{style.bold(f'Layer {number} of {total}')} · {plural(len(records), 'agent')}"
+        if failed:
+            header += f" · {failed} failed"
+        blocks.append(header)
+        blocks.extend(_proposer_block(r, style) for r in records)
+    blocks.append(_final_line(run, aggregator, style))
+    return "\n\n".join(blocks)
+
+
+def render_layers_pages(run: RunRecord, limit: int, style: Style = PLAIN) -> list[str]:
+    """The layer view as messages of at most `limit` characters each, in order."""
+    return split_text(render_layers(run, style), limit)
+
+
+def render_failure(error: BaseException) -> str:
+    """One sentence for a failed answer. Only our own errors are shown; anything else may carry
+    internals (URLs, keys), so it becomes a generic sentence and the details stay in the log."""
+    if isinstance(error, ModelUnavailable):
+        text = f"❌ {error}"
+        if error.alternatives and not all(alt in text for alt in error.alternatives):
+            text += " Live models: " + ", ".join(error.alternatives) + "."
+        return text
+    if isinstance(error, MoaError):
+        return f"❌ {error}"
+    return "❌ Something went wrong on my side while answering; the details are in the bot's log. Try again."
+
+
+def render_config(config: MoaConfig, source: str, style: Style = PLAIN) -> str:
+    """A config as people read it: layers, aggregator, agents, call count, where it comes from."""
+    agents = len(config.layer_agent_config)
+    lines = [
+        f"{style.bold('MoA setup')} — {source}",
+        f"• Layers: {config.cycles}",
+        f"• Aggregator: {style.code(config.main_model)} (temperature {config.temperature:g}, "
+        f"max {config.max_tokens:,} tokens)",
+        f"• Agents ({agents}):",
+    ]
+    for name, agent in config.agents:
+        lines.append(f"    – {style.bold(name)}: {style.code(agent.model_name)}, temperature "
+                     f"{agent.temperature:g}, max {agent.max_tokens:,} tokens")
+    lines.append(f"• {describe_calls(config)}")
+    fallback = config.fallback()
+    if fallback:
+        lines.append(f"• If the aggregator fails, {style.code(fallback)} writes the answer")
+    return "\n".join(lines)
+
+
+def describe_budget(config: MoaConfig, pacer: Pacer | None) -> list[str]:
+    """What one answer counts against rate limits and, once limits are known, how fast they let it go."""
+    demand = answer_demand(config)
+    total = sum(d.tokens for d in demand.values())
+    per_model = ", ".join(f"{model} {d.tokens:,}" for model, d in demand.items())
+    lines = [f"About {total:,} tokens per answer count against rate limits (prompt + max_tokens): {per_model}"]
+    pace = budget_pace(demand, pacer) if pacer is not None else None
+    if pace is not None:
+        window = "minute" if pace.window_s >= 59 else f"{pace.window_s:g} s"
+        rate = pace.answers_per_window
+        why = f"({pace.model}: {pace.limit} a {window})"
+        if rate >= 1:
+            lines.append(f"Known limits allow about {rate:.1f} answers a {window} {why}")
+        else:
+            wait = seconds_rounded(pace.window_s / rate - pace.window_s)
+            lines.append(f"Known limits make one answer take at least about {wait} {why}")
+    return lines
+
+
+def describe_calls(config: MoaConfig) -> str:
+    """'10 model calls per answer (3 layers × 3 agents + the aggregator)'."""
+    agents = plural(len(config.layer_agent_config), "agent")
+    return f"{config.call_count} model calls per answer ({plural(config.cycles, 'layer')} × {agents} + the aggregator)"

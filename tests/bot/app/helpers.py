@@ -1,0 +1,56 @@
+"""Helpers the command-line tests share: a clean environment, a process on a pseudo-terminal."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pty
+import select
+import subprocess
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    keep = {k: v for k, v in os.environ.items()
+            if not k.startswith(("GROQ_", "SLACK_", "DISCORD_", "MOA_")) and not k.lower().endswith("_proxy")}
+    return {**keep, **extra}
+
+
+class Terminal:
+    """A process on a pseudo-terminal, read with a deadline."""
+
+    def __init__(self, args: list[str], cwd: Path, env: dict[str, str]) -> None:
+        self.master, slave = pty.openpty()
+        self.proc = subprocess.Popen(args, cwd=cwd, env=env, stdin=slave, stdout=slave, stderr=slave,
+                                     close_fds=True)
+        os.close(slave)
+        self.screen = ""
+
+    def _read_until(self, needle: str, timeout: float) -> str:
+        deadline = time.monotonic() + timeout
+        while needle not in self.screen:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"{needle!r} never appeared; screen:\n{self.screen[-2000:]}")
+            ready, _, _ = select.select([self.master], [], [], min(left, 0.2))
+            if ready:
+                try:
+                    self.screen += os.read(self.master, 65536).decode(errors="replace")
+                except OSError:  # the process closed the terminal
+                    raise AssertionError(f"{needle!r} never appeared; screen:\n{self.screen[-2000:]}") from None
+        return self.screen
+
+    async def expect(self, needle: str, timeout: float = 15.0) -> str:
+        return await asyncio.to_thread(self._read_until, needle, timeout)
+
+    def type(self, line: str) -> None:
+        os.write(self.master, (line + "\n").encode())
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(5)
+        os.close(self.master)

@@ -1,0 +1,112 @@
+"""The console chat on a real pseudo-terminal: progress in place with a footer, local console commands,
+multi-line imports that round-trip an export, and Ctrl-C that cancels only the answer in progress."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import signal
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest_asyncio
+
+from tests.bot.app.helpers import Terminal, clean_env
+from tests.fakes.groq_server import FakeGroq
+
+CONFIG = {"main_model": "openai/gpt-oss-120b", "cycles": 1, "layer_agent_config": {
+    "solo": {"system_prompt": "Answer briefly. {helper_response}", "model_name": "openai/gpt-oss-20b"}}}
+
+
+@pytest_asyncio.fixture
+async def console(tmp_path: Path) -> AsyncIterator[tuple[Terminal, FakeGroq]]:
+    async with FakeGroq() as fake:
+        env = clean_env(GROQ_API_KEY="gsk_console_test", GROQ_BASE_URL=fake.base_url,
+                         MOA_DB_PATH=str(tmp_path / "console.db"), COLUMNS="60", TERM="dumb")
+        term = Terminal([sys.executable, "-m", "bot", "run"], tmp_path, env)
+        try:
+            await term.expect("moa-bot console")
+            yield term, fake
+        finally:
+            term.close()
+
+
+async def test_an_answer_ends_with_the_done_tokens_cost_line(console: tuple[Terminal, FakeGroq]) -> None:
+    term, _ = console
+    term.type("/moa layers 1")
+    await term.expect("1 layer")
+    term.type("is 9.11 or 9.9 larger?")
+    await term.expect("[saw 3 answers]")
+    screen = await term.expect(" out) · cost $")
+
+    assert re.search(r"Done in \d+\.\d s · [\d,]+ tokens \([\d,]+ in, [\d,]+ out\) · cost \$[\d.]+", screen)
+    assert "⏳ Layer" not in screen  # not the platforms' multi-line status block
+
+
+async def test_unknown_slash_words_are_answered_locally(console: tuple[Terminal, FakeGroq]) -> None:
+    term, fake = console
+    term.type("/help")
+    await term.expect("Console commands:")
+    term.type("/frobnicate now")
+    await term.expect("/frobnicate is not a console command.")
+
+    assert not fake.calls  # nothing went to the models
+
+
+async def test_a_multi_line_paste_after_moa_import_imports_once(console: tuple[Terminal, FakeGroq]) -> None:
+    term, fake = console
+    term.type("/moa import")
+    await term.expect("Paste the config JSON")
+    os.write(term.master, (json.dumps(CONFIG, indent=2) + "\n").encode())  # one paste, many lines
+    await term.expect("Imported: 1 layer, aggregator `openai/gpt-oss-120b`")
+    term.type("/moa agents")
+    await term.expect("solo")
+
+    assert not fake.calls  # no line of the paste was sent to the models as a question
+
+
+async def test_moa_import_at_file_reads_the_file(console: tuple[Terminal, FakeGroq], tmp_path: Path) -> None:
+    term, _ = console
+    path = tmp_path / "setup.json"
+    path.write_text(json.dumps(CONFIG))
+    term.type(f"/moa import @{path}")
+    await term.expect("Imported: 1 layer")
+    term.type("/moa import @missing.json")
+    await term.expect("Cannot read missing.json: No such file or directory.")
+
+
+async def test_an_export_printed_on_a_narrow_terminal_imports_again(console: tuple[Terminal, FakeGroq]) -> None:
+    term, _ = console
+    term.type("/moa export")
+    screen = await term.expect("```\r\n")
+    exported = screen[screen.index("```json"):].split("```\r\n")[0] + "```"
+    exported = exported.replace("\r\n", "\n")
+    assert json.loads(exported.removeprefix("```json").removesuffix("```"))  # no line broken inside a string
+
+    term.type("/moa layers 2")
+    await term.expect("2 layers")
+    term.type("/moa import")
+    os.write(term.master, (exported + "\n").encode())
+    await term.expect("Imported: 3 layers")
+
+
+async def test_ctrl_c_cancels_the_answer_in_progress_and_the_console_stays(
+        console: tuple[Terminal, FakeGroq]) -> None:
+    term, fake = console
+    fake.latency = 30.0
+    term.type("a slow question")
+    await fake.wait_for(lambda f: len(f.calls) >= 3, timeout=15)
+    term.proc.send_signal(signal.SIGINT)  # what the terminal sends on Ctrl-C
+    await term.expect("Cancelled.")
+
+    fake.latency = 0.0
+    term.type("/moa layers 1")
+    await term.expect("1 layer")
+    term.type("still there?")
+    await term.expect("still there? [saw 3 answers]")
+    term.type("/quit")
+    assert await asyncio.to_thread(term.proc.wait, 15) == 0
+    assert "restarted" not in term.screen

@@ -1,0 +1,69 @@
+"""`moa-bot usage`: the real command on a stored database, across channels, as tables and as JSON."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from storage import ChannelKey, Database, ProposerRecord
+from tests.bot.app.helpers import clean_env
+
+SLACK = ChannelKey("slack", "T1", "C0GENERAL")
+DISCORD = ChannelKey("discord", "G1", "123456789012345678")
+CONFIG = '{"main_model": "openai/gpt-oss-120b", "cycles": 1}'
+
+
+async def _fill(path: Path) -> None:
+    db = await Database.open(path)
+    try:
+        for channel, label, n in ((SLACK, "article", 3), (DISCORD, "lite", 2)):
+            for _ in range(n):
+                run_id = await db.runs.start(channel, "t", "m", "q", CONFIG, author="U1", config_label=label)
+                proposers = [ProposerRecord(1, "a", "openai/gpt-oss-20b", "x", 1.0, 100, 10, None)]
+                await db.runs.finish(run_id, status="done", answer="a", error=None, proposers=proposers,
+                                     total_s=5.0, prompt_tokens=400, completion_tokens=40, cost_usd=0.001)
+            await db.usage.fold() if channel is SLACK else None  # the Discord runs stay unfolded
+        await db.votes.cast(DISCORD, run_id, "U2", -1)
+    finally:
+        await db.close()
+
+
+async def _moa_bot(tmp_path: Path, *args: str) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "usage", *args, cwd=tmp_path,
+        env=clean_env(MOA_DB_PATH=str(tmp_path / "moa.db"), COLUMNS="200"),
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    return proc.returncode or 0, out.decode(), err.decode()
+
+
+async def test_usage_as_json_covers_every_channel_including_runs_not_folded_yet(tmp_path: Path) -> None:
+    await _fill(tmp_path / "moa.db")
+
+    code, out, _ = await _moa_bot(tmp_path, "--json")
+
+    assert code == 0
+    report = json.loads(out)
+    assert report["periods"]["today"]["answers"] == 5 and report["periods"]["30 days"]["model_calls"] == 10
+    assert {(c["platform"], c["answers"]) for c in report["channels"]} == {("slack", 3), ("discord", 2)}
+    assert {c["config"]: (c["answers"], c["down"]) for c in report["configs"]} == {"article": (3, 0), "lite": (2, 1)}
+    assert {m["model"]: m["calls"] for m in report["models"]} == {"openai/gpt-oss-20b": 5, "openai/gpt-oss-120b": 5}
+
+
+async def test_usage_of_one_channel_as_tables(tmp_path: Path) -> None:
+    await _fill(tmp_path / "moa.db")
+
+    code, out, _ = await _moa_bot(tmp_path, "--channel", DISCORD.channel, "--days", "7")
+
+    assert code == 0
+    assert "moa-bot usage" in out and "By config" in out and "By model" in out
+    assert "lite" in out and "article" not in out
+    assert "0/1" in out
+
+
+async def test_usage_without_a_database_says_so(tmp_path: Path) -> None:
+    code, _, err = await _moa_bot(tmp_path)
+    assert code == 1 and "no readable database" in err and "MOA_DB_PATH" in err
