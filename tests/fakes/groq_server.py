@@ -39,6 +39,7 @@ Every reasoning text contains `REASONING_MARK`, so a test can assert it never tr
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import math
 import random
@@ -198,6 +199,93 @@ def _duration(seconds: float) -> str:
 def default_reply(call: FakeCall) -> str:
     return f"{call.model} says: {call.question} [saw {call.seen_answers} answers]"
 
+
+
+_FAKE_ANSWER = re.compile(r"the answer is \*\*(.+?)\*\*\.", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class GradedReply:
+    """One graded answer the fake gave: `shown` earlier answers it was shown, the value, right or not."""
+
+    model: str
+    question: str
+    shown: int
+    stream: bool
+    value: str
+    right: bool
+
+
+@dataclass
+class GradedQuestions:
+    """Graded-question mode: set `fake.reply = graded.reply`.
+
+    A call that was shown no earlier answers answers right at its model's rate (`rates`, else
+    `default_rate`), decided by a hash of the model, the question and its system prompt, so the same
+    call always answers the same; a wrong answer first mentions the right one ("At first I got 72, but
+    …"), as real wrong answers do. A call shown earlier answers gives their majority (ties: the first
+    seen). Every graded answer is logged in `log`; questions it does not know get `default_reply`.
+    """
+
+    answers: dict[str, str]  # question text → the right answer
+    rates: dict[str, float] = field(default_factory=dict)
+    default_rate: float = 0.5
+    log: list[GradedReply] = field(default_factory=list)
+
+    def reply(self, call: FakeCall) -> str:
+        expected = self.answers.get(call.question)
+        if expected is None:
+            return default_reply(call)
+        shown = [m.group(1) for m in (_last_answer(part) for part in _shown_answers(call.system)) if m]
+        if shown:
+            value = max(dict.fromkeys(shown), key=shown.count)  # the majority; a tie goes to the first seen
+        else:
+            digest = hashlib.sha256(f"{call.model}\n{call.question}\n{call.system}".encode()).digest()
+            draw = int.from_bytes(digest[:8], "big") / 2 ** 64
+            value = expected if draw < self.rates.get(call.model, self.default_rate) else _wrong(expected, digest[8])
+        right = value == expected
+        self.log.append(GradedReply(call.model, call.question, len(shown), call.stream, value, right))
+        if shown:
+            return f"Most of the answers agree. The answer is **{value}**."
+        if right:
+            return f"Working through it step by step, the answer is **{value}**."
+        return f"At first I got {expected}, but on a second look the answer is **{value}**."
+
+    def is_right(self, call: FakeCall) -> bool | None:
+        """Whether the reply the fake gave `call` was right; None for a question it does not grade."""
+        expected = self.answers.get(call.question)
+        found = _last_answer(call.reply_text)
+        return None if expected is None or found is None else found.group(1) == expected
+
+    def right_count(self, model: str, *, shown: bool, stream: bool = True) -> int:
+        """How many of `model`'s graded answers were right: aggregators (shown answers) or lone calls."""
+        return sum(1 for r in self.log if r.model == model and (r.shown > 0) == shown and r.stream == stream
+                   and r.right)
+
+
+def _shown_answers(system: str) -> list[str]:
+    """The numbered earlier answers in a system prompt ("1. …", "2. …")."""
+    parts = re.split(r"^\s*\d+\.\s", system, flags=re.MULTILINE)
+    return parts[1:]
+
+
+def _last_answer(text: str) -> re.Match[str] | None:
+    found = list(_FAKE_ANSWER.finditer(text))
+    return found[-1] if found else None
+
+
+def _wrong(expected: str, salt: int) -> str:
+    """A wrong answer of the same shape: another number, the other of yes/no, another letter."""
+    if expected.lower() in ("yes", "no"):
+        return "no" if expected.lower() == "yes" else "yes"
+    if re.fullmatch(r"[A-J]", expected):
+        return "ABCDEFGHIJ"[("ABCDEFGHIJ".index(expected) + 1 + salt % 3) % 10]
+    try:
+        number = float(expected)
+    except ValueError:
+        return "none of them"
+    wrong = number + 1 + salt % 3
+    return str(int(wrong)) if wrong == int(wrong) else f"{wrong:g}"
 
 def _count_tokens(text: str) -> int:
     return max(1, len(text.split())) if text else 0
