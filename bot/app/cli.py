@@ -1,4 +1,4 @@
-"""The `moa-bot` command: run, ask, models, doctor, migrate."""
+"""The `moa-bot` command: run, ask, eval, models, doctor, migrate, usage."""
 
 from __future__ import annotations
 
@@ -44,6 +44,19 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--config", type=Path, help="a MoA config JSON file (seed article format or an export)")
     ask.add_argument("--layers", type=int, help="number of proposer layers (overrides the config)")
     ask.add_argument("--show-layers", action="store_true", help="print every intermediate answer")
+    evaluate = sub.add_parser("eval", help="answer quality of configs on graded questions, with 95% intervals")
+    evaluate.add_argument("--set", dest="question_set", required=True, metavar="FILE.jsonl|NAME",
+                          help='a JSONL file of {"question", "answer"} lines or a bundled set; "list" names them')
+    evaluate.add_argument("--config", dest="configs", action="append", default=[], metavar="PRESET|FILE|single:MODEL",
+                          help="a config to measure (repeat to compare): a preset, a config file, or one model alone")
+    evaluate.add_argument("--limit", type=int, help="only the first N questions")
+    evaluate.add_argument("--json", dest="json_out", type=Path, metavar="OUT", help="write the report as JSON")
+    evaluate.add_argument("--chart", dest="chart_out", type=Path, metavar="OUT.png",
+                          help="draw accuracy against cost per answer (needs matplotlib)")
+    evaluate.add_argument("--resume", type=Path, metavar="FILE",
+                          help="where graded answers are kept as they come (default: next to --json, else the cache)")
+    evaluate.add_argument("--retry-failed", action="store_true",
+                          help="ask again the questions whose answer failed in an earlier run")
     sub.add_parser("models", help="list the models the configured providers serve now")
     sub.add_parser("doctor", help="check the setup: keys, platforms, Groq reachability, models")
     migrate = sub.add_parser("migrate", help="copy the SQLite database into PostgreSQL (safe to run again)")
@@ -89,6 +102,12 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
             question = sys.stdin.read() if args.question == "-" else args.question
             return asyncio.run(ask(question, args.config, args.layers, args.show_layers, settings))
+        case "eval":
+            from bot.app.eval_command import evaluate
+
+            return asyncio.run(evaluate(args.question_set, args.configs, settings, limit=args.limit,
+                                        json_out=args.json_out, chart_out=args.chart_out, resume=args.resume,
+                                        retry_failed=args.retry_failed))
         case "models":
             from bot.app.terminal import models
 

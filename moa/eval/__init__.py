@@ -1,0 +1,1 @@
+"""Answer quality on graded questions: question sets, running configs over them, and the statistics."""

@@ -1,0 +1,143 @@
+"""Every config answers every question through the chat engine, and each answer is graded as it comes.
+
+A config is a MoA config (run by `MoaEngine`, with chat's pacing, retries and quorum) or one model
+answering alone (`single:MODEL`: one streamed call through the same provider registry, so the same
+pacing and retries). Questions go one at a time, question by question with the configs in turn, so an
+interrupted run leaves every config with about as many answers, and the models' rate limits are paced,
+never flooded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from contextlib import aclosing
+from dataclasses import dataclass
+
+from moa.config import DEFAULT_MAIN_PROMPT, MoaConfig
+from moa.engine import MoaEngine
+from moa.errors import MoaError
+from moa.eval.results import Outcome, ResultsFile
+from moa.eval.sets import Question
+from moa.events import AggregatorStarted, RunFailed, RunFinished, Usage
+from moa.extract import final_answer, grade
+from moa.pricing import cost_usd
+from moa.prompts import build_messages, render_system
+from moa.providers import ProviderRegistry
+
+SINGLE = "single:"
+TAIL_CHARS = 300
+SOLO_TEMPERATURE = 0.5  # the aggregator's default: the model alone answers as it would aggregate
+SOLO_MAX_TOKENS = 2048
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """A config to measure, under the name it was given on the command line."""
+
+    name: str
+    moa: MoaConfig | None = None  # None: `solo` answers alone
+    solo: str | None = None
+
+    @property
+    def key(self) -> str:
+        """A fingerprint of what the config asks the models."""
+        what = {"single": self.solo} if self.moa is None else self.moa.export()
+        return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:12]
+
+    def models(self) -> list[str]:
+        return [self.solo] if self.solo is not None else self.moa.models() if self.moa else []
+
+    @property
+    def calls_per_answer(self) -> int:
+        return 1 if self.moa is None else self.moa.call_count
+
+
+@dataclass(frozen=True)
+class Answered:
+    """A reply, or why there is none, with what it took."""
+
+    text: str | None
+    failed: str | None
+    seconds: float
+    first_word_s: float | None
+    calls: int
+    usage: Usage
+    cost_usd: float | None
+
+
+async def answer_moa(engine: MoaEngine, config: MoaConfig, question: str) -> Answered:
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    restarts = 0
+    async with aclosing(engine.run(question, config)) as events:
+        async for event in events:
+            match event:
+                case RunFinished() as done:
+                    calls = sum(len(layer.outputs) for layer in done.layers) + 1 + restarts
+                    return Answered(done.answer, None, done.timings.total_s, done.timings.first_token_s, calls,
+                                    done.usage, done.cost_usd)
+                case RunFailed() as failed:
+                    calls = sum(len(layer.outputs) for layer in failed.layers)
+                    return Answered(None, failed.error, loop.time() - t0, None, calls, failed.usage, None)
+                case AggregatorStarted(restarted=True):  # the fallback wrote the answer: one call more
+                    restarts += 1
+    raise AssertionError("a run always ends with RunFinished or RunFailed")
+
+
+async def answer_solo(registry: ProviderRegistry, model: str, question: str) -> Answered:
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    messages = build_messages(render_system(DEFAULT_MAIN_PROMPT, ""), question)
+    try:
+        done = await registry.complete(model, messages, temperature=SOLO_TEMPERATURE, max_tokens=SOLO_MAX_TOKENS,
+                                       on_delta=lambda _piece: None)
+    except MoaError as err:
+        return Answered(None, str(err), loop.time() - t0, None, 1, Usage(), None)
+    usage = done.usage or Usage()
+    return Answered(done.text, None, done.latency_s, done.first_token_s, 1, usage, cost_usd(model, done.usage))
+
+
+def graded(question: Question, config: EvalConfig, answered: Answered) -> Outcome:
+    text = answered.text or ""
+    found = final_answer(text, question.kind) if answered.text else None
+    return Outcome(
+        question_id=question.id, config=config.name, config_key=config.key,
+        correct=answered.failed is None and grade(text, question.answer, question.kind),
+        expected=question.answer, extracted=found.value if found else None, failed=answered.failed,
+        seconds=round(answered.seconds, 4),
+        first_word_s=round(answered.first_word_s, 4) if answered.first_word_s is not None else None,
+        calls=answered.calls, prompt_tokens=answered.usage.prompt_tokens,
+        completion_tokens=answered.usage.completion_tokens, cost_usd=answered.cost_usd,
+        reply_tail=text[-TAIL_CHARS:])
+
+
+@dataclass(frozen=True)
+class Task:
+    question: Question
+    config: EvalConfig
+
+
+def pending(questions: Sequence[Question], configs: Sequence[EvalConfig], results: ResultsFile,
+            retry_failed: bool = False) -> list[Task]:
+    """What is not graded yet, question by question with the configs in turn."""
+    return [Task(q, c) for q in questions for c in configs
+            if results.done(q.id, c.name, c.key, retry_failed=retry_failed) is None]
+
+
+async def run_tasks(tasks: Sequence[Task], engine: MoaEngine, registry: ProviderRegistry, results: ResultsFile,
+                    on_start: Callable[[Task], None] = lambda _t: None,
+                    on_outcome: Callable[[Task, Outcome], None] = lambda _t, _o: None) -> None:
+    """Answer and grade each task in turn, appending each outcome to `results` as it comes."""
+    for task in tasks:
+        on_start(task)
+        if task.config.moa is not None:
+            answered = await answer_moa(engine, task.config.moa, task.question.question)
+        else:
+            assert task.config.solo is not None
+            answered = await answer_solo(registry, task.config.solo, task.question.question)
+        outcome = graded(task.question, task.config, answered)
+        results.append(outcome)
+        on_outcome(task, outcome)

@@ -1,0 +1,192 @@
+"""`moa-bot eval` end to end: the real groq SDK against the fake Groq in its graded-question mode."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.app.eval_command import evaluate
+from bot.settings import Settings
+from moa.config import FAST, QWEN, STRONG
+from moa.eval.sets import Question, load_set
+from tests.bot.app.helpers import ROOT, clean_env
+from tests.fakes.groq_server import FakeCall, FakeGroq, GradedQuestions
+
+RATES = {FAST: 0.8, QWEN: 0.6, STRONG: 0.5}
+SOLO = f"single:{STRONG}"
+
+
+def graded(fake: FakeGroq, questions: list[Question]) -> GradedQuestions:
+    mode = GradedQuestions({q.question: q.answer for q in questions}, rates=RATES)
+    fake.reply = mode.reply
+    return mode
+
+
+def settings(fake: FakeGroq, tmp_path: Path) -> Settings:
+    return Settings.load(env={"GROQ_API_KEY": "gsk_test", "GROQ_BASE_URL": fake.base_url,
+                              "XDG_CACHE_HOME": str(tmp_path / "cache")}, dotenv=None)
+
+
+def by_name(report: dict[str, object]) -> dict[str, dict[str, object]]:
+    configs = report["configs"]
+    assert isinstance(configs, list)
+    return {c["name"]: c for c in configs}
+
+
+def asked_for(call: FakeCall, config: str) -> bool:
+    """Whether `call` was part of `config`'s answer: the lone model's call saw no answers; lite's did, or
+    went to a proposer."""
+    if config == SOLO:
+        return call.model == STRONG and call.seen_answers == 0
+    return call.model != STRONG or call.seen_answers > 0
+
+
+def is_final(call: FakeCall, config: str) -> bool:
+    """The call that wrote `config`'s answer: lite's aggregator saw answers, the lone model saw none."""
+    return call.stream and call.model == STRONG and (call.seen_answers > 0) == (config == "lite")
+
+
+async def test_the_report_counts_what_the_fake_answered(fake_groq: FakeGroq, tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    questions = load_set("mixed")  # numbers, dates as text, yes/no and names
+    mode = graded(fake_groq, questions)
+    out_json = tmp_path / "report.json"
+    code = await evaluate("mixed", ["lite", SOLO], settings(fake_groq, tmp_path), json_out=out_json)
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    report = json.loads(out_json.read_text(encoding="utf-8"))
+    configs = by_name(report)
+    assert list(configs) == ["lite", SOLO]  # each name exactly as given
+    assert configs["lite"]["correct"] == mode.right_count(STRONG, shown=True)
+    assert configs[SOLO]["correct"] == mode.right_count(STRONG, shown=False)
+    assert all(c["n"] == len(questions) for c in configs.values())
+    assert configs["lite"]["calls"] == 3 * len(questions) and configs[SOLO]["calls"] == len(questions)
+    assert sum(c["calls"] for c in configs.values()) == len(fake_groq.calls)
+    prompt = sum(c.usage["prompt_tokens"] for c in fake_groq.calls if c.usage)
+    assert sum(c["tokens"]["in"] for c in configs.values()) == prompt
+    for c in configs.values():
+        assert c["ci_low"] <= c["accuracy"] <= c["ci_high"] and c["cost_usd"] > 0 and c["median_s"] is not None
+    (pair,) = report["pairs"]
+    assert (pair["a"], pair["b"]) == ("lite", SOLO)
+    assert pair["difference"] == pytest.approx((configs[SOLO]["correct"] - configs["lite"]["correct"]) / len(questions))
+    assert pair["ci_low"] <= pair["difference"] <= pair["ci_high"]
+    assert "lite" in out and SOLO in out and "accuracy (95% CI)" in out and "points" in out
+    assert f"[{2 * len(questions)}/{2 * len(questions)}]" in err  # plain progress lines off a terminal
+
+
+async def test_a_gsm8k_file_is_graded_on_its_final_number(fake_groq: FakeGroq, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    lines = [{"question": f"Ada has {n} boxes of 12 eggs. How many eggs?",
+              "answer": f"{n} * 12 = {n * 12}\n#### {n * 12:,}"} for n in (3, 17, 90, 101)]
+    path = tmp_path / "gsm8k.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    mode = GradedQuestions({line["question"]: line["answer"].rsplit("#### ", 1)[1].replace(",", "")
+                            for line in lines}, rates={STRONG: 0.5})
+    fake_groq.reply = mode.reply
+    out_json = tmp_path / "r.json"
+    assert await evaluate(str(path), [SOLO], settings(fake_groq, tmp_path), json_out=out_json) == 0
+    (solo,) = json.loads(out_json.read_text(encoding="utf-8"))["configs"]
+    assert solo["n"] == 4 and solo["correct"] == mode.right_count(STRONG, shown=False)
+    capsys.readouterr()
+
+
+async def test_a_failed_answer_is_counted_as_failed_with_its_reason(fake_groq: FakeGroq, tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    graded(fake_groq, load_set("letters"))
+    fake_groq.fail(STRONG, 400, times=1, message="This question upset the model.")
+    out_json = tmp_path / "r.json"
+    assert await evaluate("letters", [SOLO], settings(fake_groq, tmp_path), limit=3, json_out=out_json) == 0
+    (solo,) = json.loads(out_json.read_text(encoding="utf-8"))["configs"]
+    assert solo["n"] == 3 and solo["failed"] == 1
+    assert any("upset the model" in reason for reason in solo["failures"])
+    assert "upset the model" in capsys.readouterr().out
+
+
+async def test_bad_input_is_a_sentence_and_asks_nothing(fake_groq: FakeGroq, tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    s = settings(fake_groq, tmp_path)
+    assert await evaluate("decimals", ["no-such-preset"], s) == 2
+    assert "There is no preset called 'no-such-preset'" in capsys.readouterr().err
+    assert await evaluate("nope", ["lite"], s) == 2
+    assert "There is no question set called 'nope'" in capsys.readouterr().err
+    assert await evaluate("decimals", ["single:not/a-model"], s) == 2
+    assert "not/a-model is not served now" in capsys.readouterr().err
+    assert await evaluate("decimals", ["lite", "lite"], s) == 2
+    assert "given twice" in capsys.readouterr().err
+    assert not fake_groq.calls
+
+
+async def test_set_list_names_the_bundled_sets_with_their_sizes(capsys: pytest.CaptureFixture[str]) -> None:
+    assert await evaluate("list", [], Settings.load(env={}, dotenv=None)) == 0
+    out = capsys.readouterr().out
+    for name in ("decimals", "arithmetic", "dates-units", "letters", "logic", "mixed"):
+        assert name in out and str(len(load_set(name))) in out
+
+
+async def test_the_chart_is_a_real_png(fake_groq: FakeGroq, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    graded(fake_groq, load_set("decimals"))
+    chart = tmp_path / "chart.png"
+    s = settings(fake_groq, tmp_path)
+    assert await evaluate("decimals", ["lite", SOLO], s, limit=4, chart_out=chart) == 0
+    data = chart.read_bytes()
+    assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 5000
+    calls = len(fake_groq.calls)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if it were not installed
+    assert await evaluate("decimals", ["lite", SOLO], s, limit=4, chart_out=tmp_path / "none.png") == 0
+    assert "pip install 'moa-bot[chart]'" in capsys.readouterr().err
+    assert not (tmp_path / "none.png").exists() and len(fake_groq.calls) == calls  # graded already: nothing asked
+
+
+def _results(path: Path) -> list[dict[str, object]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.endswith("}")]
+
+
+async def test_interrupted_and_run_again_nothing_is_lost_or_asked_twice(fake_groq: FakeGroq, tmp_path: Path) -> None:
+    questions = load_set("arithmetic")[:8]
+    mode = graded(fake_groq, questions)
+    fake_groq.latency = 0.05
+    answers = tmp_path / "answers.jsonl"
+    out_json = tmp_path / "report.json"
+    args = [sys.executable, "-m", "bot.app.cli", "eval", "--set", "arithmetic", "--limit", "8", "--config", "lite",
+            "--config", SOLO, "--resume", str(answers), "--json", str(out_json)]
+    env = clean_env(GROQ_API_KEY="gsk_test", GROQ_BASE_URL=fake_groq.base_url, PYTHONPATH=str(ROOT))
+    proc = await asyncio.create_subprocess_exec(*args, cwd=tmp_path, env=env, stdin=subprocess.DEVNULL,
+                                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    await fake_groq.wait_for(lambda _f: len(_results(answers)) >= 3, timeout=60)
+    proc.send_signal(signal.SIGINT)  # Ctrl-C
+    _, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 130, err.decode()
+    assert "Stopped:" in err.decode() and "run the same command again" in err.decode()
+    kept = {(r["question_id"], r["config"]) for r in _results(answers)}
+    assert 3 <= len(kept) < 16 and not out_json.exists()
+    asked_before = len(fake_groq.calls)
+
+    proc = await asyncio.create_subprocess_exec(*args, cwd=tmp_path, env=env, stdin=subprocess.DEVNULL,
+                                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 120)
+    assert proc.returncode == 0, err.decode()
+    assert "lite" in out.decode() and SOLO in out.decode()  # the report, on stdout
+    assert f"Continuing: {len(kept)} of 16 answers were graded already" in err.decode()
+    records = _results(answers)
+    assert len(records) == len({(r["question_id"], r["config"]) for r in records}) == 16  # none lost, none twice
+    text_of = {q.id: q.question for q in questions}
+    for question_id, config in kept:  # what was graded before was not asked again
+        again = [c for c in fake_groq.calls[asked_before:]
+                 if c.question == text_of[question_id] and asked_for(c, config)]
+        assert again == [], (question_id, config)
+    configs = by_name(json.loads(out_json.read_text(encoding="utf-8")))
+    for name in ("lite", SOLO):
+        last_final = {}  # each question's answer is the last one the fake delivered for it
+        for call in fake_groq.calls:
+            if is_final(call, name) and call.status == 200 and not call.cancelled:
+                last_final[call.question] = mode.is_right(call)
+        assert len(last_final) == 8 and configs[name]["correct"] == sum(bool(v) for v in last_final.values())
