@@ -55,6 +55,8 @@ def _parser() -> argparse.ArgumentParser:
                           help="draw accuracy against cost per answer (needs matplotlib)")
     evaluate.add_argument("--resume", type=Path, metavar="FILE",
                           help="where graded answers are kept as they come (default: next to --json, else the cache)")
+    evaluate.add_argument("--plan", action="store_true",
+                          help="print the calls, tokens and least time the run asks of each model, and ask nothing")
     evaluate.add_argument("--retry-failed", action="store_true",
                           help="ask again the questions whose answer failed in an earlier run")
     sub.add_parser("models", help="list the models the configured providers serve now")
@@ -107,7 +109,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
             return asyncio.run(evaluate(args.question_set, args.configs, settings, limit=args.limit,
                                         json_out=args.json_out, chart_out=args.chart_out, resume=args.resume,
-                                        retry_failed=args.retry_failed))
+                                        retry_failed=args.retry_failed, plan_only=args.plan))
         case "models":
             from bot.app.terminal import models
 

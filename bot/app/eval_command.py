@@ -26,9 +26,11 @@ from bot.app.terminal import load_config
 from bot.checks.preflight import unknown_models_sentence
 from bot.settings import Settings
 from bot.text.redact import Redactor
+from bot.text.render import plural
 from moa.config import check_limits, preset
 from moa.engine import MoaEngine
 from moa.errors import ConfigError
+from moa.eval.plan import RunPlan, plan_run
 from moa.eval.report import Report, build_report
 from moa.eval.results import Outcome, ResultsFile
 from moa.eval.runner import SINGLE, EvalConfig, Task, pending, run_tasks
@@ -81,7 +83,7 @@ def print_set_list(out: TextIO) -> int:
 
 async def evaluate(set_spec: str, config_specs: Sequence[str], settings: Settings, *, limit: int | None = None,
                    json_out: Path | None = None, chart_out: Path | None = None, resume: Path | None = None,
-                   retry_failed: bool = False, out: TextIO | None = None) -> int:
+                   retry_failed: bool = False, plan_only: bool = False, out: TextIO | None = None) -> int:
     """Run the evaluation; returns the exit code. Answers already in the results file are not asked again."""
     out = out if out is not None else sys.stdout
     err = _stderr()
@@ -94,6 +96,10 @@ async def evaluate(set_spec: str, config_specs: Sequence[str], settings: Setting
     except ConfigError as exc:
         err.print(Text(str(exc), style="red"))
         return 2
+    if plan_only:  # what the run would ask, and nothing asked
+        print_plan(plan_run(questions, configs, registry.pacer), out)
+        await registry.aclose()
+        return 0
     try:
         problem = await _preflight(registry, configs)
         if problem is not None:
@@ -102,6 +108,8 @@ async def evaluate(set_spec: str, config_specs: Sequence[str], settings: Setting
         results = ResultsFile(resume or default_results_path(set_spec, config_specs, json_out, dict(settings.env)))
         tasks = pending(questions, configs, results, retry_failed)
         total = len(questions) * len(configs)
+        err.print(Text(plan_sentence(plan_run([], [], registry.pacer, tasks=tasks)),
+                       style="dim"))
         if total - len(tasks):
             err.print(Text(f"Continuing: {total - len(tasks)} of {total} answers were graded already "
                            f"({results.path}).", style="dim"))
@@ -201,6 +209,33 @@ async def _run_with_progress(tasks: Sequence[Task], engine: MoaEngine, registry:
                   f"{outcome.seconds:.1f} s", markup=False)
 
     await run_tasks(tasks, engine, registry, results, on_outcome=line)
+
+
+def plan_sentence(plan: RunPlan) -> str:
+    when = (f"at the limits known now that takes at least {_duration(plan.seconds)}" if plan.seconds is not None
+            else "the models' limits are learnt from the first answers (MOA_LIMITS declares them)")
+    return (f"{plural(plan.answers, 'answer')} to go: up to {plan.calls:,} calls and {plan.tokens:,} tokens counted "
+            f"against the limits (prompt + max_tokens, as Groq counts them); {when}.")
+
+
+def print_plan(plan: RunPlan, out: TextIO) -> None:
+    table = Table(title=f"{plural(plan.answers, 'answer')}: what the run asks of each model")
+    for column in ("model", "calls", "tokens counted", "limit", "least time"):
+        table.add_column(column, justify="left" if column in ("model", "limit") else "right")
+    for m in plan.models:
+        table.add_row(m.model, f"{m.calls:,}", f"{m.tokens:,}", m.limit,
+                      "—" if m.seconds is None else _duration(m.seconds))
+    console = Console(file=out, highlight=False, soft_wrap=True, width=160 if not out.isatty() else None)
+    console.print(table)
+    console.print(plan_sentence(plan), markup=False)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def _seconds(value: float | None) -> str:

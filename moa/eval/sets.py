@@ -79,7 +79,8 @@ _NAMES = ("Ada", "Bela", "Chen", "Dara", "Emeka", "Farah", "Goran", "Hana", "Ine
 _ITEMS = ("apples", "notebooks", "stamps", "marbles", "cupcakes", "tickets", "seedlings", "pencils")
 _WORDS = ("strawberry", "bookkeeper", "mississippi", "parallel", "committee", "assessment", "balloon",
           "occurrence", "necessary", "possession", "tomorrow", "raspberry", "millennium", "embarrass",
-          "successful", "bottleneck", "coffee", "referee", "banana", "address")
+          "successful", "bottleneck", "coffee", "referee", "banana", "address", "hippopotamus", "independence",
+          "pepper", "lullaby", "giraffe", "kangaroo", "chocolate", "elephant", "programming", "accommodate")
 
 
 def _decimals(rng: random.Random, n: int) -> list[Question]:
@@ -199,21 +200,29 @@ class BundledSet:
     seed: int
 
     def questions(self) -> list[Question]:
-        return self.build(random.Random(self.seed), self.size)
+        """The same `size` distinct questions every time (a template may repeat: repeats are dropped)."""
+        unique: dict[str, Question] = {}
+        for question in self.build(random.Random(self.seed), self.size * 2):
+            unique.setdefault(question.id, question)
+        return list(unique.values())[:self.size]
 
 
 BUNDLED: dict[str, BundledSet] = {s.name: s for s in (
-    BundledSet("decimals", "which of two decimals is larger (9.11 vs 9.9)", 40, _decimals, 911),
-    BundledSet("arithmetic", "multi-step arithmetic word problems", 40, _arithmetic, 72),
-    BundledSet("dates-units", "date arithmetic and unit conversions", 40, _dates_units, 2024),
-    BundledSet("letters", "counting a letter in a word", 40, _letters, 3),
-    BundledSet("logic", "who is taller: orderings from clues", 40, _logic, 5),
+    BundledSet("decimals", "which of two decimals is larger (9.11 vs 9.9)", 100, _decimals, 911),
+    BundledSet("arithmetic", "multi-step arithmetic word problems", 100, _arithmetic, 72),
+    BundledSet("dates-units", "date arithmetic and unit conversions", 100, _dates_units, 2024),
+    BundledSet("letters", "counting a letter in a word", 100, _letters, 3),
+    BundledSet("logic", "who is taller: orderings from clues", 100, _logic, 5),
 )}
 
 
+MIXED_EACH = 20
+
+
 def mixed() -> list[Question]:
-    """Ten of each bundled set: a quick first look."""
-    return [q for s in BUNDLED.values() for q in s.questions()[:10]]
+    """Twenty of each bundled set, taken in turn (so `--limit` keeps the mix): 100 questions."""
+    sets = [s.questions()[:MIXED_EACH] for s in BUNDLED.values()]
+    return [group[i] for i in range(MIXED_EACH) for group in sets]
 
 
 def load_set(spec: str) -> list[Question]:
@@ -237,5 +246,5 @@ def set_names() -> list[str]:
 def listing() -> list[tuple[str, int, str]]:
     """(name, size, description) of every bundled set, for `moa-bot eval --set list`."""
     rows = [(s.name, s.size, s.description) for s in BUNDLED.values()]
-    rows.append(("mixed", len(mixed()), "ten questions of each set above"))
+    rows.append(("mixed", len(mixed()), f"{MIXED_EACH} questions of each set above, in turn"))
     return rows

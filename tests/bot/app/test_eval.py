@@ -15,7 +15,7 @@ from bot.app.eval_command import evaluate
 from bot.settings import Settings
 from moa.config import FAST, QWEN, STRONG
 from moa.eval.sets import Question, load_set
-from tests.bot.app.helpers import ROOT, clean_env
+from tests.bot.app.helpers import ROOT, Terminal, clean_env
 from tests.fakes.groq_server import FakeCall, FakeGroq, GradedQuestions
 
 RATES = {FAST: 0.8, QWEN: 0.6, STRONG: 0.5}
@@ -54,10 +54,10 @@ def is_final(call: FakeCall, config: str) -> bool:
 
 async def test_the_report_counts_what_the_fake_answered(fake_groq: FakeGroq, tmp_path: Path,
                                                         capsys: pytest.CaptureFixture[str]) -> None:
-    questions = load_set("mixed")  # numbers, dates as text, yes/no and names
+    questions = load_set("mixed")[:30]  # every bundled set in turn: numbers, dates as text, yes/no and names
     mode = graded(fake_groq, questions)
     out_json = tmp_path / "report.json"
-    code = await evaluate("mixed", ["lite", SOLO], settings(fake_groq, tmp_path), json_out=out_json)
+    code = await evaluate("mixed", ["lite", SOLO], settings(fake_groq, tmp_path), limit=30, json_out=out_json)
     out, err = capsys.readouterr()
     assert code == 0, err
     report = json.loads(out_json.read_text(encoding="utf-8"))
@@ -190,3 +190,29 @@ async def test_interrupted_and_run_again_nothing_is_lost_or_asked_twice(fake_gro
             if is_final(call, name) and call.status == 200 and not call.cancelled:
                 last_final[call.question] = mode.is_right(call)
         assert len(last_final) == 8 and configs[name]["correct"] == sum(bool(v) for v in last_final.values())
+
+
+async def test_plan_says_what_the_run_asks_and_asks_nothing(fake_groq: FakeGroq, tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    s = Settings.load(env={"GROQ_API_KEY": "gsk_test", "GROQ_BASE_URL": fake_groq.base_url,
+                           "MOA_LIMITS": f"{STRONG}=30rpm+8000tpm,{FAST}=30rpm+8000tpm,{QWEN}=30rpm+8000tpm"},
+                      dotenv=None)
+    assert await evaluate("decimals", ["lite", SOLO], s, limit=10, plan_only=True) == 0
+    out = capsys.readouterr().out
+    assert "20 answers to go: up to 40 calls" in out  # lite: 2 proposers + the aggregator; the lone model: 1
+    assert "8,000 tokens / 60 s" in out and "takes at least" in out
+    assert not fake_groq.calls
+
+
+async def test_on_a_terminal_progress_is_a_bar_with_an_eta(fake_groq: FakeGroq, tmp_path: Path) -> None:
+    graded(fake_groq, load_set("logic"))
+    terminal = Terminal([sys.executable, "-m", "bot.app.cli", "eval", "--set", "logic", "--limit", "3", "--config",
+                         SOLO, "--resume", str(tmp_path / "a.jsonl")], cwd=tmp_path,
+                        env=clean_env(GROQ_API_KEY="gsk_test", GROQ_BASE_URL=fake_groq.base_url,
+                                      PYTHONPATH=str(ROOT), COLUMNS="200"))
+    try:
+        screen = await terminal.expect("Answers are kept in", timeout=60)
+    finally:
+        terminal.close()
+    assert "ETA" in screen and "3/3" in screen and "accuracy (95% CI)" in screen
+    assert "[1/3]" not in screen  # the plain lines are for logs, not terminals

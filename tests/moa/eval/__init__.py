@@ -1,0 +1,1 @@
+"""Tests of moa/eval: question sets, statistics, results file, run planning."""
