@@ -33,7 +33,7 @@ from moa.errors import ConfigError
 from moa.eval.plan import RunPlan, plan_run
 from moa.eval.report import Report, build_report
 from moa.eval.results import Outcome, ResultsFile
-from moa.eval.runner import SINGLE, EvalConfig, Task, pending, run_tasks
+from moa.eval.runner import SINGLE, EvalConfig, RunStopped, Task, pending, run_tasks
 from moa.eval.sets import Question, listing, load_set
 from moa.providers import MISSING_GROQ_KEY, ProviderRegistry
 
@@ -117,6 +117,9 @@ async def evaluate(set_spec: str, config_specs: Sequence[str], settings: Setting
                            quorum=settings.quorum or None)
         try:
             await _run_with_progress(tasks, engine, registry, results, err, total)
+        except RunStopped as stopped:
+            err.print(Text(Redactor.from_env(settings.env).redact(str(stopped)), style="red"))
+            return 1
         except asyncio.CancelledError:  # Ctrl-C: what was graded is on disk already
             kept = sum(1 for q in questions for c in configs if (q.id, c.name) in results.outcomes)
             err.print(f"Stopped: {kept} of {total} answers are kept in {results.path}; run the same command "

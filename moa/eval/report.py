@@ -70,7 +70,7 @@ class Pair:
             sorted((-d.ci_high * 100, -d.ci_low * 100))
         span = f"({_points(low)} to {_points(high)}; {d.n} questions)"
         if d.difference == 0:
-            return f"{self.a} and {self.b} score the same {span}: no difference measured."
+            return f"{self.a} and {self.b} got as many right {span}: no difference measured yet."
         if d.clear:
             return f"{better} beats {worse} by {size:.0f} points {span}."
         return f"{better} is ahead of {worse} by {size:.0f} points {span}, which is not a clear difference yet."

@@ -127,10 +127,22 @@ def pending(questions: Sequence[Question], configs: Sequence[EvalConfig], result
             if results.done(q.id, c.name, c.key, retry_failed=retry_failed) is None]
 
 
+# This many failed answers in a row (a day's limit spent, a key revoked, the provider down) stop the run
+# rather than mark every question left as failed.
+STOP_AFTER_FAILURES = 5
+
+
+class RunStopped(MoaError):
+    """The run stopped early; the message says why and how to continue."""
+
+
 async def run_tasks(tasks: Sequence[Task], engine: MoaEngine, registry: ProviderRegistry, results: ResultsFile,
                     on_start: Callable[[Task], None] = lambda _t: None,
-                    on_outcome: Callable[[Task, Outcome], None] = lambda _t, _o: None) -> None:
-    """Answer and grade each task in turn, appending each outcome to `results` as it comes."""
+                    on_outcome: Callable[[Task, Outcome], None] = lambda _t, _o: None,
+                    stop_after_failures: int = STOP_AFTER_FAILURES) -> None:
+    """Answer and grade each task in turn, appending each outcome to `results` as it comes; RunStopped
+    after `stop_after_failures` failed answers in a row."""
+    in_a_row = 0
     for task in tasks:
         on_start(task)
         if task.config.moa is not None:
@@ -141,3 +153,7 @@ async def run_tasks(tasks: Sequence[Task], engine: MoaEngine, registry: Provider
         outcome = graded(task.question, task.config, answered)
         results.append(outcome)
         on_outcome(task, outcome)
+        in_a_row = in_a_row + 1 if outcome.failed is not None else 0
+        if in_a_row >= stop_after_failures:
+            raise RunStopped(f"Stopped after {in_a_row} failed answers in a row; the last: {outcome.failed} "
+                             "Run the same command with --retry-failed to continue and ask those again.")

@@ -216,3 +216,21 @@ async def test_on_a_terminal_progress_is_a_bar_with_an_eta(fake_groq: FakeGroq, 
         terminal.close()
     assert "ETA" in screen and "3/3" in screen and "accuracy (95% CI)" in screen
     assert "[1/3]" not in screen  # the plain lines are for logs, not terminals
+
+
+async def test_failures_in_a_row_stop_the_run_and_retry_failed_continues(
+        fake_groq: FakeGroq, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    questions = load_set("decimals")[:8]
+    mode = graded(fake_groq, questions)
+    fake_groq.fail(STRONG, 400, times=5, message="Your daily request limit is spent.")
+    s = settings(fake_groq, tmp_path)
+    out_json = tmp_path / "r.json"
+    assert await evaluate("decimals", [SOLO], s, limit=8, json_out=out_json) == 1
+    err = capsys.readouterr().err
+    assert "Stopped after 5 failed answers in a row" in err and "daily request limit is spent" in err
+    assert len(fake_groq.calls) == 5 and not out_json.exists()  # the other three were not marked failed
+
+    assert await evaluate("decimals", [SOLO], s, limit=8, json_out=out_json, retry_failed=True) == 0
+    (solo,) = json.loads(out_json.read_text(encoding="utf-8"))["configs"]
+    assert solo["n"] == 8 and solo["failed"] == 0 and solo["correct"] == mode.right_count(STRONG, shown=False)
+    capsys.readouterr()
