@@ -13,7 +13,7 @@ import pytest
 
 from bot.app.eval_command import evaluate
 from bot.settings import Settings
-from moa.config import FAST, QWEN, STRONG
+from moa.config import FAST, QWEN, STRONG, preset
 from moa.eval.sets import Question, load_set
 from tests.bot.app.helpers import ROOT, Terminal, clean_env
 from tests.fakes.groq_server import FakeCall, FakeGroq, GradedQuestions
@@ -87,12 +87,16 @@ async def test_a_gsm8k_file_is_graded_on_its_final_number(fake_groq: FakeGroq, t
     path = tmp_path / "gsm8k.jsonl"
     path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
     mode = GradedQuestions({line["question"]: line["answer"].rsplit("#### ", 1)[1].replace(",", "")
-                            for line in lines}, rates={STRONG: 0.5})
+                            for line in lines}, rates=RATES)
     fake_groq.reply = mode.reply
+    exported = tmp_path / "mine.json"  # a config file in the export format, named as typed
+    exported.write_text(preset("lite").export_json(), encoding="utf-8")
     out_json = tmp_path / "r.json"
-    assert await evaluate(str(path), [SOLO], settings(fake_groq, tmp_path), json_out=out_json) == 0
-    (solo,) = json.loads(out_json.read_text(encoding="utf-8"))["configs"]
-    assert solo["n"] == 4 and solo["correct"] == mode.right_count(STRONG, shown=False)
+    assert await evaluate(str(path), [SOLO, str(exported)], settings(fake_groq, tmp_path), json_out=out_json) == 0
+    configs = by_name(json.loads(out_json.read_text(encoding="utf-8")))
+    assert configs[SOLO]["n"] == 4 and configs[SOLO]["correct"] == mode.right_count(STRONG, shown=False)
+    assert configs[str(exported)]["n"] == 4
+    assert configs[str(exported)]["correct"] == mode.right_count(STRONG, shown=True)
     capsys.readouterr()
 
 
