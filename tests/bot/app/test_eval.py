@@ -238,3 +238,17 @@ async def test_failures_in_a_row_stop_the_run_and_retry_failed_continues(
     (solo,) = json.loads(out_json.read_text(encoding="utf-8"))["configs"]
     assert solo["n"] == 8 and solo["failed"] == 0 and solo["correct"] == mode.right_count(STRONG, shown=False)
     capsys.readouterr()
+
+
+async def test_calls_are_paced_within_the_models_limits_not_bounced(fake_groq: FakeGroq, tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    questions = load_set("letters")[:6]
+    mode = graded(fake_groq, questions)
+    # Two lone answers a window fit (each counts its prompt plus max_tokens 2048), as on a free key.
+    fake_groq.limit(STRONG, tpm=4500, window_s=0.5)
+    out_json = tmp_path / "r.json"
+    assert await evaluate("letters", [SOLO], settings(fake_groq, tmp_path), limit=6, json_out=out_json) == 0
+    (solo,) = json.loads(out_json.read_text(encoding="utf-8"))["configs"]
+    assert solo["n"] == 6 and solo["failed"] == 0 and solo["correct"] == mode.right_count(STRONG, shown=False)
+    assert [c.status for c in fake_groq.calls] == [200] * 6  # the pacer waited; Groq never had to refuse
+    capsys.readouterr()
