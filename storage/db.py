@@ -17,6 +17,7 @@ from storage.configs import ConfigRepository
 from storage.connection import SharedConnection
 from storage.errors import StorageError
 from storage.event_keys import EventKeyRepository
+from storage.experiments import ExperimentRepository
 from storage.lock import ProcessLock
 from storage.models import ChannelKey
 from storage.owners import EXPIRY_S, OwnerRepository, new_owner_id
@@ -53,6 +54,7 @@ class Database:
         self.usage = UsageRepository(shared)
         self.votes = VoteRepository(shared)
         self.budgets = BudgetRepository(shared)
+        self.experiments = ExperimentRepository(shared)
 
     @property
     def dialect(self) -> str:

@@ -169,7 +169,26 @@ _V4 = (
     "CREATE INDEX runs_unfinished ON runs (status) WHERE status IN ('queued', 'running')",
 )
 
-MIGRATIONS: tuple[tuple[str | LoosenCheck, ...], ...] = (_V1, _V2, _V3, _V4)
+# v5 — experiments in a channel: two arms (each a name and its config JSON) answer in turn, and each run
+# an experiment answered records its arm. At most one experiment runs per channel. Only new tables.
+_V5_EXPERIMENTS = (
+    """CREATE TABLE experiments (
+        id INTEGER PRIMARY KEY,
+        platform TEXT NOT NULL, workspace TEXT NOT NULL, channel TEXT NOT NULL,
+        arm_a TEXT NOT NULL, config_a TEXT NOT NULL, arm_b TEXT NOT NULL, config_b TEXT NOT NULL,
+        started_by TEXT NOT NULL, started_at REAL NOT NULL, stopped_at REAL, adopted TEXT,
+        turns INTEGER NOT NULL DEFAULT 0
+    )""",
+    "CREATE UNIQUE INDEX experiments_running ON experiments (platform, workspace, channel) WHERE stopped_at IS NULL",
+    """CREATE TABLE experiment_runs (
+        run_id INTEGER PRIMARY KEY REFERENCES runs (id) ON DELETE CASCADE,
+        experiment_id INTEGER NOT NULL REFERENCES experiments (id) ON DELETE CASCADE,
+        arm TEXT NOT NULL CHECK (arm IN ('A', 'B'))
+    )""",
+    "CREATE INDEX experiment_runs_by_experiment ON experiment_runs (experiment_id)",
+)
+
+MIGRATIONS: tuple[tuple[str | LoosenCheck, ...], ...] = (_V1, _V2, _V3, _V4, _V5_EXPERIMENTS)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -15,7 +15,8 @@ from storage.db import Database
 from storage.postgres import PgConnection
 
 # Parents before the tables that reference them; tables not named here (added later) follow in name order.
-ORDER = ("configs", "config_changes", "turns", "runs", "proposer_outputs", "answer_messages", "event_keys")
+ORDER = ("configs", "config_changes", "turns", "runs", "proposer_outputs", "answer_messages", "event_keys",
+         "experiments", "experiment_runs")
 # Which processes are alive is not data to move: the PostgreSQL side keeps its own.
 NOT_COPIED = frozenset({"owners", "leases", "schema_versions"})
 BATCH = 1000
