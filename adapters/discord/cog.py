@@ -52,9 +52,14 @@ async def _is_admin(interaction: discord.Interaction[Any]) -> bool:
     return interaction.permissions.manage_channels
 
 
+# What an experiment's arm may be: a preset, or the channel's setup now.
+_ARMS = [app_commands.Choice(name=name, value=name) for name in (*PRESET_DESCRIPTIONS, "current")]
+
 class MoaCog(commands.Cog):
     moa = app_commands.Group(name="moa", description="Mixture-of-Agents: how answers in this channel are made")
     agents = app_commands.Group(name="agents", description="The proposer agents of this channel", parent=moa)
+    experiment = app_commands.Group(name="experiment", description="Two setups answer in turn; 👍/👎 decide",
+                                    parent=moa)
 
     def __init__(self, bot: MoaBotMixin) -> None:
         self.bot = bot
@@ -307,6 +312,22 @@ class MoaCog(commands.Cog):
             await self._command(interaction, f"budget {setting or ''}".strip())
         else:
             await self._command(interaction, f"budget {setting} {'' if amount is None else amount}".strip())
+
+    @experiment.command(name="start", description="Alternate the next answers between two setups (admins)")
+    @app_commands.describe(a="Arm A: a preset, or current (this channel's setup now)", b="Arm B")
+    @app_commands.choices(a=_ARMS, b=_ARMS)
+    async def experiment_start(self, interaction: discord.Interaction[Any], a: str, b: str) -> None:
+        await self._command(interaction, f"experiment {a} {b}")
+
+    @experiment.command(name="show", description="Each arm's answers, 👍/👎, time and cost, and if it is clear yet")
+    async def experiment_show(self, interaction: discord.Interaction[Any]) -> None:
+        await self._command(interaction, "experiment")
+
+    @experiment.command(name="stop", description="End the experiment, adopting A or B if named (admins)")
+    @app_commands.describe(adopt="The arm to keep as this channel's setup (leave empty to keep the setup as it is)")
+    async def experiment_stop(self, interaction: discord.Interaction[Any],
+                              adopt: Literal["A", "B"] | None = None) -> None:
+        await self._command(interaction, f"experiment stop {adopt or ''}".strip())
 
     async def cog_app_command_error(self, interaction: discord.Interaction[Any],
                                     error: app_commands.AppCommandError) -> None:

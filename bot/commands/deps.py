@@ -9,6 +9,7 @@ from typing import Protocol
 from moa.config import Limits, MoaConfig, default_config
 from moa.pacing import Pacer
 from storage.budgets import StoredBudget, Used
+from storage.experiments import ArmRun, Experiment
 from storage.models import ChannelKey, ConfigChange, StoredConfig
 from storage.usage import Period
 
@@ -53,6 +54,17 @@ class BudgetStore(Protocol):
     async def used(self, channel: ChannelKey, member: str, now: float | None = None) -> Used: ...
 
 
+class ExperimentStore(Protocol):
+    """Experiments in a channel (storage.experiments.ExperimentRepository)."""
+
+    async def running(self, channel: ChannelKey) -> Experiment | None: ...
+    async def start(self, channel: ChannelKey, arm_a: tuple[str, str], arm_b: tuple[str, str], started_by: str,
+                    now: float | None = None) -> Experiment | None: ...
+    async def stop(self, channel: ChannelKey, adopted: str | None = None,
+                   now: float | None = None) -> Experiment | None: ...
+    async def runs(self, experiment_id: int) -> list[ArmRun]: ...
+
+
 @dataclass(frozen=True)
 class CommandDeps:
     """What commands need; cheap to build per command."""
@@ -67,3 +79,4 @@ class CommandDeps:
     budgets: BudgetStore | None = None  # `/moa budget`
     budget_defaults: tuple[int, int] = (0, 0)  # MOA_BUDGET_MEMBER_ANSWERS, MOA_BUDGET_CHANNEL_TOKENS
     pacer: Pacer | None = None  # the models' known rate limits, for what `show` says about pace
+    experiments: ExperimentStore | None = None  # `/moa experiment`; None where the caller keeps none

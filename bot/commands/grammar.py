@@ -103,16 +103,33 @@ class SetBudget:
     value: str = ""
 
 
+@dataclass(frozen=True)
+class StartExperiment:
+    a: str  # a preset name, or "current" (the channel's setup now)
+    b: str
+
+
+@dataclass(frozen=True)
+class ShowExperiment:
+    pass
+
+
+@dataclass(frozen=True)
+class StopExperiment:
+    adopt: str | None = None  # "A", "B" or an arm's name; None: keep the channel's setup
+
+
 Command = (Help | Show | SetLayers | SetAggregator | ListAgents | AddAgent | RemoveAgent | SetAgentField
-           | ListPresets | UsePreset | Import | Export | Reset | Forget | ShowUsage | ShowBudget | SetBudget)
+           | ListPresets | UsePreset | Import | Export | Reset | Forget | ShowUsage | ShowBudget | SetBudget
+           | StartExperiment | ShowExperiment | StopExperiment)
 CHANGING = (SetLayers, SetAggregator, AddAgent, RemoveAgent, SetAgentField, UsePreset, Import, Reset, Forget,
-            SetBudget)
+            SetBudget, StartExperiment, StopExperiment)
 
 COMMANDS = ("show", "layers", "model", "agents", "presets", "preset", "import", "export", "reset", "forget",
-            "usage", "budget", "help")
+            "usage", "budget", "experiment", "help")
 _ALIASES = {"layer": "layers", "cycles": "layers", "aggregator": "model", "main_model": "model",
             "agent": "agents", "config": "show", "status": "show", "?": "help", "stats": "usage",
-            "budgets": "budget"}
+            "budgets": "budget", "experiments": "experiment"}
 AGENT_FIELDS = {"model": "model_name", "model_name": "model_name", "temperature": "temperature",
                 "temp": "temperature", "prompt": "system_prompt", "system_prompt": "system_prompt",
                 "max_tokens": "max_tokens", "max-tokens": "max_tokens", "maxtokens": "max_tokens",
@@ -125,10 +142,12 @@ USAGE_ADD = "`/moa agents add NAME MODEL [TEMPERATURE]`, e.g. `/moa agents add c
 USAGE_REMOVE = "`/moa agents remove NAME`"
 USAGE_SET = ("`/moa agents set NAME model MODEL`, `… temperature 0.5`, `… max_tokens 1024` or "
              "`… prompt TEXT with {helper_response}`")
+USAGE_EXPERIMENT = ("`/moa experiment A B` (two presets, or `current`), `/moa experiment` (the standing) or "
+                    "`/moa experiment stop [A|B]`")
 USAGE_BUDGET = ("`/moa budget answers N` (per member per day), `/moa budget tokens N` (per channel per day) "
                 "or `/moa budget off`")
 TRY = ("`show`, `layers N`, `model MODEL`, `agents`, `presets`, `preset NAME`, `import JSON`, `export`, "
-       "`reset`, `forget`, `usage`, `budget`, `help`")
+       "`reset`, `forget`, `usage`, `budget`, `experiment A B`, `help`")
 
 
 def _split(text: str) -> tuple[str, str]:
@@ -175,6 +194,8 @@ def parse(text: str) -> Command:
         return Import(rest)
     if verb == "budget":
         return _parse_budget(args)
+    if verb == "experiment":
+        return _parse_experiment(args)
     simple: dict[str, type[Export | Reset | Forget | ShowUsage]] = {
         "export": Export, "reset": Reset, "forget": Forget, "usage": ShowUsage}
     if verb in simple:
@@ -184,6 +205,21 @@ def parse(text: str) -> Command:
     guess = difflib.get_close_matches(verb, COMMANDS, n=1)
     hint = f" Did you mean `{guess[0]}`?" if guess else ""
     raise CommandError(f"Unknown command `{token(word)[:40]}`.{hint} Try: {TRY}.")
+
+
+def _parse_experiment(args: list[str]) -> Command:
+    """`/moa experiment`, `/moa experiment A B`, `/moa experiment stop [A|B]`."""
+    if not args:
+        return ShowExperiment()
+    if args[0].lower() in ("stop", "end"):
+        if len(args) > 2:
+            raise CommandError(f"Usage: {USAGE_EXPERIMENT}.")
+        return StopExperiment(token(args[1]) if len(args) == 2 else None)
+    if args[0].lower() in ("start", "new") and len(args) == 3:
+        args = args[1:]
+    if len(args) != 2:
+        raise CommandError(f"Name two setups to compare. Usage: {USAGE_EXPERIMENT}.")
+    return StartExperiment(token(args[0]), token(args[1]))
 
 
 def _parse_agents(rest: str) -> Command:

@@ -115,6 +115,9 @@ def help_text(topic: str, limits: Limits, style: Style) -> str:
         "• `budget` — this channel's daily budgets and what today used; `budget answers N` (per member), "
         f"`budget tokens N` (for the channel), `budget off`{admin}. Budgets apply to everyone, admins too; "
         "days are UTC",
+        f"• `experiment A B` — answers alternate between two setups (presets, or `current`){admin}; "
+        f"`experiment` — the standing: answers, 👍/👎, time and cost per arm; `experiment stop [A|B]`{admin} "
+        "ends it, adopting A or B if named",
         "• `help` — this list",
         f"Limits here: up to {limits.max_layers} layers, {limits.max_agents} agents and "
         f"{limits.max_calls} model calls per answer.",

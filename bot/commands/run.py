@@ -8,7 +8,18 @@ import weakref
 from bot.commands import edits, replies
 from bot.commands.budget import budget_text, change_budget
 from bot.commands.deps import CommandDeps
-from bot.commands.grammar import CHANGING, CommandError, SetBudget, ShowBudget, ShowUsage, parse
+from bot.commands.experiment import experiment
+from bot.commands.grammar import (
+    CHANGING,
+    CommandError,
+    SetBudget,
+    ShowBudget,
+    ShowExperiment,
+    ShowUsage,
+    StartExperiment,
+    StopExperiment,
+    parse,
+)
 from bot.commands.usage import usage_text
 from bot.conversation.service import CommandContext, CommandReply
 from bot.text.render import style_for
@@ -53,9 +64,13 @@ async def execute(ctx: CommandContext, text: str, deps: CommandDeps) -> CommandR
             async with _edit_lock(ctx.channel):
                 if isinstance(command, SetBudget):
                     return await change_budget(command, ctx, deps)
+                if isinstance(command, StartExperiment | StopExperiment):
+                    return await experiment(command, ctx, deps)
                 return await edits.change(command, ctx, deps)
         if isinstance(command, ShowUsage):
             return CommandReply(await usage_text(ctx.channel, deps, style_for(ctx.channel.platform)))
+        if isinstance(command, ShowExperiment):
+            return await experiment(command, ctx, deps)
         if isinstance(command, ShowBudget):
             return CommandReply(await budget_text(ctx, deps, style_for(ctx.channel.platform)))
         return await replies.reply(command, ctx.channel, deps)

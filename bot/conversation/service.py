@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from functools import partial
 
 from bot.conversation.budgets import over_budget
+from bot.conversation.experiments import experiment_turn
 from bot.conversation.feedback import record_vote
 from bot.conversation.gate import FairGate, QueueFull
 from bot.conversation.keeper import StorageKeeper, read
@@ -167,6 +168,9 @@ class ConversationService:
             return None
         if await self._over_budget(mention, surface):
             return None
+        turn = await experiment_turn(self.db, mention.channel, self.settings.limits)
+        if turn is not None:  # an experiment runs here: its arm answers, in turn
+            config, config_note = turn.config, None
         keeper = StorageKeeper()
         config_json = config.export_json()
         # Recorded before it waits: a restart finds the question even if it never got a slot.
@@ -175,6 +179,9 @@ class ConversationService:
             status="queued", owner=self.db.owner, author=mention.author, author_name=mention.author_name,
             config_label=config_label(config)))
         state = _RunState(run_id, keeper, (*notes, *([config_note] if config_note else [])))
+        if turn is not None and run_id is not None:
+            await keeper.value("recording the experiment's arm", partial(
+                self.db.experiments.record, run_id, turn.experiment_id, turn.arm))
 
         async def tell_position(ahead: int) -> None:
             await surface.show_progress(Progress(layer=0, total_layers=config.cycles, queued_ahead=ahead))
@@ -464,7 +471,7 @@ class ConversationService:
                            else "the built-in default", usage=self.db.usage, budgets=self.db.budgets,
                            budget_defaults=(self.settings.budget_member_answers,
                                             self.settings.budget_channel_tokens),
-                           pacer=self.providers.pacer)
+                           pacer=self.providers.pacer, experiments=self.db.experiments)
         try:
             return await execute(ctx, _clean_text(text), deps)
         except Exception as err:

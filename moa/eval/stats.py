@@ -82,3 +82,18 @@ def mcnemar_exact(only_a: int, only_b: int) -> float:
     k = min(only_a, only_b)
     tail = sum(math.comb(discordant, i) for i in range(k + 1)) / 2 ** discordant
     return min(1.0, 2 * tail)
+
+
+def difference_interval(success_a: int, n_a: int, success_b: int, n_b: int,
+                        z: float = Z95) -> tuple[float, float, float]:
+    """(b − a, low, high): the difference of two independent proportions with Newcombe's 95% interval
+    (built from each side's Wilson interval; sound for small counts). With no data: (0, −1, 1)."""
+    if n_a == 0 or n_b == 0:
+        return 0.0, -1.0, 1.0
+    pa, pb = success_a / n_a, success_b / n_b
+    la, ua = wilson(success_a, n_a, z)
+    lb, ub = wilson(success_b, n_b, z)
+    difference = pb - pa
+    low = difference - math.sqrt((pb - lb) ** 2 + (ua - pa) ** 2)
+    high = difference + math.sqrt((ub - pb) ** 2 + (pa - la) ** 2)
+    return difference, max(-1.0, low), min(1.0, high)

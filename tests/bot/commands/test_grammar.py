@@ -34,7 +34,8 @@ async def test_unknown_command_suggests_the_closest_and_lists_what_works(db: Dat
     reply = await run(deps, "lyers 2")
     assert reply == CommandReply(
         "Unknown command `lyers`. Did you mean `layers`? Try: `show`, `layers N`, `model MODEL`, `agents`, "
-        "`presets`, `preset NAME`, `import JSON`, `export`, `reset`, `forget`, `usage`, `budget`, `help`.")
+        "`presets`, `preset NAME`, `import JSON`, `export`, `reset`, `forget`, `usage`, `budget`, `experiment A B`, "
+        "`help`.")
     assert (await run(deps, "frobnicate")).text.startswith("Unknown command `frobnicate`. Try: `show`")
     assert await state(db) == before
 
