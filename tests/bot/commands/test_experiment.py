@@ -54,3 +54,27 @@ async def test_stop_adopting_an_arm_makes_it_the_channels_setup(db: Database, xd
     kept = await run(xdeps, "experiment stop")
     assert "setup is unchanged" in kept.text and await stored(db) == preset("self-moa")
     assert (await run(xdeps, "experiment", admin=False)).text.startswith("No experiment is running here.")
+
+
+async def test_the_standing_says_a_difference_is_clear_only_when_the_votes_show_it(
+        db: Database, xdeps: CommandDeps) -> None:
+    await run(xdeps, "experiment lite article")
+    experiment = await db.experiments.running(CHANNEL)
+    assert experiment is not None
+
+    async def answered(arm: str, votes: list[int]) -> None:
+        run_id = await db.runs.start(CHANNEL, "t", f"m{arm}{len(votes)}{votes}", "q", "{}")
+        await db.runs.finish(run_id, status="done", answer="a", error=None, proposers=[], total_s=2.0,
+                             prompt_tokens=1, completion_tokens=1, cost_usd=0.001)
+        await db.experiments.record(run_id, experiment.id, arm)  # type: ignore[arg-type]
+        for i, vote in enumerate(votes):
+            await db.votes.cast(CHANNEL, run_id, f"U{i}", vote)
+
+    await answered("A", [1, 1])
+    await answered("B", [-1, 1])
+    assert "Not clear yet: -50 points liked, B − A" in (await run(xdeps, "experiment")).text
+    await answered("A", [1] * 12)
+    await answered("B", [-1] * 12)
+    standing = (await run(xdeps, "experiment")).text
+    assert "Clear: A `lite` is liked more" in standing
+    assert "A `lite`*: 2 answers · 👍 14 / 👎 0 — 100% liked" in standing and "median 2.0 s" in standing

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from moa.eval.stats import mcnemar_exact, paired_difference, percentile, wilson
+from moa.eval.stats import difference_interval, mcnemar_exact, paired_difference, percentile, wilson
 
 
 def test_wilson_matches_the_formula_and_stays_inside_zero_and_one() -> None:
@@ -42,3 +42,11 @@ def test_paired_difference_is_seeded_and_said_only_as_strongly_as_the_data_allow
     assert mixed.difference == 0 and mixed.ci_low < 0 < mixed.ci_high and not mixed.clear
     with pytest.raises(ValueError):
         paired_difference([True], [True, False])
+
+
+def test_the_difference_of_two_proportions_has_newcombes_interval() -> None:
+    difference, low, high = difference_interval(10, 20, 15, 20)
+    assert difference == pytest.approx(0.25) and low < 0 < high  # 20 votes each: not clear yet
+    difference, low, high = difference_interval(2, 40, 38, 40)
+    assert difference == pytest.approx(0.9) and 0 < low < difference < high <= 1
+    assert difference_interval(0, 0, 3, 4) == (0.0, -1.0, 1.0)
