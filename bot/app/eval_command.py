@@ -13,7 +13,7 @@ import asyncio
 import hashlib
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -116,7 +116,8 @@ async def evaluate(set_spec: str, config_specs: Sequence[str], settings: Setting
         engine = MoaEngine(registry, call_timeout_s=settings.call_timeout_s, deadline_s=settings.run_deadline_s,
                            quorum=settings.quorum or None)
         try:
-            await _run_with_progress(tasks, engine, registry, results, err, total)
+            await _run_with_progress(tasks, engine, registry, results, err, total,
+                                     Redactor.from_env(settings.env).redact)
         except RunStopped as stopped:
             err.print(Text(Redactor.from_env(settings.env).redact(str(stopped)), style="red"))
             return 1
@@ -184,7 +185,7 @@ async def _preflight(registry: ProviderRegistry, configs: Sequence[EvalConfig]) 
 
 
 async def _run_with_progress(tasks: Sequence[Task], engine: MoaEngine, registry: ProviderRegistry,
-                             results: ResultsFile, err: Console, total: int) -> None:
+                             results: ResultsFile, err: Console, total: int, scrub: Callable[[str], str]) -> None:
     done = total - len(tasks)
     if not tasks:
         return
@@ -200,7 +201,7 @@ async def _run_with_progress(tasks: Sequence[Task], engine: MoaEngine, registry:
             def finished(task: Task, outcome: Outcome) -> None:
                 progress.advance(bar)
 
-            await run_tasks(tasks, engine, registry, results, started, finished)
+            await run_tasks(tasks, engine, registry, results, started, finished, scrub=scrub)
         return
     count = [done]
 
@@ -211,7 +212,7 @@ async def _run_with_progress(tasks: Sequence[Task], engine: MoaEngine, registry:
         err.print(f"[{count[0]}/{total}] {task.config.name} · {task.question.id} · {verdict} · "
                   f"{outcome.seconds:.1f} s", markup=False)
 
-    await run_tasks(tasks, engine, registry, results, on_outcome=line)
+    await run_tasks(tasks, engine, registry, results, on_outcome=line, scrub=scrub)
 
 
 def plan_sentence(plan: RunPlan) -> str:

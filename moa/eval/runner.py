@@ -100,18 +100,21 @@ async def answer_solo(registry: ProviderRegistry, model: str, question: str) -> 
     return Answered(done.text, None, done.latency_s, done.first_token_s, 1, usage, cost_usd(model, done.usage))
 
 
-def graded(question: Question, config: EvalConfig, answered: Answered) -> Outcome:
+def graded(question: Question, config: EvalConfig, answered: Answered,
+           scrub: Callable[[str], str] = lambda text: text) -> Outcome:
+    """The answer graded; `scrub` cleans what is kept (reasons and the reply's tail) of secrets."""
     text = answered.text or ""
     found = final_answer(text, question.kind) if answered.text else None
     return Outcome(
         question_id=question.id, config=config.name, config_key=config.key,
         correct=answered.failed is None and grade(text, question.answer, question.kind),
-        expected=question.answer, extracted=found.value if found else None, failed=answered.failed,
+        expected=question.answer, extracted=found.value if found else None,
+        failed=scrub(answered.failed) if answered.failed is not None else None,
         seconds=round(answered.seconds, 4),
         first_word_s=round(answered.first_word_s, 4) if answered.first_word_s is not None else None,
         calls=answered.calls, prompt_tokens=answered.usage.prompt_tokens,
         completion_tokens=answered.usage.completion_tokens, cost_usd=answered.cost_usd,
-        reply_tail=text[-TAIL_CHARS:])
+        reply_tail=scrub(text[-TAIL_CHARS:]))
 
 
 @dataclass(frozen=True)
@@ -139,9 +142,10 @@ class RunStopped(MoaError):
 async def run_tasks(tasks: Sequence[Task], engine: MoaEngine, registry: ProviderRegistry, results: ResultsFile,
                     on_start: Callable[[Task], None] = lambda _t: None,
                     on_outcome: Callable[[Task, Outcome], None] = lambda _t, _o: None,
-                    stop_after_failures: int = STOP_AFTER_FAILURES) -> None:
+                    stop_after_failures: int = STOP_AFTER_FAILURES,
+                    scrub: Callable[[str], str] = lambda text: text) -> None:
     """Answer and grade each task in turn, appending each outcome to `results` as it comes; RunStopped
-    after `stop_after_failures` failed answers in a row."""
+    after `stop_after_failures` failed answers in a row. `scrub` masks secrets in what is kept."""
     in_a_row = 0
     for task in tasks:
         on_start(task)
@@ -150,7 +154,7 @@ async def run_tasks(tasks: Sequence[Task], engine: MoaEngine, registry: Provider
         else:
             assert task.config.solo is not None
             answered = await answer_solo(registry, task.config.solo, task.question.question)
-        outcome = graded(task.question, task.config, answered)
+        outcome = graded(task.question, task.config, answered, scrub)
         results.append(outcome)
         on_outcome(task, outcome)
         in_a_row = in_a_row + 1 if outcome.failed is not None else 0

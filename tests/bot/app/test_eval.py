@@ -103,13 +103,18 @@ async def test_a_gsm8k_file_is_graded_on_its_final_number(fake_groq: FakeGroq, t
 async def test_a_failed_answer_is_counted_as_failed_with_its_reason(fake_groq: FakeGroq, tmp_path: Path,
                                                                     capsys: pytest.CaptureFixture[str]) -> None:
     graded(fake_groq, load_set("letters"))
-    fake_groq.fail(STRONG, 400, times=1, message="This question upset the model.")
+    key = "gsk_live_8f3b2c9d4e5a6b7c8d9e0f1a"
+    fake_groq.fail(STRONG, 400, times=1, message=f"This question upset the model (key {key}).")
     out_json = tmp_path / "r.json"
-    assert await evaluate("letters", [SOLO], settings(fake_groq, tmp_path), limit=3, json_out=out_json) == 0
+    s = Settings.load(env={"GROQ_API_KEY": key, "GROQ_BASE_URL": fake_groq.base_url}, dotenv=None)
+    assert await evaluate("letters", [SOLO], s, limit=3, json_out=out_json) == 0
     (solo,) = json.loads(out_json.read_text(encoding="utf-8"))["configs"]
     assert solo["n"] == 3 and solo["failed"] == 1
     assert any("upset the model" in reason for reason in solo["failures"])
-    assert "upset the model" in capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert "upset the model" in out
+    kept = (tmp_path / "r.answers.jsonl").read_text(encoding="utf-8") + out_json.read_text(encoding="utf-8")
+    assert key not in kept + out + err  # the secret is masked wherever the reason goes
 
 
 async def test_bad_input_is_a_sentence_and_asks_nothing(fake_groq: FakeGroq, tmp_path: Path,
