@@ -57,6 +57,10 @@ async def show_text(channel: ChannelKey, deps: CommandDeps, style: Style) -> str
     lines = [redact_secrets(render_config(config, describe_source(stored, channel, deps), style))]
     lines += [f"• {line}" for line in describe_budget(config, deps.pacer)]
     lines.append(f"`/moa usage` counts its answers as `{config_label(config)}`.")
+    running = await deps.experiments.running(channel) if deps.experiments is not None else None
+    if running is not None:  # the setup above is not what answers while it runs
+        lines.append(f"🧪 An experiment runs here: answers alternate between A `{running.arm_a}` and B "
+                     f"`{running.arm_b}`, not the setup above; `/moa experiment` shows the standing.")
     changes = await deps.configs.changes(channel, limit=3)
     if changes:
         lines.append("Recent changes: " + "; ".join(

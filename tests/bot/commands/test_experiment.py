@@ -27,6 +27,8 @@ async def test_only_admins_start_or_stop_one_and_anyone_reads_the_standing(db: D
     assert "Not clear yet" in standing
     assert (await run(xdeps, "experiment stop", admin=False)).text == ADMIN_REFUSAL
     assert await db.experiments.running(CHANNEL) is not None
+    shown = (await run(xdeps, "show", admin=False)).text
+    assert "An experiment runs here: answers alternate between A `lite` and B `article`" in shown
 
 
 async def test_an_unknown_or_repeated_arm_is_a_sentence_and_changes_nothing(db: Database, xdeps: CommandDeps) -> None:
