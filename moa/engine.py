@@ -32,8 +32,10 @@ from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from moa.agreement import Agreement
 from moa.config import AgentConfig, MoaConfig
 from moa.demand import step_demand
+from moa.early import layer_agreement, skipped_note, stops_after
 from moa.errors import MoaError, ModelUnavailable, ProviderError
 from moa.events import (
     LEFT_OUT,
@@ -228,6 +230,8 @@ class MoaEngine:
         answers: list[str] = []
         layer_times: list[float] = []
         warnings: list[str] = []
+        agreement: Agreement | None = None  # the last layer's (moa.agreement)
+        skipped: str | None = None
 
         for layer in range(1, config.cycles + 1):
             layer_t0 = loop.time()
@@ -256,6 +260,12 @@ class MoaEngine:
                 warnings.append(f"{len(left_out)} of {len(outputs)} agents were left out of layer {layer} for "
                                 "lagging far behind the others: " + "; ".join(f"{o.agent} ({o.model})"
                                                                              for o in left_out))
+            agreement = layer_agreement(outputs)
+            if stops_after(config, layer, agreement, self.quorum):
+                assert agreement is not None
+                skipped = skipped_note(layer, config.cycles, agreement)
+                log.info("layer %d: %s", layer, skipped)
+                break
 
         # ---- the aggregator, or its fallback ----
         agg_t0 = loop.time()
@@ -291,7 +301,8 @@ class MoaEngine:
                             aggregator_s=end - agg_t0,
                             first_token_s=(agg_t0 - t0 + result.first_token_s)
                             if result.first_token_s is not None else None),
-            warnings=(*warnings, *state.trimmed)))
+            warnings=(*warnings, *state.trimmed),
+            agreement=agreement.sentence() if agreement else None, skipped=skipped))
 
     def _aggregator_failed(self, err: MoaError, model: str, state: _RunState,
                            fallback: tuple[str, MoaError] | None = None) -> None:

@@ -115,6 +115,8 @@ def help_text(topic: str, limits: Limits, style: Style) -> str:
         "• `budget` — this channel's daily budgets and what today used; `budget answers N` (per member), "
         f"`budget tokens N` (for the channel), `budget off`{admin}. Budgets apply to everyone, admins too; "
         "days are UTC",
+        f"• `early-exit on|off` — {fields['early_exit']} (default off){admin}",
+        f"• `early-answer on|off` — {fields['early_answer']} (default off){admin}",
         "• `help` — this list",
         f"Limits here: up to {limits.max_layers} layers, {limits.max_agents} agents and "
         f"{limits.max_calls} model calls per answer.",

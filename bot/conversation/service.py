@@ -350,7 +350,8 @@ class ConversationService:
         warning = state.keeper.warning()
         shown_run = state.run_id if state.saved else None
         message_ids = await surface.finish(FinalAnswer(answer, shown_run,
-                                                       (*notes, *([warning] if warning else []))))
+                                                       (*notes, *([warning] if warning else [])),
+                                                       verdict=done.verdict))
         if message_ids and shown_run is not None:
             await state.keeper.write("indexing the answer's messages",
                                      lambda: self.db.runs.set_answer_messages(shown_run, message_ids))
