@@ -16,6 +16,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from moa.extract import final_answer
+
 # Texts at least this similar (difflib ratio, after normalising) count as the same answer.
 NEAR_IDENTICAL = 0.9
 
@@ -52,8 +54,13 @@ class Agreement:
 FinalOf = Callable[[str], str | None]
 
 
-def _no_final(text: str) -> str | None:
-    return None
+def stated_final(text: str) -> str | None:
+    """The reply's final number, choice or yes/no (moa.extract), or None. A final line of prose is not a
+    final answer here: two essays that end differently have not disagreed on anything."""
+    found = final_answer(text)
+    if found is None or found.kind == "text":
+        return None
+    return found.value
 
 
 def normalise(text: str) -> str:
@@ -70,7 +77,7 @@ def _same_text(a: str, b: str) -> bool:
         and matcher.ratio() >= NEAR_IDENTICAL
 
 
-def measure(texts: Sequence[str | None], final_of: FinalOf = _no_final) -> Agreement | None:
+def measure(texts: Sequence[str | None], final_of: FinalOf = stated_final) -> Agreement | None:
     """The agreement of one layer's answers (None for an agent that failed), or None when fewer than two
     answers can be compared.
 

@@ -32,3 +32,12 @@ def test_stated_final_answers_are_compared_and_named_in_a_split() -> None:
     agreement = measure(list(finals), final_of=finals.get)
     assert agreement is not None and agreement.by == "final answer"
     assert agreement.sentence() == "agents split 2–1 (9.9 / 9.11)"
+
+
+def test_the_shared_extractor_compares_final_answers_written_differently() -> None:
+    agreement = measure(["Comparing tenths, the answer is 9.9.", "9.9 is larger than 9.11, so: **Answer:** 9.9",
+                         "The answer is 9.11"])
+    assert agreement is not None and agreement.by == "final answer"
+    assert agreement.sentence() == "agents split 2–1 (9.9 / 9.11)"
+    agreement = measure(["Yes, it is.", "yes", "Yes — clearly."])
+    assert agreement is not None and agreement.sentence() == "3 of 3 agents agreed"

@@ -30,9 +30,9 @@ def agreeing(call: FakeCall) -> str:
 def disagreeing(call: FakeCall) -> str:
     """Each agent says something of its own, different again in every layer."""
     agent = int(call.system.split("agent ")[1][0]) if "agent " in call.system else 0
-    views = ["Rivers run to the sea.", "Compare the tenths: nine against one.", "Mountains hold the snow.",
+    views = ["Rivers run to the sea.", "Compare the tenths first, then the rest.", "Mountains hold the snow.",
              "It depends on the notation used.", "Stars burn for billions of years.", "Version numbers differ."]
-    return f"{views[(agent + 2 * call.seen_answers) % len(views)]} (layer view {call.seen_answers}, agent {agent})"
+    return views[(agent + 2 * call.seen_answers) % len(views)]
 
 
 @pytest.fixture
@@ -84,6 +84,16 @@ async def test_disagreeing_agents_get_every_layer_and_nothing_claims_agreement(
     assert [e.layer for e in events if isinstance(e, LayerStarted)] == [1, 2, 3]
     assert len(fake_groq.calls) == 10
     assert done.agreement is None and done.skipped is None and done.verdict is None
+
+
+async def test_agents_stating_one_final_answer_in_their_own_words_stop_early(
+        fake_groq: FakeGroq, engine: MoaEngine) -> None:
+    words = {FAST: "Compare tenths: 0.9 beats 0.11, so the answer is 9.9.", QWEN: "**Answer:** 9.9",
+             STRONG: "9.9 is larger."}
+    fake_groq.reply = lambda call: words[call.model]
+    done = (await answer(engine, council(early_exit=True)))[-1]
+    assert isinstance(done, RunFinished)
+    assert len(fake_groq.calls) == 4 and done.skipped == "layers 2–3 skipped: 3 of 3 agents agreed"
 
 
 async def test_a_failed_agent_counts_against_agreement(fake_groq: FakeGroq, engine: MoaEngine) -> None:
