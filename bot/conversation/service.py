@@ -294,7 +294,8 @@ class ConversationService:
                             if isinstance(event, AggregatorStarted) and event.restarted:
                                 answer = ""  # a fallback aggregator starts the answer over
                             progress.apply(event)
-                            updater.push(partial(surface.show_progress, progress.snapshot()))
+                            if not answer:  # an early answer's opening stays in view while layers finish
+                                updater.push(partial(surface.show_progress, progress.snapshot()))
                         case AggregatorDelta(text=piece):
                             answer += piece
                             updater.push(partial(surface.stream_answer, _clean_text(answer)))

@@ -412,6 +412,10 @@ class FakeGroq:
             call.extra_delay = self._delays[model].pop(0)
 
         text = self.reply(call)
+        last = call.messages[-1] if call.messages else {}
+        if last.get("role") == "assistant":  # a reply to continue (prefill): answer only the rest of it
+            opening = str(last.get("content", ""))
+            text = text[len(opening):] if text.startswith(opening) else text
         call.reply_text = text
         reasoning, content = self._reasoning(call, text)
         prompt_tokens = sum(_count_tokens(str(m.get("content", ""))) for m in call.messages)
