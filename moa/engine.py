@@ -17,7 +17,8 @@ Within real rate limits and real latency tails:
   competing for one budget finish in arrival order; a call that could never fit the budget is trimmed
   to fit first (`moa.fitting`) and the answer says what was trimmed;
 - a layer does not wait for a straggler: once `quorum` agents have answered, one that has run far
-  longer than the slowest of them (`straggler_factor` ×, at least `straggler_slack_s` more) is left out;
+  longer than the slowest of them (`straggler_factor` ×, at least `straggler_slack_s` more — a small
+  floor, so the deadline scales with call time) is left out;
   before that, such a laggard is hedged with a second, identical call, and the first answer wins;
 - when the aggregator fails, the config's fallback (`fallback_model`, else the strongest proposer)
   writes the answer, and the answer says so.
@@ -151,11 +152,12 @@ class _AgentCall:
 class MoaEngine:
     def __init__(self, providers: ProviderRegistry, *, call_timeout_s: float = 60.0,
                  deadline_s: float = 300.0, quorum: int | None = None, straggler_factor: float = 1.5,
-                 straggler_slack_s: float = 0.5, hedge: bool = True) -> None:
+                 straggler_slack_s: float = 0.1, hedge: bool = True) -> None:
         """`quorum`: answers a layer needs before it may leave a straggler out (None: all but one, at
         least one). A call is a straggler once it ran `straggler_factor` × as long as the slowest
         answered sibling and at least `straggler_slack_s` more; `hedge` sends such a laggard a second,
-        identical call while the quorum is not met."""
+        identical call while the quorum is not met. The slack is only a floor against scheduling noise:
+        the deadline scales with the calls' own time (a fixed +0.5 s was 1.7× a 300 ms call)."""
         self.providers = providers
         self.call_timeout_s = call_timeout_s
         self.deadline_s = deadline_s

@@ -4,7 +4,9 @@ A run yields, in order: for each proposer layer a `LayerStarted` then one `Propo
 (in completion order); then `AggregatorStarted`, many `AggregatorDelta`, and finally exactly one of
 `RunFinished` or `RunFailed`. Nothing follows the final event. `BudgetWaiting` may come at any point
 before the final event (a call waits for a model's rate limit); a second `AggregatorStarted` with
-`restarted=True` means a fallback aggregator starts the answer over.
+`restarted=True` means a fallback aggregator starts the answer over. With the config's `early_answer`
+(moa/early_answer.py) `AggregatorStarted` and the opening's `AggregatorDelta`s may come while later
+layers still run; the deltas after the last layer continue that opening.
 """
 
 from __future__ import annotations

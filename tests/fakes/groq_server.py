@@ -7,7 +7,8 @@ Replies are deterministic from the input so tests can prove the flow of a run::
 
     "<model> says: <last user message> [saw <n> answers]"
 
-where n counts the numbered earlier answers ("1. …", "2. …") in the system prompt.
+where n counts the numbered earlier answers ("1. …", "2. …") in the system prompt. A request ending with
+an assistant message (prefill) is continued: the reply without that opening, when it starts with it.
 
 Usage::
 
