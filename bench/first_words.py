@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -141,23 +142,47 @@ async def through_run(args: argparse.Namespace, label: str, **faults: float | bo
                 warm = await sender.mention("warm up", channel="C0WARM")
                 await slack.wait_for(answered("C0WARM", warm), timeout=60)
 
+                moments: dict[str, tuple[float, float]] = {}  # question -> (mention sent, answer complete)
+
                 async def one(i: int) -> float:
                     channel = f"C0B{i}"
                     t0 = time.monotonic()
                     ts = await sender.mention(f"question {i}", channel=channel)
                     await slack.wait_for(answered(channel, ts), timeout=120)
+                    moments[f"question {i}"] = (t0, time.monotonic())
                     return time.monotonic() - t0
 
                 times = sorted(await asyncio.gather(*(one(i) for i in range(args.at_once))))
+                # where the time went: the engine's own time per answer (stored with the run), and the
+                # span of each answer's model calls at the fake
+                with sqlite3.connect(Path(tmp) / "moa.db") as db:
+                    engine_s = sorted(r[0] for r in db.execute(
+                        "SELECT total_s FROM runs WHERE channel LIKE 'C0B%' AND total_s IS NOT NULL"))
+                before, spans, after = [], [], []  # mention → first call, the calls, last call → in Slack
+                for question, (sent, complete) in moments.items():
+                    calls = [c for c in groq.calls if c.question == question]
+                    first, last = min(c.started for c in calls), max(c.ended or c.started for c in calls)
+                    before.append(first - sent)
+                    spans.append(last - first)
+                    after.append(complete - last)
             finally:
                 await sender.aclose()
                 proc.terminate()
                 await proc.wait()
-    p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
+    p95 = _p95(times)
     print(f"3. {label} through moa-bot run, {args.at_once} answers at once, {args.latency * 1000:.0f} ms calls: "
           f"p95 {p95:.2f} s / nominal {path:.2f} s = {p95 / path:.2f}×   (target ≤ 2.0)   "
           f"median {statistics.median(times) / path:.2f}×")
+    print(f"   where it went (p95 / median): mention → first model call {_p95(before):.2f} / "
+          f"{statistics.median(before):.2f} s; the model calls {_p95(spans) / path:.2f} / "
+          f"{statistics.median(spans) / path:.2f}× nominal (engine {_p95(engine_s) / path:.2f}×); last call → "
+          f"answer complete in Slack {_p95(after):.2f} / {statistics.median(after):.2f} s")
     return p95 / path <= 2.0
+
+
+def _p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
 
 
 async def main() -> int:

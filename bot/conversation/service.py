@@ -267,15 +267,20 @@ class ConversationService:
         if state.run_id is not None:
             self._live[state.run_id] = state
         progress = ProgressTracker(config, self._redact)
+        # The history loads while the status goes out: the first model call waits for neither in turn.
+        loading = asyncio.create_task(self._history(mention), name="moa-history")
         try:
-            await surface.show_progress(progress.snapshot())  # at once: something visible within a second
-        except Exception:  # the next update may work; the answer must not depend on it
-            log.warning("could not show the first status", exc_info=True)
-        shown_at = time.monotonic()
-        await self._remember_status(state, surface)
+            try:
+                await surface.show_progress(progress.snapshot())  # at once: something visible within a second
+            except Exception:  # the next update may work; the answer must not depend on it
+                log.warning("could not show the first status", exc_info=True)
+            shown_at = time.monotonic()
+            await self._remember_status(state, surface)
+            history, history_note = await loading
+        finally:
+            loading.cancel()
         updater = CoalescingUpdater(surface.min_update_interval, last_update=shown_at)
 
-        history, history_note = await self._history(mention)
         outputs: list[ProposerFinished] = []  # kept so an interrupted or crashed run still shows its layers
         answer = ""
         report = AnswerReport(mention.channel)  # the answer's log line and metrics, at its end
