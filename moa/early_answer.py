@@ -19,6 +19,7 @@ import logging
 import re
 from dataclasses import dataclass, field
 
+from moa.events import Usage
 from moa.providers import GROQ, ProviderRegistry
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ class Opening:
     text: str = ""
     done: bool = False
     first_at: float | None = None  # loop time of its first word
+    usage: Usage | None = None  # its call's tokens (estimated when the call was stopped), once it is over
     _pending: str = field(default="", repr=False)
     _words: int = field(default=0, repr=False)
 

@@ -56,7 +56,7 @@ from moa.events import (
     Usage,
 )
 from moa.fitting import CallShape, Fitted, fit
-from moa.pacing import BudgetWait
+from moa.pacing import BudgetWait, estimate_tokens
 from moa.pricing import cost_usd, total_cost
 from moa.providers import Completion, ProviderRegistry
 
@@ -313,6 +313,9 @@ class MoaEngine:
         call_costs = [o.cost_usd for layer_result in state.layers for o in layer_result.outputs
                       if o.usage is not None]
         call_costs.append(cost_usd(model, result.usage))
+        if opening is not None and opening.usage is not None:  # the early answer's opening call
+            usage += opening.usage
+            call_costs.append(cost_usd(config.main_model, opening.usage))
         emit(RunFinished(
             answer=result.text, model=model, layers=tuple(state.layers), usage=usage,
             cost_usd=total_cost(call_costs),
@@ -353,6 +356,12 @@ class MoaEngine:
             call.cancel()
             waiter.cancel()
         await asyncio.wait({call})  # never raises: the call's own failure is looked at below
+        finished = not call.cancelled() and call.exception() is None
+        if finished or opening.text:
+            # A stopped stream reports no usage; what it was sent and wrote still counts (an estimate).
+            done = call.result() if finished else None
+            opening.usage = done.usage if done is not None and done.usage is not None else Usage(
+                estimate_tokens(shape.messages()), len(opening.text.split()))
         if not call.cancelled() and call.exception() is not None:
             log.info("the answer's opening failed (%s); the aggregator writes it after the last layer",
                      call.exception())

@@ -82,6 +82,9 @@ async def test_the_opening_streams_during_the_later_layers_and_the_answer_carrie
     layer_3 = [c for c in fake.calls if c.model != STRONG and _layers_seen(c) == [2]]
     assert len(layer_3) == 3 and opening.started < min(c.ended or 0 for c in layer_3)
     assert done.timings.first_token_s is not None and done.timings.first_token_s < done.timings.total_s
+    # the stopped opening call still counts: the answer's tokens are more than the layers' and the rest's
+    layers = sum(o.usage.prompt_tokens for layer in done.layers for o in layer.outputs if o.usage)
+    assert rest.usage is not None and done.usage.prompt_tokens - layers > rest.usage["prompt_tokens"]
 
 
 async def test_without_early_answer_the_aggregator_starts_after_the_last_layer(slow_proposers: FakeGroq) -> None:
