@@ -124,3 +124,14 @@ def test_the_opening_is_whole_words_up_to_the_first_sentence_and_never_splits_a_
     long = Opening()
     long.take(" ".join(["word"] * 40) + " ")
     assert long.done and len(long.text.split()) == OPENING_WORDS
+
+
+async def test_with_both_switches_agreeing_agents_stop_after_layer_1_without_an_opening_call(
+        fake_groq: FakeGroq) -> None:
+    fake_groq.reply = lambda call: "The answer is 9.9." if call.model != STRONG else "9.9 is larger."
+    engine = make_engine(fake_groq)
+    both = council().model_copy(update={"early_exit": True})
+    done = (await answer(engine, both))[-1]
+    await engine.providers.aclose()
+    assert isinstance(done, RunFinished) and done.answer == "9.9 is larger."
+    assert len(fake_groq.calls) == 4 and len(fake_groq.calls_to(STRONG)) == 1

@@ -20,7 +20,7 @@ async def test_presets_lists_names_descriptions_and_the_one_in_use(deps: Command
         "• `deep` — the paper's best shape: 3 layers × 6 diverse proposers (19 calls)",
         "• `self-moa` — Self-MoA: the strongest model sampled 4× at varied temperatures, 1 layer (5 calls)",
         "• `fast` — the article's agents with early exit and early answer: stops after layer 1 when they agree "
-        "(4–10 calls)",
+        "(4–11 calls)",
     ]
 
 
