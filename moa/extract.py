@@ -153,6 +153,9 @@ def _strip_markup(text: str) -> str:
 def _number(text: str) -> Extracted | None:
     for source in (_boxed(text), _stated(_strip_markup(text).replace("\\(", "").replace("\\)", ""))):
         if source is not None:
+            clause = re.split(r"\(|[.;,]\s", source, maxsplit=1)[0]
+            if "=" in clause:  # "the answer is 5 - 2 = 3": the equation's result, not a later aside's
+                source = clause.rsplit("=", 1)[1]
             numbers = _numbers_in(_strip_markup(source))
             if numbers:
                 # The first number after the phrase is the answer ("the answer is 72 apples, 8 each").
@@ -163,7 +166,7 @@ def _number(text: str) -> Extracted | None:
 
 _CHOICE_PATTERNS = (
     re.compile(r"\banswer\s*(?:is|:)?\s*(?:option\s*)?\(?([A-J])\)?(?![\w'])", re.IGNORECASE),
-    re.compile(r"\boption\s*\(?([A-J])\)?(?![\w'])"),
+    re.compile(r"\b(?:option|choice)\s*(?:is\s*)?\(?([A-J])\)?(?![\w'])"),
     re.compile(r"\(([A-J])\)"),
     re.compile(r"^\s*([A-J])[.):]?\s*$", re.MULTILINE),
     re.compile(r"^\s*([A-J])[.):]\s", re.MULTILINE),

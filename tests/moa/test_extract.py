@@ -50,6 +50,10 @@ NUMBER_CASES: list[tuple[str, str | None]] = [
     ("", None),
     ("€45 each, 3 of them: €135.", "135"),
     ("So the train arrives 1 hour 45 minutes later, i.e. after 105 minutes.", "105"),
+    ("The answer is 5 - 2 = 3 apples.", "3"),  # a stated equation: its result counts
+    ("My answer is 8.", "8"),
+    ("The answer is 15 apples (x = boxes = 3, each of 5).", "15"),
+    ("Final answer: 1,234,567", "1234567"),
 ]
 
 
@@ -70,6 +74,8 @@ CHOICE_CASES: list[tuple[str, str | None]] = [
     ("**Answer:** (A)", "A"),
     ("Let's check each.\nA) wrong\nB) wrong\nAnswer: C", "C"),
     ("None of these options work.", None),
+    ("The correct option is C.", "C"),
+    ("I'd pick choice (D) here.", "D"),
 ]
 
 
