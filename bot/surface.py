@@ -44,6 +44,7 @@ class FinalAnswer:
     text: str
     run_id: int | None  # None when the run could not be stored: no show-layers control then
     warnings: tuple[str, ...] = field(default=())  # short notes shown with the answer
+    verdict: str | None = None  # shown small beside the answer: "3 of 3 agents agreed" (RunFinished.verdict)
 
 
 class ReplySurface(Protocol):

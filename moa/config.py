@@ -119,6 +119,11 @@ class MoaConfig(BaseModel):
     max_tokens: int = Field(2048, ge=1, le=32768, description="The aggregator's longest answer, in tokens.")
     fallback_model: str | None = Field(
         None, description="Writes the answer when the aggregator fails; unset: the strongest proposer.")
+    early_exit: bool = Field(
+        False, description="Skip the remaining proposer layers once enough agents of a layer agree.")
+    early_answer: bool = Field(
+        False, description="Start the final answer before the last layer has finished; all its answers "
+                           "still reach it.")
 
     @field_validator("layer_agent_config")
     @classmethod
@@ -165,6 +170,9 @@ class MoaConfig(BaseModel):
         data = self.model_dump(mode="json")
         if data.get("fallback_model") is None:  # optional: left out unless set
             data.pop("fallback_model", None)
+        for switch in ("early_exit", "early_answer"):  # off unless a channel chose otherwise
+            if not data.get(switch):
+                data.pop(switch, None)
         return data
 
     def fallback(self) -> str | None:
@@ -309,6 +317,8 @@ PRESET_DESCRIPTIONS: dict[str, str] = {
     "lite": "MoA-Lite: one proposer layer of two models, then the aggregator (3 calls)",
     "deep": "the paper's best shape: 3 layers × 6 diverse proposers (19 calls)",
     "self-moa": "Self-MoA: the strongest model sampled 4× at varied temperatures, 1 layer (5 calls)",
+    "fast": "the article's agents with early exit and early answer: stops after layer 1 when they agree "
+            "(4–11 calls)",
 }
 
 
@@ -328,6 +338,9 @@ def preset(name: str) -> MoaConfig:
                                            (STRONG, 1.0), (FAST, 1.0), (QWEN, 1.0)], start=1):
             agents[f"agent_{i}"] = AgentConfig(model_name=model, temperature=temp)
         return MoaConfig(main_model=STRONG, cycles=3, layer_agent_config=agents)
+    if key == "fast":
+        return MoaConfig(main_model=STRONG, cycles=3, layer_agent_config=dict(_ARTICLE_AGENTS),
+                         early_exit=True, early_answer=True)
     if key in ("self-moa", "self_moa", "selfmoa"):
         return MoaConfig(main_model=STRONG, cycles=1, layer_agent_config={
             f"sample_{i}": AgentConfig(model_name=STRONG, temperature=t)

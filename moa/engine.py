@@ -17,7 +17,8 @@ Within real rate limits and real latency tails:
   competing for one budget finish in arrival order; a call that could never fit the budget is trimmed
   to fit first (`moa.fitting`) and the answer says what was trimmed;
 - a layer does not wait for a straggler: once `quorum` agents have answered, one that has run far
-  longer than the slowest of them (`straggler_factor` ×, at least `straggler_slack_s` more) is left out;
+  longer than the slowest of them (`straggler_factor` ×, at least `straggler_slack_s` more — a small
+  floor, so the deadline scales with call time) is left out;
   before that, such a laggard is hedged with a second, identical call, and the first answer wins;
 - when the aggregator fails, the config's fallback (`fallback_model`, else the strongest proposer)
   writes the answer, and the answer says so.
@@ -26,14 +27,18 @@ Within real rate limits and real latency tails:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from moa.agreement import Agreement
 from moa.config import AgentConfig, MoaConfig
 from moa.demand import step_demand
+from moa.early import layer_agreement, skipped_note, stops_after
+from moa.early_answer import Opening, can_continue, gap
 from moa.errors import MoaError, ModelUnavailable, ProviderError
 from moa.events import (
     LEFT_OUT,
@@ -51,7 +56,7 @@ from moa.events import (
     Usage,
 )
 from moa.fitting import CallShape, Fitted, fit
-from moa.pacing import BudgetWait
+from moa.pacing import BudgetWait, estimate_tokens
 from moa.pricing import cost_usd, total_cost
 from moa.providers import Completion, ProviderRegistry
 
@@ -95,6 +100,7 @@ class _RunState:
     dead_models: dict[str, str] = field(default_factory=dict)  # model -> why it is unavailable
     trimmed: list[str] = field(default_factory=list)  # what was cut to fit rate limits, as sentences
     waits: dict[str, dict[int, BudgetWait]] = field(default_factory=dict)  # model -> waiting calls
+    drafts: list[asyncio.Task[Opening]] = field(default_factory=list)  # early answer: cancelled at the end
 
     def tell_wait(self, wait: BudgetWait) -> None:
         """Report the longest wait of the model's waiting calls (0 once none waits)."""
@@ -146,11 +152,12 @@ class _AgentCall:
 class MoaEngine:
     def __init__(self, providers: ProviderRegistry, *, call_timeout_s: float = 60.0,
                  deadline_s: float = 300.0, quorum: int | None = None, straggler_factor: float = 1.5,
-                 straggler_slack_s: float = 0.5, hedge: bool = True) -> None:
+                 straggler_slack_s: float = 0.25, hedge: bool = True) -> None:
         """`quorum`: answers a layer needs before it may leave a straggler out (None: all but one, at
         least one). A call is a straggler once it ran `straggler_factor` × as long as the slowest
         answered sibling and at least `straggler_slack_s` more; `hedge` sends such a laggard a second,
-        identical call while the quorum is not met."""
+        identical call while the quorum is not met. The slack is only a floor against scheduling noise:
+        the deadline scales with the calls' own time (a fixed +0.5 s was 1.7× a 300 ms call)."""
         self.providers = providers
         self.call_timeout_s = call_timeout_s
         self.deadline_s = deadline_s
@@ -217,6 +224,8 @@ class MoaEngine:
         try:
             await self._steps(question, config, history, state, started_at)
         finally:
+            for draft in state.drafts:
+                draft.cancel()
             pacer.done(ticket)
 
     async def _steps(self, question: str, config: MoaConfig, history: tuple[Turn, ...], state: _RunState,
@@ -228,6 +237,9 @@ class MoaEngine:
         answers: list[str] = []
         layer_times: list[float] = []
         warnings: list[str] = []
+        agreement: Agreement | None = None  # the last layer's (moa.agreement)
+        skipped: str | None = None
+        draft: asyncio.Task[Opening] | None = None  # early answer: the aggregator's opening
 
         for layer in range(1, config.cycles + 1):
             layer_t0 = loop.time()
@@ -256,14 +268,31 @@ class MoaEngine:
                 warnings.append(f"{len(left_out)} of {len(outputs)} agents were left out of layer {layer} for "
                                 "lagging far behind the others: " + "; ".join(f"{o.agent} ({o.model})"
                                                                              for o in left_out))
+            agreement = layer_agreement(outputs)
+            if stops_after(config, layer, agreement, self.quorum):
+                assert agreement is not None
+                skipped = skipped_note(layer, config.cycles, agreement)
+                log.info("layer %d: %s", layer, skipped)
+                break
+            if (draft is None and config.early_answer and layer < config.cycles
+                    and can_continue(self.providers, config.main_model)):
+                draft = asyncio.create_task(self._draft_opening(config, tuple(answers), question, history, state),
+                                            name="moa-opening")
+                state.drafts.append(draft)
 
         # ---- the aggregator, or its fallback ----
         agg_t0 = loop.time()
         model = config.main_model
         pacer.expect(state.ticket, {})  # the aggregator is the last call: nothing to keep room for
-        emit(AggregatorStarted(model=model))
+        opening = await draft if draft is not None else None  # short: it stops at its opening
+        prefix = opening.text if opening is not None else ""
+        if not prefix:
+            emit(AggregatorStarted(model=model))
         try:
-            result = await self._aggregate(model, config, tuple(answers), question, history, state)
+            result = await self._aggregate(model, config, tuple(answers), question, history, state,
+                                           prefill=prefix or None)
+            if prefix:  # the opening, continued with the last layer's answers
+                result = dataclasses.replace(result, text=prefix + result.text, first_token_s=None)
         except MoaError as err:
             fallback = config.fallback()
             if fallback is None or loop.time() >= deadline:
@@ -284,14 +313,59 @@ class MoaEngine:
         call_costs = [o.cost_usd for layer_result in state.layers for o in layer_result.outputs
                       if o.usage is not None]
         call_costs.append(cost_usd(model, result.usage))
+        if opening is not None and opening.usage is not None:  # the early answer's opening call
+            usage += opening.usage
+            call_costs.append(cost_usd(config.main_model, opening.usage))
         emit(RunFinished(
             answer=result.text, model=model, layers=tuple(state.layers), usage=usage,
             cost_usd=total_cost(call_costs),
             timings=Timings(started_at=started_at, total_s=end - t0, layers_s=tuple(layer_times),
                             aggregator_s=end - agg_t0,
                             first_token_s=(agg_t0 - t0 + result.first_token_s)
-                            if result.first_token_s is not None else None),
-            warnings=(*warnings, *state.trimmed)))
+                            if result.first_token_s is not None else
+                            opening.first_at - t0 if opening is not None and opening.first_at is not None
+                            and model == config.main_model else None),
+            warnings=(*warnings, *state.trimmed),
+            agreement=agreement.sentence() if agreement else None, skipped=skipped))
+
+    async def _draft_opening(self, config: MoaConfig, answers: tuple[str, ...], question: str,
+                             history: tuple[Turn, ...], state: _RunState) -> Opening:
+        """Early answer: the aggregator's opening from an earlier layer's answers, streamed as it comes; the
+        call stops once the opening is complete. A failure leaves the opening as far as it got (maybe "")."""
+        loop = asyncio.get_running_loop()
+        opening, complete = Opening(), asyncio.Event()
+
+        def on_delta(piece: str) -> None:
+            kept = opening.take(piece)
+            if kept:
+                if opening.first_at is None:
+                    opening.first_at = loop.time()
+                    state.emit(AggregatorStarted(model=config.main_model))
+                state.emit(AggregatorDelta(text=kept))
+            if opening.done:
+                complete.set()
+
+        shape = CallShape(config.system_prompt, config.aggregate_prompt, answers, question, history,
+                          config.max_tokens)
+        call = asyncio.create_task(self._call(config.main_model, shape, "The aggregator", state,
+                                              temperature=config.temperature, on_delta=on_delta))
+        waiter = asyncio.create_task(complete.wait())
+        try:
+            await asyncio.wait({call, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            call.cancel()
+            waiter.cancel()
+        await asyncio.wait({call})  # never raises: the call's own failure is looked at below
+        finished = not call.cancelled() and call.exception() is None
+        if finished or opening.text:
+            # A stopped stream reports no usage; what it was sent and wrote still counts (an estimate).
+            done = call.result() if finished else None
+            opening.usage = done.usage if done is not None and done.usage is not None else Usage(
+                estimate_tokens(shape.messages()), len(opening.text.split()))
+        if not call.cancelled() and call.exception() is not None:
+            log.info("the answer's opening failed (%s); the aggregator writes it after the last layer",
+                     call.exception())
+        return opening
 
     def _aggregator_failed(self, err: MoaError, model: str, state: _RunState,
                            fallback: tuple[str, MoaError] | None = None) -> None:
@@ -304,20 +378,32 @@ class MoaEngine:
         state.emit(RunFailed(error=error, kind=kind, layers=tuple(state.layers), usage=state.usage()))
 
     async def _aggregate(self, model: str, config: MoaConfig, answers: tuple[str, ...], question: str,
-                         history: tuple[Turn, ...], state: _RunState) -> Completion:
-        """The final answer from `model`, streamed; ProviderError when it fails or comes back empty."""
+                         history: tuple[Turn, ...], state: _RunState, prefill: str | None = None) -> Completion:
+        """The final answer from `model`, streamed; ProviderError when it fails or comes back empty.
+        With `prefill` (early answer) the model continues that opening, and only the rest is returned."""
         shape = CallShape(config.system_prompt, config.aggregate_prompt, answers, question, history,
                           config.max_tokens)
+        pieces: list[str] = []
+
+        def on_delta(piece: str) -> None:
+            if prefill and not pieces:  # the provider strips the space a continuation starts with
+                piece = gap(prefill, piece) + piece
+            pieces.append(piece)
+            state.emit(AggregatorDelta(text=piece))
+
         result = await self._call(model, shape, "The aggregator", state, temperature=config.temperature,
-                                  on_delta=lambda piece: state.emit(AggregatorDelta(text=piece)))
-        if not result.text:
+                                  on_delta=on_delta, prefill=prefill)
+        if prefill and result.text:
+            result = dataclasses.replace(result, text=gap(prefill, result.text) + result.text)
+        if not result.text and not prefill:
             raise ProviderError(f"{model} returned an empty answer; its max_tokens may be too low for its "
                                 "reasoning.", model=model)
         return result
 
     async def _call(self, model: str, shape: CallShape, who: str, state: _RunState, *,
                     temperature: float | None, on_delta: Callable[[str], None] | None = None,
-                    on_sent: Callable[[float], None] | None = None, hedge: bool = False) -> Completion:
+                    on_sent: Callable[[float], None] | None = None, hedge: bool = False,
+                    prefill: str | None = None) -> Completion:
         """One call, trimmed to fit the model's known tokens-per-minute limit; if the provider still says
         it is too large (413: the limit was not known yet, or the estimate was low), trimmed and sent
         once more."""
@@ -325,9 +411,11 @@ class MoaEngine:
         for attempt in (1, 2):
             fitted = fit(shape, pacer.largest_request(model), who=who, model=model)
             state.note_trim(fitted)
+            messages = fitted.messages if prefill is None else [
+                *fitted.messages, {"role": "assistant", "content": prefill}]  # continued, not restarted
             try:
                 return await self.providers.complete(
-                    model, fitted.messages, temperature=temperature, max_tokens=fitted.max_tokens,
+                    model, messages, temperature=temperature, max_tokens=fitted.max_tokens,
                     on_delta=on_delta, timeout_s=self.call_timeout_s, deadline=state.deadline,
                     ticket=state.ticket, on_wait=state.tell_wait, on_sent=on_sent, trim_to_fit=attempt == 1,
                     hedge=hedge)

@@ -4,7 +4,9 @@ A run yields, in order: for each proposer layer a `LayerStarted` then one `Propo
 (in completion order); then `AggregatorStarted`, many `AggregatorDelta`, and finally exactly one of
 `RunFinished` or `RunFailed`. Nothing follows the final event. `BudgetWaiting` may come at any point
 before the final event (a call waits for a model's rate limit); a second `AggregatorStarted` with
-`restarted=True` means a fallback aggregator starts the answer over.
+`restarted=True` means a fallback aggregator starts the answer over. With the config's `early_answer`
+(moa/early_answer.py) `AggregatorStarted` and the opening's `AggregatorDelta`s may come while later
+layers still run; the deltas after the last layer continue that opening.
 """
 
 from __future__ import annotations
@@ -117,7 +119,14 @@ class RunFinished:
     cost_usd: float | None  # None if any call's price is unknown
     timings: Timings
     warnings: tuple[str, ...] = field(default=())  # e.g. "1 of 3 agents failed in layer 2"
+    agreement: str | None = None  # the last layer's: "3 of 3 agents agreed", "agents split 2–1 (9.9 / 9.11)"
+    skipped: str | None = None  # early exit: "layers 2–3 skipped: 3 of 3 agents agreed"
     type: Literal["run_finished"] = "run_finished"
+
+    @property
+    def verdict(self) -> str | None:
+        """The one line said beside the answer: what was skipped and why, else how far agents agreed."""
+        return self.skipped or self.agreement
 
 
 @dataclass(frozen=True)

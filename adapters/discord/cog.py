@@ -228,6 +228,14 @@ class MoaCog(commands.Cog):
     async def layers(self, interaction: discord.Interaction[Any], count: int) -> None:
         await self._command(interaction, f"layers {count}")
 
+    @moa.command(name="early-exit", description="Skip the remaining layers once a layer's agents agree (admins)")
+    async def early_exit(self, interaction: discord.Interaction[Any], switch: Literal["on", "off"]) -> None:
+        await self._command(interaction, f"early-exit {switch}")
+
+    @moa.command(name="early-answer", description="Start the final answer before the last layer ends (admins)")
+    async def early_answer(self, interaction: discord.Interaction[Any], switch: Literal["on", "off"]) -> None:
+        await self._command(interaction, f"early-answer {switch}")
+
     @moa.command(name="model", description="Set the aggregator model, which writes the final answer (admins)")
     @app_commands.describe(model="A live model id")
     async def model(self, interaction: discord.Interaction[Any], model: str) -> None:

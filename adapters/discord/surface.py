@@ -58,6 +58,8 @@ class DiscordSurface:
 
     async def finish(self, answer: FinalAnswer) -> list[str]:
         text = answer.text
+        if answer.verdict:
+            text += f"\n\n-# {answer.verdict}"
         if answer.warnings:
             text += "\n\n" + "\n".join(f"-# ⚠️ {w}" for w in answer.warnings)
         parts = split_text(text, MESSAGE_LIMIT) or ["(the answer was empty)"]

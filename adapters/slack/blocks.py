@@ -114,10 +114,11 @@ def answer_message(part: str, tail: Sequence[Block] = ()) -> dict[str, Any]:
     return {"text": no_pings(part), "blocks": [markdown(part), *tail]}
 
 
-def tail_blocks(run_id: int | None, warnings: Iterable[str] = (), *, feedback: str = "none") -> list[Block]:
-    """What follows the last answer part: warnings, the Show layers button, and 👍/👎 when `feedback` is
-    "native" (Slack's feedback buttons) or "plain" (ordinary buttons)."""
-    blocks: list[Block] = []
+def tail_blocks(run_id: int | None, warnings: Iterable[str] = (), *, feedback: str = "none",
+                verdict: str | None = None) -> list[Block]:
+    """What follows the last answer part: the agents' verdict, warnings, the Show layers button, and 👍/👎
+    when `feedback` is "native" (Slack's feedback buttons) or "plain" (ordinary buttons)."""
+    blocks: list[Block] = [context(verdict)] if verdict else []
     note = warnings_block(warnings)
     if note is not None:
         blocks.append(note)

@@ -154,7 +154,8 @@ class SlackSurface:
 
     async def finish(self, answer: FinalAnswer) -> list[str]:
         parts = split_text(answer.text, self._part_limit) or ["(the model returned an empty answer)"]
-        tail = blocks.tail_blocks(answer.run_id, answer.warnings, feedback=self._feedback.style)
+        tail = blocks.tail_blocks(answer.run_id, answer.warnings, feedback=self._feedback.style,
+                                  verdict=answer.verdict)
         return await self._deliver(parts, tail)
 
     async def fail(self, message: str, run_id: int | None) -> None:

@@ -81,6 +81,8 @@ class ConsoleSurface:
     async def finish(self, answer: FinalAnswer) -> list[str]:
         self.stop()
         self._out.print(answer.text, highlight=False, markup=False, soft_wrap=True)
+        if answer.verdict:
+            self._err.print(answer.verdict, style="dim", highlight=False, markup=False)
         for warning in answer.warnings:
             self._err.print(f"⚠️  {warning}", highlight=False, markup=False)
         return [f"console-{answer.run_id}"]

@@ -193,6 +193,8 @@ class _AskView:
                     self.out.write(done.answer)
                 self.out.write("\n")
                 self.out.flush()
+                if done.verdict:
+                    self.err.print(Text(done.verdict, style="dim"))
                 for warning in done.warnings:
                     self.err.print(Text(f"⚠ {warning}", style="yellow"))
                 calls = [(o.model, o.usage) for layer in done.layers for o in layer.outputs]

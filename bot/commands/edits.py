@@ -21,6 +21,7 @@ from bot.commands.grammar import (
     SetAgentField,
     SetAggregator,
     SetLayers,
+    SetSwitch,
     UsePreset,
 )
 from bot.commands.live import live_spelling, require_live
@@ -127,7 +128,26 @@ async def _edit(config: MoaConfig, command: Command, deps: CommandDeps) -> Edit:
             await require_live(deps.models, new)
             return (new, "import", f"Imported: {plural(new.cycles, 'layer')}, aggregator `{new.main_model}`, "
                                    f"agents {', '.join(f'{n} (`{a.model_name}`)' for n, a in new.agents)}.")
+        case SetSwitch(key, raw):
+            return _switch(config, data, key, raw, deps)
     raise AssertionError(f"not a changing command: {command!r}")
+
+
+_ON, _OFF = ("on", "true", "yes", "1"), ("off", "false", "no", "0")
+
+
+def _switch(config: MoaConfig, data: dict[str, Any], key: str, raw: str, deps: CommandDeps) -> Edit:
+    """Turn `early_exit` / `early_answer` on or off."""
+    word = key.replace("_", "-")
+    if raw.lower() not in (*_ON, *_OFF):
+        raise CommandError(f"`/moa {word}` takes on or off (not `{raw[:40]}`), e.g. `/moa {word} on`.")
+    value = raw.lower() in _ON
+    shown = "on" if value else "off"
+    if getattr(config, key) == value:
+        return f"{word} is already {shown} here; nothing to change."
+    data[key] = value
+    new = parse_config(data, limits=deps.limits, base=config)
+    return new, f"{word} {shown}", f"{word.capitalize()}: {shown}."
 
 
 async def _set_field(config: MoaConfig, data: dict[str, Any], name: str, key: str, raw: str,

@@ -119,17 +119,28 @@ class StopExperiment:
     adopt: str | None = None  # "A", "B" or an arm's name; None: keep the channel's setup
 
 
+@dataclass(frozen=True)
+class SetSwitch:
+    """`early-exit on|off`, `early-answer on|off`: a config switch."""
+
+    key: str  # the config key: one of SWITCHES' values
+    value: str  # as typed; edits read on/off
+
+
 Command = (Help | Show | SetLayers | SetAggregator | ListAgents | AddAgent | RemoveAgent | SetAgentField
            | ListPresets | UsePreset | Import | Export | Reset | Forget | ShowUsage | ShowBudget | SetBudget
-           | StartExperiment | ShowExperiment | StopExperiment)
+           | StartExperiment | ShowExperiment | StopExperiment | SetSwitch)
 CHANGING = (SetLayers, SetAggregator, AddAgent, RemoveAgent, SetAgentField, UsePreset, Import, Reset, Forget,
-            SetBudget, StartExperiment, StopExperiment)
+            SetBudget, StartExperiment, StopExperiment, SetSwitch)
+# The switch commands: the word people type → the config key.
+SWITCHES = {"early-exit": "early_exit", "early-answer": "early_answer"}
 
 COMMANDS = ("show", "layers", "model", "agents", "presets", "preset", "import", "export", "reset", "forget",
-            "usage", "budget", "experiment", "help")
+            "usage", "budget", "experiment", "early-exit", "early-answer", "help")
 _ALIASES = {"layer": "layers", "cycles": "layers", "aggregator": "model", "main_model": "model",
             "agent": "agents", "config": "show", "status": "show", "?": "help", "stats": "usage",
-            "budgets": "budget", "experiments": "experiment"}
+            "budgets": "budget", "experiments": "experiment", "early_exit": "early-exit",
+            "earlyexit": "early-exit", "early_answer": "early-answer", "earlyanswer": "early-answer"}
 AGENT_FIELDS = {"model": "model_name", "model_name": "model_name", "temperature": "temperature",
                 "temp": "temperature", "prompt": "system_prompt", "system_prompt": "system_prompt",
                 "max_tokens": "max_tokens", "max-tokens": "max_tokens", "maxtokens": "max_tokens",
@@ -147,7 +158,8 @@ USAGE_EXPERIMENT = ("`/moa experiment A B` (two presets, or `current`), `/moa ex
 USAGE_BUDGET = ("`/moa budget answers N` (per member per day), `/moa budget tokens N` (per channel per day) "
                 "or `/moa budget off`")
 TRY = ("`show`, `layers N`, `model MODEL`, `agents`, `presets`, `preset NAME`, `import JSON`, `export`, "
-       "`reset`, `forget`, `usage`, `budget`, `experiment A B`, `help`")
+       "`reset`, `forget`, `usage`, `budget`, `experiment A B`, `early-exit on|off`, `early-answer on|off`, "
+       "`help`")
 
 
 def _split(text: str) -> tuple[str, str]:
@@ -196,6 +208,10 @@ def parse(text: str) -> Command:
         return _parse_budget(args)
     if verb == "experiment":
         return _parse_experiment(args)
+    if verb in SWITCHES:
+        if len(args) != 1:
+            raise CommandError(f"Say on or off, e.g. `/moa {verb} on`.")
+        return SetSwitch(SWITCHES[verb], token(args[0]))
     simple: dict[str, type[Export | Reset | Forget | ShowUsage]] = {
         "export": Export, "reset": Reset, "forget": Forget, "usage": ShowUsage}
     if verb in simple:

@@ -122,6 +122,8 @@ def help_text(topic: str, limits: Limits, style: Style) -> str:
         f"• `experiment A B` — answers alternate between two setups (presets, or `current`){admin}; "
         f"`experiment` — the standing: answers, 👍/👎, time and cost per arm; `experiment stop [A|B]`{admin} "
         "ends it, adopting A or B if named",
+        f"• `early-exit on|off` — {fields['early_exit']} (default off){admin}",
+        f"• `early-answer on|off` — {fields['early_answer']} (default off){admin}",
         "• `help` — this list",
         f"Limits here: up to {limits.max_layers} layers, {limits.max_agents} agents and "
         f"{limits.max_calls} model calls per answer.",

@@ -274,15 +274,20 @@ class ConversationService:
         if state.run_id is not None:
             self._live[state.run_id] = state
         progress = ProgressTracker(config, self._redact)
+        # The history loads while the status goes out: the first model call waits for neither in turn.
+        loading = asyncio.create_task(self._history(mention), name="moa-history")
         try:
-            await surface.show_progress(progress.snapshot())  # at once: something visible within a second
-        except Exception:  # the next update may work; the answer must not depend on it
-            log.warning("could not show the first status", exc_info=True)
-        shown_at = time.monotonic()
-        await self._remember_status(state, surface)
+            try:
+                await surface.show_progress(progress.snapshot())  # at once: something visible within a second
+            except Exception:  # the next update may work; the answer must not depend on it
+                log.warning("could not show the first status", exc_info=True)
+            shown_at = time.monotonic()
+            await self._remember_status(state, surface)
+            history, history_note = await loading
+        finally:
+            loading.cancel()
         updater = CoalescingUpdater(surface.min_update_interval, last_update=shown_at)
 
-        history, history_note = await self._history(mention)
         outputs: list[ProposerFinished] = []  # kept so an interrupted or crashed run still shows its layers
         answer = ""
         report = AnswerReport(mention.channel)  # the answer's log line and metrics, at its end
@@ -301,7 +306,8 @@ class ConversationService:
                             if isinstance(event, AggregatorStarted) and event.restarted:
                                 answer = ""  # a fallback aggregator starts the answer over
                             progress.apply(event)
-                            updater.push(partial(surface.show_progress, progress.snapshot()))
+                            if not answer:  # an early answer's opening stays in view while layers finish
+                                updater.push(partial(surface.show_progress, progress.snapshot()))
                         case AggregatorDelta(text=piece):
                             answer += piece
                             updater.push(partial(surface.stream_answer, _clean_text(answer)))
@@ -357,7 +363,8 @@ class ConversationService:
         warning = state.keeper.warning()
         shown_run = state.run_id if state.saved else None
         message_ids = await surface.finish(FinalAnswer(answer, shown_run,
-                                                       (*notes, *([warning] if warning else []))))
+                                                       (*notes, *([warning] if warning else [])),
+                                                       verdict=done.verdict))
         if message_ids and shown_run is not None:
             await state.keeper.write("indexing the answer's messages",
                                      lambda: self.db.runs.set_answer_messages(shown_run, message_ids))

@@ -11,8 +11,10 @@ from dataclasses import dataclass
 
 from bot.surface import AgentProgress, Progress
 from bot.text.chunking import close_open_fence, split_text
+from moa.agreement import measure
 from moa.config import MoaConfig
 from moa.demand import answer_demand, budget_pace
+from moa.early import skipped_note
 from moa.errors import MoaError, ModelUnavailable
 from moa.events import LEFT_OUT, BudgetWaiting
 from moa.pacing import Pacer
@@ -156,6 +158,22 @@ def _final_line(run: RunRecord, aggregator: str, style: Style) -> str:
     return " · ".join(facts)
 
 
+def _skipped_line(run: RunRecord, layers: dict[int, list[ProposerRecord]], total: int) -> str | None:
+    """"⏭️ layers 2–3 skipped: 3 of 3 agents agreed" for a finished run that stopped early (its config
+    had early_exit on and it ran fewer layers), measured again from the stored answers."""
+    last = max(layers, default=0)
+    if run.status != "done" or not last or last >= total:
+        return None
+    try:
+        early_exit = json.loads(run.config_json).get("early_exit") is True
+    except (ValueError, AttributeError):
+        return None
+    if not early_exit:
+        return None
+    agreement = measure([r.text if r.error is None else None for r in layers[last]])
+    return f"⏭️ {skipped_note(last, total, agreement)}" if agreement is not None else None
+
+
 def render_layers(run: RunRecord, style: Style = PLAIN) -> str:
     """Every intermediate answer of a run, layer by layer, then the aggregator's line. Never shortened
     except the quoted question in the header (its full text is the user's own message)."""
@@ -176,6 +194,8 @@ def render_layers(run: RunRecord, style: Style = PLAIN) -> str:
             header += f" · {failed} failed"
         blocks.append(header)
         blocks.extend(_proposer_block(r, style) for r in records)
+    if (skipped := _skipped_line(run, layers, total)) is not None:
+        blocks.append(skipped)
     blocks.append(_final_line(run, aggregator, style))
     return "\n\n".join(blocks)
 
@@ -215,6 +235,9 @@ def render_config(config: MoaConfig, source: str, style: Style = PLAIN) -> str:
     fallback = config.fallback()
     if fallback:
         lines.append(f"• If the aggregator fails, {style.code(fallback)} writes the answer")
+    if config.early_exit or config.early_answer:  # default off: said only when a channel turned one on
+        lines.append(f"• Early exit: {'on' if config.early_exit else 'off'} · early answer: "
+                     f"{'on' if config.early_answer else 'off'}")
     return "\n".join(lines)
 
 

@@ -7,7 +7,8 @@ Replies are deterministic from the input so tests can prove the flow of a run::
 
     "<model> says: <last user message> [saw <n> answers]"
 
-where n counts the numbered earlier answers ("1. …", "2. …") in the system prompt.
+where n counts the numbered earlier answers ("1. …", "2. …") in the system prompt. A request ending with
+an assistant message (prefill) is continued: the reply without that opening, when it starts with it.
 
 Usage::
 
@@ -102,6 +103,7 @@ class FakeCall:
     usage: dict[str, Any] | None = None  # what the reply reported (reasoning counts as completion)
     requested_tokens: int | None = None  # what it counted against a token limit (prompt + max_tokens)
     straggler: bool = False  # made slow on purpose (`straggler_share`)
+    first_word_at: float | None = None  # word timing: when its first word was ready (streamed or not)
     extra_delay: float = 0.0  # added on purpose (`delay`)
 
     @property
@@ -309,6 +311,10 @@ class FakeGroq:
     straggler_factor: float = 6.0
     straggle_streams: bool = True  # False: only non-streamed (proposer) calls straggle
     seed: int = 7
+    # Model-like timing (`first_token_s` set): the first word after `first_token_s`, then one word every
+    # `word_s`, streamed word by word; a non-streamed call answers after its last word. Replaces `latency`.
+    first_token_s: float | None = None
+    word_s: float = 0.0
 
     def __post_init__(self) -> None:
         self._failures: dict[str, list[_Failure]] = {}
@@ -400,7 +406,8 @@ class FakeGroq:
         """The recorded calls as JSON, for a fake run in another process (see `main`)."""
         return web.json_response([
             {"model": c.model, "stream": c.stream, "started": c.started, "ended": c.ended, "status": c.status,
-             "path": c.path, "seen_answers": c.seen_answers, "first_chunk_at": c.first_chunk_at}
+             "path": c.path, "seen_answers": c.seen_answers, "first_chunk_at": c.first_chunk_at,
+             "first_word_at": c.first_word_at}
             for c in self.calls])
 
     async def _reset(self, request: web.Request) -> web.Response:
@@ -494,6 +501,10 @@ class FakeGroq:
             call.extra_delay = self._delays[model].pop(0)
 
         text = self.reply(call)
+        last = call.messages[-1] if call.messages else {}
+        if last.get("role") == "assistant":  # a reply to continue (prefill): answer only the rest of it
+            opening = str(last.get("content", ""))
+            text = text[len(opening):] if text.startswith(opening) else text
         call.reply_text = text
         reasoning, content = self._reasoning(call, text)
         prompt_tokens = sum(_count_tokens(str(m.get("content", ""))) for m in call.messages)
@@ -505,7 +516,12 @@ class FakeGroq:
         request_id = f"req_{uuid.uuid4().hex[:26]}"
         if call.stream:
             return await self._stream(request, call, content, reasoning, usage, request_id, limit_headers)
-        await asyncio.sleep(self._call_latency(call))
+        if self.first_token_s is not None:
+            first_s, word_s = self._word_timing(call)
+            call.first_word_at = time.monotonic() + first_s
+            await asyncio.sleep(first_s + word_s * _count_tokens(" ".join(filter(None, (reasoning, content)))))
+        else:
+            await asyncio.sleep(self._call_latency(call))
         message: dict[str, Any] = {"role": "assistant", "content": content}
         if reasoning is not None:
             message["reasoning"] = reasoning
@@ -546,6 +562,12 @@ class FakeGroq:
     def _call_latency(self, call: FakeCall) -> float:
         latency = self._latency(call.model)
         return (latency * self.straggler_factor if call.straggler else latency) + call.extra_delay
+
+    def _word_timing(self, call: FakeCall) -> tuple[float, float]:
+        """(seconds to the first word, seconds per word) of a call under word timing; a straggler is
+        `straggler_factor` × slower throughout, a `delay` comes before the first word."""
+        scale = self.straggler_factor if call.straggler else 1.0
+        return (self.first_token_s or 0.0) * scale + call.extra_delay, self.word_s * scale
 
     def _latency(self, model: str) -> float:
         return self.latency_by_model.get(model, self.latency)
@@ -597,10 +619,18 @@ class FakeGroq:
         pieces += [("content", p) for p in _split(content, self.chunk_chars)]
         first_at = t0 + latency * self.first_chunk_fraction
         step = (t0 + latency - first_at) / max(1, len(pieces))
+        if self.first_token_s is not None:  # word timing: one word per piece
+            pieces = [(kind, w) for kind, text in (("reasoning", reasoning or ""), ("content", content))
+                      for w in _words(text)]
+            first_s, step = self._word_timing(call)
+            first_at = t0 + first_s
+            latency = first_s + step * len(pieces)
         for i, (kind, piece) in enumerate(pieces):
             await _sleep_until(loop, first_at + i * step)
             if kind == "content" and call.first_chunk_at is None:
                 call.first_chunk_at = time.monotonic()
+            if call.first_word_at is None:
+                call.first_word_at = time.monotonic()
             await response.write(chunk({kind: piece}))
         await _sleep_until(loop, t0 + latency)
         final_extra: dict[str, Any] = {"x_groq": {"id": request_id, "usage": usage}}
@@ -630,6 +660,11 @@ def _split(text: str, size: int) -> list[str]:
     return [text[i * size:(i + 1) * size] for i in range(n)]
 
 
+def _words(text: str) -> list[str]:
+    """`text` in words, each with the space after it, so the pieces join back to `text`."""
+    return re.findall(r"\s*\S+\s*", text) if text.strip() else []
+
+
 def _model_obj(model: str) -> dict[str, Any]:
     return {"id": model, "object": "model", "created": 1_700_000_000, "owned_by": model.split("/")[0],
             "active": True, "context_window": 131072, "public_apps": None, "max_completion_tokens": 32768}
@@ -646,24 +681,28 @@ def _error(status: int, *, code: str | None = None, message: str | None = None,
     return web.json_response(body, status=status, headers=headers)
 
 
-async def _serve(latency: float) -> None:
+async def _serve(latency: float, first_token_s: float | None = None, word_s: float = 0.0) -> None:
     import sys
 
-    async with FakeGroq(latency=latency) as fake:
+    async with FakeGroq(latency=latency, first_token_s=first_token_s, word_s=word_s) as fake:
         print(fake.base_url, flush=True)
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, sys.stdin.read)  # serve until stdin closes
 
 
 def main() -> None:
-    """`python -m tests.fakes.groq_server [--latency S]`: print the base URL, serve until stdin closes.
+    """`python -m tests.fakes.groq_server [--latency S | --first-token S --word S]`: print the base URL,
+    serve until stdin closes.
 
     Running the fake in its own process keeps its work off the measured process (bench/)."""
     import argparse
 
     parser = argparse.ArgumentParser(description="A fake Groq API on 127.0.0.1.")
     parser.add_argument("--latency", type=float, default=0.0)
-    asyncio.run(_serve(parser.parse_args().latency))
+    parser.add_argument("--first-token", type=float, default=None, help="word timing: seconds to the first word")
+    parser.add_argument("--word", type=float, default=0.0, help="word timing: seconds per word")
+    args = parser.parse_args()
+    asyncio.run(_serve(args.latency, args.first_token, args.word))
 
 
 if __name__ == "__main__":

@@ -295,8 +295,10 @@ async def test_aggregator_and_fallback_failing_ends_with_a_clear_error(fake_groq
     assert [e.model for e in restarted] == [QWEN]
 
 
-async def test_decommissioned_model_is_named_with_live_alternatives(fake_groq: FakeGroq,
-                                                                    engine: MoaEngine) -> None:
+async def test_decommissioned_model_is_named_with_live_alternatives(fake_groq: FakeGroq) -> None:
+    # A quorum of both: naming the alternatives costs a models.list() call, which must not make the failing
+    # call a straggler left out before its error is known.
+    engine = make_engine(fake_groq, quorum=2)
     fake_groq.models.append("gemma2-9b-it")
     fake_groq.decommissioned.add("gemma2-9b-it")
     done = final(await collect(engine, "q", make_config((FAST, "gemma2-9b-it"), cycles=2)))
@@ -306,6 +308,7 @@ async def test_decommissioned_model_is_named_with_live_alternatives(fake_groq: F
     assert "gemma2-9b-it" in errors[0] and "decommissioned" in errors[0]
     assert FAST in errors[0] and STRONG in errors[0]  # live alternatives, from models.list()
     assert len(fake_groq.calls_to("gemma2-9b-it")) == 1  # not called again in layer 2
+    await engine.providers.aclose()
 
 
 async def test_unknown_aggregator_model_is_named_and_the_fallback_answers(fake_groq: FakeGroq,

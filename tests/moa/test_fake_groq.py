@@ -154,3 +154,26 @@ async def test_storms_and_stragglers_come_by_share(fake_groq: FakeGroq) -> None:
     assert slow and all((s.duration or 0) > (f.duration or 0) for s in slow for f in fake_groq.calls
                         if f.status == 200 and not f.straggler)
     await c.close()
+
+
+async def test_word_timing_streams_word_by_word_and_waits_for_the_last_word(fake_groq: FakeGroq) -> None:
+    fake_groq.first_token_s, fake_groq.word_s = 0.05, 0.01
+    c = AsyncGroq()
+    stream = await c.chat.completions.create(
+        model="openai/gpt-oss-20b", messages=[{"role": "user", "content": "count these words"}],
+        stream=True, include_reasoning=False)
+    pieces = [chunk.choices[0].delta.content async for chunk in stream
+              if chunk.choices and chunk.choices[0].delta.content]
+    reply = "openai/gpt-oss-20b says: count these words [saw 0 answers]"
+    assert "".join(pieces) == reply and len(pieces) == len(reply.split())
+    streamed = fake_groq.calls[0]
+    assert streamed.first_word_at is not None and streamed.ended is not None
+    assert streamed.started < streamed.first_word_at < streamed.ended
+
+    resp = await c.chat.completions.create(model="openai/gpt-oss-20b", messages=Q, include_reasoning=False)
+    assert resp.choices[0].message.content == "openai/gpt-oss-20b says: q [saw 0 answers]"
+    plain = fake_groq.calls[1]
+    assert plain.first_word_at is not None and plain.ended is not None
+    # a non-streamed call answers once its last word is written, well after its first
+    assert plain.first_word_at < plain.ended
+    await c.close()

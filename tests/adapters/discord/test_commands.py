@@ -125,3 +125,14 @@ async def test_a_large_export_arrives_as_one_attached_file(discord: FakeDiscord,
     attached = [a.get("filename") for c in discord.calls if c.path.startswith("/webhooks/")
                 for a in (c.json or {}).get("attachments", [])]
     assert attached == ["moa-reply.md"]
+
+
+@pytest.mark.parametrize("word", ["early-exit", "early-answer"])
+async def test_the_early_switches_are_slash_commands_for_admins_only(discord: FakeDiscord, bot: RunningBot,
+                                                                     word: str) -> None:
+    refused = await discord.slash(discord.general, discord.bob, word, options={"switch": "on"})
+    assert "Only channel admins" in await replied(discord, refused)
+    changed = await discord.slash(discord.general, discord.alice, word, options={"switch": "on"})
+    assert f"{word.capitalize()}: on" in await replied(discord, changed)
+    shown = await discord.slash(discord.general, discord.bob, "show")
+    assert "• Early exit:" in await replied(discord, shown)

@@ -32,7 +32,10 @@ async def test_a_6000_character_answer_arrives_whole_split_at_paragraphs(
     expected = fake_groq.calls_to(AGGREGATOR)[-1].reply_text
     assert len(expected) > 6000 and len(parts) >= 4
     assert all(len(p) <= 2000 for p in parts)
-    assert "\n\n".join(parts).replace("```\n\n```python\n", "\n") == expected  # nothing cut, nothing lost
+    # the answer, then the agents' verdict in small print: nothing cut, nothing lost
+    answer, verdict = "\n\n".join(parts).rsplit("\n\n-# ", 1)
+    assert answer.replace("```\n\n```python\n", "\n") == expected
+    assert verdict == "3 of 3 agents agreed"  # the fake's agents all end on "[saw 3 answers]"
     assert all(p.count("```") % 2 == 0 for p in parts)  # every part's code block is closed
     with_button = [i for i, m in enumerate(discord.bot_messages(question["id"])) if discord.buttons(m)]
     assert with_button == [len(parts) - 1]

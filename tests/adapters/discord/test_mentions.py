@@ -5,7 +5,7 @@ from __future__ import annotations
 from tests.adapters.discord.conftest import RunningBot
 from tests.adapters.discord.helpers import AGGREGATOR, answers
 from tests.fakes.discord_server import FakeDiscord
-from tests.fakes.groq_server import FakeGroq
+from tests.fakes.groq_server import FakeCall, FakeGroq
 
 
 async def test_mention_starts_a_thread_named_from_the_question_and_answers_there_with_a_button(
@@ -111,3 +111,24 @@ async def test_the_intents_asked_for_are_the_ones_used(
     await bot.stop()
     await start_bot(DISCORD_MESSAGE_CONTENT="1")
     assert dpy.Intents._from_value(discord.identifies[-1]["intents"]).message_content
+
+
+def disagreeing(call: FakeCall) -> str:
+    """The default config's three agents, each with a view of its own."""
+    if call.model == AGGREGATOR:
+        return "No verdict here."
+    views = {"Think": "Rivers run to the sea.", "Respond": "Mountains hold the snow.", "You are": "Stars burn."}
+    return next(view for start, view in views.items() if call.system.startswith(start))
+
+
+async def test_the_answer_says_small_how_far_the_agents_agreed_and_nothing_when_they_did_not(
+        discord: FakeDiscord, fake_groq: FakeGroq, bot: RunningBot) -> None:
+    fake_groq.reply = lambda call: "The answer is 9.9." if call.model != AGGREGATOR else "9.9 is larger."
+    question = await discord.say(discord.general, discord.alice, f"{discord.bot_mention} 9.11 or 9.9?")
+    [answer] = await discord.wait_for(lambda f: answers(f, question["id"]))
+    assert answer["content"] == "9.9 is larger.\n\n-# 3 of 3 agents agreed"
+
+    fake_groq.reply = disagreeing
+    second = await discord.say(discord.general, discord.alice, f"{discord.bot_mention} say anything")
+    [answer] = await discord.wait_for(lambda f: answers(f, second["id"]))
+    assert answer["content"] == "No verdict here."  # nothing claims agreement

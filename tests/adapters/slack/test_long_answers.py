@@ -19,6 +19,10 @@ def _squash(text: str) -> str:
     return "".join(text.split())
 
 
+# Every agent writes the same long text, so the answer ends with their verdict in small print.
+VERDICT = "3 of 3 agents agreed"
+
+
 def _finished(channel: str, thread: str):
     def check(slack: FakeSlack) -> bool:
         msgs = slack.thread(channel, thread)
@@ -37,7 +41,7 @@ async def test_ten_thousand_character_answer_arrives_whole_across_messages(world
     await world.slack.wait_for(_finished("C0GENERAL", ts), timeout=5)
     messages = world.slack.thread("C0GENERAL", ts)
     assert len(messages) >= 3
-    assert _squash(world.slack.thread_answer("C0GENERAL", ts)) == _squash(expected)
+    assert _squash(world.slack.thread_answer("C0GENERAL", ts)) == _squash(expected + VERDICT)
     assert [bool(m.buttons) for m in messages] == [False] * (len(messages) - 1) + [True]
     assert all(c.ok for c in world.slack.calls)
 
@@ -51,7 +55,7 @@ async def test_msg_too_long_is_resplit_not_truncated(world: SlackWorld) -> None:
 
     await world.slack.wait_for(_finished("C0GENERAL", ts), timeout=5)
     assert any(c.error == "msg_too_long" for c in world.slack.calls)
-    assert _squash(world.slack.thread_answer("C0GENERAL", ts)) == _squash(_long_answer(None))  # type: ignore[arg-type]
+    assert _squash(world.slack.thread_answer("C0GENERAL", ts)) == _squash(_long_answer(None) + VERDICT)  # type: ignore[arg-type]
 
 
 async def test_rate_limited_edits_still_deliver_the_answer(world: SlackWorld) -> None:

@@ -7,7 +7,7 @@ import json
 from tests.adapters.slack.conftest import SlackWorld
 from tests.adapters.slack.helpers import answered
 from tests.edit_pacing import assert_paced
-from tests.fakes.slack_api import FakeSlack
+from tests.fakes.slack_api import FakeMessage, FakeSlack
 
 
 async def test_mention_gets_final_answer_in_its_thread_with_show_layers_button(world: SlackWorld) -> None:
@@ -133,3 +133,25 @@ async def test_mention_syntax_echoed_from_a_question_pings_nobody(world: SlackWo
         sent = json.dumps([c.args for c in world.slack.calls[before:]], ensure_ascii=False)
         for ping in ("<!channel>", "<!here>", "<@U0BOB>"):
             assert ping not in sent, f"{ping} reached Slack (streaming={streaming})"
+
+
+def _context_lines(message: FakeMessage) -> list[str]:
+    return [el["text"] for b in message.blocks if b.get("type") == "context" for el in b.get("elements", [])]
+
+
+async def test_the_answer_says_small_how_far_the_agents_agreed_and_nothing_when_they_did_not(
+        world: SlackWorld) -> None:
+    aggregator = "openai/gpt-oss-120b"
+    world.groq.reply = lambda call: "The answer is 9.9." if call.model != aggregator else "9.9 is larger."
+    ts = await world.send.mention("9.11 or 9.9?")
+    await world.slack.wait_for(answered("C0GENERAL", ts))
+    [answer] = world.slack.thread("C0GENERAL", ts)
+    assert _context_lines(answer) == ["3 of 3 agents agreed"]
+
+    views = {"Think": "Rivers run to the sea.", "Respond": "Mountains hold the snow.", "You are": "Stars burn."}
+    world.groq.reply = lambda call: "No verdict." if call.model == aggregator else next(
+        view for start, view in views.items() if call.system.startswith(start))
+    ts = await world.send.mention("say anything")
+    await world.slack.wait_for(answered("C0GENERAL", ts))
+    [answer] = world.slack.thread("C0GENERAL", ts)
+    assert "No verdict." in answer.markdown and _context_lines(answer) == []  # nothing claims agreement

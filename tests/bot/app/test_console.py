@@ -46,6 +46,16 @@ async def test_an_answer_ends_with_the_done_tokens_cost_line(console: tuple[Term
     assert "⏳ Layer" not in screen  # not the platforms' multi-line status block
 
 
+async def test_an_answer_says_how_far_the_agents_agreed(console: tuple[Terminal, FakeGroq]) -> None:
+    term, fake = console
+    fake.reply = lambda call: "The answer is 9.9." if call.model != "openai/gpt-oss-120b" else "It is 9.9."
+    term.type("/moa layers 1")
+    await term.expect("1 layer")
+    term.type("is 9.11 or 9.9 larger?")
+    screen = await term.expect("3 of 3 agents agreed")
+    assert screen.index("It is 9.9.") < screen.index("3 of 3 agents agreed")  # beside the answer, after it
+
+
 async def test_unknown_slash_words_are_answered_locally(console: tuple[Terminal, FakeGroq]) -> None:
     term, fake = console
     term.type("/help")

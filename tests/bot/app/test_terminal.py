@@ -92,3 +92,17 @@ async def test_one_agent_is_singular_and_an_unpriced_model_is_named_in_the_cost(
     assert done.code == 0, done.err
     assert "Layer 1/1: 1 agent\n" in done.err
     assert "+ unknown (no price for acme/new-model: add it to MOA_PRICES)" in done.err
+
+
+async def test_ask_says_on_stderr_that_agreeing_agents_stopped_early(fake_groq: FakeGroq, tmp_path: Path) -> None:
+    fake_groq.reply = lambda call: "The answer is 9.9." if call.model != "openai/gpt-oss-120b" else "9.9."
+    config = tmp_path / "fast.json"
+    config.write_text(json.dumps({"main_model": "openai/gpt-oss-120b", "cycles": 3, "early_exit": True,
+                                  "layer_agent_config": {
+                                      n: {"model_name": "openai/gpt-oss-20b"} for n in ("a", "b", "c")}}))
+    done = await run_bot(base_env(fake_groq, tmp_path), "ask", "9.11 or 9.9?", "--config", str(config), cwd=tmp_path)
+
+    assert done.code == 0, done.err
+    assert done.out.strip() == "9.9."
+    assert "layers 2–3 skipped: 3 of 3 agents agreed" in done.err
+    assert len(fake_groq.calls) == 4

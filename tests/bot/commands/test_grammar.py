@@ -35,7 +35,7 @@ async def test_unknown_command_suggests_the_closest_and_lists_what_works(db: Dat
     assert reply == CommandReply(
         "Unknown command `lyers`. Did you mean `layers`? Try: `show`, `layers N`, `model MODEL`, `agents`, "
         "`presets`, `preset NAME`, `import JSON`, `export`, `reset`, `forget`, `usage`, `budget`, `experiment A B`, "
-        "`help`.")
+        "`early-exit on|off`, `early-answer on|off`, `help`.")
     assert (await run(deps, "frobnicate")).text.startswith("Unknown command `frobnicate`. Try: `show`")
     assert await state(db) == before
 
@@ -65,7 +65,7 @@ def test_parse_reads_verbs_aliases_and_quoted_names(text: str, command: Command)
 
 @pytest.mark.parametrize(("text", "expected"), [
     ("forget all", "`/moa forget` takes nothing after it."),
-    ("preset a b", "Name a preset, e.g. `/moa preset lite`. Presets: article, lite, deep, self-moa."),
+    ("preset a b", "Name a preset, e.g. `/moa preset lite`. Presets: article, lite, deep, self-moa, fast."),
     ("agents remove", "Usage: `/moa agents remove NAME`."),
 ])
 def test_parse_says_what_would_work(text: str, expected: str) -> None:

@@ -19,6 +19,8 @@ async def test_presets_lists_names_descriptions_and_the_one_in_use(deps: Command
         "• `lite` — MoA-Lite: one proposer layer of two models, then the aggregator (3 calls)",
         "• `deep` — the paper's best shape: 3 layers × 6 diverse proposers (19 calls)",
         "• `self-moa` — Self-MoA: the strongest model sampled 4× at varied temperatures, 1 layer (5 calls)",
+        "• `fast` — the article's agents with early exit and early answer: stops after layer 1 when they agree "
+        "(4–11 calls)",
     ]
 
 
@@ -31,9 +33,9 @@ async def test_admin_switches_to_a_preset(db: Database, deps: CommandDeps) -> No
 
 
 @pytest.mark.parametrize(("text", "expected", "limits"), [
-    ("preset nope", "There is no preset called 'nope'. Presets: article, lite, deep, self-moa. Nothing changed.",
+    ("preset nope", "There is no preset called 'nope'. Presets: article, lite, deep, self-moa, fast. Nothing changed.",
      Limits()),
-    ("preset", "Name a preset, e.g. `/moa preset lite`. Presets: article, lite, deep, self-moa.", Limits()),
+    ("preset", "Name a preset, e.g. `/moa preset lite`. Presets: article, lite, deep, self-moa, fast.", Limits()),
     ("preset deep", "3 layers × 6 agents + the aggregator is 19 model calls per answer, over the limit of 12: "
                     "use fewer layers or agents. Nothing changed.", Limits(max_calls=12)),
 ])

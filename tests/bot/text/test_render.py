@@ -169,3 +169,12 @@ def test_config_view_shows_layers_aggregator_agents_calls_and_source() -> None:
         "• If the aggregator fails, `qwen/qwen3.8-27b` writes the answer"
     )
     assert json.loads(preset("lite").export_json())["cycles"] == 1
+
+
+def test_layer_view_says_which_layers_an_early_exit_skipped_and_why() -> None:
+    agreed = tuple(_proposer(1, f"layer_agent_{i}", "The answer is 9.9.") for i in (1, 2, 3))
+    run = _run(agreed, cycles=3)
+    early = run.__class__(**{**run.__dict__, "config_json": default_config().model_copy(
+        update={"cycles": 3, "early_exit": True}).export_json()})
+    assert "⏭️ layers 2–3 skipped: 3 of 3 agents agreed\n\n✍️ Final answer" in render_layers(early)
+    assert "skipped" not in render_layers(run)  # without early exit, a short run was not an early exit
