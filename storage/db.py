@@ -15,7 +15,7 @@ from storage.backend import Connection
 from storage.budgets import BudgetRepository
 from storage.configs import ConfigRepository
 from storage.connection import SharedConnection
-from storage.errors import StorageError
+from storage.errors import StorageError, StorageFailure
 from storage.event_keys import EventKeyRepository
 from storage.lock import ProcessLock
 from storage.models import ChannelKey
@@ -44,6 +44,7 @@ class Database:
                  lease_expiry_s: float = EXPIRY_S) -> None:
         self._shared = shared
         self._lock = lock
+        self._file: tuple[Path, int, int] | None = None  # a SQLite file's path, device and inode
         self.owner = owner  # this process's id, recorded on the runs it starts
         self.owners = OwnerRepository(shared, lease_expiry_s)
         self.configs = ConfigRepository(shared)
@@ -121,6 +122,7 @@ class Database:
             if lock is not None:  # the file lock proves every other owner is gone
                 await owners.forget_others(owner)
             await conn.execute(f"PRAGMA busy_timeout = {RUNTIME_BUSY_TIMEOUT_MS}")
+            opened = os.stat(path) if lock is not None else None
         except BaseException as err:
             if conn is not None:
                 with contextlib.suppress(Exception):
@@ -132,7 +134,10 @@ class Database:
             if isinstance(err, SchemaTooNew):
                 raise SchemaTooNew(f"{path}: {err}") from None
             raise
-        return cls(shared, owner=owner, lock=lock)
+        db = cls(shared, owner=owner, lock=lock)
+        if opened is not None:
+            db._file = (Path(path), opened.st_dev, opened.st_ino)
+        return db
 
     @classmethod
     async def open_read_only(cls, path: str | Path) -> Database:
@@ -155,6 +160,23 @@ class Database:
             await conn.close()
             raise
         return cls(SharedConnection(conn))
+
+    async def probe(self) -> None:
+        """Whether storage works right now (for /healthz): one real read on the real connection, bounded in
+        time, and for a SQLite file that its path still names the file this process has open (one moved
+        away or replaced keeps answering through the open handle, but nothing written reaches the file a
+        restart would open). Raises StorageFailure saying what is wrong."""
+        await self._shared.probe()
+        if self._file is not None:
+            path, device, inode = self._file
+            try:
+                now = os.stat(path)
+            except OSError as err:
+                raise StorageFailure("missing", f"{path}: {err.strerror or err}") from None
+            if (now.st_dev, now.st_ino) != (device, inode):
+                raise StorageFailure("missing", f"{path} is another file than the one opened")
+            if not os.access(path, os.R_OK | os.W_OK):
+                raise StorageFailure("read_only", f"{path} is no longer readable and writable by this user")
 
     async def close(self) -> None:
         """Wait for the statement in flight, then close the connection and give up the file."""

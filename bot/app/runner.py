@@ -17,7 +17,6 @@ from bot.conversation.service import ConversationService
 from bot.observe import metrics
 from bot.observe.health import Health, start_status_server
 from bot.settings import Settings
-from storage.models import ChannelKey
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +38,7 @@ def _adapters(settings: Settings, service: ConversationService, stop: asyncio.Ev
 
 
 def _health(service: ConversationService) -> Health:
-    probe = ChannelKey("health", "-", "-")  # a real read through storage, of a channel that never exists
-    return Health(lambda: service.continues_thread(probe, "-"))
+    return Health(service.db.probe)  # a real round trip that raises when storage fails
 
 
 def _stopped_because(err: BaseException) -> str | None:

@@ -170,10 +170,10 @@ class ConversationService:
         keeper = StorageKeeper()
         config_json = config.export_json()
         # Recorded before it waits: a restart finds the question even if it never got a slot.
-        run_id = await keeper.value("recording a question", lambda: self.db.runs.start(
+        run_id = (await keeper.value("recording a question", lambda: self.db.runs.start(
             mention.channel, mention.thread, mention.message_id, question, config_json,
             status="queued", owner=self.db.owner, author=mention.author, author_name=mention.author_name,
-            config_label=config_label(config)))
+            config_label=config_label(config)))).value
         state = _RunState(run_id, keeper, (*notes, *([config_note] if config_note else [])))
 
         async def tell_position(ahead: int) -> None:
@@ -191,8 +191,8 @@ class ConversationService:
                 if await self._over_budget(mention, surface, exclude_run=run_id):  # answers queued meanwhile count
                     await self._discard(state)
                     return None
-                if run_id is not None and await keeper.value("starting a run", lambda: self.db.runs.set_running(
-                        run_id, config_json, owner=self.db.owner)) is False:
+                if run_id is not None and (started := await keeper.value("starting a run", lambda: (
+                        self.db.runs.set_running(run_id, config_json, owner=self.db.owner)))).ran and not started.value:
                     state.settled = state.taken_over = True  # stalled past its lease: another process has it
                     log.warning("run %s was taken over by another process before it started; not answering "
                                 "it here", run_id)
@@ -398,12 +398,12 @@ class ConversationService:
             # a failed run's calls cost money too: usage and budgets count them
             cost_usd=done.cost_usd if done else layer_cost(_flat(usage.layers)) if usage else None,
             owner=self.db.owner))
-        state.saved = stored is True
-        if stored is False:
+        state.saved = stored.ran and stored.value is True
+        if stored.ran and not stored.value:
             state.taken_over = True
             log.warning("run %s was taken over by another process while this one stalled; its %s outcome "
                         "is not delivered here", run_id, status)
-        elif stored is None:
+        elif not stored.ran:
             self._unsettled[run_id] = (status, error)
 
     async def _discard(self, state: _RunState) -> None:

@@ -6,7 +6,6 @@ Real SQLite on a real (tiny) file system, the real groq SDK against the fake Gro
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import pytest_asyncio
 
 from bot.conversation.service import INTERRUPTED, CommandContext, ConversationService
 from storage import Database, DatabaseInUse, StorageError
+from storage.errors import StorageFailure
 from tests.bot.conversation.helpers import GENERAL, RecordingSurface, admin, mention, settings_for
 from tests.fakes.groq_server import FakeGroq
 from tests.faults import SmallDisk, lock_held, run_rows
@@ -187,7 +187,7 @@ async def test_layers_asked_for_while_storage_is_damaged_get_a_sentence(
     service = await ConversationService.create(settings_for(fake, tmp_path / "moa.db"))
     try:
         async def damaged(*args: object) -> None:  # a unit seam: real damage is not reproducible on demand
-            raise sqlite3.DatabaseError("database disk image is malformed")
+            raise StorageFailure("damaged", "database disk image is malformed")
 
         monkeypatch.setattr(service.db.runs, "get", damaged)
         with pytest.raises(StorageError, match=r"damaged.*try again"):
