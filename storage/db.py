@@ -15,7 +15,7 @@ from storage.backend import Connection
 from storage.budgets import BudgetRepository
 from storage.configs import ConfigRepository
 from storage.connection import SharedConnection
-from storage.errors import StorageError, StorageFailure
+from storage.errors import StorageError, StorageFailure, sqlite_failure
 from storage.event_keys import EventKeyRepository
 from storage.lock import ProcessLock
 from storage.models import ChannelKey
@@ -235,17 +235,18 @@ def _check_writable(path: Path) -> None:
 
 def _open_failure(path: Path, err: sqlite3.Error) -> str:
     """What went wrong opening `path`, as a sentence with the fix."""
-    text = str(err).lower()
-    if "not a database" in text or "malformed" in text or "encrypted" in text:
+    failure = sqlite_failure(err)
+    kind = failure.kind if failure is not None else None
+    if kind == "damaged":
         return (f"The file {path} is not a usable moa-bot database (SQLite: {err}). If it is another file, "
                 f"set MOA_DB_PATH to a new path; if it is a damaged moa-bot database, restore it from a "
                 f"backup or move it aside (moa-bot then starts with a fresh one).")
-    if "locked" in text or "busy" in text:
+    if kind == "locked":
         return (f"The database {path} is locked by another program (SQLite: {err}). Close whatever holds "
                 f"it open in a transaction (e.g. a sqlite3 shell or a backup tool) and start again.")
-    if "readonly" in text or "read-only" in text:
+    if kind == "read_only":
         return (f"The database {path} cannot be written (SQLite: {err}). Make the file and its directory "
                 f"writable for this user, or {_FIX_PATH[0].lower()}{_FIX_PATH[1:]}")
-    if "full" in text:
+    if kind == "disk_full":
         return f"The disk holding {path} is full (SQLite: {err}). Free some space and start again."
     return f"Cannot open the database {path} (SQLite: {err}). {_FIX_PATH}"

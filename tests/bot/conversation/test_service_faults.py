@@ -194,3 +194,24 @@ async def test_layers_asked_for_while_storage_is_damaged_get_a_sentence(
             await service.reveal_layers(GENERAL, run_id=1)
     finally:
         await service.aclose()
+
+
+async def test_a_bug_while_saving_is_not_called_a_storage_failure_and_is_logged_with_its_traceback(
+        fake: FakeGroq, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    service = await ConversationService.create(settings_for(fake, tmp_path / "moa.db"))
+    try:
+        async def buggy(*args: object, **kwargs: object) -> bool:  # a unit seam: a programming error
+            raise TypeError("finish() got an unexpected keyword argument")
+
+        monkeypatch.setattr(service.db.runs, "finish", buggy)
+        surface = RecordingSurface()
+        await service.handle_mention(mention("is this a storage failure?"), surface)
+    finally:
+        await service.aclose()
+
+    assert surface.final is not None and "says: is this a storage failure?" in surface.final.text
+    warnings = " ".join(surface.final.warnings)
+    assert "Something unexpected went wrong while saving this answer" in warnings
+    assert "Storage failed" not in warnings and "TypeError" not in warnings
+    [logged] = [r for r in caplog.records if r.exc_info and isinstance(r.exc_info[1], TypeError)]
+    assert "saving the run" in logged.getMessage()
