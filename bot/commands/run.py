@@ -7,10 +7,10 @@ import weakref
 
 from bot.commands import edits, replies
 from bot.commands.budget import budget_text, change_budget
+from bot.commands.context import CommandContext, CommandReply
 from bot.commands.deps import CommandDeps
 from bot.commands.grammar import CHANGING, CommandError, SetBudget, ShowBudget, ShowUsage, parse
 from bot.commands.usage import usage_text
-from bot.conversation.service import CommandContext, CommandReply
 from bot.text.render import style_for
 from moa.errors import ConfigError
 from storage.models import ChannelKey

@@ -18,6 +18,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from functools import partial
 
+from bot.commands import CommandDeps, execute
+from bot.commands.context import CommandContext, CommandReply  # re-exported: adapters import them from here
 from bot.conversation.budgets import over_budget
 from bot.conversation.feedback import record_vote
 from bot.conversation.gate import FairGate, QueueFull
@@ -75,21 +77,6 @@ class Mention:
     author: str  # platform user id
     text: str  # the question, the bot's own mention removed
     author_name: str = ""  # how the models see the author in later turns (falls back to the id)
-
-
-@dataclass(frozen=True)
-class CommandContext:
-    """Who runs a `/moa` command, and where."""
-
-    channel: ChannelKey
-    user: str
-    is_admin: Callable[[], Awaitable[bool]]  # asked lazily, only for commands that change things
-
-
-@dataclass(frozen=True)
-class CommandReply:
-    text: str
-    changed: bool = False  # whether stored state changed
 
 
 class ConversationService:
@@ -456,8 +443,6 @@ class ConversationService:
 
     async def run_command(self, ctx: CommandContext, text: str) -> CommandReply:
         """Parse, check, apply and answer one `/moa` command."""
-        from bot.commands import CommandDeps, execute
-
         deps = CommandDeps(configs=self.db.configs, history=self.db, models=self.providers,
                            limits=self.settings.limits, default=self.settings.default_config,
                            default_label="this bot's default (MOA_CONFIG)" if self.settings.default_config_path
