@@ -103,3 +103,15 @@ def test_the_engine_and_storage_know_no_platform_and_nothing_above_them() -> Non
 
 def test_no_modules_import_each_other_in_a_circle() -> None:
     assert _cycles() == []
+
+
+def test_no_code_tells_errors_apart_by_their_class_names() -> None:
+    """Adapters name their fatal errors through their descriptor (adapters/platform.py), by type."""
+    offenders = []
+    for module, path in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Compare) and any(
+                    isinstance(side, ast.Attribute) and side.attr == "__name__" and isinstance(side.value, ast.Call)
+                    for side in (node.left, *node.comparators)):
+                offenders.append(f"{module}:{node.lineno}")
+    assert offenders == []
