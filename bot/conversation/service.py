@@ -51,7 +51,7 @@ from moa.pacing import Need
 from moa.providers import ProviderRegistry
 from storage.db import Database
 from storage.errors import StorageError, describe, is_storage_failure
-from storage.models import ChannelKey, ProposerRecord, RunRecord, RunStatus, UnfinishedRun
+from storage.models import ChannelKey, ProposerRecord, RunRecord, RunStatus, StoredConfig, UnfinishedRun
 
 log = logging.getLogger(__name__)
 
@@ -229,9 +229,7 @@ class ConversationService:
         if failure is not None:
             return self.settings.default_config, (f"Storage failed ({failure}): this answer used the default "
                                                   "setup, not this channel's.")
-        if stored is None:
-            return self.settings.default_config, None
-        return parse_config(stored.config_json, limits=self.settings.limits), None
+        return self._config_from(stored), None
 
     async def _remember_status(self, state: _RunState, surface: ReplySurface) -> None:
         """Store where the status message lives, so a restart can replace it rather than leave it frozen."""
@@ -415,7 +413,10 @@ class ConversationService:
 
     async def effective_config(self, channel: ChannelKey) -> MoaConfig:
         """The channel's config, else its workspace default, else the deployment's (MOA_CONFIG or built-in)."""
-        stored = await self.db.configs.effective(channel)
+        return self._config_from(await self.db.configs.effective(channel))
+
+    def _config_from(self, stored: StoredConfig | None) -> MoaConfig:
+        """A stored config parsed within the limits; none stored is the deployment's (MOA_CONFIG or built-in)."""
         if stored is None:
             return self.settings.default_config
         return parse_config(stored.config_json, limits=self.settings.limits)
