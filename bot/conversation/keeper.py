@@ -77,6 +77,13 @@ class StorageKeeper:
                 "won't be part of this thread's history.")
 
 
+def failure_note(failure: str, consequence: str) -> str:
+    """The note an answer carries when a read failed: storage's reason, or that something unexpected did."""
+    if failure == UNEXPECTED:
+        return f"Something unexpected went wrong, so {consequence}"
+    return f"Storage failed ({failure}): {consequence}"
+
+
 async def read(what: str, op: Callable[[], Awaitable[T]], default: T) -> tuple[T, str | None]:
     """A read that must not cost the answer: `op()`'s result, or `default` and why it failed."""
     try:

@@ -23,7 +23,7 @@ from bot.commands.context import CommandContext, CommandReply  # re-exported: ad
 from bot.conversation.budgets import over_budget
 from bot.conversation.feedback import record_vote
 from bot.conversation.gate import FairGate, QueueFull
-from bot.conversation.keeper import StorageKeeper, read
+from bot.conversation.keeper import StorageKeeper, failure_note, read
 from bot.conversation.progress import ProgressTracker
 from bot.conversation.throttle import CoalescingUpdater
 from bot.observe.answer_report import AnswerReport
@@ -227,8 +227,8 @@ class ConversationService:
         """The channel's config — or, when storage cannot be read, the default and a note saying so."""
         stored, failure = await read("loading a config", lambda: self.db.configs.effective(channel), None)
         if failure is not None:
-            return self.settings.default_config, (f"Storage failed ({failure}): this answer used the default "
-                                                  "setup, not this channel's.")
+            return self.settings.default_config, failure_note(failure, "this answer used the default setup, not "
+                                                                       "this channel's.")
         return self._config_from(stored), None
 
     async def _remember_status(self, state: _RunState, surface: ReplySurface) -> None:
@@ -319,7 +319,7 @@ class ConversationService:
         empty: tuple[list[Turn], int] = ([], 0)
         (turns, total), failure = await read("loading the thread's history", load, empty)
         if failure is not None:
-            return [], f"Storage failed ({failure}): this answer could not see the thread's earlier messages."
+            return [], failure_note(failure, "this answer could not see the thread's earlier messages.")
         if total > len(turns):
             return turns, (f"Only the last {len(turns)} of {total} earlier messages in this thread fit the "
                            f"history budget ({budget:,} tokens).")

@@ -215,3 +215,22 @@ async def test_a_bug_while_saving_is_not_called_a_storage_failure_and_is_logged_
     assert "Storage failed" not in warnings and "TypeError" not in warnings
     [logged] = [r for r in caplog.records if r.exc_info and isinstance(r.exc_info[1], TypeError)]
     assert "saving the run" in logged.getMessage()
+
+
+async def test_a_bug_while_reading_the_config_is_told_as_unexpected_not_as_storage(
+        fake: FakeGroq, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    service = await ConversationService.create(settings_for(fake, tmp_path / "moa.db"))
+    try:
+        async def buggy(*args: object) -> None:  # a unit seam: a programming error in a read
+            raise TypeError("effective() takes 2 positional arguments but 3 were given")
+
+        monkeypatch.setattr(service.db.configs, "effective", buggy)
+        surface = RecordingSurface()
+        await service.handle_mention(mention("which setup?"), surface)
+    finally:
+        await service.aclose()
+
+    assert surface.final is not None and "says: which setup?" in surface.final.text
+    assert ("Something unexpected went wrong, so this answer used the default setup, not this channel's."
+            in surface.final.warnings)
+    assert not any("Storage failed" in w or "TypeError" in w for w in surface.final.warnings)
