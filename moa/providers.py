@@ -34,6 +34,7 @@ from moa.errors import ConfigError, ModelUnavailable, ProviderError
 from moa.events import Usage
 from moa.pacing import Budget, BudgetWait, Pacer, estimate_tokens, parse_limits
 from moa.prompts import ThinkStripper, strip_reasoning
+from moa.provider import GROQ, GROQ_KEYS_URL, Provider, key_variable
 from moa.reach import listing_failure, provider_label
 from moa.retry import (
     CallRetries,
@@ -50,8 +51,6 @@ from moa.wire import error_message, field, message_content, parse_usage, retry_a
 __all__ = ["GROQ", "GROQ_KEYS_URL", "MISSING_GROQ_KEY", "Completion", "Provider", "ProviderRegistry",
            "RetryPolicy", "key_variable", "parse_providers"]
 
-GROQ = "groq"
-GROQ_KEYS_URL = "https://console.groq.com/keys"
 MISSING_GROQ_KEY = (
     f"GROQ_API_KEY is not set: create a key at {GROQ_KEYS_URL} and put it in the environment or in .env "
     "as GROQ_API_KEY=gsk_…"
@@ -66,27 +65,6 @@ Messages = Sequence[Mapping[str, Any]]
 
 
 @dataclass(frozen=True)
-class Provider:
-    name: str  # "groq" or the declared name
-    base_url: str
-    client: AsyncGroq
-
-    @property
-    def is_groq(self) -> bool:
-        return self.name == GROQ
-
-    @property
-    def key_variable(self) -> str:
-        """The environment variable that holds this provider's API key."""
-        return key_variable(self.name)
-
-    @property
-    def keys_url(self) -> str | None:
-        """Where to get a key, when known."""
-        return GROQ_KEYS_URL if self.is_groq else None
-
-
-@dataclass(frozen=True)
 class Completion:
     model: str  # as configured (with its provider prefix)
     text: str  # the answer, reasoning removed
@@ -94,13 +72,6 @@ class Completion:
     latency_s: float  # from the first attempt to the answer's end, retries included
     first_token_s: float | None = None  # streamed calls: from start to the first visible delta
     attempts: int = 1
-
-
-def key_variable(provider: str) -> str:
-    """GROQ_API_KEY for Groq, MOA_PROVIDER_<NAME>_API_KEY for a declared provider."""
-    if provider == GROQ:
-        return "GROQ_API_KEY"
-    return f"MOA_PROVIDER_{provider.upper().replace('-', '_')}_API_KEY"
 
 
 def parse_providers(spec: str) -> dict[str, str]:

@@ -8,14 +8,11 @@ from __future__ import annotations
 
 import errno
 import socket
-from typing import TYPE_CHECKING
 
 import groq
 
+from moa.provider import Provider
 from moa.wire import describe_error
-
-if TYPE_CHECKING:
-    from moa.providers import Provider
 
 GROQ_HOST = "https://api.groq.com"
 UNREACHABLE = "Could not connect to "  # how every `unreachable` sentence opens
@@ -47,11 +44,6 @@ def connect_failure(err: BaseException) -> str | None:
         if isinstance(cause, OSError) and cause.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH):
             return cause.strerror.lower() if cause.strerror else "no route to the host"
     return None
-
-
-def setting_of(provider: Provider) -> str:
-    """The setting that holds this provider's address."""
-    return "GROQ_BASE_URL" if provider.is_groq else "MOA_PROVIDERS"
 
 
 def unreachable(provider: Provider, reason: str) -> str:

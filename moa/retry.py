@@ -23,12 +23,13 @@ import math
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import groq
 
 from moa.errors import ConfigError, ProviderError
 from moa.pacing import try_again_s
+from moa.provider import Provider
 from moa.reach import connect_failure, not_found, provider_label, unreachable
 from moa.wire import (
     describe_error,
@@ -39,9 +40,6 @@ from moa.wire import (
     retry_after_s,
     smaller_max_tokens,
 )
-
-if TYPE_CHECKING:
-    from moa.providers import Provider
 
 log = logging.getLogger(__name__)
 

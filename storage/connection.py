@@ -4,13 +4,31 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any, Literal
 
 import aiosqlite
 
+from storage.errors import StorageFailure, sqlite_failure
+
 Params = Sequence[Any]
+PROBE_TIMEOUT_S = 3.0  # a health check waits this long for the lock and one read
+
+
+@contextmanager
+def _faults(closed: bool = False) -> Iterator[None]:
+    """SQLite's own failures (locked, full, read-only, damaged, closed) as StorageFailure; a statement's
+    errors (constraints, SQL) pass through unchanged."""
+    if closed:
+        raise StorageFailure("closed")
+    try:
+        yield
+    except sqlite3.Error as err:
+        failure = sqlite_failure(err)
+        if failure is None:
+            raise
+        raise failure from err
 
 
 class SharedConnection:
@@ -28,10 +46,20 @@ class SharedConnection:
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self.raw = conn
         self.lock = asyncio.Lock()
+        self.closed = False
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
         async with self.lock:
-            return list(await self.raw.execute_fetchall(sql, params))
+            with _faults(self.closed):
+                return list(await self.raw.execute_fetchall(sql, params))
+
+    async def probe(self) -> None:
+        """One real read of the file through this connection; StorageFailure when it does not answer."""
+        try:
+            async with asyncio.timeout(PROBE_TIMEOUT_S):
+                await self.fetchall("SELECT count(*) FROM sqlite_master")
+        except TimeoutError:
+            raise StorageFailure("locked", f"no answer within {PROBE_TIMEOUT_S:g} s") from None
 
     async def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
         rows = await self.fetchall(sql, params)
@@ -40,21 +68,24 @@ class SharedConnection:
     async def fetchall_write(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
         """Run one writing statement that returns rows (… RETURNING); it commits on its own."""
         async with self.lock:
-            cursor = await self.raw.execute(sql, params)
-            rows = list(await cursor.fetchall())
-            await cursor.close()
-            return rows
+            with _faults(self.closed):
+                cursor = await self.raw.execute(sql, params)
+                rows = list(await cursor.fetchall())
+                await cursor.close()
+                return rows
 
     async def execute(self, sql: str, params: Params = ()) -> int:
         """Run one write statement (it commits on its own); returns the number of rows changed."""
         async with self.lock:
-            cursor = await self.raw.execute(sql, params)
-            return cursor.rowcount
+            with _faults(self.closed):
+                cursor = await self.raw.execute(sql, params)
+                return cursor.rowcount
 
     async def insert(self, sql: str, params: Params = ()) -> int:
         """Run one INSERT; returns the new row id."""
         async with self.lock:
-            cursor = await self.raw.execute(sql, params)
+            with _faults(self.closed):
+                cursor = await self.raw.execute(sql, params)
             rowid = cursor.lastrowid
             assert rowid is not None
             return rowid
@@ -63,23 +94,26 @@ class SharedConnection:
     async def transaction(self) -> AsyncIterator[Transaction]:
         """`async with shared.transaction() as tx:` — all of tx's statements commit together or not at all."""
         async with self.lock:
-            try:
-                await self.raw.execute("BEGIN IMMEDIATE")
-                yield Transaction(self.raw)
-                await self.raw.execute("COMMIT")
-            except BaseException:
-                await self._rollback()
-                raise
+            with _faults(self.closed):
+                try:
+                    await self.raw.execute("BEGIN IMMEDIATE")
+                    yield Transaction(self.raw)
+                    await self.raw.execute("COMMIT")
+                except BaseException:
+                    await self._rollback()
+                    raise
 
     @asynccontextmanager
     async def snapshot(self) -> AsyncIterator[Transaction]:
         """Several reads under one lock hold: no write of this process lands between them."""
         async with self.lock:
-            yield Transaction(self.raw)
+            with _faults(self.closed):
+                yield Transaction(self.raw)
 
     async def close(self) -> None:
         """Wait for the statement in flight, then close the connection."""
         async with self.lock:
+            self.closed = True
             await self.raw.close()
 
     async def _rollback(self) -> None:
@@ -100,12 +134,15 @@ class Transaction:
         self._conn = conn
 
     async def execute(self, sql: str, params: Params = ()) -> int:
-        cursor = await self._conn.execute(sql, params)
+        with _faults():
+            cursor = await self._conn.execute(sql, params)
         return cursor.rowcount
 
     async def executemany(self, sql: str, rows: Iterable[Params]) -> int:
-        cursor = await self._conn.executemany(sql, rows)
+        with _faults():
+            cursor = await self._conn.executemany(sql, rows)
         return cursor.rowcount
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
-        return list(await self._conn.execute_fetchall(sql, params))
+        with _faults():
+            return list(await self._conn.execute_fetchall(sql, params))

@@ -15,7 +15,7 @@ from storage.backend import Connection
 from storage.budgets import BudgetRepository
 from storage.configs import ConfigRepository
 from storage.connection import SharedConnection
-from storage.errors import StorageError
+from storage.errors import StorageError, StorageFailure, sqlite_failure
 from storage.event_keys import EventKeyRepository
 from storage.experiments import ExperimentRepository
 from storage.lock import ProcessLock
@@ -45,6 +45,7 @@ class Database:
                  lease_expiry_s: float = EXPIRY_S) -> None:
         self._shared = shared
         self._lock = lock
+        self._file: tuple[Path, int, int] | None = None  # a SQLite file's path, device and inode
         self.owner = owner  # this process's id, recorded on the runs it starts
         self.owners = OwnerRepository(shared, lease_expiry_s)
         self.configs = ConfigRepository(shared)
@@ -123,6 +124,7 @@ class Database:
             if lock is not None:  # the file lock proves every other owner is gone
                 await owners.forget_others(owner)
             await conn.execute(f"PRAGMA busy_timeout = {RUNTIME_BUSY_TIMEOUT_MS}")
+            opened = os.stat(path) if lock is not None else None
         except BaseException as err:
             if conn is not None:
                 with contextlib.suppress(Exception):
@@ -134,7 +136,10 @@ class Database:
             if isinstance(err, SchemaTooNew):
                 raise SchemaTooNew(f"{path}: {err}") from None
             raise
-        return cls(shared, owner=owner, lock=lock)
+        db = cls(shared, owner=owner, lock=lock)
+        if opened is not None:
+            db._file = (Path(path), opened.st_dev, opened.st_ino)
+        return db
 
     @classmethod
     async def open_read_only(cls, path: str | Path) -> Database:
@@ -157,6 +162,23 @@ class Database:
             await conn.close()
             raise
         return cls(SharedConnection(conn))
+
+    async def probe(self) -> None:
+        """Whether storage works right now (for /healthz): one real read on the real connection, bounded in
+        time, and for a SQLite file that its path still names the file this process has open (one moved
+        away or replaced keeps answering through the open handle, but nothing written reaches the file a
+        restart would open). Raises StorageFailure saying what is wrong."""
+        await self._shared.probe()
+        if self._file is not None:
+            path, device, inode = self._file
+            try:
+                now = os.stat(path)
+            except OSError as err:
+                raise StorageFailure("missing", f"{path}: {err.strerror or err}") from None
+            if (now.st_dev, now.st_ino) != (device, inode):
+                raise StorageFailure("missing", f"{path} is another file than the one opened")
+            if not os.access(path, os.R_OK | os.W_OK):
+                raise StorageFailure("read_only", f"{path} is no longer readable and writable by this user")
 
     async def close(self) -> None:
         """Wait for the statement in flight, then close the connection and give up the file."""
@@ -215,17 +237,18 @@ def _check_writable(path: Path) -> None:
 
 def _open_failure(path: Path, err: sqlite3.Error) -> str:
     """What went wrong opening `path`, as a sentence with the fix."""
-    text = str(err).lower()
-    if "not a database" in text or "malformed" in text or "encrypted" in text:
+    failure = sqlite_failure(err)
+    kind = failure.kind if failure is not None else None
+    if kind == "damaged":
         return (f"The file {path} is not a usable moa-bot database (SQLite: {err}). If it is another file, "
                 f"set MOA_DB_PATH to a new path; if it is a damaged moa-bot database, restore it from a "
                 f"backup or move it aside (moa-bot then starts with a fresh one).")
-    if "locked" in text or "busy" in text:
+    if kind == "locked":
         return (f"The database {path} is locked by another program (SQLite: {err}). Close whatever holds "
                 f"it open in a transaction (e.g. a sqlite3 shell or a backup tool) and start again.")
-    if "readonly" in text or "read-only" in text:
+    if kind == "read_only":
         return (f"The database {path} cannot be written (SQLite: {err}). Make the file and its directory "
                 f"writable for this user, or {_FIX_PATH[0].lower()}{_FIX_PATH[1:]}")
-    if "full" in text:
+    if kind == "disk_full":
         return f"The disk holding {path} is full (SQLite: {err}). Free some space and start again."
     return f"Cannot open the database {path} (SQLite: {err}). {_FIX_PATH}"

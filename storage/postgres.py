@@ -7,20 +7,22 @@ constraints decide races (e.g. two replicas claiming one Slack event).
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import re
-from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Literal
 
 import asyncpg
 
 from storage.backend import Params, Row
-from storage.errors import StorageError
+from storage.errors import StorageError, StorageFailure, postgres_failure
 from storage.pg_schema import check_current, migrate
 
 POOL_SIZE = 10  # connections per process; a run holds one only for the length of a statement or transaction
 URL_SCHEMES = ("postgresql://", "postgres://")
+PROBE_TIMEOUT_S = 3.0  # a health check waits this long for a connection and `SELECT 1`
 
 # A `?` outside quotes: the repositories' placeholders. Quoted strings and identifiers are skipped whole.
 _TOKEN = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|\?")
@@ -66,6 +68,21 @@ def _rowcount(status: str) -> int:
     return int(last) if last.isdigit() else 0
 
 
+@contextmanager
+def _faults(closed: bool = False) -> Iterator[None]:
+    """The server's and the network's failures (disk full, read-only, locks, a lost connection) as
+    StorageFailure; a statement's errors (constraints, SQL) pass through unchanged."""
+    if closed:
+        raise StorageFailure("closed")
+    try:
+        yield
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as err:
+        failure = postgres_failure(err)
+        if failure is None:
+            raise
+        raise failure from err
+
+
 class DatabaseUnreachable(StorageError):
     """MOA_DATABASE_URL names a server that could not be used; the message says which and why."""
 
@@ -82,17 +99,20 @@ class PgStatements:
         self._conn = conn
 
     async def execute(self, sql: str, params: Params = ()) -> int:
-        return _rowcount(await self._conn.execute(to_numbered(sql), *params))
+        with _faults():
+            return _rowcount(await self._conn.execute(to_numbered(sql), *params))
 
     async def executemany(self, sql: str, rows: Iterable[Params]) -> int:
         """Run the statement once per row (pipelined); returns how many rows were sent."""
         batch = list(rows)
         if batch:
-            await self._conn.executemany(to_numbered(sql), batch)
+            with _faults():
+                await self._conn.executemany(to_numbered(sql), batch)
         return len(batch)
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
-        return list(await self._conn.fetch(to_numbered(sql), *params))
+        with _faults():
+            return list(await self._conn.fetch(to_numbered(sql), *params))
 
     async def fetchall_write(self, sql: str, params: Params = ()) -> list[Row]:
         return await self.fetchall(sql, params)
@@ -105,6 +125,7 @@ class PgConnection:
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
+        self.closed = False
 
     @classmethod
     async def open(cls, url: str, *, migrate_schema: bool = True) -> PgConnection:
@@ -132,32 +153,46 @@ class PgConnection:
         return cls(pool)
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
-        return list(await self.pool.fetch(to_numbered(sql), *params))
+        with _faults(self.closed):
+            return list(await self.pool.fetch(to_numbered(sql), *params))
 
     async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
-        return await self.pool.fetchrow(to_numbered(sql), *params)
+        with _faults(self.closed):
+            return await self.pool.fetchrow(to_numbered(sql), *params)
+
+    async def probe(self) -> None:
+        """`SELECT 1` on a pooled connection (a dead one is replaced by a new one); StorageFailure when the
+        server does not answer within PROBE_TIMEOUT_S."""
+        with _faults(self.closed):
+            async with asyncio.timeout(PROBE_TIMEOUT_S):  # reconnecting to a stopped server may take long
+                await self.pool.fetchval("SELECT 1")
 
     async def fetchall_write(self, sql: str, params: Params = ()) -> list[Row]:
         """Run one writing statement that returns rows (… RETURNING); it commits on its own."""
         return await self.fetchall(sql, params)
 
     async def execute(self, sql: str, params: Params = ()) -> int:
-        return _rowcount(await self.pool.execute(to_numbered(sql), *params))
+        with _faults(self.closed):
+            return _rowcount(await self.pool.execute(to_numbered(sql), *params))
 
     async def insert(self, sql: str, params: Params = ()) -> int:
-        new_id = await self.pool.fetchval(to_numbered(sql) + " RETURNING id", *params)
+        with _faults(self.closed):
+            new_id = await self.pool.fetchval(to_numbered(sql) + " RETURNING id", *params)
         return int(new_id)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[PgStatements]:
-        async with self.pool.acquire() as conn, conn.transaction():
-            yield PgStatements(conn)
+        with _faults(self.closed):
+            async with self.pool.acquire() as conn, conn.transaction():
+                yield PgStatements(conn)
 
     @asynccontextmanager
     async def snapshot(self) -> AsyncIterator[PgStatements]:
-        async with self.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-            yield PgStatements(conn)
+        with _faults(self.closed):
+            async with self.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+                yield PgStatements(conn)
 
     async def close(self) -> None:
         """Wait for the statements in flight, then close every connection."""
+        self.closed = True
         await self.pool.close()

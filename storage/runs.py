@@ -267,10 +267,6 @@ class RunRepository:
             (*run_ids, owner))
         return {row[0] for row in rows}
 
-    async def mark_interrupted(self) -> list[UnfinishedRun]:
-        """Claim every queued or running run as 'interrupted' (their processes are gone); returns them."""
-        return await self.take_cut_off(live_since=float("inf"))
-
     async def _load(self, sql: str, params: Sequence[object]) -> RunRecord | None:
         # All reads in one snapshot, so a concurrent finish() can't land between them.
         async with self._db.snapshot() as reads:

@@ -115,12 +115,6 @@ class DayUsage:
     def model(self, channel: ChannelRow, day: int, model: str) -> ModelUsage:
         return self.models.setdefault((channel, day, model), ModelUsage(model))
 
-    def merge(self, other: DayUsage) -> None:
-        for (channel, day, label), usage in other.configs.items():
-            self.config(channel, day, label).add(usage)
-        for (channel, day, model), m in other.models.items():
-            self.model(channel, day, model).add(m)
-
 
 @dataclass
 class Period:

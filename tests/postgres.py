@@ -75,14 +75,23 @@ class PostgresServer:
             shutil.chown(directory, "postgres", "postgres")
         port = _free_port()
         server = cls(directory, port)
-        data, log = directory / "db", directory / "log"
+        data = directory / "db"
         init = subprocess.run(_as_server_user([_bin("initdb"), "-D", str(data), "-A", "trust", "-U", "postgres",
                                                "--no-sync", "-E", "UTF8"]),
                               capture_output=True, text=True, check=False)
         if init.returncode != 0:
             shutil.rmtree(directory, ignore_errors=True)
             raise PostgresUnavailable(f"initdb failed ({init.returncode}): {init.stderr.strip() or init.stdout}")
-        options = f"-p {port} -k {directory} -c listen_addresses=127.0.0.1"
+        try:
+            server._run_server(durable=durable)
+        except PostgresUnavailable:
+            server.stop()
+            raise
+        return server
+
+    def _run_server(self, *, durable: bool = False) -> None:
+        data, log = self.directory / "db", self.directory / "log"
+        options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1"
         if not durable:
             options += "".join(f" -c {setting}" for setting in FAST_SETTINGS)
         started = subprocess.run(_as_server_user([_bin("pg_ctl"), "-D", str(data), "-l", str(log), "-w",
@@ -90,10 +99,17 @@ class PostgresServer:
                                  capture_output=True, text=True, check=False)
         if started.returncode != 0:
             text = log.read_text(errors="replace") if log.exists() else ""
-            server.stop()
             raise PostgresUnavailable(f"pg_ctl start failed ({started.returncode}): {started.stderr.strip()}\n"
                                       f"server log:\n{text}")
-        return server
+
+    def halt(self) -> None:
+        """Stop the server at once (as a crash or an operator would), keeping its files for `resume`."""
+        subprocess.run(_as_server_user([_bin("pg_ctl"), "-D", str(self.directory / "db"), "-m", "immediate",
+                                        "-w", "stop"]), capture_output=True, check=True)
+
+    def resume(self) -> None:
+        """Start a halted server again, on the same port with the same data."""
+        self._run_server()
 
     def stop(self) -> None:
         """Stop the server at once and delete its files."""

@@ -48,7 +48,7 @@ class MoaBotMixin(_Bot):
         self.service = service
 
     async def setup_hook(self) -> None:
-        await self.add_cog(MoaCog(self))
+        await self.add_cog(MoaCog(self, self.service))
         self.add_dynamic_items(ShowLayersButton, LayersPageButton, FeedbackButton)
         await self.sync_commands()
 

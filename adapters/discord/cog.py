@@ -11,7 +11,7 @@ import json
 import logging
 import re
 from collections.abc import Coroutine
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import discord
 from discord import app_commands
@@ -20,15 +20,12 @@ from discord.ext import commands
 from adapters.discord.places import place_of
 from adapters.discord.surface import NO_PINGS, DiscordSurface
 from adapters.discord.views import MESSAGE_LIMIT, interaction_place, layers_page
-from bot.conversation.service import CommandContext, Mention
+from bot.conversation.service import CommandContext, ConversationService, Mention
 from bot.surface import ReplySurface
 from bot.text.chunking import split_text
 from moa.config import PRESET_DESCRIPTIONS
 from storage.errors import StorageError
 from storage.models import UnfinishedRun
-
-if TYPE_CHECKING:
-    from adapters.discord.client import MoaBotMixin
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +58,10 @@ class MoaCog(commands.Cog):
     experiment = app_commands.Group(name="experiment", description="Two setups answer in turn; 👍/👎 decide",
                                     parent=moa)
 
-    def __init__(self, bot: MoaBotMixin) -> None:
+    def __init__(self, bot: commands.Bot, service: ConversationService) -> None:
+        # Both injected (as discord.py's examples pass the bot): the cog never imports the client module.
         self.bot = bot
-        self.service = bot.service
+        self.service = service
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def cog_unload(self) -> None:

@@ -38,10 +38,6 @@ class ConnectionGuard:
         server.connection_made = self._connection_made  # type: ignore[method-assign]
         server.connection_lost = self._connection_lost  # type: ignore[method-assign]
 
-    @property
-    def open_connections(self) -> int:
-        return len(self._open)
-
     def _connection_made(self, handler: RequestHandler, transport: Transport) -> None:
         self._made(handler, transport)
         if len(self._open) >= self._max:

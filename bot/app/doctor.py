@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from pathlib import Path
 
 from rich.console import Console
 
+from adapters.platforms import PLATFORMS
 from bot.checks.preflight import listening_ports, port_problem
-from bot.checks.tokens import Finding, check_discord, check_slack, misplaced_tokens
+from bot.checks.tokens import Finding, misplaced_tokens
 from bot.settings import Settings
 from bot.text.redact import Redactor
 from moa.errors import MoaError
 from moa.providers import ProviderRegistry
-
-SLACK_MANIFEST = Path(__file__).resolve().parents[2] / "adapters" / "slack" / "manifest.yaml"
-
-
-def application_id_from_token(token: str) -> str | None:
-    """A bot token's first part is the base64 of the bot's user id, which is its application id."""
-    head = token.split(".", 1)[0]
-    try:
-        decoded = base64.b64decode(head + "=" * (-len(head) % 4), validate=False).decode()
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    return decoded if decoded.isdigit() else None
 
 
 def _storage_check(db: Path) -> tuple[bool, str]:
@@ -97,42 +84,10 @@ async def doctor(settings: Settings) -> int:
     finally:
         await registry.aclose()
 
-    out.print("\n[bold]Discord[/bold]")
-    if settings.discord_enabled:
-        wrong = [f for f in misplaced if f.text.startswith("DISCORD_TOKEN")]
-        show(wrong or await check_discord(settings))
-        app_id = application_id_from_token(settings.discord_token)
-        if app_id:
-            from adapters.discord.runner import invite_url
-
-            ok(f"invite the bot: {invite_url(app_id)}")
-        if settings.discord_guild_id:
-            ok(f"slash commands sync to guild {settings.discord_guild_id} at once")
-        else:
-            note("slash commands sync globally (can take up to an hour); set DISCORD_GUILD_ID for instant sync")
-        if settings.discord_message_content:
-            ok("message-content intent on: follow-ups in bot threads need no mention "
-               "(enable it in the Developer Portal → Bot → Privileged Gateway Intents too)")
-        else:
-            note("message-content intent off (DISCORD_MESSAGE_CONTENT): mentions and DMs work; follow-ups in a "
-                 "bot thread need a mention. Enable it in the Developer Portal and set DISCORD_MESSAGE_CONTENT=1.")
-    else:
-        note("DISCORD_TOKEN not set — Discord adapter off (docs/discord.md)")
-
-    out.print("\n[bold]Slack[/bold]")
-    if settings.slack_enabled:
-        wrong = [f for f in misplaced if f.text.startswith("SLACK_")]
-        show(wrong or await check_slack(settings))
-        if settings.slack_app_token:
-            ok("Socket Mode (SLACK_APP_TOKEN)")
-        elif settings.slack_signing_secret:
-            ok(f"HTTP mode on port {settings.slack_port}: point Event Subscriptions, Slash Commands and "
-               "Interactivity at https://YOUR-HOST/slack/events")
-        else:
-            bad("set SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode)")
-    else:
-        note("SLACK_BOT_TOKEN not set — Slack adapter off (docs/slack.md)")
-    note(f"Slack app manifest: {SLACK_MANIFEST}")
+    for platform in PLATFORMS:  # each adapter says what its checklist holds (adapters/platform.py)
+        out.print(f"\n[bold]{platform.title}[/bold]")
+        for kind, text in await platform.doctor_lines(settings, misplaced):
+            {"ok": ok, "note": note, "bad": bad}[kind](text)
 
     out.print("\n[bold]Storage[/bold]")
     if settings.database_url:

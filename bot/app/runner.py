@@ -12,12 +12,12 @@ from typing import Any
 
 from aiohttp import web
 
+from adapters.platforms import PLATFORMS
 from bot.checks.preflight import startup_checks
 from bot.conversation.service import ConversationService
 from bot.observe import metrics
 from bot.observe.health import Health, start_status_server
 from bot.settings import Settings
-from storage.models import ChannelKey
 
 log = logging.getLogger(__name__)
 
@@ -26,34 +26,17 @@ ADAPTER_STOP_TIMEOUT_S = 10.0
 
 def _adapters(settings: Settings, service: ConversationService, stop: asyncio.Event,
               health: Health) -> dict[str, Coroutine[Any, Any, None]]:
-    adapters: dict[str, Coroutine[Any, Any, None]] = {}
-    if settings.slack_enabled:
-        from adapters.slack.server import run_slack
-
-        adapters["slack"] = run_slack(settings, service, stop, health)
-    if settings.discord_enabled:
-        from adapters.discord.runner import run_discord
-
-        adapters["discord"] = run_discord(settings, service, stop, health)
-    return adapters
+    return {platform.name: platform.run(settings, service, stop, health)
+            for platform in PLATFORMS if platform.enabled(settings)}
 
 
 def _health(service: ConversationService) -> Health:
-    probe = ChannelKey("health", "-", "-")  # a real read through storage, of a channel that never exists
-    return Health(lambda: service.continues_thread(probe, "-"))
+    return Health(service.db.probe)  # a real round trip that raises when storage fails
 
 
-def _stopped_because(err: BaseException) -> str | None:
+def _stopped_because(name: str, err: BaseException) -> str | None:
     """The sentence for an adapter failure the operator can fix (no traceback then), else None."""
-    from adapters.slack.server import PortUnavailable
-
-    if isinstance(err, PortUnavailable):
-        return str(err)
-    if type(err).__name__ == "ShardingRequired":  # adapters/discord/shards.py: set DISCORD_SHARD_COUNT
-        return str(err)
-    if type(err).__name__ == "LoginFailure":  # discord.py: the token stopped working since the check
-        return "DISCORD_TOKEN was refused by Discord at login: reset it in the Developer Portal → Bot."
-    return None
+    return next((p.fatal_sentence(err) for p in PLATFORMS if p.name == name), None)
 
 
 async def run_adapters(settings: Settings) -> int:
@@ -91,7 +74,7 @@ async def run_adapters(settings: Settings) -> int:
         name = tasks[task]
         health.forget(name)
         err = task.exception()
-        if err is not None and (sentence := _stopped_because(err)) is not None:
+        if err is not None and (sentence := _stopped_because(name, err)) is not None:
             log.error("%s", sentence)
             exit_code = 2
             continue

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import time
 
+from bot.commands.context import CommandContext, CommandReply
 from bot.commands.current import mention, when
 from bot.commands.deps import BudgetStore, CommandDeps
 from bot.commands.grammar import USAGE_BUDGET, CommandError, SetBudget
 from bot.commands.values import whole
 from bot.conversation.budgets import effective, resets_in
-from bot.conversation.service import CommandContext, CommandReply
 from bot.text.render import Style, plural
 
 MAX_ANSWERS = 10_000

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.commands.context import CommandContext, CommandReply
 from bot.commands.current import current_config, describe_source
 from bot.commands.deps import CommandDeps
 from bot.commands.grammar import (
@@ -26,7 +27,6 @@ from bot.commands.grammar import (
 )
 from bot.commands.live import live_spelling, require_live
 from bot.commands.values import import_json, real, token, unquote, whole
-from bot.conversation.service import CommandContext, CommandReply
 from bot.text.render import describe_calls, plural
 from moa.config import HELPER_SLOT, PRESET_DESCRIPTIONS, AgentConfig, MoaConfig, check_limits, parse_config, preset
 

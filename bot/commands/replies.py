@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.commands.context import CommandReply
 from bot.commands.current import current_config, describe_source, mention, when
 from bot.commands.deps import CommandDeps
 from bot.commands.grammar import (
@@ -16,7 +17,6 @@ from bot.commands.grammar import (
     ListPresets,
     Show,
 )
-from bot.conversation.service import CommandReply
 from bot.text.redact import redact
 from bot.text.render import Style, describe_budget, render_config, style_for
 from moa.config import PRESET_DESCRIPTIONS, AgentConfig, Limits, MoaConfig, preset

@@ -7,6 +7,7 @@ import weakref
 
 from bot.commands import edits, replies
 from bot.commands.budget import budget_text, change_budget
+from bot.commands.context import CommandContext, CommandReply
 from bot.commands.deps import CommandDeps
 from bot.commands.experiment import experiment
 from bot.commands.grammar import (
@@ -21,7 +22,6 @@ from bot.commands.grammar import (
     parse,
 )
 from bot.commands.usage import usage_text
-from bot.conversation.service import CommandContext, CommandReply
 from bot.text.render import style_for
 from moa.errors import ConfigError
 from storage.models import ChannelKey

@@ -18,11 +18,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from functools import partial
 
+from bot.commands import CommandDeps, execute
+from bot.commands.context import CommandContext, CommandReply  # re-exported: adapters import them from here
 from bot.conversation.budgets import over_budget
 from bot.conversation.experiments import experiment_turn
 from bot.conversation.feedback import record_vote
 from bot.conversation.gate import FairGate, QueueFull
-from bot.conversation.keeper import StorageKeeper, read
+from bot.conversation.keeper import StorageKeeper, failure_note, read
 from bot.conversation.progress import ProgressTracker
 from bot.conversation.throttle import CoalescingUpdater
 from bot.observe.answer_report import AnswerReport
@@ -50,7 +52,7 @@ from moa.pacing import Need
 from moa.providers import ProviderRegistry
 from storage.db import Database
 from storage.errors import StorageError, describe, is_storage_failure
-from storage.models import ChannelKey, ProposerRecord, RunRecord, RunStatus, UnfinishedRun
+from storage.models import ChannelKey, ProposerRecord, RunRecord, RunStatus, StoredConfig, UnfinishedRun
 
 log = logging.getLogger(__name__)
 
@@ -76,21 +78,6 @@ class Mention:
     author: str  # platform user id
     text: str  # the question, the bot's own mention removed
     author_name: str = ""  # how the models see the author in later turns (falls back to the id)
-
-
-@dataclass(frozen=True)
-class CommandContext:
-    """Who runs a `/moa` command, and where."""
-
-    channel: ChannelKey
-    user: str
-    is_admin: Callable[[], Awaitable[bool]]  # asked lazily, only for commands that change things
-
-
-@dataclass(frozen=True)
-class CommandReply:
-    text: str
-    changed: bool = False  # whether stored state changed
 
 
 class ConversationService:
@@ -174,10 +161,10 @@ class ConversationService:
         keeper = StorageKeeper()
         config_json = config.export_json()
         # Recorded before it waits: a restart finds the question even if it never got a slot.
-        run_id = await keeper.value("recording a question", lambda: self.db.runs.start(
+        run_id = (await keeper.value("recording a question", lambda: self.db.runs.start(
             mention.channel, mention.thread, mention.message_id, question, config_json,
             status="queued", owner=self.db.owner, author=mention.author, author_name=mention.author_name,
-            config_label=config_label(config)))
+            config_label=config_label(config)))).value
         state = _RunState(run_id, keeper, (*notes, *([config_note] if config_note else [])))
         if turn is not None and run_id is not None:
             await keeper.value("recording the experiment's arm", partial(
@@ -198,8 +185,8 @@ class ConversationService:
                 if await self._over_budget(mention, surface, exclude_run=run_id):  # answers queued meanwhile count
                     await self._discard(state)
                     return None
-                if run_id is not None and await keeper.value("starting a run", lambda: self.db.runs.set_running(
-                        run_id, config_json, owner=self.db.owner)) is False:
+                if run_id is not None and (started := await keeper.value("starting a run", lambda: (
+                        self.db.runs.set_running(run_id, config_json, owner=self.db.owner)))).ran and not started.value:
                     state.settled = state.taken_over = True  # stalled past its lease: another process has it
                     log.warning("run %s was taken over by another process before it started; not answering "
                                 "it here", run_id)
@@ -247,11 +234,9 @@ class ConversationService:
         """The channel's config — or, when storage cannot be read, the default and a note saying so."""
         stored, failure = await read("loading a config", lambda: self.db.configs.effective(channel), None)
         if failure is not None:
-            return self.settings.default_config, (f"Storage failed ({failure}): this answer used the default "
-                                                  "setup, not this channel's.")
-        if stored is None:
-            return self.settings.default_config, None
-        return parse_config(stored.config_json, limits=self.settings.limits), None
+            return self.settings.default_config, failure_note(failure, "this answer used the default setup, not "
+                                                                       "this channel's.")
+        return self._config_from(stored), None
 
     async def _remember_status(self, state: _RunState, surface: ReplySurface) -> None:
         """Store where the status message lives, so a restart can replace it rather than leave it frozen."""
@@ -347,7 +332,7 @@ class ConversationService:
         empty: tuple[list[Turn], int] = ([], 0)
         (turns, total), failure = await read("loading the thread's history", load, empty)
         if failure is not None:
-            return [], f"Storage failed ({failure}): this answer could not see the thread's earlier messages."
+            return [], failure_note(failure, "this answer could not see the thread's earlier messages.")
         if total > len(turns):
             return turns, (f"Only the last {len(turns)} of {total} earlier messages in this thread fit the "
                            f"history budget ({budget:,} tokens).")
@@ -412,12 +397,12 @@ class ConversationService:
             # a failed run's calls cost money too: usage and budgets count them
             cost_usd=done.cost_usd if done else layer_cost(_flat(usage.layers)) if usage else None,
             owner=self.db.owner))
-        state.saved = stored is True
-        if stored is False:
+        state.saved = stored.ran and stored.value is True
+        if stored.ran and not stored.value:
             state.taken_over = True
             log.warning("run %s was taken over by another process while this one stalled; its %s outcome "
                         "is not delivered here", run_id, status)
-        elif stored is None:
+        elif not stored.ran:
             self._unsettled[run_id] = (status, error)
 
     async def _discard(self, state: _RunState) -> None:
@@ -442,7 +427,10 @@ class ConversationService:
 
     async def effective_config(self, channel: ChannelKey) -> MoaConfig:
         """The channel's config, else its workspace default, else the deployment's (MOA_CONFIG or built-in)."""
-        stored = await self.db.configs.effective(channel)
+        return self._config_from(await self.db.configs.effective(channel))
+
+    def _config_from(self, stored: StoredConfig | None) -> MoaConfig:
+        """A stored config parsed within the limits; none stored is the deployment's (MOA_CONFIG or built-in)."""
         if stored is None:
             return self.settings.default_config
         return parse_config(stored.config_json, limits=self.settings.limits)
@@ -470,8 +458,6 @@ class ConversationService:
 
     async def run_command(self, ctx: CommandContext, text: str) -> CommandReply:
         """Parse, check, apply and answer one `/moa` command."""
-        from bot.commands import CommandDeps, execute
-
         deps = CommandDeps(configs=self.db.configs, history=self.db, models=self.providers,
                            limits=self.settings.limits, default=self.settings.default_config,
                            default_label="this bot's default (MOA_CONFIG)" if self.settings.default_config_path

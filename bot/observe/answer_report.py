@@ -11,6 +11,7 @@ import logging
 import time
 
 from bot.observe import metrics
+from moa.engine import layer_cost, layer_usage
 from moa.events import AggregatorStarted, ProposerFinished, RunFailed, RunFinished, Usage
 from moa.pricing import format_cost
 from storage.models import ChannelKey
@@ -55,15 +56,16 @@ class AnswerReport:
     def _end(self, error: BaseException | None) -> None:
         seconds = time.monotonic() - self.started
         outcome = self.outcome(error)
-        usage = self.final.usage if self.final is not None else _sum(self.proposers)
+        usage = self.final.usage if self.final is not None else layer_usage(self.proposers)
         calls = len(self.proposers) + (1 if self.aggregator else 0)
-        cost = self.final.cost_usd if isinstance(self.final, RunFinished) else None
+        cost = self._cost()
         metrics.record_answer(self.channel.platform, outcome, seconds)
         for out in self.proposers:
             metrics.record_call(out.model, out.ok, *_tokens(out.usage))
         if self.aggregator:
-            rest = Usage(usage.prompt_tokens - _sum(self.proposers).prompt_tokens,
-                         usage.completion_tokens - _sum(self.proposers).completion_tokens)
+            proposed = layer_usage(self.proposers)
+            rest = Usage(usage.prompt_tokens - proposed.prompt_tokens,
+                         usage.completion_tokens - proposed.completion_tokens)
             failed = isinstance(self.final, RunFailed) and self.final.kind == "aggregator_failed"
             metrics.record_call(self.aggregator, not failed and self.final is not None, *_tokens(rest))
         fields = {"platform": self.channel.platform, "channel": self.channel.channel,
@@ -74,13 +76,13 @@ class AnswerReport:
                  self.channel.platform, self.channel.channel, seconds, calls, usage.total_tokens,
                  format_cost(cost), outcome, extra={"answer": fields})
 
-
-def _sum(outputs: list[ProposerFinished]) -> Usage:
-    total = Usage()
-    for out in outputs:
-        if out.usage is not None:
-            total += out.usage
-    return total
+    def _cost(self) -> float | None:
+        """What the answer cost, as storage records it: a failed run's calls cost money too."""
+        if isinstance(self.final, RunFinished):
+            return self.final.cost_usd
+        if isinstance(self.final, RunFailed):
+            return layer_cost([out for layer in self.final.layers for out in layer.outputs])
+        return None
 
 
 def _tokens(usage: Usage | None) -> tuple[int, int]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import TextIO
 
 from rich.console import Console
@@ -19,7 +19,6 @@ from rich.logging import RichHandler
 from bot.text.redact import Redactor
 from moa.errors import ConfigError
 
-SECRET_SUFFIXES = ("_TOKEN", "_KEY", "_SECRET")
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 FORMATS = ("text", "json")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -28,17 +27,12 @@ TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 UNACTIONABLE = ("voice will NOT be supported", "`token` will be unused")
 
 
-def secret_values(env: Mapping[str, str]) -> list[str]:
-    """Values of variables whose names mark them as secrets (long enough to be worth hiding)."""
-    return [v for k, v in env.items() if k.upper().endswith(SECRET_SUFFIXES) and len(v) >= 6]
-
-
 class RedactSecrets(logging.Filter):
     """Replaces secrets (configured values, key shapes, URL passwords, Authorization values) in each record."""
 
-    def __init__(self, secrets: Iterable[str]) -> None:
+    def __init__(self, redactor: Redactor) -> None:
         super().__init__()
-        self._redactor = Redactor(secrets)  # bot/text/redact.py: the one redaction chat, doctor and CLI use too
+        self._redactor = redactor  # bot/text/redact.py: the one redaction chat, doctor and CLI use too
 
     def redact(self, text: str) -> str:
         return self._redactor.redact(text)
@@ -113,7 +107,7 @@ def configure_logging(env: Mapping[str, str], level: int | None = None, stream: 
     stream = stream if stream is not None else sys.stderr
     handler = _handler(log_format(env, stream), stream)
     handler.addFilter(DropUnactionable())
-    handler.addFilter(RedactSecrets(secret_values(env)))
+    handler.addFilter(RedactSecrets(Redactor.from_env(env)))
     # basicConfig gives the rich handler this format; the others have their own.
     logging.basicConfig(level=level if level is not None else log_level(env), handlers=[handler],
                         format="%(name)s: %(message)s", force=True)

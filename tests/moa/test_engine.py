@@ -87,15 +87,12 @@ def proposer_calls(fake: FakeGroq) -> list[FakeCall]:
 # ---- flow ------------------------------------------------------------------------------------------
 async def test_proposers_of_a_layer_run_at_the_same_time(fake_groq: FakeGroq, engine: MoaEngine) -> None:
     fake_groq.latency = 0.3
-    started = time.monotonic()
     events = await collect(engine, "Is it parallel?", make_config(cycles=1))
-    elapsed = time.monotonic() - started
     assert isinstance(final(events), RunFinished)
     layer = proposer_calls(fake_groq)
     assert len(layer) == 3
     # every proposer started before any of them finished
     assert max(c.started for c in layer) < min(c.ended or 0 for c in layer)
-    assert elapsed < 0.3 * 2 + 0.25  # one layer + the aggregator, not 3 + 1 sequential calls
 
 
 async def test_each_layer_sees_the_previous_layers_answers(fake_groq: FakeGroq, engine: MoaEngine) -> None:
@@ -353,11 +350,10 @@ async def test_429_beyond_the_sdks_60s_cap_is_still_honoured(fake_groq: FakeGroq
 async def test_429_longer_than_the_deadline_fails_at_once(fake_groq: FakeGroq) -> None:
     engine = make_engine(fake_groq, deadline_s=5)
     fake_groq.fail(FAST, 429, retry_after=120)
-    started = time.monotonic()
     done = final(await collect(engine, "q", make_config((FAST, QWEN), cycles=1)))
     await engine.providers.aclose()
-    assert time.monotonic() - started < 2
     assert isinstance(done, RunFinished)
+    assert len(fake_groq.calls_to(FAST)) == 1  # no waiting for a retry that could not fit the deadline
     error = done.layers[0].outputs[0].error or ""
     assert "rate-limited" in error and "120 s" in error
 
@@ -389,10 +385,8 @@ async def test_a_slow_call_times_out(fake_groq: FakeGroq) -> None:
     engine = make_engine(fake_groq, call_timeout_s=0.3, retry=RetryPolicy(max_attempts=2, backoff_base_s=0.01),
                          quorum=2, hedge=False)
     fake_groq.latency_by_model[QWEN] = 30
-    started = time.monotonic()
     done = final(await collect(engine, "q", make_config((FAST, QWEN), cycles=1)))
     await engine.providers.aclose()
-    assert time.monotonic() - started < 3
     assert isinstance(done, RunFinished)
     slow = done.layers[0].outputs[1]
     assert not slow.ok and "did not answer within 0.3 s" in (slow.error or "")
@@ -403,10 +397,8 @@ async def test_a_slow_call_times_out(fake_groq: FakeGroq) -> None:
 async def test_the_run_deadline_ends_the_stream(fake_groq: FakeGroq) -> None:
     engine = make_engine(fake_groq, call_timeout_s=10, deadline_s=0.5)
     fake_groq.latency = 5
-    started = time.monotonic()
     failed = final(await collect(engine, "q", make_config(cycles=2)))
     await engine.providers.aclose()
-    assert time.monotonic() - started < 2
     assert isinstance(failed, RunFailed) and failed.kind == "deadline"
 
 

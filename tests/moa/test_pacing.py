@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import Callable
 
 import httpx
 import pytest
@@ -103,6 +104,13 @@ def test_a_413_body_teaches_the_largest_request() -> None:
     assert pacer.largest_request(FAST) == 6000
 
 
+async def _until(condition: Callable[[], bool]) -> None:
+    """Let the other tasks run until `condition` holds (no clock orders them; the timeout is a safety net)."""
+    async with asyncio.timeout(5):
+        while not condition():  # noqa: ASYNC110 — the budget has no event for "a call joined the line"
+            await asyncio.sleep(0)  # one turn of the loop, not a wait on the clock
+
+
 async def test_waiting_calls_are_served_by_ticket_not_by_arrival() -> None:
     budget = Budget(FAST, "groq", DeclaredLimits(tpm=1000))
     budget.learnt_window_s = 0.3
@@ -115,7 +123,7 @@ async def test_waiting_calls_are_served_by_ticket_not_by_arrival() -> None:
         order.append(ticket)
 
     late = asyncio.create_task(call(5))
-    await asyncio.sleep(0.01)
+    await _until(lambda: budget.waiting == 1)  # the late ticket is in line first
     early = asyncio.create_task(call(2))
     await asyncio.gather(late, early)
     assert order == [2, 5]
@@ -136,7 +144,7 @@ async def test_earlier_answers_keep_room_for_their_next_step() -> None:
     budget = pacer.budget(FAST, "groq")
     pacer.expect(1, {FAST: 800})  # answer 1 will soon ask for 800
     second = asyncio.create_task(budget.acquire(500, 2, None, None))
-    await asyncio.sleep(0.05)
+    await _until(lambda: budget.waiting == 1)
     assert not second.done()  # 500 would leave answer 1 too little
     pacer.done(1)
     assert await asyncio.wait_for(second, 1) is not None
@@ -182,7 +190,7 @@ async def test_no_answer_is_let_in_beyond_the_floor_while_a_models_limits_are_un
     budget.observe_headers(httpx.Headers({"x-ratelimit-limit-tokens": "1000", "x-ratelimit-remaining-tokens": "0",
                                           "x-ratelimit-reset-tokens": "0.3s"}), sent_at=now, now=now)
     waiting = asyncio.create_task(budget.acquire(500, 1, None, None))
-    await asyncio.sleep(0.01)
+    await _until(lambda: budget.waiting == 1)
     assert pacer.room_s({FAST: Need(100, 1)}) == math.inf  # an earlier answer's call waits for this budget
     await asyncio.wait_for(waiting, 2)
     assert pacer.room_s({FAST: Need(100, 1)}) == 0

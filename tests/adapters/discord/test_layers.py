@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
 
+from storage.errors import StorageFailure
 from tests.adapters.discord.conftest import RunningBot
 from tests.adapters.discord.helpers import answers, ask, inter_text
 from tests.fakes.discord_server import FakeDiscord
@@ -119,7 +118,7 @@ async def test_magnifier_while_storage_cannot_be_read_replies_why(
     assert bot.service is not None
 
     async def damaged(*args: object) -> None:  # a unit seam: real damage is not reproducible on demand
-        raise sqlite3.DatabaseError("database disk image is malformed")
+        raise StorageFailure("damaged", "database disk image is malformed")
 
     monkeypatch.setattr(bot.service.db.runs, "find_by_message", damaged)
     await discord.react(answer["id"], discord.bob, "🔍")

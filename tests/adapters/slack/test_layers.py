@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import replace
 from typing import Any
 
 import pytest
 
+from storage.errors import StorageFailure
 from tests.adapters.slack.conftest import SlackWorld
 from tests.fakes.slack_api import FakeMessage, FakeSlack
 
@@ -104,7 +104,7 @@ async def test_magnifier_while_storage_cannot_be_read_tells_the_member_why(
     assert world.service is not None
 
     async def damaged(*args: object) -> None:  # a unit seam: real damage is not reproducible on demand
-        raise sqlite3.DatabaseError("database disk image is malformed")
+        raise StorageFailure("damaged", "database disk image is malformed")
 
     monkeypatch.setattr(world.service.db.runs, "find_by_message", damaged)
     assert await world.send.react("C0GENERAL", answer.ts, "mag", user="U0BOB") == 200

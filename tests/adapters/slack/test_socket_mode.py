@@ -9,7 +9,6 @@ from adapters.slack.server import run_slack
 from bot.conversation.service import ConversationService
 from bot.observe.health import Health
 from bot.settings import Settings
-from storage.models import ChannelKey
 from tests.fakes.groq_server import FakeGroq
 from tests.fakes.slack_api import FakeSlack, SlackSender
 
@@ -58,7 +57,7 @@ async def test_health_reports_the_socket_mode_connection(fake_groq: FakeGroq, tm
     async with FakeSlack() as slack:
         settings = _socket_settings(fake_groq, slack, tmp_path)
         service = await ConversationService.create(settings)
-        health = Health(lambda: service.continues_thread(ChannelKey("health", "-", "-"), "-"))
+        health = Health(service.db.probe)
         stop = asyncio.Event()
         adapter = asyncio.create_task(run_slack(settings, service, stop, health))
         try:

@@ -83,3 +83,7 @@ async def test_doctor_checks_each_token_with_its_platform(fake_groq: FakeGroq, t
     assert "✓ SLACK_BOT_TOKEN works: @moa in Fake" in done.out
     assert "✗ SLACK_APP_TOKEN was refused by Slack (invalid_auth)" in done.out
     assert "✓ DISCORD_TOKEN works: logged in as" in done.out
+    # each adapter's own section, in order: Discord's, then Slack's with its mode and manifest
+    assert done.out.index("\nDiscord\n") < done.out.index("\nSlack\n") < done.out.index("\nStorage\n")
+    assert "✓ Socket Mode (SLACK_APP_TOKEN)" in done.out
+    assert "adapters/slack/manifest.yaml" in done.out

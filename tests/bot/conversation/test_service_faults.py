@@ -6,7 +6,6 @@ Real SQLite on a real (tiny) file system, the real groq SDK against the fake Gro
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import pytest_asyncio
 
 from bot.conversation.service import INTERRUPTED, CommandContext, ConversationService
 from storage import Database, DatabaseInUse, StorageError
+from storage.errors import StorageFailure
 from tests.bot.conversation.helpers import GENERAL, RecordingSurface, admin, mention, settings_for
 from tests.fakes.groq_server import FakeGroq
 from tests.faults import SmallDisk, lock_held, run_rows
@@ -187,10 +187,50 @@ async def test_layers_asked_for_while_storage_is_damaged_get_a_sentence(
     service = await ConversationService.create(settings_for(fake, tmp_path / "moa.db"))
     try:
         async def damaged(*args: object) -> None:  # a unit seam: real damage is not reproducible on demand
-            raise sqlite3.DatabaseError("database disk image is malformed")
+            raise StorageFailure("damaged", "database disk image is malformed")
 
         monkeypatch.setattr(service.db.runs, "get", damaged)
         with pytest.raises(StorageError, match=r"damaged.*try again"):
             await service.reveal_layers(GENERAL, run_id=1)
     finally:
         await service.aclose()
+
+
+async def test_a_bug_while_saving_is_not_called_a_storage_failure_and_is_logged_with_its_traceback(
+        fake: FakeGroq, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    service = await ConversationService.create(settings_for(fake, tmp_path / "moa.db"))
+    try:
+        async def buggy(*args: object, **kwargs: object) -> bool:  # a unit seam: a programming error
+            raise TypeError("finish() got an unexpected keyword argument")
+
+        monkeypatch.setattr(service.db.runs, "finish", buggy)
+        surface = RecordingSurface()
+        await service.handle_mention(mention("is this a storage failure?"), surface)
+    finally:
+        await service.aclose()
+
+    assert surface.final is not None and "says: is this a storage failure?" in surface.final.text
+    warnings = " ".join(surface.final.warnings)
+    assert "Something unexpected went wrong while saving this answer" in warnings
+    assert "Storage failed" not in warnings and "TypeError" not in warnings
+    [logged] = [r for r in caplog.records if r.exc_info and isinstance(r.exc_info[1], TypeError)]
+    assert "saving the run" in logged.getMessage()
+
+
+async def test_a_bug_while_reading_the_config_is_told_as_unexpected_not_as_storage(
+        fake: FakeGroq, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    service = await ConversationService.create(settings_for(fake, tmp_path / "moa.db"))
+    try:
+        async def buggy(*args: object) -> None:  # a unit seam: a programming error in a read
+            raise TypeError("effective() takes 2 positional arguments but 3 were given")
+
+        monkeypatch.setattr(service.db.configs, "effective", buggy)
+        surface = RecordingSurface()
+        await service.handle_mention(mention("which setup?"), surface)
+    finally:
+        await service.aclose()
+
+    assert surface.final is not None and "says: which setup?" in surface.final.text
+    assert ("Something unexpected went wrong, so this answer used the default setup, not this channel's."
+            in surface.final.warnings)
+    assert not any("Storage failed" in w or "TypeError" in w for w in surface.final.warnings)

@@ -78,3 +78,24 @@ async def test_an_answer_cut_off_by_a_shutdown_is_counted_as_interrupted(
     await asyncio.wait({answer})  # drain cancelled it
 
     assert _count("moa_answers_total", platform="discord", outcome="interrupted") == interrupted + 1
+
+
+async def test_a_failed_answer_logs_the_cost_storage_records(
+        fake_groq: FakeGroq, service: ConversationService, caplog: pytest.LogCaptureFixture) -> None:
+    config = service.settings.default_config
+    fallback = config.fallback()
+    assert fallback is not None
+    for model in (config.main_model, fallback):  # the proposers answer (and cost), then no one can aggregate
+        fake_groq.fail(model, 400, times=100)
+
+    with caplog.at_level(logging.INFO, logger="moa.answers"):
+        surface = RecordingSurface()
+        run_id = await service.handle_mention(Mention(CHANNEL, "t1", "m-pay", "U1", "who pays?"), surface)
+
+    assert surface.failure is not None and run_id is not None
+    run = await service.db.runs.get(run_id, CHANNEL)
+    assert run is not None and run.cost_usd is not None and run.cost_usd > 0
+    [record] = [r for r in caplog.records if r.name == "moa.answers"]
+    assert record.answer["outcome"] == "failed"  # type: ignore[attr-defined]
+    assert record.answer["cost_usd"] == run.cost_usd  # type: ignore[attr-defined]
+    assert "cost=unknown" not in record.getMessage() and "cost=$" in record.getMessage()

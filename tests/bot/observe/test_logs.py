@@ -79,3 +79,13 @@ def test_an_answer_line_in_json_carries_its_fields_as_an_object() -> None:
     logging.getLogger("moa.answers").info("answer …", extra={"answer": fields})
 
     assert json.loads(stream.getvalue())["answer"] == fields
+
+
+def test_a_password_variable_and_a_value_with_surrounding_spaces_never_reach_a_log_line() -> None:
+    # the log filter takes its secrets from bot/text/redact.py: *_PASSWORD counts, values are stripped
+    stream = _configure(PGSQL_PASSWORD="hunter2-database", GROQ_API_KEY="  gsk_padded_in_env_file  ")
+    logging.getLogger("bot").warning("connecting with hunter2-database and key gsk_padded_in_env_file")
+
+    [line] = stream.getvalue().splitlines()
+    assert "hunter2-database" not in line and "gsk_padded_in_env_file" not in line
+    assert line.endswith("connecting with *** and key ***")

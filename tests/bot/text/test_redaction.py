@@ -16,7 +16,7 @@ from aiohttp import web
 from bot.conversation.service import ConversationService
 from bot.observe.logs import RedactSecrets
 from bot.settings import Settings
-from bot.text.redact import redact
+from bot.text.redact import Redactor, redact
 from bot.text.render import PLAIN, render_layers
 from tests.bot.conversation.helpers import GENERAL, RecordingSurface, mention
 from tests.bot.process import free_port
@@ -107,7 +107,7 @@ async def test_a_provider_url_password_never_reaches_progress_the_failure_or_the
 def test_log_records_are_redacted_even_with_no_configured_secret() -> None:
     record = logging.LogRecord("moa", logging.WARNING, __file__, 1, "calling %s with %s", (
         "http://bob:PASS@host/v1", "Authorization: Bearer abcdef123456"), None)
-    RedactSecrets([]).filter(record)
+    RedactSecrets(Redactor()).filter(record)
     assert record.getMessage() == "calling http://bob:***@host/v1 with Authorization: Bearer ***"
 
 

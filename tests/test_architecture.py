@@ -1,0 +1,117 @@
+"""The arrows point inward, read from the source: adapters → bot → moa/storage, only bot/app knows the
+adapters, the core knows no platform, and no modules import each other in a circle (imports inside
+functions and under TYPE_CHECKING count: a lazy import that dodges a cycle is still a cycle)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("adapters", "bot", "moa", "storage")
+PLATFORM_LIBRARIES = ("discord", "slack_sdk", "slack_bolt")
+
+
+def _modules() -> dict[str, Path]:
+    found = {}
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            parts = path.relative_to(ROOT).with_suffix("").parts
+            found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return found
+
+
+MODULES = _modules()
+
+
+def _imported(path: Path) -> set[str]:
+    """Every module name `path` imports anywhere in its body (`from a import b` names a.b when it is a
+    module of ours)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            for alias in node.names:
+                full = f"{node.module}.{alias.name}"
+                names.add(full if full in MODULES else node.module)
+    return names
+
+
+def _ours(name: str) -> str | None:
+    while name and name not in MODULES:
+        name = name.rpartition(".")[0]
+    return name or None
+
+
+GRAPH = {module: {ours for name in _imported(path) if (ours := _ours(name)) and ours != module}
+         for module, path in MODULES.items()}
+
+
+def _cycles() -> list[list[str]]:
+    """The strongly connected groups of more than one module (Tarjan), each sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    groups: list[list[str]] = []
+
+    def visit(module: str) -> None:
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        on_stack.add(module)
+        for target in GRAPH[module]:
+            if target not in index:
+                visit(target)
+                low[module] = min(low[module], low[target])
+            elif target in on_stack:
+                low[module] = min(low[module], index[target])
+        if low[module] == index[module]:
+            group = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                group.append(member)
+                if member == module:
+                    break
+            if len(group) > 1:
+                groups.append(sorted(group))
+
+    for module in GRAPH:
+        if module not in index:
+            visit(module)
+    return groups
+
+
+def test_the_source_tree_is_what_these_checks_read() -> None:
+    assert {"bot.conversation.service", "moa.engine", "storage.db", "adapters.slack.server"} <= set(MODULES)
+    assert "storage.errors" in GRAPH["bot.conversation.keeper"]
+
+
+def test_only_the_app_room_of_bot_knows_the_adapters() -> None:
+    offenders = {module: sorted(n for n in _imported(MODULES[module]) if n.split(".")[0] == "adapters")
+                 for module in MODULES if module.startswith("bot.") and not module.startswith("bot.app.")}
+    assert {m: names for m, names in offenders.items() if names} == {}
+
+
+def test_the_engine_and_storage_know_no_platform_and_nothing_above_them() -> None:
+    forbidden = (*PLATFORM_LIBRARIES, "bot", "adapters")
+    offenders = {module: sorted(n for n in _imported(MODULES[module]) if n.split(".")[0] in forbidden)
+                 for module in MODULES if module.split(".")[0] in ("moa", "storage")}
+    assert {m: names for m, names in offenders.items() if names} == {}
+
+
+def test_no_modules_import_each_other_in_a_circle() -> None:
+    assert _cycles() == []
+
+
+def test_no_code_tells_errors_apart_by_their_class_names() -> None:
+    """Adapters name their fatal errors through their descriptor (adapters/platform.py), by type."""
+    offenders = []
+    for module, path in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Compare) and any(
+                    isinstance(side, ast.Attribute) and side.attr == "__name__" and isinstance(side.value, ast.Call)
+                    for side in (node.left, *node.comparators)):
+                offenders.append(f"{module}:{node.lineno}")
+    assert offenders == []
