@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import statistics
 
+from bot.commands.context import CommandContext, CommandReply
 from bot.commands.current import current_config, mention, when
 from bot.commands.deps import CommandDeps, ExperimentStore
 from bot.commands.grammar import (
@@ -20,7 +21,6 @@ from bot.commands.grammar import (
     StopExperiment,
 )
 from bot.commands.live import require_live
-from bot.conversation.service import CommandContext, CommandReply
 from bot.text.render import Style, describe_calls, plural, style_for
 from moa.config import PRESET_DESCRIPTIONS, MoaConfig, check_limits, parse_config, preset
 from moa.errors import ConfigError
