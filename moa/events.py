@@ -19,14 +19,26 @@ class Usage:
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_tokens: int = 0  # the part of prompt_tokens the provider served from its prefix cache
 
     @property
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
 
+    @property
+    def uncached_tokens(self) -> int:
+        """Prompt tokens read afresh (what Groq bills at the full input price)."""
+        return max(0, self.prompt_tokens - self.cached_tokens)
+
+    @property
+    def counted_tokens(self) -> int:
+        """What Groq counts against tokens per minute: cached prompt tokens are not counted."""
+        return self.uncached_tokens + self.completion_tokens
+
     def __add__(self, other: Usage) -> Usage:
         return Usage(self.prompt_tokens + other.prompt_tokens,
-                     self.completion_tokens + other.completion_tokens)
+                     self.completion_tokens + other.completion_tokens,
+                     self.cached_tokens + other.cached_tokens)
 
 
 @dataclass(frozen=True)

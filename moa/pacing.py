@@ -285,6 +285,18 @@ class Budget:
         self.requests.ledger.refund(at, 1)
         self._wake_head()
 
+    def credit_cached(self, spent: tuple[float, int], cached: int) -> None:
+        """A call's prompt was partly served from the provider's prefix cache: Groq does not count
+        cached tokens against tokens per minute, so neither does the ledger."""
+        at, tokens = spent
+        cached = min(max(0, cached), tokens)
+        if not cached:
+            return
+        entries = self.tokens.ledger.entries
+        with contextlib.suppress(ValueError):
+            entries[entries.index((at, tokens))] = (at, tokens - cached)
+            self._wake_head()
+
     def observe_headers(self, headers: Mapping[str, str], sent_at: float, now: float) -> None:
         """Learn from a response's `x-ratelimit-*` headers (tokens per window; requests per day)."""
         self.seen_response = True
