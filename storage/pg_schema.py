@@ -153,7 +153,15 @@ _V4 = (
     "CREATE INDEX runs_unfinished ON runs (status) WHERE status IN ('queued', 'running')",
 )
 
-PG_MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4)
+# v5 (cached) — cached prompt tokens beside input and output (see schema.py).
+_V5_CACHED = (
+    "ALTER TABLE runs ADD COLUMN cached_tokens BIGINT",
+    "ALTER TABLE proposer_outputs ADD COLUMN cached_tokens BIGINT",
+    "ALTER TABLE usage_configs ADD COLUMN cached_tokens BIGINT NOT NULL DEFAULT 0",
+    "ALTER TABLE usage_models ADD COLUMN cached_tokens BIGINT NOT NULL DEFAULT 0",
+)
+
+PG_MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5_CACHED)
 
 
 async def migrate(conn: asyncpg.Connection) -> int:

@@ -17,7 +17,7 @@ class UnknownRun(LookupError):
 _RUN_COLUMNS = """
     r.id, r.platform, r.workspace, r.channel, r.thread, r.trigger_message_id, r.config_json,
     r.status, r.question, r.answer, r.error, r.started_at, r.finished_at, r.total_s,
-    r.prompt_tokens, r.completion_tokens, r.cost_usd
+    r.prompt_tokens, r.completion_tokens, r.cost_usd, r.cached_tokens
 """
 
 _IN_CHANNEL = "r.platform = ? AND r.workspace = ? AND r.channel = ?"
@@ -25,7 +25,7 @@ _IN_CHANNEL = "r.platform = ? AND r.workspace = ? AND r.channel = ?"
 _ANSWER_IDS_SQL = "SELECT message_id FROM answer_messages WHERE run_id = ? ORDER BY position"
 
 _PROPOSERS_SQL = (
-    "SELECT layer, agent, model, text, latency_s, prompt_tokens, completion_tokens, error"
+    "SELECT layer, agent, model, text, latency_s, prompt_tokens, completion_tokens, error, cached_tokens"
     " FROM proposer_outputs WHERE run_id = ? ORDER BY layer, seq"
 )
 
@@ -59,6 +59,7 @@ def _record(row: Row, answer_ids: list[Row], proposers: list[Row]) -> RunRecord:
         prompt_tokens=row[14],
         completion_tokens=row[15],
         cost_usd=row[16],
+        cached_tokens=row[17],
         proposers=tuple(ProposerRecord(*p) for p in proposers),
     )
 
@@ -133,6 +134,7 @@ class RunRepository:
         completion_tokens: int | None,
         cost_usd: float | None,
         owner: str | None = None,
+        cached_tokens: int | None = None,
     ) -> bool:
         """Store the outcome and all proposer outputs in one transaction (all or nothing).
 
@@ -143,7 +145,7 @@ class RunRepository:
         async with self._db.transaction() as tx:
             updated = await tx.execute(
                 "UPDATE runs SET status = ?, answer = ?, error = ?, finished_at = ?, total_s = ?,"
-                " prompt_tokens = ?, completion_tokens = ?, cost_usd = ? WHERE id = ?" + mine,
+                " prompt_tokens = ?, completion_tokens = ?, cost_usd = ?, cached_tokens = ? WHERE id = ?" + mine,
                 (
                     status,
                     answer,
@@ -153,6 +155,7 @@ class RunRepository:
                     prompt_tokens,
                     completion_tokens,
                     cost_usd,
+                    cached_tokens,
                     run_id,
                     *params,
                 ),
@@ -165,7 +168,7 @@ class RunRepository:
             await tx.execute("DELETE FROM proposer_outputs WHERE run_id = ?", (run_id,))
             await tx.executemany(
                 "INSERT INTO proposer_outputs (run_id, seq, layer, agent, model, text, latency_s,"
-                " prompt_tokens, completion_tokens, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " prompt_tokens, completion_tokens, error, cached_tokens) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         run_id,
@@ -178,6 +181,7 @@ class RunRepository:
                         p.prompt_tokens,
                         p.completion_tokens,
                         p.error,
+                        p.cached_tokens,
                     )
                     for seq, p in enumerate(proposers)
                 ],

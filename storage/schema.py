@@ -169,7 +169,16 @@ _V4 = (
     "CREATE INDEX runs_unfinished ON runs (status) WHERE status IN ('queued', 'running')",
 )
 
-MIGRATIONS: tuple[tuple[str | LoosenCheck, ...], ...] = (_V1, _V2, _V3, _V4)
+# v5 (cached) — the prompt tokens a provider served from its prefix cache (Groq: not counted against
+# tokens per minute, half price), beside input and output wherever usage is kept. Only additions.
+_V5_CACHED = (
+    "ALTER TABLE runs ADD COLUMN cached_tokens INTEGER",
+    "ALTER TABLE proposer_outputs ADD COLUMN cached_tokens INTEGER",
+    "ALTER TABLE usage_configs ADD COLUMN cached_tokens INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE usage_models ADD COLUMN cached_tokens INTEGER NOT NULL DEFAULT 0",
+)
+
+MIGRATIONS: tuple[tuple[str | LoosenCheck, ...], ...] = (_V1, _V2, _V3, _V4, _V5_CACHED)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

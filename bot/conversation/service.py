@@ -397,7 +397,7 @@ class ConversationService:
             completion_tokens=spent.usage.completion_tokens if spent else None,
             # a failed run's calls cost money too: usage and budgets count them
             cost_usd=done.cost_usd if done else layer_cost(_flat(usage.layers)) if usage else None,
-            owner=self.db.owner))
+            owner=self.db.owner, cached_tokens=spent.usage.cached_tokens if spent else None))
         state.saved = stored is True
         if stored is False:
             state.taken_over = True
@@ -722,7 +722,7 @@ def _records(outputs: list[ProposerFinished]) -> list[ProposerRecord]:
                        latency_s=out.latency_s,
                        prompt_tokens=out.usage.prompt_tokens if out.usage else None,
                        completion_tokens=out.usage.completion_tokens if out.usage else None,
-                       error=out.error)
+                       error=out.error, cached_tokens=out.usage.cached_tokens if out.usage else None)
         for out in outputs
     ]
 
