@@ -68,11 +68,13 @@ class AnswerReport:
             metrics.record_call(self.aggregator, not failed and self.final is not None, *_tokens(rest))
         fields = {"platform": self.channel.platform, "channel": self.channel.channel,
                   "seconds": round(seconds, 3), "calls": calls, "tokens": usage.total_tokens,
-                  "cost_usd": cost, "outcome": outcome}
+                  "tokens_in": usage.prompt_tokens, "tokens_cached_in": usage.cached_tokens,
+                  "tokens_out": usage.completion_tokens, "cost_usd": cost, "outcome": outcome}
         # `answer` rides along for MOA_LOG_FORMAT=json, which writes it as an object.
-        log.info("answer platform=%s channel=%s seconds=%.1f calls=%d tokens=%d cost=%s outcome=%s",
-                 self.channel.platform, self.channel.channel, seconds, calls, usage.total_tokens,
-                 format_cost(cost), outcome, extra={"answer": fields})
+        log.info("answer platform=%s channel=%s seconds=%.1f calls=%d tokens=%d in=%d cached=%d out=%d cost=%s "
+                 "outcome=%s", self.channel.platform, self.channel.channel, seconds, calls, usage.total_tokens,
+                 usage.prompt_tokens, usage.cached_tokens, usage.completion_tokens, format_cost(cost), outcome,
+                 extra={"answer": fields})
 
 
 def _sum(outputs: list[ProposerFinished]) -> Usage:
