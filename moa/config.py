@@ -12,7 +12,7 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -119,6 +119,10 @@ class MoaConfig(BaseModel):
     max_tokens: int = Field(2048, ge=1, le=32768, description="The aggregator's longest answer, in tokens.")
     fallback_model: str | None = Field(
         None, description="Writes the answer when the aggregator fails; unset: the strongest proposer.")
+    prompt_layout: Literal["classic", "shared_prefix"] = Field(
+        "classic", description="classic: each agent's instruction first, then the thread; shared_prefix: the "
+        "thread and question first, shared by every call of an answer (providers cache it: fewer tokens counted "
+        "against rate limits, half price on Groq), then each agent's instruction and the earlier answers.")
 
     @field_validator("layer_agent_config")
     @classmethod
@@ -165,6 +169,8 @@ class MoaConfig(BaseModel):
         data = self.model_dump(mode="json")
         if data.get("fallback_model") is None:  # optional: left out unless set
             data.pop("fallback_model", None)
+        if data.get("prompt_layout") == "classic":  # the default: left out, so existing configs keep their label
+            data.pop("prompt_layout", None)
         return data
 
     def fallback(self) -> str | None:

@@ -95,6 +95,7 @@ class _RunState:
     dead_models: dict[str, str] = field(default_factory=dict)  # model -> why it is unavailable
     trimmed: list[str] = field(default_factory=list)  # what was cut to fit rate limits, as sentences
     waits: dict[str, dict[int, BudgetWait]] = field(default_factory=dict)  # model -> waiting calls
+    layout: str = "classic"  # the config's prompt_layout
 
     def tell_wait(self, wait: BudgetWait) -> None:
         """Report the longest wait of the model's waiting calls (0 once none waits)."""
@@ -211,7 +212,8 @@ class MoaEngine:
     async def _pipeline(self, question: str, config: MoaConfig, history: tuple[Turn, ...], ticket: int,
                         emit: Callable[[MoaEvent | _Crash], None]) -> None:
         started_at = time.time()
-        state = _RunState(ticket=ticket, emit=emit, deadline=asyncio.get_running_loop().time() + self.deadline_s)
+        state = _RunState(ticket=ticket, emit=emit, deadline=asyncio.get_running_loop().time() + self.deadline_s,
+                          layout=config.prompt_layout)
 
         pacer = self.providers.pacer
         try:
@@ -307,7 +309,7 @@ class MoaEngine:
                          history: tuple[Turn, ...], state: _RunState) -> Completion:
         """The final answer from `model`, streamed; ProviderError when it fails or comes back empty."""
         shape = CallShape(config.system_prompt, config.aggregate_prompt, answers, question, history,
-                          config.max_tokens)
+                          config.max_tokens, layout=config.prompt_layout)
         result = await self._call(model, shape, "The aggregator", state, temperature=config.temperature,
                                   on_delta=lambda piece: state.emit(AggregatorDelta(text=piece)))
         if not result.text:
@@ -438,7 +440,8 @@ class MoaEngine:
         if model in state.dead_models:  # found unavailable in an earlier layer: don't call again
             return ProposerFinished(layer=layer, agent=name, model=model, text="", latency_s=0.0,
                                     error=state.dead_models[model])
-        shape = CallShape(agent.system_prompt, aggregate_prompt, answers, question, history, agent.max_tokens)
+        shape = CallShape(agent.system_prompt, aggregate_prompt, answers, question, history, agent.max_tokens,
+                          layout=state.layout)
         try:
             result = await self._call(model, shape, f"Agent {name}", state, temperature=agent.temperature,
                                       on_sent=on_sent, hedge=hedge)

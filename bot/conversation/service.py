@@ -46,6 +46,7 @@ from moa.events import (
 )
 from moa.labels import config_label
 from moa.pacing import Need
+from moa.prompts import HISTORY_BLOCK_TURNS, keep_whole_blocks
 from moa.providers import ProviderRegistry
 from storage.db import Database
 from storage.errors import StorageError, describe, is_storage_failure
@@ -275,7 +276,8 @@ class ConversationService:
         await self._remember_status(state, surface)
         updater = CoalescingUpdater(surface.min_update_interval, last_update=shown_at)
 
-        history, history_note = await self._history(mention)
+        history, history_note = await self._history(
+            mention, block=HISTORY_BLOCK_TURNS if config.prompt_layout == "shared_prefix" else 1)
         outputs: list[ProposerFinished] = []  # kept so an interrupted or crashed run still shows its layers
         answer = ""
         report = AnswerReport(mention.channel)  # the answer's log line and metrics, at its end
@@ -322,8 +324,9 @@ class ConversationService:
                 self._live.pop(state.run_id, None)
         return state.run_id
 
-    async def _history(self, mention: Mention) -> tuple[list[Turn], str | None]:
-        """The thread's earlier turns within the budget, and a note when older ones were left out."""
+    async def _history(self, mention: Mention, block: int = 1) -> tuple[list[Turn], str | None]:
+        """The thread's earlier turns within the budget, and a note when older ones were left out (in
+        whole `block`s of turns, so the history's start moves seldom: see moa.prompts.keep_whole_blocks)."""
         budget = self.settings.history_token_budget
 
         async def load() -> tuple[list[Turn], int]:
@@ -335,6 +338,7 @@ class ConversationService:
         (turns, total), failure = await read("loading the thread's history", load, empty)
         if failure is not None:
             return [], f"Storage failed ({failure}): this answer could not see the thread's earlier messages."
+        turns = keep_whole_blocks(turns, total, block)
         if total > len(turns):
             return turns, (f"Only the last {len(turns)} of {total} earlier messages in this thread fit the "
                            f"history budget ({budget:,} tokens).")
