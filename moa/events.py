@@ -73,6 +73,7 @@ class ProposerFinished:
     error: str | None = None  # a user-facing sentence when the call failed
     cost_usd: float | None = None  # None when the model's price is unknown
     left_out: bool = False  # not failed: it lagged far behind the others and the layer went on without it
+    cut: bool = False  # its answer stopped at the config's max_tokens (the model had more to say)
     type: Literal["proposer_finished"] = "proposer_finished"
 
     @property

@@ -56,6 +56,7 @@ class ProposerRecord:
     completion_tokens: int | None
     error: str | None
     cached_tokens: int | None = None  # of prompt_tokens, served from the provider's prefix cache
+    cut: bool = False  # the answer stopped at the config's max_tokens
 
 
 @dataclass(frozen=True)

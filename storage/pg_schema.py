@@ -156,6 +156,7 @@ _V4 = (
 # v5 (cached) — cached prompt tokens beside input and output (see schema.py).
 _V5_CACHED = (
     "ALTER TABLE runs ADD COLUMN cached_tokens BIGINT",
+    "ALTER TABLE proposer_outputs ADD COLUMN cut INTEGER NOT NULL DEFAULT 0",
     "ALTER TABLE proposer_outputs ADD COLUMN cached_tokens BIGINT",
     "ALTER TABLE usage_configs ADD COLUMN cached_tokens BIGINT NOT NULL DEFAULT 0",
     "ALTER TABLE usage_models ADD COLUMN cached_tokens BIGINT NOT NULL DEFAULT 0",

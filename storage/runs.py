@@ -25,7 +25,7 @@ _IN_CHANNEL = "r.platform = ? AND r.workspace = ? AND r.channel = ?"
 _ANSWER_IDS_SQL = "SELECT message_id FROM answer_messages WHERE run_id = ? ORDER BY position"
 
 _PROPOSERS_SQL = (
-    "SELECT layer, agent, model, text, latency_s, prompt_tokens, completion_tokens, error, cached_tokens"
+    "SELECT layer, agent, model, text, latency_s, prompt_tokens, completion_tokens, error, cached_tokens, cut"
     " FROM proposer_outputs WHERE run_id = ? ORDER BY layer, seq"
 )
 
@@ -39,6 +39,12 @@ def _owned_by(owner: str | None) -> tuple[str, tuple[str, ...]]:
     if owner is None:
         return "", ()
     return " AND owner = ?", (owner,)
+
+
+def _proposer(p: Row) -> ProposerRecord:
+    layer, agent, model, text, latency_s, prompt_tokens, completion_tokens, error, cached_tokens, cut = p
+    return ProposerRecord(layer, agent, model, text, latency_s, prompt_tokens, completion_tokens, error,
+                          cached_tokens=cached_tokens, cut=bool(cut))
 
 
 def _record(row: Row, answer_ids: list[Row], proposers: list[Row]) -> RunRecord:
@@ -60,7 +66,7 @@ def _record(row: Row, answer_ids: list[Row], proposers: list[Row]) -> RunRecord:
         completion_tokens=row[15],
         cost_usd=row[16],
         cached_tokens=row[17],
-        proposers=tuple(ProposerRecord(*p) for p in proposers),
+        proposers=tuple(_proposer(p) for p in proposers),
     )
 
 
@@ -168,7 +174,8 @@ class RunRepository:
             await tx.execute("DELETE FROM proposer_outputs WHERE run_id = ?", (run_id,))
             await tx.executemany(
                 "INSERT INTO proposer_outputs (run_id, seq, layer, agent, model, text, latency_s,"
-                " prompt_tokens, completion_tokens, error, cached_tokens) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " prompt_tokens, completion_tokens, error, cached_tokens, cut)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         run_id,
@@ -182,6 +189,7 @@ class RunRepository:
                         p.completion_tokens,
                         p.error,
                         p.cached_tokens,
+                        int(p.cut),
                     )
                     for seq, p in enumerate(proposers)
                 ],

@@ -170,9 +170,11 @@ _V4 = (
 )
 
 # v5 (cached) — the prompt tokens a provider served from its prefix cache (Groq: not counted against
-# tokens per minute, half price), beside input and output wherever usage is kept. Only additions.
+# tokens per minute, half price), beside input and output wherever usage is kept; and whether a layer's
+# answer stopped at the config's max_tokens (the layer view marks it). Only additions.
 _V5_CACHED = (
     "ALTER TABLE runs ADD COLUMN cached_tokens INTEGER",
+    "ALTER TABLE proposer_outputs ADD COLUMN cut INTEGER NOT NULL DEFAULT 0",
     "ALTER TABLE proposer_outputs ADD COLUMN cached_tokens INTEGER",
     "ALTER TABLE usage_configs ADD COLUMN cached_tokens INTEGER NOT NULL DEFAULT 0",
     "ALTER TABLE usage_models ADD COLUMN cached_tokens INTEGER NOT NULL DEFAULT 0",

@@ -726,7 +726,8 @@ def _records(outputs: list[ProposerFinished]) -> list[ProposerRecord]:
                        latency_s=out.latency_s,
                        prompt_tokens=out.usage.prompt_tokens if out.usage else None,
                        completion_tokens=out.usage.completion_tokens if out.usage else None,
-                       error=out.error, cached_tokens=out.usage.cached_tokens if out.usage else None)
+                       error=out.error, cached_tokens=out.usage.cached_tokens if out.usage else None,
+                       cut=out.cut)
         for out in outputs
     ]
 

@@ -127,6 +127,8 @@ def _proposer_block(rec: ProposerRecord, style: Style) -> str:
     usage = tokens(rec.prompt_tokens, rec.completion_tokens)
     if usage:
         facts.append(usage)
+    if rec.cut:
+        facts.append("✂️ cut at its max_tokens")
     header = f"{style.bold(rec.agent)} · " + " · ".join(facts)
     if rec.error is not None and rec.error.startswith(LEFT_OUT):  # a straggler, not a failure
         return f"{header}\n⏭️ {rec.error}"

@@ -1,5 +1,5 @@
-"""Cached prompt tokens from end to end: a thread's second answer through the real groq SDK against a fake
-Groq that caches prefixes is stored, priced, logged and shown in `/moa usage` with its cached share."""
+"""Cached prompt tokens and cut answers from end to end, through the real groq SDK against a fake Groq that
+caches prefixes and cuts replies at max_tokens: stored, priced, logged and shown (`/moa usage`, layers)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,11 @@ import pytest_asyncio
 
 from bot.commands.usage import compact
 from bot.conversation.service import CommandContext, ConversationService
+from bot.text.render import PLAIN, render_layers
 from moa.events import Usage
 from moa.pricing import cost_usd
 from tests.bot.conversation.helpers import GENERAL, RecordingSurface, admin, mention, settings_for
-from tests.fakes.groq_server import FakeGroq
+from tests.fakes.groq_server import FakeGroq, default_reply
 
 
 @pytest_asyncio.fixture
@@ -56,3 +57,16 @@ async def test_a_threads_cached_tokens_are_stored_priced_logged_and_shown(
     [cached] = [line.split() for line in reply.text.splitlines() if line.startswith("of them cached")]
     everything = sum(c.cached_tokens for c in fake.calls)  # both answers, today, this week, this month
     assert cached[3:] == [compact(everything)] * 3, cached
+
+
+async def test_a_proposer_cut_at_its_max_tokens_is_marked_in_the_layer_view(
+        service: ConversationService, fake: FakeGroq) -> None:
+    agent_limit = max(a.max_tokens for _, a in service.settings.default_config.agents)
+    fake.reply = lambda call: default_reply(call) + " more" * (agent_limit + 50) if not call.stream \
+        else default_reply(call)  # the proposers run long; the streamed final answer does not
+    run_id = await service.handle_mention(mention("tell me everything"), RecordingSurface())
+    assert run_id is not None
+    run = await service.db.runs.get(run_id, GENERAL)
+    assert run is not None and run.proposers and all(p.cut for p in run.proposers)
+    shown = render_layers(run, PLAIN)
+    assert shown.count("cut at its max_tokens") == len(run.proposers)
