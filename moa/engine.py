@@ -237,7 +237,7 @@ class MoaEngine:
 
         for layer in range(1, config.cycles + 1):
             layer_t0 = loop.time()
-            pacer.expect(state.ticket, step_demand(config, question, history, layer + 1))
+            pacer.expect(state.ticket, step_demand(config, question, history, layer + 1, self.reservations.reserve))
             emit(LayerStarted(layer=layer, total_layers=config.cycles, agents=tuple(n for n, _ in agents),
                               models=tuple(a.model_name for _, a in agents)))
             outputs = await self._layer(layer, config, tuple(answers), question, history, state)

@@ -181,9 +181,11 @@ class ConversationService:
             await surface.show_progress(Progress(layer=0, total_layers=config.cycles, queued_ahead=ahead))
             await self._remember_status(state, surface)
 
+        # Admission counts the whole prompt, the thread's history included, and what calls will reserve.
+        thread, _ = await self._history(mention, block=_history_block(config))
+        demand = answer_demand(config, question, thread, self.engine.reservations.reserve)
         try:
-            async with self._gate.slot(mention.channel, tell_position,
-                                       _needs(answer_demand(config, question))) as state.ticket:
+            async with self._gate.slot(mention.channel, tell_position, _needs(demand)) as state.ticket:
                 if self._closing:
                     await self._settle(state, "interrupted", INTERRUPTED)
                     if not state.taken_over:  # else the process that took it over answers it
@@ -276,8 +278,7 @@ class ConversationService:
         await self._remember_status(state, surface)
         updater = CoalescingUpdater(surface.min_update_interval, last_update=shown_at)
 
-        history, history_note = await self._history(
-            mention, block=HISTORY_BLOCK_TURNS if config.prompt_layout == "shared_prefix" else 1)
+        history, history_note = await self._history(mention, block=_history_block(config))
         outputs: list[ProposerFinished] = []  # kept so an interrupted or crashed run still shows its layers
         answer = ""
         report = AnswerReport(mention.channel)  # the answer's log line and metrics, at its end
@@ -710,6 +711,11 @@ _LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 def _clean_text(text: str) -> str:
     """Text any storage, JSON and platform accepts: lone surrogates (invalid UTF-8) become U+FFFD."""
     return _LONE_SURROGATE.sub("\ufffd", text)
+
+
+def _history_block(config: MoaConfig) -> int:
+    """Turns leave the history in whole blocks with the shared_prefix layout, one by one otherwise."""
+    return HISTORY_BLOCK_TURNS if config.prompt_layout == "shared_prefix" else 1
 
 
 def _clean(mention: Mention) -> Mention:

@@ -87,3 +87,23 @@ def test_a_cut_call_grows_the_reservation_back_at_once() -> None:
     learned.record(FAST, "proposer", shrunk, cut=True, configured=CONFIGURED)
     assert learned.reserve(FAST, "proposer", CONFIGURED) == CONFIGURED
     assert learned.reserve(FAST, "aggregator", 2048) == 2048  # each role learns on its own
+
+
+def test_estimates_count_the_history_the_cached_share_and_what_calls_reserve() -> None:
+    from moa.config import preset
+    from moa.demand import answer_demand
+    from moa.events import Turn
+
+    article = preset("article")
+    history = [Turn("user", "Tell me about the harbour. " * 40, "ana"), Turn("assistant", "It is old. " * 60)]
+    alone, threaded = answer_demand(article, "and the quay?"), answer_demand(article, "and the quay?", history)
+    # every one of the ten calls carries the history
+    assert sum(d.tokens for d in threaded.values()) - sum(d.tokens for d in alone.values()) > 10 * 300
+    shared = answer_demand(article.model_copy(update={"prompt_layout": "shared_prefix"}), "and the quay?", history)
+    assert shared[FAST].cached > 0 and shared[FAST].tokens < threaded[FAST].tokens
+    assert shared[FAST].tokens + shared[FAST].cached == threaded[FAST].tokens  # the same prompts, part cached
+    learned = Reservations(warm_up=1)
+    learned.record(FAST, "proposer", 100, cut=False, configured=CONFIGURED)
+    reserved = answer_demand(article, "and the quay?", history, learned.reserve)
+    assert reserved[FAST].tokens < threaded[FAST].tokens
+    assert reserved[STRONG].tokens == threaded[STRONG].tokens  # the aggregator has not been learned yet
