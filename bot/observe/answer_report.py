@@ -63,7 +63,8 @@ class AnswerReport:
             metrics.record_call(out.model, out.ok, *_tokens(out.usage))
         if self.aggregator:
             rest = Usage(usage.prompt_tokens - _sum(self.proposers).prompt_tokens,
-                         usage.completion_tokens - _sum(self.proposers).completion_tokens)
+                         usage.completion_tokens - _sum(self.proposers).completion_tokens,
+                         max(0, usage.cached_tokens - _sum(self.proposers).cached_tokens))
             failed = isinstance(self.final, RunFailed) and self.final.kind == "aggregator_failed"
             metrics.record_call(self.aggregator, not failed and self.final is not None, *_tokens(rest))
         fields = {"platform": self.channel.platform, "channel": self.channel.channel,
