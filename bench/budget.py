@@ -68,7 +68,7 @@ def _measure(calls: list[FakeCall], done: RunFinished) -> Answer:
 
 async def _thread(config: MoaConfig, *, learn: bool, turns: int, reply_words: int, block: int) -> list[Answer]:
     """`turns` answers in one thread, then one question alone; what each was counted."""
-    async with FakeGroq(prefix_cache=True, cache_block_tokens=block) as fake:
+    async with FakeGroq(prefix_cache=True, cache_block_tokens=block, cut_at_max_tokens=True) as fake:
         fake.limit("*", tpm=10_000_000)  # headers on, so the pacer counts as the fake does; never binding
         fake.reply = lambda call: default_reply(call) + " and" * reply_words
         registry = ProviderRegistry(groq_api_key="gsk_bench", groq_base_url=fake.base_url)

@@ -27,8 +27,9 @@ carries Groq's `x-ratelimit-*` headers (requests per day, tokens per window; res
 Prefix caching as Groq documents it (`fake.prefix_cache = True`): the longest run of leading role-tagged
 messages a call shares with a recent request (`cache_ttl_s`) to the same model is cached, rounded down
 to whole `cache_block_tokens`; it is reported as `usage.prompt_tokens_details.cached_tokens` (streamed:
-in x_groq.usage) and not counted against tokens per minute. Replies are cut at the call's `max_tokens`
-(reasoning counts) with `finish_reason: "length"`.
+in x_groq.usage) and not counted against tokens per minute. With `cut_at_max_tokens` (as Groq does;
+off by default so tests with long made-up replies keep them whole) replies are cut at the call's
+`max_tokens` (reasoning counts) with `finish_reason: "length"`.
 Faults by share, from a seeded random generator: `error_share` of calls answer `error_status` (a 500
 storm), `straggler_share` of calls take `straggler_factor` × their latency.
 
@@ -235,6 +236,7 @@ class FakeGroq:
     prefix_cache: bool = False  # Groq's automatic prefix caching (see the module docstring)
     cache_block_tokens: int = 1  # cached prefixes count in whole blocks of this many tokens
     cache_ttl_s: float = 120.0  # how long a request's prefix stays cached
+    cut_at_max_tokens: bool = False  # cut replies at max_tokens with finish_reason "length", as Groq does
 
     def __post_init__(self) -> None:
         self._failures: dict[str, list[_Failure]] = {}
@@ -501,10 +503,9 @@ class FakeGroq:
         if self.prefix_cache:
             self._cache.setdefault(call.model, []).append((time.monotonic(), _tagged(call.messages)))
 
-    @staticmethod
-    def _cut(call: FakeCall, reasoning: str | None, content: str) -> tuple[str | None, str]:
+    def _cut(self, call: FakeCall, reasoning: str | None, content: str) -> tuple[str | None, str]:
         """Cut the reply at the call's max_tokens (reasoning first, as a model writes it)."""
-        if call.max_tokens is None:
+        if call.max_tokens is None or not self.cut_at_max_tokens:
             return reasoning, content
         room = call.max_tokens - _count_tokens(reasoning or "")
         if room < 0:

@@ -197,6 +197,7 @@ async def test_prefix_cache_counts_whole_blocks(fake_groq: FakeGroq) -> None:
 
 
 async def test_replies_are_cut_at_max_tokens_with_length(fake_groq: FakeGroq) -> None:
+    fake_groq.cut_at_max_tokens = True
     c = AsyncGroq(max_retries=0)
     question = [{"role": "user", "content": "a long question with many words in it"}]
     cut = await c.chat.completions.create(model="qwen/qwen3.8-27b", messages=question, max_tokens=5,

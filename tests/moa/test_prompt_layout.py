@@ -58,6 +58,7 @@ async def test_shared_prefix_sends_the_thread_first_and_each_agent_its_own_promp
 
 async def test_in_a_thread_shared_prefix_is_counted_far_less_than_classic(fake: FakeGroq) -> None:
     fake.prefix_cache = True
+    fake.cut_at_max_tokens = True
     fake.reply = _long_reply
     classic = await _thread(fake, _layout("classic"), 4)
     fake.calls.clear()

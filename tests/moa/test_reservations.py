@@ -25,6 +25,7 @@ def _words(n: int) -> str:
 
 
 async def test_reservations_shrink_after_warm_up_within_the_configs_max_tokens(fake: FakeGroq) -> None:
+    fake.cut_at_max_tokens = True
     fake.reply = lambda call: default_reply(call) + " " + _words(140)  # ~150-token answers
     engine = make_engine(fake)
     for n in range(WARM_UP_CALLS + 1):
@@ -39,6 +40,7 @@ async def test_reservations_shrink_after_warm_up_within_the_configs_max_tokens(f
 
 
 async def test_a_final_answer_longer_than_its_reservation_is_asked_again_in_full(fake: FakeGroq) -> None:
+    fake.cut_at_max_tokens = True
     long_answer = {"now": False}
 
     def reply(call: FakeCall) -> str:
@@ -67,6 +69,7 @@ async def test_a_final_answer_longer_than_its_reservation_is_asked_again_in_full
 
 
 async def test_an_answer_is_said_to_be_cut_only_at_the_configs_own_limit(fake: FakeGroq) -> None:
+    fake.cut_at_max_tokens = True
     fake.reply = lambda call: default_reply(call) + " " + _words(400)
     engine = make_engine(fake, reservations=Reservations())
     events = await collect(engine, "tell me everything", _config(max_tokens=300))

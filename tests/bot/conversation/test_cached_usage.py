@@ -21,7 +21,7 @@ from tests.fakes.groq_server import FakeGroq, default_reply
 
 @pytest_asyncio.fixture
 async def fake() -> AsyncIterator[FakeGroq]:
-    async with FakeGroq(prefix_cache=True) as server:
+    async with FakeGroq(prefix_cache=True, cut_at_max_tokens=True) as server:
         yield server
 
 
