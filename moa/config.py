@@ -12,7 +12,7 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -124,6 +124,10 @@ class MoaConfig(BaseModel):
     early_answer: bool = Field(
         False, description="Start the final answer before the last layer has finished; all its answers "
                            "still reach it.")
+    prompt_layout: Literal["classic", "shared_prefix"] = Field(
+        "classic", description="classic: each agent's instruction first, then the thread; shared_prefix: the "
+        "thread and question first, shared by every call of an answer (providers cache it: fewer tokens counted "
+        "against rate limits, half price on Groq), then each agent's instruction and the earlier answers.")
 
     @field_validator("layer_agent_config")
     @classmethod
@@ -173,6 +177,8 @@ class MoaConfig(BaseModel):
         for switch in ("early_exit", "early_answer"):  # off unless a channel chose otherwise
             if not data.get(switch):
                 data.pop(switch, None)
+        if data.get("prompt_layout") == "classic":  # the default: left out, so existing configs keep their label
+            data.pop("prompt_layout", None)
         return data
 
     def fallback(self) -> str | None:

@@ -1,15 +1,24 @@
 """What one answer asks of each model's rate limits: calls and tokens (prompt + max_tokens, as Groq
-counts), per step and in all, and how long a known budget makes one answer take at the least."""
+counts), per step and in all, and how long a known budget makes one answer take at the least.
+
+Estimates count the whole prompt, the thread's history included. With a `reserve` (the engine's learned
+reservations, moa.reserve) calls count what they will reserve instead of the config's max_tokens; with
+the shared_prefix layout, every call of a model after its first is expected to find the thread and the
+question in the provider's prefix cache, which Groq does not count (`ModelDemand.cached`)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from moa.config import MoaConfig
 from moa.events import Turn
 from moa.pacing import Pacer, estimate_tokens
 from moa.prompts import build_messages
+from moa.reserve import Role
+
+# (model, role, the config's max_tokens) → what a call reserves
+Reserve = Callable[[str, Role, int], int]
 
 # What one earlier answer adds to a later call's prompt (a rough guess, for planning only).
 ANSWER_TOKENS_GUESS = 300
@@ -19,30 +28,45 @@ QUESTION_GUESS = "a question of a few dozen words " * 6
 @dataclass(frozen=True)
 class ModelDemand:
     calls: int
-    tokens: int
+    tokens: int  # counted against tokens per minute: prompts less the expected cached share, + max_tokens
+    cached: int = 0  # prompt tokens expected from the provider's prefix cache (not counted)
 
 
-def step_demand(config: MoaConfig, question: str, history: Sequence[Turn], step: int) -> dict[str, int]:
+def step_demand(config: MoaConfig, question: str, history: Sequence[Turn], step: int,
+                reserve: Reserve | None = None) -> dict[str, int]:
     """Tokens step `step` asks each model for: proposer layers 1…cycles, then the aggregator."""
     base = estimate_tokens(build_messages(config.system_prompt, question, history))
     helper = ANSWER_TOKENS_GUESS * len(config.layer_agent_config) if step > 1 else 0
     if step > config.cycles:
-        return {config.main_model: base + helper + config.max_tokens}
+        reserved = reserve(config.main_model, "aggregator", config.max_tokens) if reserve else config.max_tokens
+        return {config.main_model: base + helper + reserved}
     demand: dict[str, int] = {}
     for agent in config.layer_agent_config.values():
-        demand[agent.model_name] = demand.get(agent.model_name, 0) + base + helper + agent.max_tokens
+        model = agent.model_name
+        reserved = reserve(model, "proposer", agent.max_tokens) if reserve else agent.max_tokens
+        demand[model] = demand.get(model, 0) + base + helper + reserved
     return demand
 
 
-def answer_demand(config: MoaConfig, question: str = QUESTION_GUESS) -> dict[str, ModelDemand]:
-    """Calls and tokens one answer asks of each model."""
+def shared_prefix_tokens(question: str, history: Sequence[Turn]) -> int:
+    """What the shared_prefix layout puts before each agent's own prompt: the thread and the question."""
+    return max(0, estimate_tokens(build_messages("", question, history)) - estimate_tokens([{"content": ""}]))
+
+
+def answer_demand(config: MoaConfig, question: str = QUESTION_GUESS, history: Sequence[Turn] = (),
+                  reserve: Reserve | None = None) -> dict[str, ModelDemand]:
+    """Calls and tokens one answer asks of each model, the history's included."""
     out: dict[str, ModelDemand] = {}
     for step in range(1, config.cycles + 2):
         calls = ([config.main_model] if step > config.cycles
                  else [a.model_name for a in config.layer_agent_config.values()])
-        for model, tokens in step_demand(config, question, (), step).items():
+        for model, tokens in step_demand(config, question, history, step, reserve).items():
             before = out.get(model, ModelDemand(0, 0))
             out[model] = ModelDemand(before.calls + calls.count(model), before.tokens + tokens)
+    if config.prompt_layout == "shared_prefix":
+        shared = shared_prefix_tokens(question, history)
+        out = {model: ModelDemand(d.calls, d.tokens - shared * (d.calls - 1), shared * (d.calls - 1))
+               for model, d in out.items()}
     return out
 
 

@@ -31,7 +31,7 @@ import dataclasses
 import logging
 import time
 from collections.abc import AsyncGenerator, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from moa.agreement import Agreement
@@ -59,6 +59,7 @@ from moa.fitting import CallShape, Fitted, fit
 from moa.pacing import BudgetWait, estimate_tokens
 from moa.pricing import cost_usd, total_cost
 from moa.providers import Completion, ProviderRegistry
+from moa.reserve import Reservations, Role
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +102,7 @@ class _RunState:
     trimmed: list[str] = field(default_factory=list)  # what was cut to fit rate limits, as sentences
     waits: dict[str, dict[int, BudgetWait]] = field(default_factory=dict)  # model -> waiting calls
     drafts: list[asyncio.Task[Opening]] = field(default_factory=list)  # early answer: cancelled at the end
+    layout: str = "classic"  # the config's prompt_layout
 
     def tell_wait(self, wait: BudgetWait) -> None:
         """Report the longest wait of the model's waiting calls (0 once none waits)."""
@@ -152,7 +154,8 @@ class _AgentCall:
 class MoaEngine:
     def __init__(self, providers: ProviderRegistry, *, call_timeout_s: float = 60.0,
                  deadline_s: float = 300.0, quorum: int | None = None, straggler_factor: float = 1.5,
-                 straggler_slack_s: float = 0.25, hedge: bool = True) -> None:
+                 straggler_slack_s: float = 0.25, hedge: bool = True,
+                 reservations: Reservations | None = None) -> None:
         """`quorum`: answers a layer needs before it may leave a straggler out (None: all but one, at
         least one). A call is a straggler once it ran `straggler_factor` × as long as the slowest
         answered sibling and at least `straggler_slack_s` more; `hedge` sends such a laggard a second,
@@ -165,6 +168,8 @@ class MoaEngine:
         self.straggler_factor = straggler_factor
         self.straggler_slack_s = straggler_slack_s
         self.hedge = hedge
+        # What calls reserve of a model's tokens per minute, learned from finished calls (moa.reserve).
+        self.reservations = reservations if reservations is not None else Reservations()
 
     def run(self, question: str, config: MoaConfig, history: Sequence[Turn] = (),
             ticket: int | None = None) -> AsyncGenerator[MoaEvent, None]:
@@ -218,7 +223,8 @@ class MoaEngine:
     async def _pipeline(self, question: str, config: MoaConfig, history: tuple[Turn, ...], ticket: int,
                         emit: Callable[[MoaEvent | _Crash], None]) -> None:
         started_at = time.time()
-        state = _RunState(ticket=ticket, emit=emit, deadline=asyncio.get_running_loop().time() + self.deadline_s)
+        state = _RunState(ticket=ticket, emit=emit, deadline=asyncio.get_running_loop().time() + self.deadline_s,
+                          layout=config.prompt_layout)
 
         pacer = self.providers.pacer
         try:
@@ -243,7 +249,7 @@ class MoaEngine:
 
         for layer in range(1, config.cycles + 1):
             layer_t0 = loop.time()
-            pacer.expect(state.ticket, step_demand(config, question, history, layer + 1))
+            pacer.expect(state.ticket, step_demand(config, question, history, layer + 1, self.reservations.reserve))
             emit(LayerStarted(layer=layer, total_layers=config.cycles, agents=tuple(n for n, _ in agents),
                               models=tuple(a.model_name for _, a in agents)))
             outputs = await self._layer(layer, config, tuple(answers), question, history, state)
@@ -382,7 +388,7 @@ class MoaEngine:
         """The final answer from `model`, streamed; ProviderError when it fails or comes back empty.
         With `prefill` (early answer) the model continues that opening, and only the rest is returned."""
         shape = CallShape(config.system_prompt, config.aggregate_prompt, answers, question, history,
-                          config.max_tokens)
+                          config.max_tokens, layout=config.prompt_layout)
         pieces: list[str] = []
 
         def on_delta(piece: str) -> None:
@@ -391,14 +397,52 @@ class MoaEngine:
             pieces.append(piece)
             state.emit(AggregatorDelta(text=piece))
 
-        result = await self._call(model, shape, "The aggregator", state, temperature=config.temperature,
-                                  on_delta=on_delta, prefill=prefill)
+        if prefill:  # the opening is already shown: a continuation is never restarted, so it reserves in full
+            result = await self._call(model, shape, "The aggregator", state, temperature=config.temperature,
+                                      on_delta=on_delta, prefill=prefill)
+        else:
+            result = await self._reserved_call(
+                model, shape, "aggregator", "The aggregator", state, temperature=config.temperature,
+                on_delta=on_delta, on_restart=lambda: state.emit(AggregatorStarted(model=model, restarted=True)))
         if prefill and result.text:
             result = dataclasses.replace(result, text=gap(prefill, result.text) + result.text)
+        if result.cut:
+            state.trimmed.append(f"The answer stopped at the config's limit of {config.max_tokens:,} tokens "
+                                 "(max_tokens): it may be cut short.")
         if not result.text and not prefill:
             raise ProviderError(f"{model} returned an empty answer; its max_tokens may be too low for its "
                                 "reasoning.", model=model)
         return result
+
+    async def _reserved_call(self, model: str, shape: CallShape, role: Role, who: str, state: _RunState, *,
+                             on_restart: Callable[[], None] | None = None, temperature: float | None,
+                             on_delta: Callable[[str], None] | None = None,
+                             on_sent: Callable[[float], None] | None = None, hedge: bool = False) -> Completion:
+        """A call that reserves what the model is likely to write (moa.reserve) instead of the config's
+        whole max_tokens; if that smaller reservation cut the reply, it is sent again at the config's
+        max_tokens (`on_restart` first), so no answer is cut by a reservation, only by the config."""
+        configured = shape.max_tokens
+        reserved = self.reservations.reserve(model, role, configured)
+        result = await self._call(model, replace(shape, max_tokens=reserved), who, state, temperature=temperature,
+                                  on_delta=on_delta, on_sent=on_sent, hedge=hedge)
+        self._learn(model, role, result, configured)
+        if result.cut and (result.max_tokens or 0) < configured and reserved < configured:
+            log.info("%s (%s) stopped at its reservation of %d tokens; asking again with %d", who, model,
+                     reserved, configured)
+            if on_restart is not None:
+                on_restart()
+            first = result
+            result = await self._call(model, shape, who, state, temperature=temperature, on_delta=on_delta,
+                                      on_sent=on_sent, hedge=hedge)
+            self._learn(model, role, result, configured)
+            if first.usage is not None:  # the first call was counted and billed too
+                result = replace(result, usage=first.usage + (result.usage or Usage()))
+        return result
+
+    def _learn(self, model: str, role: Role, result: Completion, configured: int) -> None:
+        if result.usage is not None:
+            self.reservations.record(model, role, result.usage.completion_tokens, cut=result.cut,
+                                     configured=configured)
 
     async def _call(self, model: str, shape: CallShape, who: str, state: _RunState, *,
                     temperature: float | None, on_delta: Callable[[str], None] | None = None,
@@ -526,10 +570,11 @@ class MoaEngine:
         if model in state.dead_models:  # found unavailable in an earlier layer: don't call again
             return ProposerFinished(layer=layer, agent=name, model=model, text="", latency_s=0.0,
                                     error=state.dead_models[model])
-        shape = CallShape(agent.system_prompt, aggregate_prompt, answers, question, history, agent.max_tokens)
+        shape = CallShape(agent.system_prompt, aggregate_prompt, answers, question, history, agent.max_tokens,
+                          layout=state.layout)
         try:
-            result = await self._call(model, shape, f"Agent {name}", state, temperature=agent.temperature,
-                                      on_sent=on_sent, hedge=hedge)
+            result = await self._reserved_call(model, shape, "proposer", f"Agent {name}", state,
+                                               temperature=agent.temperature, on_sent=on_sent, hedge=hedge)
         except ModelUnavailable as err:
             state.dead_models[model] = str(err)
             return ProposerFinished(layer=layer, agent=name, model=model, text="",
@@ -544,7 +589,7 @@ class MoaEngine:
         if result.text:
             return ProposerFinished(layer=layer, agent=name, model=model, text=result.text,
                                     latency_s=result.latency_s, usage=result.usage,
-                                    cost_usd=cost_usd(model, result.usage))
+                                    cost_usd=cost_usd(model, result.usage), cut=result.cut)
         return ProposerFinished(
             layer=layer, agent=name, model=model, text="", latency_s=result.latency_s,
             usage=result.usage, cost_usd=cost_usd(model, result.usage),

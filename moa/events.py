@@ -21,14 +21,26 @@ class Usage:
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_tokens: int = 0  # the part of prompt_tokens the provider served from its prefix cache
 
     @property
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
 
+    @property
+    def uncached_tokens(self) -> int:
+        """Prompt tokens read afresh (what Groq bills at the full input price)."""
+        return max(0, self.prompt_tokens - self.cached_tokens)
+
+    @property
+    def counted_tokens(self) -> int:
+        """What Groq counts against tokens per minute: cached prompt tokens are not counted."""
+        return self.uncached_tokens + self.completion_tokens
+
     def __add__(self, other: Usage) -> Usage:
         return Usage(self.prompt_tokens + other.prompt_tokens,
-                     self.completion_tokens + other.completion_tokens)
+                     self.completion_tokens + other.completion_tokens,
+                     self.cached_tokens + other.cached_tokens)
 
 
 @dataclass(frozen=True)
@@ -63,6 +75,7 @@ class ProposerFinished:
     error: str | None = None  # a user-facing sentence when the call failed
     cost_usd: float | None = None  # None when the model's price is unknown
     left_out: bool = False  # not failed: it lagged far behind the others and the layer went on without it
+    cut: bool = False  # its answer stopped at the config's max_tokens (the model had more to say)
     type: Literal["proposer_finished"] = "proposer_finished"
 
     @property

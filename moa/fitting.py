@@ -18,7 +18,7 @@ from typing import Any
 
 from moa.events import Turn
 from moa.pacing import estimate_tokens
-from moa.prompts import build_messages, helper_block, render_system
+from moa.prompts import build_messages, build_shared_prefix_messages, helper_block, render_system
 
 MIN_ANSWER_TOKENS = 256  # max_tokens is not lowered below this (or the configured value, if smaller)
 HEADROOM = 0.95  # the estimate is cautious, but leave a little room anyway
@@ -34,10 +34,12 @@ class CallShape:
     question: str
     history: tuple[Turn, ...]
     max_tokens: int
+    layout: str = "classic"  # the config's prompt_layout
 
     def messages(self) -> list[dict[str, Any]]:
         helper = helper_block(self.aggregate_prompt, self.answers) if self.answers else ""
-        return build_messages(render_system(self.system_prompt, helper), self.question, self.history)
+        build = build_shared_prefix_messages if self.layout == "shared_prefix" else build_messages
+        return build(render_system(self.system_prompt, helper), self.question, self.history)
 
     def cost(self) -> int:
         return estimate_tokens(self.messages()) + self.max_tokens

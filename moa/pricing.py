@@ -1,7 +1,8 @@
 """One dated price table, USD per million tokens; a Groq model not in it has an unknown price (None), never 0.
 
 Prices change: check https://groq.com/pricing and update the table and `PRICES_AS_OF` together, or point
-MOA_PRICES at a JSON file of your own (`{"model id": {"input": 0.15, "output": 0.60}}`), which overrides
+MOA_PRICES at a JSON file of your own (`{"model id": {"input": 0.15, "output": 0.60, "cached_input": 0.075}}`;
+"cached_input" is optional and defaults to the full input price), which overrides
 the table model by model. Models of OpenAI-compatible providers (`name:model`, e.g. a local Ollama) cost
 nothing unless MOA_PRICES declares a price for them (a hosted provider such as Together should be declared).
 """
@@ -26,18 +27,26 @@ _PROVIDER_PREFIX = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}:")  # `ollama:llama3.1
 class Price:
     input_per_m: float  # USD per million prompt tokens
     output_per_m: float  # USD per million completion tokens
+    cached_input_per_m: float | None = None  # USD per million cached prompt tokens; None: the input price
+
+    @property
+    def cached_per_m(self) -> float:
+        return self.input_per_m if self.cached_input_per_m is None else self.cached_input_per_m
 
     def cost(self, usage: Usage) -> float:
-        return (usage.prompt_tokens * self.input_per_m + usage.completion_tokens * self.output_per_m) / 1e6
+        return (usage.uncached_tokens * self.input_per_m + usage.cached_tokens * self.cached_per_m
+                + usage.completion_tokens * self.output_per_m) / 1e6
 
 
 # Groq on-demand prices for the models live in autumn 2026, from PRICES_SOURCE (last checked PRICES_AS_OF).
 # Retired models (the Llama 3.x and Llama 4 previews, qwen/qwen3-32b, Kimi K2) are gone: they cannot be called.
+# Cached input: Groq's prompt-caching docs (console.groq.com/docs/prompt-caching) give 50% off cached
+# prompt tokens, so the third figure is half the input price.
 PRICES: dict[str, Price] = {
-    "openai/gpt-oss-120b": Price(0.15, 0.60),
-    "openai/gpt-oss-20b": Price(0.075, 0.30),
-    "openai/gpt-oss-safeguard-20b": Price(0.075, 0.30),
-    "qwen/qwen3.8-27b": Price(0.80, 4.00),  # preview; priced on groq.com/pricing since 2026-08
+    "openai/gpt-oss-120b": Price(0.15, 0.60, 0.075),
+    "openai/gpt-oss-20b": Price(0.075, 0.30, 0.0375),
+    "openai/gpt-oss-safeguard-20b": Price(0.075, 0.30, 0.0375),
+    "qwen/qwen3.8-27b": Price(0.80, 4.00, 0.40),  # preview; priced on groq.com/pricing since 2026-08
 }
 
 FREE = Price(0.0, 0.0)
@@ -111,11 +120,14 @@ def load_price_file(path: str) -> None:
     prices: dict[str, Price] = {}
     for model, entry in data.items():
         try:
-            prices[model] = Price(float(entry["input"]), float(entry["output"]))
-        except (TypeError, KeyError, ValueError):
+            cached = entry.get("cached_input")
+            prices[model] = Price(float(entry["input"]), float(entry["output"]),
+                                  None if cached is None else float(cached))
+        except (TypeError, KeyError, ValueError, AttributeError):
             raise ConfigError(f"MOA_PRICES: the price of {model!r} must look like "
-                              "{\"input\": 0.15, \"output\": 0.60} (USD per million tokens).") from None
-        if prices[model].input_per_m < 0 or prices[model].output_per_m < 0:
+                              "{\"input\": 0.15, \"output\": 0.60} (USD per million tokens; optionally "
+                              "\"cached_input\": 0.075).") from None
+        if prices[model].input_per_m < 0 or prices[model].output_per_m < 0 or prices[model].cached_per_m < 0:
             raise ConfigError(f"MOA_PRICES: the price of {model!r} cannot be negative.")
     _overrides.update(prices)
 

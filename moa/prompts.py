@@ -4,19 +4,30 @@ Layer 1 agents see their system prompt with `{helper_response}` replaced by noth
 layers and the aggregator see, in its place, the configured aggregate-and-synthesize instruction followed
 by the previous layer's successful answers, numbered "1. …", "2. …". Earlier conversation turns go
 between the system prompt and the question, as user / assistant messages.
+
+With the `shared_prefix` layout the same messages come in another order: the earlier turns and the
+question first — the same for every call of an answer, and a prefix of the next turn's — then the
+agent's system prompt (with the earlier answers). Providers that cache prompt prefixes (Groq, vLLM,
+llama.cpp) then read the thread once per model instead of once per call.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from moa.config import HELPER_SLOT
 from moa.events import Turn
 
+T = TypeVar("T")
+
 THINK_OPEN = "<think>"
 THINK_CLOSE = "</think>"
+
+# With the shared_prefix layout, older turns leave the history this many at a time, so the history's
+# start, and with it the cached prefix, stays the same for several turns instead of moving every turn.
+HISTORY_BLOCK_TURNS = 8
 
 _THINK_BLOCK = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
 
@@ -44,6 +55,23 @@ def build_messages(system: str, question: str, history: Sequence[Turn] = ()) -> 
         messages.append({"role": turn.role, "content": text})
     messages.append({"role": "user", "content": question})
     return messages
+
+
+def build_shared_prefix_messages(system: str, question: str,
+                                 history: Sequence[Turn] = ()) -> list[dict[str, Any]]:
+    """The earlier turns, then the question, then the agent's system prompt: what every call of an answer
+    shares comes first, so a provider's prefix cache can serve it."""
+    messages = build_messages(system, question, history)
+    return [*messages[1:], messages[0]]
+
+
+def keep_whole_blocks(turns: Sequence[T], total: int, block: int = HISTORY_BLOCK_TURNS) -> list[T]:
+    """`turns`, the newest of a thread's `total`, with the oldest left out so the number left out is a
+    whole number of `block`s (nothing changes when nothing was left out)."""
+    skipped = total - len(turns)
+    if skipped <= 0 or block <= 1:
+        return list(turns)
+    return list(turns[-skipped % block:])
 
 
 def strip_reasoning(text: str) -> str:

@@ -46,7 +46,7 @@ from moa.retry import (
     RetryPolicy,
     ShrinkMaxTokens,
 )
-from moa.wire import error_message, field, message_content, parse_usage, retry_after_s
+from moa.wire import error_message, field, finish_reason, message_content, parse_usage, retry_after_s
 
 __all__ = ["GROQ", "GROQ_KEYS_URL", "MISSING_GROQ_KEY", "Completion", "Provider", "ProviderRegistry",
            "RetryPolicy", "key_variable", "parse_providers"]
@@ -72,6 +72,13 @@ class Completion:
     latency_s: float  # from the first attempt to the answer's end, retries included
     first_token_s: float | None = None  # streamed calls: from start to the first visible delta
     attempts: int = 1
+    finish_reason: str | None = None  # "length": the reply stopped at the call's max_tokens
+    max_tokens: int | None = None  # what the answering attempt asked for
+
+    @property
+    def cut(self) -> bool:
+        """True when the reply stopped at its max_tokens rather than where the model ended it."""
+        return self.finish_reason == "length"
 
 
 def parse_providers(spec: str) -> dict[str, str]:
@@ -249,10 +256,12 @@ class ProviderRegistry:
             budget_s = min(timeout_s, remaining)
             try:
                 try:
-                    text, usage = await self._attempt(provider, body, budget_s, delta if on_delta else None,
-                                                      deadline, headers_seen)
+                    text, usage, finish = await self._attempt(provider, body, budget_s,
+                                                              delta if on_delta else None, deadline, headers_seen)
                 finally:
                     budget.attempt_over()
+                if spent is not None and usage is not None:
+                    budget.credit_cached(spent, usage.cached_tokens)
             except (groq.APIError, httpx.HTTPError, TimeoutError) as err:
                 now = loop.time()
                 rate_limited = isinstance(err, groq.APIStatusError) and err.status_code == 429
@@ -266,7 +275,7 @@ class ProviderRegistry:
             else:
                 return Completion(model=model, text=text, usage=usage, latency_s=loop.time() - started,
                                   first_token_s=(first_token[0] - started) if first_token else None,
-                                  attempts=attempts)
+                                  attempts=attempts, finish_reason=finish, max_tokens=body.get("max_tokens"))
             match decision:
                 case Retry():
                     sleep_t0 = loop.time()
@@ -315,7 +324,7 @@ class ProviderRegistry:
 
     async def _attempt(self, provider: Provider, body: dict[str, Any], timeout_s: float,
                        on_delta: Callable[[str], None] | None, deadline: float,
-                       on_headers: Callable[[httpx.Headers, float], None]) -> tuple[str, Usage | None]:
+                       on_headers: Callable[[httpx.Headers, float], None]) -> tuple[str, Usage | None, str | None]:
         loop = asyncio.get_running_loop()
         sent_at = loop.time()
         client = provider.client
@@ -339,11 +348,13 @@ class ProviderRegistry:
             on_headers(raw.headers, sent_at)
             response: Any = await raw.parse()
             if not stream:
-                return strip_reasoning(message_content(response)), parse_usage(field(response, "usage"))
+                return (strip_reasoning(message_content(response)), parse_usage(field(response, "usage")),
+                        finish_reason(response))
             assert on_delta is not None
             stripper = ThinkStripper()
             parts: list[str] = []
             usage: Usage | None = None
+            finish: str | None = None
             try:
                 async for chunk in response:
                     budget.reschedule(min(loop.time() + timeout_s, deadline))
@@ -354,6 +365,7 @@ class ProviderRegistry:
                     raw_usage = field(chunk.get("x_groq"), "usage") or chunk.get("usage")
                     if raw_usage:
                         usage = parse_usage(raw_usage)
+                    finish = finish_reason(chunk) or finish
                     for choice in chunk.get("choices") or ():
                         piece = field(field(choice, "delta"), "content")
                         if piece and field(choice, "index") in (0, None):
@@ -367,7 +379,7 @@ class ProviderRegistry:
             if tail:
                 parts.append(tail)
                 on_delta(tail)
-            return "".join(parts).strip(), usage
+            return "".join(parts).strip(), usage, finish
 
     # ---- models -----------------------------------------------------------------------------------
     async def live_models(self, *, refresh: bool = False) -> list[str]:

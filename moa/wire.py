@@ -37,8 +37,26 @@ def parse_usage(raw: Any) -> Usage | None:
     """A `usage` object as Usage; None when absent."""
     if not isinstance(raw, dict):
         return None
-    return Usage(prompt_tokens=int(raw.get("prompt_tokens") or 0),
-                 completion_tokens=int(raw.get("completion_tokens") or 0))
+    prompt = _count(raw.get("prompt_tokens"))
+    # Groq and OpenAI-compatible servers report the cached share as prompt_tokens_details.cached_tokens.
+    cached = _count(field(raw.get("prompt_tokens_details"), "cached_tokens"))
+    return Usage(prompt_tokens=prompt, completion_tokens=_count(raw.get("completion_tokens")),
+                 cached_tokens=min(cached, prompt))
+
+
+def _count(raw: Any) -> int:
+    """A token count from a body, 0 when absent or not a non-negative whole number."""
+    try:
+        return max(0, int(raw or 0))
+    except (TypeError, ValueError):
+        return 0
+
+
+def finish_reason(response: Any) -> str | None:
+    """The first choice's `finish_reason` ("stop", "length", …) of a completion or chunk; None when absent."""
+    choices = field(response, "choices") or []
+    reason = field(choices[0], "finish_reason") if choices else None
+    return reason if isinstance(reason, str) else None
 
 
 def _error_object(err: groq.APIStatusError) -> Mapping[str, Any]:

@@ -55,6 +55,8 @@ class ProposerRecord:
     prompt_tokens: int | None
     completion_tokens: int | None
     error: str | None
+    cached_tokens: int | None = None  # of prompt_tokens, served from the provider's prefix cache
+    cut: bool = False  # the answer stopped at the config's max_tokens
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,7 @@ class RunRecord:
     completion_tokens: int | None
     cost_usd: float | None
     proposers: tuple[ProposerRecord, ...]  # ordered by layer, then config order
+    cached_tokens: int | None = None  # of prompt_tokens, served from the providers' prefix caches
 
     def layers(self) -> dict[int, list[ProposerRecord]]:
         grouped: dict[int, list[ProposerRecord]] = {}

@@ -171,7 +171,16 @@ _V5_EXPERIMENTS = (
     "CREATE INDEX experiment_runs_by_experiment ON experiment_runs (experiment_id)",
 )
 
-PG_MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5_EXPERIMENTS)
+# v6 (cached) — cached prompt tokens beside input and output (see schema.py).
+_V6_CACHED = (
+    "ALTER TABLE runs ADD COLUMN cached_tokens BIGINT",
+    "ALTER TABLE proposer_outputs ADD COLUMN cut INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE proposer_outputs ADD COLUMN cached_tokens BIGINT",
+    "ALTER TABLE usage_configs ADD COLUMN cached_tokens BIGINT NOT NULL DEFAULT 0",
+    "ALTER TABLE usage_models ADD COLUMN cached_tokens BIGINT NOT NULL DEFAULT 0",
+)
+
+PG_MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5_EXPERIMENTS, _V6_CACHED)
 
 
 async def migrate(conn: asyncpg.Connection) -> int:

@@ -17,7 +17,7 @@ class UnknownRun(LookupError):
 _RUN_COLUMNS = """
     r.id, r.platform, r.workspace, r.channel, r.thread, r.trigger_message_id, r.config_json,
     r.status, r.question, r.answer, r.error, r.started_at, r.finished_at, r.total_s,
-    r.prompt_tokens, r.completion_tokens, r.cost_usd
+    r.prompt_tokens, r.completion_tokens, r.cost_usd, r.cached_tokens
 """
 
 _IN_CHANNEL = "r.platform = ? AND r.workspace = ? AND r.channel = ?"
@@ -25,7 +25,7 @@ _IN_CHANNEL = "r.platform = ? AND r.workspace = ? AND r.channel = ?"
 _ANSWER_IDS_SQL = "SELECT message_id FROM answer_messages WHERE run_id = ? ORDER BY position"
 
 _PROPOSERS_SQL = (
-    "SELECT layer, agent, model, text, latency_s, prompt_tokens, completion_tokens, error"
+    "SELECT layer, agent, model, text, latency_s, prompt_tokens, completion_tokens, error, cached_tokens, cut"
     " FROM proposer_outputs WHERE run_id = ? ORDER BY layer, seq"
 )
 
@@ -39,6 +39,12 @@ def _owned_by(owner: str | None) -> tuple[str, tuple[str, ...]]:
     if owner is None:
         return "", ()
     return " AND owner = ?", (owner,)
+
+
+def _proposer(p: Row) -> ProposerRecord:
+    layer, agent, model, text, latency_s, prompt_tokens, completion_tokens, error, cached_tokens, cut = p
+    return ProposerRecord(layer, agent, model, text, latency_s, prompt_tokens, completion_tokens, error,
+                          cached_tokens=cached_tokens, cut=bool(cut))
 
 
 def _record(row: Row, answer_ids: list[Row], proposers: list[Row]) -> RunRecord:
@@ -59,7 +65,8 @@ def _record(row: Row, answer_ids: list[Row], proposers: list[Row]) -> RunRecord:
         prompt_tokens=row[14],
         completion_tokens=row[15],
         cost_usd=row[16],
-        proposers=tuple(ProposerRecord(*p) for p in proposers),
+        cached_tokens=row[17],
+        proposers=tuple(_proposer(p) for p in proposers),
     )
 
 
@@ -133,6 +140,7 @@ class RunRepository:
         completion_tokens: int | None,
         cost_usd: float | None,
         owner: str | None = None,
+        cached_tokens: int | None = None,
     ) -> bool:
         """Store the outcome and all proposer outputs in one transaction (all or nothing).
 
@@ -143,7 +151,7 @@ class RunRepository:
         async with self._db.transaction() as tx:
             updated = await tx.execute(
                 "UPDATE runs SET status = ?, answer = ?, error = ?, finished_at = ?, total_s = ?,"
-                " prompt_tokens = ?, completion_tokens = ?, cost_usd = ? WHERE id = ?" + mine,
+                " prompt_tokens = ?, completion_tokens = ?, cost_usd = ?, cached_tokens = ? WHERE id = ?" + mine,
                 (
                     status,
                     answer,
@@ -153,6 +161,7 @@ class RunRepository:
                     prompt_tokens,
                     completion_tokens,
                     cost_usd,
+                    cached_tokens,
                     run_id,
                     *params,
                 ),
@@ -165,7 +174,8 @@ class RunRepository:
             await tx.execute("DELETE FROM proposer_outputs WHERE run_id = ?", (run_id,))
             await tx.executemany(
                 "INSERT INTO proposer_outputs (run_id, seq, layer, agent, model, text, latency_s,"
-                " prompt_tokens, completion_tokens, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " prompt_tokens, completion_tokens, error, cached_tokens, cut)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         run_id,
@@ -178,6 +188,8 @@ class RunRepository:
                         p.prompt_tokens,
                         p.completion_tokens,
                         p.error,
+                        p.cached_tokens,
+                        int(p.cut),
                     )
                     for seq, p in enumerate(proposers)
                 ],

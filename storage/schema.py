@@ -188,7 +188,18 @@ _V5_EXPERIMENTS = (
     "CREATE INDEX experiment_runs_by_experiment ON experiment_runs (experiment_id)",
 )
 
-MIGRATIONS: tuple[tuple[str | LoosenCheck, ...], ...] = (_V1, _V2, _V3, _V4, _V5_EXPERIMENTS)
+# v6 (cached) — the prompt tokens a provider served from its prefix cache (Groq: not counted against
+# tokens per minute, half price), beside input and output wherever usage is kept; and whether a layer's
+# answer stopped at the config's max_tokens (the layer view marks it). Only additions.
+_V6_CACHED = (
+    "ALTER TABLE runs ADD COLUMN cached_tokens INTEGER",
+    "ALTER TABLE proposer_outputs ADD COLUMN cut INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE proposer_outputs ADD COLUMN cached_tokens INTEGER",
+    "ALTER TABLE usage_configs ADD COLUMN cached_tokens INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE usage_models ADD COLUMN cached_tokens INTEGER NOT NULL DEFAULT 0",
+)
+
+MIGRATIONS: tuple[tuple[str | LoosenCheck, ...], ...] = (_V1, _V2, _V3, _V4, _V5_EXPERIMENTS, _V6_CACHED)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

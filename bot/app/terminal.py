@@ -230,10 +230,12 @@ def done_footer(total_s: float, usage: Usage, proposers: list[tuple[str, Usage |
     rest = usage
     for _, used in proposers:
         if used is not None:
-            rest = Usage(rest.prompt_tokens - used.prompt_tokens, rest.completion_tokens - used.completion_tokens)
+            rest = Usage(rest.prompt_tokens - used.prompt_tokens, rest.completion_tokens - used.completion_tokens,
+                         max(0, rest.cached_tokens - used.cached_tokens))
     cost = describe_cost([*proposers, (aggregator, rest)])
+    cached = f" of them {usage.cached_tokens:,} cached," if usage.cached_tokens else ""
     return (f"Done in {total_s:.1f} s · {usage.total_tokens:,} tokens "
-            f"({usage.prompt_tokens:,} in, {usage.completion_tokens:,} out) · cost {cost}")
+            f"({usage.prompt_tokens:,} in,{cached} {usage.completion_tokens:,} out) · cost {cost}")
 
 
 def _proposer_line(p: ProposerFinished) -> Text:

@@ -34,14 +34,15 @@ def _spans(days: int) -> list[tuple[str, int]]:
 
 def _config_json(usage: ConfigUsage) -> dict[str, Any]:
     return {"answers": usage.answers, "failures": usage.failures, "model_calls": usage.calls,
-            "tokens_in": usage.prompt_tokens, "tokens_out": usage.completion_tokens,
-            "cost_usd": round(usage.cost_usd, 6), "answers_without_price": usage.unpriced,
+            "tokens_in": usage.prompt_tokens, "tokens_cached_in": usage.cached_tokens,
+            "tokens_out": usage.completion_tokens, "cost_usd": round(usage.cost_usd, 6),
+            "answers_without_price": usage.unpriced,
             "median_s": _round(usage.median_s), "p95_s": _round(usage.p95_s), "up": usage.up, "down": usage.down}
 
 
 def _model_json(m: ModelUsage) -> dict[str, Any]:
     return {"model": m.model, "calls": m.calls, "failures": m.failures, "tokens_in": m.prompt_tokens,
-            "tokens_out": m.completion_tokens}
+            "tokens_cached_in": m.cached_tokens, "tokens_out": m.completion_tokens}
 
 
 def _round(value: float | None) -> float | None:
@@ -68,19 +69,20 @@ def _table(title: str, first: str) -> Table:
 
 
 def _usage_columns(table: Table) -> None:
-    for name in ("answers", "calls", "in", "out", "cost", "median", "p95", "failed", "👍/👎"):
+    for name in ("answers", "calls", "in", "cached", "out", "cost", "median", "p95", "failed", "👍/👎"):
         table.add_column(name, justify="right", no_wrap=True)
 
 
 def _usage_cells(u: ConfigUsage) -> list[str]:
-    return [str(u.answers), compact(u.calls), compact(u.prompt_tokens), compact(u.completion_tokens), money(u),
+    return [str(u.answers), compact(u.calls), compact(u.prompt_tokens), compact(u.cached_tokens),
+            compact(u.completion_tokens), money(u),
             duration(u.median_s), duration(u.p95_s), str(u.failures), votes(u)]
 
 
 def print_report(console: Console, periods: dict[str, Period], widest: Period, first_day: int, last_day: int) -> None:
     """Totals per period, then the widest period by channel, by config and by model."""
     span = f"{_date(first_day)} – {_date(last_day)} (UTC)"
-    totals = _table(f"moa-bot usage, {span}; tokens in and out", "period")
+    totals = _table(f"moa-bot usage, {span}; tokens in (of them cached) and out", "period")
     _usage_columns(totals)
     for name, period in periods.items():
         totals.add_row(name, *_usage_cells(period.total))
@@ -97,10 +99,11 @@ def print_report(console: Console, periods: dict[str, Period], widest: Period, f
     for label, u in sorted(widest.configs.items(), key=lambda kv: -kv[1].answers):
         configs.add_row(label or "(before labels)", *_usage_cells(u))
     models = _table("By model (the aggregator included)", "model")
-    for name in ("calls", "failed", "tokens in", "tokens out"):
+    for name in ("calls", "failed", "tokens in", "cached in", "tokens out"):
         models.add_column(name, justify="right", no_wrap=True)
     for m in sorted(widest.models.values(), key=lambda m: -m.calls):
-        models.add_row(m.model, str(m.calls), str(m.failures), compact(m.prompt_tokens), compact(m.completion_tokens))
+        models.add_row(m.model, str(m.calls), str(m.failures), compact(m.prompt_tokens), compact(m.cached_tokens),
+                       compact(m.completion_tokens))
     for table in (channels, configs, models):
         console.print(table)
 

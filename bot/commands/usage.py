@@ -72,6 +72,7 @@ def period_rows(periods: list[Period]) -> list[list[str]]:
         ["answers", *(str(t.answers) for t in totals)],
         ["model calls", *(compact(t.calls) for t in totals)],
         ["tokens in", *(compact(t.prompt_tokens) for t in totals)],
+        ["of them cached", *(compact(t.cached_tokens) for t in totals)],
         ["tokens out", *(compact(t.completion_tokens) for t in totals)],
         ["cost", *(money(t) for t in totals)],
         ["median time", *(duration(t.median_s) for t in totals)],
@@ -91,8 +92,8 @@ def config_rows(period: Period, limit: int = MAX_ROWS) -> tuple[list[list[str]],
 
 def model_rows(period: Period, limit: int = MAX_ROWS) -> tuple[list[list[str]], int]:
     ranked: list[ModelUsage] = sorted(period.models.values(), key=lambda m: (-m.calls, m.model))
-    rows = [[_short(m.model), str(m.calls), str(m.failures), compact(m.prompt_tokens), compact(m.completion_tokens)]
-            for m in ranked[:limit]]
+    rows = [[_short(m.model), str(m.calls), str(m.failures), compact(m.prompt_tokens), compact(m.cached_tokens),
+             compact(m.completion_tokens)] for m in ranked[:limit]]
     return rows, max(0, len(ranked) - limit)
 
 
@@ -122,7 +123,7 @@ def render_usage(periods: list[Period], where: str, style: Style) -> str:
         "```",
         f"{style.bold('By model')}, 30 days (the aggregator included):",
         "```",
-        table(["model", "calls", "failed", "in", "out"], models) + _more(more_models, "models"),
+        table(["model", "calls", "failed", "in", "cached", "out"], models) + _more(more_models, "models"),
         "```",
     ])
 

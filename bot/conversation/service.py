@@ -49,6 +49,7 @@ from moa.events import (
 )
 from moa.labels import config_label
 from moa.pacing import Need
+from moa.prompts import HISTORY_BLOCK_TURNS, keep_whole_blocks
 from moa.providers import ProviderRegistry
 from storage.db import Database
 from storage.errors import StorageError, describe, is_storage_failure
@@ -174,9 +175,11 @@ class ConversationService:
             await surface.show_progress(Progress(layer=0, total_layers=config.cycles, queued_ahead=ahead))
             await self._remember_status(state, surface)
 
+        # Admission counts the whole prompt, the thread's history included, and what calls will reserve.
+        thread, _ = await self._history(mention, block=_history_block(config))
+        demand = answer_demand(config, question, thread, self.engine.reservations.reserve)
         try:
-            async with self._gate.slot(mention.channel, tell_position,
-                                       _needs(answer_demand(config, question))) as state.ticket:
+            async with self._gate.slot(mention.channel, tell_position, _needs(demand)) as state.ticket:
                 if self._closing:
                     await self._settle(state, "interrupted", INTERRUPTED)
                     if not state.taken_over:  # else the process that took it over answers it
@@ -260,7 +263,7 @@ class ConversationService:
             self._live[state.run_id] = state
         progress = ProgressTracker(config, self._redact)
         # The history loads while the status goes out: the first model call waits for neither in turn.
-        loading = asyncio.create_task(self._history(mention), name="moa-history")
+        loading = asyncio.create_task(self._history(mention, block=_history_block(config)), name="moa-history")
         try:
             try:
                 await surface.show_progress(progress.snapshot())  # at once: something visible within a second
@@ -320,8 +323,9 @@ class ConversationService:
                 self._live.pop(state.run_id, None)
         return state.run_id
 
-    async def _history(self, mention: Mention) -> tuple[list[Turn], str | None]:
-        """The thread's earlier turns within the budget, and a note when older ones were left out."""
+    async def _history(self, mention: Mention, block: int = 1) -> tuple[list[Turn], str | None]:
+        """The thread's earlier turns within the budget, and a note when older ones were left out (in
+        whole `block`s of turns, so the history's start moves seldom: see moa.prompts.keep_whole_blocks)."""
         budget = self.settings.history_token_budget
 
         async def load() -> tuple[list[Turn], int]:
@@ -333,6 +337,7 @@ class ConversationService:
         (turns, total), failure = await read("loading the thread's history", load, empty)
         if failure is not None:
             return [], failure_note(failure, "this answer could not see the thread's earlier messages.")
+        turns = keep_whole_blocks(turns, total, block)
         if total > len(turns):
             return turns, (f"Only the last {len(turns)} of {total} earlier messages in this thread fit the "
                            f"history budget ({budget:,} tokens).")
@@ -396,7 +401,7 @@ class ConversationService:
             completion_tokens=spent.usage.completion_tokens if spent else None,
             # a failed run's calls cost money too: usage and budgets count them
             cost_usd=done.cost_usd if done else layer_cost(_flat(usage.layers)) if usage else None,
-            owner=self.db.owner))
+            owner=self.db.owner, cached_tokens=spent.usage.cached_tokens if spent else None))
         state.saved = stored.ran and stored.value is True
         if stored.ran and not stored.value:
             state.taken_over = True
@@ -708,6 +713,11 @@ def _clean_text(text: str) -> str:
     return _LONE_SURROGATE.sub("\ufffd", text)
 
 
+def _history_block(config: MoaConfig) -> int:
+    """Turns leave the history in whole blocks with the shared_prefix layout, one by one otherwise."""
+    return HISTORY_BLOCK_TURNS if config.prompt_layout == "shared_prefix" else 1
+
+
 def _clean(mention: Mention) -> Mention:
     return replace(mention, text=_clean_text(mention.text), author_name=_clean_text(mention.author_name))
 
@@ -722,7 +732,8 @@ def _records(outputs: list[ProposerFinished]) -> list[ProposerRecord]:
                        latency_s=out.latency_s,
                        prompt_tokens=out.usage.prompt_tokens if out.usage else None,
                        completion_tokens=out.usage.completion_tokens if out.usage else None,
-                       error=out.error)
+                       error=out.error, cached_tokens=out.usage.cached_tokens if out.usage else None,
+                       cut=out.cut)
         for out in outputs
     ]
 

@@ -65,16 +65,19 @@ class AnswerReport:
         if self.aggregator:
             proposed = layer_usage(self.proposers)
             rest = Usage(usage.prompt_tokens - proposed.prompt_tokens,
-                         usage.completion_tokens - proposed.completion_tokens)
+                         usage.completion_tokens - proposed.completion_tokens,
+                         max(0, usage.cached_tokens - proposed.cached_tokens))
             failed = isinstance(self.final, RunFailed) and self.final.kind == "aggregator_failed"
             metrics.record_call(self.aggregator, not failed and self.final is not None, *_tokens(rest))
         fields = {"platform": self.channel.platform, "channel": self.channel.channel,
                   "seconds": round(seconds, 3), "calls": calls, "tokens": usage.total_tokens,
-                  "cost_usd": cost, "outcome": outcome}
+                  "tokens_in": usage.prompt_tokens, "tokens_cached_in": usage.cached_tokens,
+                  "tokens_out": usage.completion_tokens, "cost_usd": cost, "outcome": outcome}
         # `answer` rides along for MOA_LOG_FORMAT=json, which writes it as an object.
-        log.info("answer platform=%s channel=%s seconds=%.1f calls=%d tokens=%d cost=%s outcome=%s",
-                 self.channel.platform, self.channel.channel, seconds, calls, usage.total_tokens,
-                 format_cost(cost), outcome, extra={"answer": fields})
+        log.info("answer platform=%s channel=%s seconds=%.1f calls=%d tokens=%d in=%d cached=%d out=%d cost=%s "
+                 "outcome=%s", self.channel.platform, self.channel.channel, seconds, calls, usage.total_tokens,
+                 usage.prompt_tokens, usage.cached_tokens, usage.completion_tokens, format_cost(cost), outcome,
+                 extra={"answer": fields})
 
     def _cost(self) -> float | None:
         """What the answer cost, as storage records it: a failed run's calls cost money too."""

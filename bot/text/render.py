@@ -129,6 +129,8 @@ def _proposer_block(rec: ProposerRecord, style: Style) -> str:
     usage = tokens(rec.prompt_tokens, rec.completion_tokens)
     if usage:
         facts.append(usage)
+    if rec.cut:
+        facts.append("✂️ cut at its max_tokens")
     header = f"{style.bold(rec.agent)} · " + " · ".join(facts)
     if rec.error is not None and rec.error.startswith(LEFT_OUT):  # a straggler, not a failure
         return f"{header}\n⏭️ {rec.error}"
@@ -246,7 +248,13 @@ def describe_budget(config: MoaConfig, pacer: Pacer | None) -> list[str]:
     demand = answer_demand(config)
     total = sum(d.tokens for d in demand.values())
     per_model = ", ".join(f"{model} {d.tokens:,}" for model, d in demand.items())
-    lines = [f"About {total:,} tokens per answer count against rate limits (prompt + max_tokens): {per_model}"]
+    cached = sum(d.cached for d in demand.values())
+    counted = "prompt − cached + max_tokens" if cached else "prompt + max_tokens"
+    lines = [f"About {total:,} tokens per answer count against rate limits ({counted}): {per_model}"]
+    if cached:
+        share = cached / (total + cached)
+        lines.append(f"About {cached:,} more prompt tokens ({share:.0%} of what is sent) are expected from the "
+                     "providers' prefix cache (prompt_layout shared_prefix), which Groq does not count")
     pace = budget_pace(demand, pacer) if pacer is not None else None
     if pace is not None:
         window = "minute" if pace.window_s >= 59 else f"{pace.window_s:g} s"

@@ -25,6 +25,12 @@ like Groq's minute unless a test shrinks it); one that can never fit gets 413 "R
 tokens per minute (TPM): Limit L, Requested R", one that does not fit now 429 "… (TPM): Limit L, Used
 U, Requested R. Please try again in 5.289s." with `retry-after`. Every response to a limited model
 carries Groq's `x-ratelimit-*` headers (requests per day, tokens per window; resets like `7.66s`).
+Prefix caching as Groq documents it (`fake.prefix_cache = True`): the longest run of leading role-tagged
+messages a call shares with a recent request (`cache_ttl_s`) to the same model is cached, rounded down
+to whole `cache_block_tokens`; it is reported as `usage.prompt_tokens_details.cached_tokens` (streamed:
+in x_groq.usage) and not counted against tokens per minute. With `cut_at_max_tokens` (as Groq does;
+off by default so tests with long made-up replies keep them whole) replies are cut at the call's
+`max_tokens` (reasoning counts) with `finish_reason: "length"`.
 Faults by share, from a seeded random generator: `error_share` of calls answer `error_status` (a 500
 storm), `straggler_share` of calls take `straggler_factor` × their latency.
 
@@ -102,6 +108,8 @@ class FakeCall:
     first_chunk_at: float | None = None  # streaming: when the first content delta was sent
     usage: dict[str, Any] | None = None  # what the reply reported (reasoning counts as completion)
     requested_tokens: int | None = None  # what it counted against a token limit (prompt + max_tokens)
+    cached_tokens: int = 0  # prompt tokens served from the prefix cache (not counted against a limit)
+    finish_reason: str = "stop"  # "length" when the reply was cut at max_tokens
     straggler: bool = False  # made slow on purpose (`straggler_share`)
     first_word_at: float | None = None  # word timing: when its first word was ready (streamed or not)
     extra_delay: float = 0.0  # added on purpose (`delay`)
@@ -289,6 +297,10 @@ def _wrong(expected: str, salt: int) -> str:
     wrong = number + 1 + salt % 3
     return str(int(wrong)) if wrong == int(wrong) else f"{wrong:g}"
 
+def _tagged(messages: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    return [(str(m.get("role", "")), str(m.get("content", ""))) for m in messages]
+
+
 def _count_tokens(text: str) -> int:
     return max(1, len(text.split())) if text else 0
 
@@ -315,6 +327,10 @@ class FakeGroq:
     # `word_s`, streamed word by word; a non-streamed call answers after its last word. Replaces `latency`.
     first_token_s: float | None = None
     word_s: float = 0.0
+    prefix_cache: bool = False  # Groq's automatic prefix caching (see the module docstring)
+    cache_block_tokens: int = 1  # cached prefixes count in whole blocks of this many tokens
+    cache_ttl_s: float = 120.0  # how long a request's prefix stays cached
+    cut_at_max_tokens: bool = False  # cut replies at max_tokens with finish_reason "length", as Groq does
 
     def __post_init__(self) -> None:
         self._failures: dict[str, list[_Failure]] = {}
@@ -327,6 +343,7 @@ class FakeGroq:
         self.base_url = ""
         self.port = 0
         self.models_requests = 0  # GET …/models served
+        self._cache: dict[str, list[tuple[float, list[tuple[str, str]]]]] = {}  # model -> recent prompts
 
     # ---- control -------------------------------------------------------------------------------
     def fail(self, model: str, status: int, times: int = 1, retry_after: float | None = None,
@@ -487,6 +504,7 @@ class FakeGroq:
             await asyncio.sleep(min(self._latency(model), 0.05))
             call.status = self.error_status
             return _error(self.error_status)
+        call.cached_tokens = self._cached_prefix(call)
         limit = self._limit_of(model)
         limit_headers: dict[str, str] = {}
         if limit is not None:
@@ -500,6 +518,7 @@ class FakeGroq:
         if self._delays.get(model):
             call.extra_delay = self._delays[model].pop(0)
 
+        self._remember_prefix(call)
         text = self.reply(call)
         last = call.messages[-1] if call.messages else {}
         if last.get("role") == "assistant":  # a reply to continue (prefill): answer only the rest of it
@@ -507,11 +526,14 @@ class FakeGroq:
             text = text[len(opening):] if text.startswith(opening) else text
         call.reply_text = text
         reasoning, content = self._reasoning(call, text)
+        reasoning, content = self._cut(call, reasoning, content)
         prompt_tokens = sum(_count_tokens(str(m.get("content", ""))) for m in call.messages)
         completion_tokens = _count_tokens(content) + _count_tokens(reasoning or "")
         usage = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
                  "total_tokens": prompt_tokens + completion_tokens, "queue_time": 0.001,
                  "prompt_time": 0.001, "completion_time": 0.01, "total_time": 0.011}
+        if self.prefix_cache:
+            usage["prompt_tokens_details"] = {"cached_tokens": call.cached_tokens}
         call.usage = usage
         request_id = f"req_{uuid.uuid4().hex[:26]}"
         if call.stream:
@@ -529,7 +551,8 @@ class FakeGroq:
         return web.json_response({
             "id": f"chatcmpl-{uuid.uuid4()}", "object": "chat.completion", "created": int(time.time()),
             "model": model, "system_fingerprint": "fp_fake",
-            "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": "stop"}],
+            "choices": [{"index": 0, "message": message, "logprobs": None,
+                         "finish_reason": call.finish_reason}],
             "usage": usage, "x_groq": {"id": request_id},
         }, headers=limit_headers)
 
@@ -537,7 +560,8 @@ class FakeGroq:
         """Count the request against the model's window, or refuse it (413 / 429) as Groq does."""
         now = time.monotonic()
         limit.prune(now)
-        requested = sum(_count_tokens(str(m.get("content", ""))) for m in call.messages) + (call.max_tokens or 0)
+        requested = (sum(_count_tokens(str(m.get("content", ""))) for m in call.messages) - call.cached_tokens
+                     + (call.max_tokens or 0))
         call.requested_tokens = requested
         where = f"for model `{call.model}` in organization `org_fake` service tier `on_demand`"
         if limit.tpm is not None and requested > limit.tpm:
@@ -558,6 +582,44 @@ class FakeGroq:
         limit.sent.append((now, requested))
         limit.day += 1
         return None
+
+    def _cached_prefix(self, call: FakeCall) -> int:
+        """Tokens of the longest leading run of whole messages shared with a recent request to the model,
+        rounded down to whole cache blocks (0 when caching is off)."""
+        if not self.prefix_cache:
+            return 0
+        now = time.monotonic()
+        recent = self._cache.get(call.model, [])
+        recent[:] = [(t, p) for t, p in recent if t + self.cache_ttl_s > now]
+        mine = _tagged(call.messages)
+        best = 0
+        for _, prompt in recent:
+            shared = 0
+            for ours, theirs in zip(mine, prompt, strict=False):
+                if ours != theirs:
+                    break
+                shared += _count_tokens(ours[1])
+            best = max(best, shared)
+        block = max(1, self.cache_block_tokens)
+        return best // block * block
+
+    def _remember_prefix(self, call: FakeCall) -> None:
+        if self.prefix_cache:
+            self._cache.setdefault(call.model, []).append((time.monotonic(), _tagged(call.messages)))
+
+    def _cut(self, call: FakeCall, reasoning: str | None, content: str) -> tuple[str | None, str]:
+        """Cut the reply at the call's max_tokens (reasoning first, as a model writes it)."""
+        if call.max_tokens is None or not self.cut_at_max_tokens:
+            return reasoning, content
+        room = call.max_tokens - _count_tokens(reasoning or "")
+        if room < 0:
+            call.finish_reason = "length"
+            return " ".join((reasoning or "").split()[:call.max_tokens]), ""
+        words = content.split()
+        if len(words) <= room:
+            return reasoning, content
+        call.finish_reason = "length"
+        return reasoning, " ".join(words[:room])
 
     def _call_latency(self, call: FakeCall) -> float:
         latency = self._latency(call.model)
@@ -637,7 +699,7 @@ class FakeGroq:
         stream_options = call.body.get("stream_options") or {}
         if call.provider == "openai":
             final_extra = {}
-        await response.write(chunk({}, "stop", **final_extra))
+        await response.write(chunk({}, call.finish_reason, **final_extra))
         if stream_options.get("include_usage"):
             tail = {"id": chunk_id, "object": "chat.completion.chunk", "created": created,
                     "model": call.model, "choices": [], "usage": usage}

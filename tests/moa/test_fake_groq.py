@@ -176,4 +176,60 @@ async def test_word_timing_streams_word_by_word_and_waits_for_the_last_word(fake
     assert plain.first_word_at is not None and plain.ended is not None
     # a non-streamed call answers once its last word is written, well after its first
     assert plain.first_word_at < plain.ended
+async def test_prefix_cache_reports_cached_tokens_and_spares_the_minute(fake_groq: FakeGroq) -> None:
+    fake_groq.prefix_cache = True
+    fake_groq.limit("openai/gpt-oss-20b", tpm=10_000)
+    c = AsyncGroq(max_retries=0)
+    history = [{"role": "user", "content": "word " * 300}, {"role": "assistant", "content": "reply " * 150}]
+    first = await c.chat.completions.create(
+        model="openai/gpt-oss-20b", messages=[*history, {"role": "user", "content": "first question"}],
+        max_tokens=100)
+    second = await c.chat.completions.create(
+        model="openai/gpt-oss-20b", messages=[*history, {"role": "user", "content": "second question"}],
+        max_tokens=100, stream=False)
+    assert first.usage is not None and second.usage is not None
+    assert first.usage.prompt_tokens_details is None or not first.usage.prompt_tokens_details.cached_tokens
+    assert second.usage.prompt_tokens_details is not None
+    assert second.usage.prompt_tokens_details.cached_tokens == 450  # the two shared messages, whole
+    counted = [call.requested_tokens for call in fake_groq.calls]
+    assert counted == [452 + 100, 2 + 100]  # the cached share is not counted against the minute
+    stream = await c.chat.completions.create(
+        model="openai/gpt-oss-20b", messages=[*history, {"role": "user", "content": "third"}], stream=True)
+    usage = None
+    async for chunk in stream:
+        if chunk.x_groq and chunk.x_groq.usage:
+            usage = chunk.x_groq.usage
+    assert usage is not None and usage.prompt_tokens_details is not None
+    assert usage.prompt_tokens_details.cached_tokens == 450
+    await c.close()
+
+
+async def test_prefix_cache_counts_whole_blocks(fake_groq: FakeGroq) -> None:
+    fake_groq.prefix_cache = True
+    fake_groq.cache_block_tokens = 128
+    c = AsyncGroq(max_retries=0)
+    shared = [{"role": "user", "content": "word " * 300}]
+    await c.chat.completions.create(model="openai/gpt-oss-20b", messages=[*shared, *Q])
+    again = await c.chat.completions.create(model="openai/gpt-oss-20b", messages=[*shared, *Q])
+    assert again.usage is not None and again.usage.prompt_tokens_details is not None
+    assert again.usage.prompt_tokens_details.cached_tokens == 256  # 301 shared, in whole 128-token blocks
+    await c.close()
+
+
+async def test_replies_are_cut_at_max_tokens_with_length(fake_groq: FakeGroq) -> None:
+    fake_groq.cut_at_max_tokens = True
+    c = AsyncGroq(max_retries=0)
+    question = [{"role": "user", "content": "a long question with many words in it"}]
+    cut = await c.chat.completions.create(model="qwen/qwen3.8-27b", messages=question, max_tokens=5,
+                                          reasoning_format="hidden")
+    assert cut.choices[0].finish_reason == "length"
+    assert cut.choices[0].message.content == "qwen/qwen3.8-27b says: a long question"
+    assert cut.usage is not None and cut.usage.completion_tokens == 5
+    whole = await c.chat.completions.create(model="qwen/qwen3.8-27b", messages=question, max_tokens=500,
+                                            reasoning_format="hidden")
+    assert whole.choices[0].finish_reason == "stop"
+    stream = await c.chat.completions.create(model="qwen/qwen3.8-27b", messages=question, max_tokens=5,
+                                             reasoning_format="hidden", stream=True)
+    reasons = [ch.choices[0].finish_reason async for ch in stream if ch.choices and ch.choices[0].finish_reason]
+    assert reasons == ["length"]
     await c.close()

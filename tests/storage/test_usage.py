@@ -140,3 +140,20 @@ async def test_migration_adds_usage_tables_to_an_existing_file(db_path: Path) ->
     with sqlite3.connect(db_path) as raw:
         tables = {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"votes", "budgets", "usage_configs", "usage_models", "usage_latency"} <= tables
+
+
+async def test_cached_tokens_are_kept_beside_input_and_output(db: Database) -> None:
+    proposers = [ProposerRecord(1, f"a{i}", "openai/gpt-oss-20b", "hi", 0.5, 100, 20, None, cached_tokens=80)
+                 for i in range(2)]
+    run_id = await db.runs.start(CHANNEL, "t", "m", "q?", CONFIG, started_at=NOW, config_label="article")
+    await db.runs.finish(run_id, status="done", answer="a", error=None, proposers=proposers, total_s=1.0,
+                         prompt_tokens=300, completion_tokens=60, cost_usd=0.001, cached_tokens=250)
+    await _run(db)  # a run from before anything was cached: no cached tokens at all
+    stored = await db.runs.get(run_id, CHANNEL)
+    assert stored is not None and stored.cached_tokens == 250
+    assert [p.cached_tokens for p in stored.proposers] == [80, 80]
+    assert await db.usage.fold() == 2
+    [today] = await db.usage.report([TODAY], CHANNEL)
+    assert today.total.cached_tokens == 250 and today.total.prompt_tokens == 600
+    assert today.models["openai/gpt-oss-20b"].cached_tokens == 160
+    assert today.models["openai/gpt-oss-120b"].cached_tokens == 250 - 160  # the aggregator's share

@@ -120,3 +120,15 @@ async def test_ctrl_c_cancels_the_answer_in_progress_and_the_console_stays(
     term.type("/quit")
     assert await asyncio.to_thread(term.proc.wait, 15) == 0
     assert "restarted" not in term.screen
+
+
+def test_the_footer_shows_the_cached_share_and_prices_it() -> None:
+    from bot.app.terminal import done_footer
+    from moa.events import Usage
+    from moa.pricing import cost_usd, format_cost
+
+    proposer, aggregator = Usage(400, 50, 300), Usage(600, 50, 300)
+    footer = done_footer(1.0, proposer + aggregator, [("openai/gpt-oss-20b", proposer)], "openai/gpt-oss-120b")
+    cost = (cost_usd("openai/gpt-oss-20b", proposer) or 0) + (cost_usd("openai/gpt-oss-120b", aggregator) or 0)
+    assert "(1,000 in, of them 600 cached, 100 out)" in footer
+    assert footer.endswith(f"cost {format_cost(cost)}")

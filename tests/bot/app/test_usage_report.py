@@ -22,9 +22,10 @@ async def _fill(path: Path) -> None:
         for channel, label, n in ((SLACK, "article", 3), (DISCORD, "lite", 2)):
             for _ in range(n):
                 run_id = await db.runs.start(channel, "t", "m", "q", CONFIG, author="U1", config_label=label)
-                proposers = [ProposerRecord(1, "a", "openai/gpt-oss-20b", "x", 1.0, 100, 10, None)]
+                proposers = [ProposerRecord(1, "a", "openai/gpt-oss-20b", "x", 1.0, 100, 10, None, cached_tokens=60)]
                 await db.runs.finish(run_id, status="done", answer="a", error=None, proposers=proposers,
-                                     total_s=5.0, prompt_tokens=400, completion_tokens=40, cost_usd=0.001)
+                                     total_s=5.0, prompt_tokens=400, completion_tokens=40, cost_usd=0.001,
+                                     cached_tokens=300)
             await db.usage.fold() if channel is SLACK else None  # the Discord runs stay unfolded
         await db.votes.cast(DISCORD, run_id, "U2", -1)
     finally:
@@ -51,6 +52,10 @@ async def test_usage_as_json_covers_every_channel_including_runs_not_folded_yet(
     assert {(c["platform"], c["answers"]) for c in report["channels"]} == {("slack", 3), ("discord", 2)}
     assert {c["config"]: (c["answers"], c["down"]) for c in report["configs"]} == {"article": (3, 0), "lite": (2, 1)}
     assert {m["model"]: m["calls"] for m in report["models"]} == {"openai/gpt-oss-20b": 5, "openai/gpt-oss-120b": 5}
+    # cached input beside input and output, the aggregator's share included
+    assert report["periods"]["today"]["tokens_cached_in"] == 5 * 300
+    assert {m["model"]: m["tokens_cached_in"] for m in report["models"]} == {
+        "openai/gpt-oss-20b": 5 * 60, "openai/gpt-oss-120b": 5 * (300 - 60)}
 
 
 async def test_usage_of_one_channel_as_tables(tmp_path: Path) -> None:
@@ -62,6 +67,7 @@ async def test_usage_of_one_channel_as_tables(tmp_path: Path) -> None:
     assert "moa-bot usage" in out and "By config" in out and "By model" in out
     assert "lite" in out and "article" not in out
     assert "0/1" in out
+    assert "cached" in out and "600" in out  # the two Discord answers' 300 cached tokens each
 
 
 async def test_usage_without_a_database_says_so(tmp_path: Path) -> None:

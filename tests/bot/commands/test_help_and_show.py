@@ -75,3 +75,11 @@ async def test_show_tells_tokens_per_answer_and_once_limits_are_known_the_pace(d
     reply = await execute(Asker(admin=False).ctx, "show", limited)
     assert "• Known limits make one answer take at least about " in reply.text
     assert "(openai/gpt-oss-20b: 4,000 tokens a minute)" in reply.text
+
+
+async def test_show_tells_the_cached_share_of_a_shared_prefix_config(db: Database, deps: CommandDeps) -> None:
+    shared = preset("article").model_copy(update={"prompt_layout": "shared_prefix"})
+    await db.configs.put(CHANNEL, shared.export_json(), "UADMIN", "layout")
+    reply = await execute(Asker(admin=False).ctx, "show", deps)
+    assert " tokens per answer count against rate limits (prompt − cached + max_tokens): " in reply.text
+    assert "are expected from the providers' prefix cache (prompt_layout shared_prefix)" in reply.text
