@@ -32,6 +32,7 @@ from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from moa.attachments import Shown
 from moa.config import AgentConfig, MoaConfig
 from moa.demand import step_demand
 from moa.errors import MoaError, ModelUnavailable, ProviderError
@@ -95,6 +96,7 @@ class _RunState:
     dead_models: dict[str, str] = field(default_factory=dict)  # model -> why it is unavailable
     trimmed: list[str] = field(default_factory=list)  # what was cut to fit rate limits, as sentences
     waits: dict[str, dict[int, BudgetWait]] = field(default_factory=dict)  # model -> waiting calls
+    shown: Shown = field(default_factory=Shown)  # the question's images, and which models read them
 
     def tell_wait(self, wait: BudgetWait) -> None:
         """Report the longest wait of the model's waiting calls (0 once none waits)."""
@@ -160,20 +162,20 @@ class MoaEngine:
         self.hedge = hedge
 
     def run(self, question: str, config: MoaConfig, history: Sequence[Turn] = (),
-            ticket: int | None = None) -> AsyncGenerator[MoaEvent, None]:
+            ticket: int | None = None, shown: Shown | None = None) -> AsyncGenerator[MoaEvent, None]:
         """The run's events, ending with exactly one RunFinished or RunFailed.
 
         An async generator: `aclose()` it (or iterate inside `contextlib.aclosing`) to stop early; that,
         like cancelling the task iterating it, cancels every call in flight. The run takes its place in
         line for the models' budgets now, when `run` is called — or holds the `ticket` its admission
-        claimed (`Pacer.claim`)."""
+        claimed (`Pacer.claim`). `shown`: the question's images, given to the models that read them."""
         ticket = ticket if ticket is not None else self.providers.pacer.ticket()
-        return self._events(question, config, tuple(history), ticket)
+        return self._events(question, config, tuple(history), ticket, shown or Shown())
 
     async def _events(self, question: str, config: MoaConfig, history: tuple[Turn, ...],
-                      ticket: int) -> AsyncGenerator[MoaEvent, None]:
+                      ticket: int, shown: Shown) -> AsyncGenerator[MoaEvent, None]:
         queue: asyncio.Queue[MoaEvent | _Crash] = asyncio.Queue()
-        producer = asyncio.create_task(self._produce(question, config, history, ticket, queue.put_nowait),
+        producer = asyncio.create_task(self._produce(question, config, history, ticket, queue.put_nowait, shown),
                                        name="moa-run")
         try:
             while True:
@@ -194,11 +196,11 @@ class MoaEngine:
                 pass
 
     async def _produce(self, question: str, config: MoaConfig, history: tuple[Turn, ...], ticket: int,
-                       emit: Callable[[MoaEvent | _Crash], None]) -> None:
+                       emit: Callable[[MoaEvent | _Crash], None], shown: Shown) -> None:
         try:
             # The calls keep to the deadline themselves; this only guards against a hang elsewhere.
             async with asyncio.timeout(self.deadline_s + 5.0):
-                await self._pipeline(question, config, history, ticket, emit)
+                await self._pipeline(question, config, history, ticket, emit, shown)
         except asyncio.CancelledError:
             raise
         except TimeoutError:
@@ -209,9 +211,10 @@ class MoaEngine:
             emit(_Crash(err))
 
     async def _pipeline(self, question: str, config: MoaConfig, history: tuple[Turn, ...], ticket: int,
-                        emit: Callable[[MoaEvent | _Crash], None]) -> None:
+                        emit: Callable[[MoaEvent | _Crash], None], shown: Shown) -> None:
         started_at = time.time()
         state = _RunState(ticket=ticket, emit=emit, deadline=asyncio.get_running_loop().time() + self.deadline_s)
+        state.shown = shown
 
         pacer = self.providers.pacer
         try:
@@ -327,7 +330,8 @@ class MoaEngine:
             state.note_trim(fitted)
             try:
                 return await self.providers.complete(
-                    model, fitted.messages, temperature=temperature, max_tokens=fitted.max_tokens,
+                    model, state.shown.messages_for(model, fitted.messages), temperature=temperature,
+                    max_tokens=fitted.max_tokens,
                     on_delta=on_delta, timeout_s=self.call_timeout_s, deadline=state.deadline,
                     ticket=state.ticket, on_wait=state.tell_wait, on_sent=on_sent, trim_to_fit=attempt == 1,
                     hedge=hedge)

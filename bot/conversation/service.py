@@ -18,11 +18,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from functools import partial
 
+from bot.conversation.attachments import Attachment, FileLimits
 from bot.conversation.budgets import over_budget
 from bot.conversation.feedback import record_vote
 from bot.conversation.gate import FairGate, QueueFull
 from bot.conversation.keeper import StorageKeeper, read
 from bot.conversation.progress import ProgressTracker
+from bot.conversation.reading import FILES_ONLY, models_of, read_attachments
 from bot.conversation.throttle import CoalescingUpdater
 from bot.observe.answer_report import AnswerReport
 from bot.settings import Settings
@@ -75,6 +77,7 @@ class Mention:
     author: str  # platform user id
     text: str  # the question, the bot's own mention removed
     author_name: str = ""  # how the models see the author in later turns (falls back to the id)
+    attachments: tuple[Attachment, ...] = ()  # files on the message, read when the answer starts
 
 
 @dataclass(frozen=True)
@@ -118,6 +121,7 @@ class ConversationService:
         self._unsettled: dict[int, tuple[RunStatus, str | None]] = {}
         self._claimed: OrderedDict[str, None] = OrderedDict()  # event keys seen while storage failed
         self._live: dict[int, _RunState] = {}  # runs being answered now, checked for take-overs
+        self.file_limits = FileLimits.from_env(settings.env)
 
     @classmethod
     async def create(cls, settings: Settings) -> ConversationService:
@@ -154,7 +158,7 @@ class ConversationService:
                 self._answers.discard(task)
 
     async def _answer(self, mention: Mention, surface: ReplySurface, notes: tuple[str, ...]) -> int | None:
-        question = mention.text.strip()
+        question = mention.text.strip() or (FILES_ONLY if mention.attachments else "")
         refusal = self.refusal(question)
         if refusal is not None:
             await surface.fail(refusal, None)
@@ -276,11 +280,13 @@ class ConversationService:
         updater = CoalescingUpdater(surface.min_update_interval, last_update=shown_at)
 
         history, history_note = await self._history(mention)
+        reading = await read_attachments(mention.attachments, self.file_limits)
         outputs: list[ProposerFinished] = []  # kept so an interrupted or crashed run still shows its layers
         answer = ""
         report = AnswerReport(mention.channel)  # the answer's log line and metrics, at its end
         try:
-            async with contextlib.aclosing(self.engine.run(question, config, history, state.ticket)) as events:
+            async with contextlib.aclosing(self.engine.run(reading.question(question), config, history, state.ticket,
+                                                          reading.shown)) as events:
                 async for event in events:
                     if state.taken_over:  # another process answers it now: stop spending on it here
                         log.warning("run %s was taken over by another process while this one stalled; "
@@ -300,7 +306,8 @@ class ConversationService:
                             updater.push(partial(surface.stream_answer, _clean_text(answer)))
                         case RunFinished():
                             await updater.settle()
-                            notes = (*event.warnings, *([history_note] if history_note else []), *state.notes)
+                            notes = (*event.warnings, *([history_note] if history_note else []), *state.notes,
+                                     *reading.notes(models_of(config)))
                             await self._finish(mention, question, state, event, notes, surface)
                         case RunFailed():
                             await updater.settle()
