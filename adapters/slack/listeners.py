@@ -24,6 +24,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import blocks
 from adapters.slack.feedback import register_feedback
+from adapters.slack.files import slack_attachments
 from adapters.slack.surface import FeedbackSupport, SlackSurface, StreamingSupport, slack_error
 from bot.conversation.service import CommandContext, ConversationService, Mention
 from bot.settings import Settings
@@ -167,8 +168,10 @@ async def _answer(event: dict[str, Any], body: dict[str, Any], context: AsyncBol
     if not await _claim(service, body, f"slack:msg:{team}:{channel}:{ts}"):
         return
     thread = event.get("thread_ts") or ts
+    files = slack_attachments(event.get("files") or [], client.token or "", client.base_url)
     mention = Mention(channel=ChannelKey("slack", team, channel), thread=thread, message_id=ts,
-                      author=event.get("user", ""), text=_strip_mention(event.get("text", ""), context))
+                      author=event.get("user", ""), text=_strip_mention(event.get("text", ""), context),
+                      attachments=files)
     await service.handle_mention(mention, surfaces(client, team, channel, thread, mention.author))
 
 

@@ -19,7 +19,7 @@ def test_manifest_requests_the_scopes_and_events_the_bot_needs() -> None:
     text = MANIFEST.read_text()
     assert set(_list_under(text, "bot")) == {
         "app_mentions:read", "chat:write", "commands", "reactions:read", "channels:history",
-        "groups:history", "im:history", "users:read"}
+        "groups:history", "im:history", "users:read", "files:read"}
     assert set(_list_under(text, "bot_events")) == {
         "app_mention", "message.channels", "message.groups", "message.im", "reaction_added"}
     assert "- command: /moa" in text
