@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from bot.conversation.attachments import Attachment, FetchRefused
+from bot.conversation.attachments import Attachment, Fetch, FetchRefused
 from bot.conversation.downloads import download
 
 SLACK_FILE_HOST = "files.slack.com"
@@ -39,7 +39,7 @@ def slack_attachments(files: Iterable[Mapping[str, Any]], token: str, api_url: s
     return tuple(out)
 
 
-def _fetcher(url: str, mimetype: str, token: str, hosts: frozenset[str]) -> Any:
+def _fetcher(url: str, mimetype: str, token: str, hosts: frozenset[str]) -> Fetch:
     async def fetch(max_bytes: int) -> bytes:
         if not url:
             raise FetchRefused("Slack did not say where to download it")

@@ -212,6 +212,8 @@ class FakeDiscord:
         self._changes = Changes("fake Discord", self._describe_calls, recheck_s=0.05)
         self._runner: web.AppRunner | None = None
         self.port = 0
+        self.cdn: dict[str, tuple[str, bytes]] = {}  # attachment id -> (content type, bytes)
+        self.cdn_requests: list[tuple[str, str]] = []  # (path, Authorization header) of every download
 
     # ---- addresses ---------------------------------------------------------------------------------
     def new_id(self) -> str:
@@ -267,6 +269,7 @@ class FakeDiscord:
         app = web.Application()
         app.router.add_get("/gateway", self._gateway)
         app.router.add_route("*", API_PREFIX + "/{tail:.*}", self._rest)
+        app.router.add_get("/attachments/{channel}/{attachment}/{name}", self._cdn)
         self._runner, self.port = await serve(app)
         return self
 
@@ -387,6 +390,23 @@ class FakeDiscord:
             msg["guild_id"] = channel["guild_id"]
         msg.update(extra)
         return msg
+
+    def attachment(self, channel_id: str, filename: str, content_type: str, data: bytes,
+                   size: int | None = None) -> dict[str, Any]:
+        """A file on the fake CDN, as MESSAGE_CREATE's `attachments` lists it (`say(..., attachments=[…])`)."""
+        attachment_id = self.new_id()
+        self.cdn[attachment_id] = (content_type, data)
+        url = f"http://127.0.0.1:{self.port}/attachments/{channel_id}/{attachment_id}/{filename}"
+        return {"id": attachment_id, "filename": filename, "size": len(data) if size is None else size,
+                "url": url, "proxy_url": url, "content_type": content_type}
+
+    async def _cdn(self, request: web.Request) -> web.Response:
+        self.cdn_requests.append((request.path, request.headers.get("Authorization", "")))
+        await self._changed()
+        found = self.cdn.get(request.match_info["attachment"])
+        if found is None:
+            return web.Response(status=404, text="Not Found")
+        return web.Response(body=found[1], content_type=found[0])
 
     async def say(self, channel_id: str, author: FakeUser, content: str, **extra: Any) -> dict[str, Any]:
         """`author` posts `content` in a channel, thread or DM; returns the message."""
