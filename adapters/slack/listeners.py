@@ -26,6 +26,7 @@ from adapters.slack import blocks
 from adapters.slack.feedback import register_feedback
 from adapters.slack.files import slack_attachments
 from adapters.slack.surface import FeedbackSupport, SlackSurface, StreamingSupport, slack_error
+from adapters.slack.thread import earlier_reader
 from bot.conversation.service import CommandContext, ConversationService, Mention
 from bot.settings import Settings
 from bot.text.render import SLACK, render_layers_pages
@@ -171,7 +172,9 @@ async def _answer(event: dict[str, Any], body: dict[str, Any], context: AsyncBol
     files = slack_attachments(event.get("files") or [], client.token or "", client.base_url)
     mention = Mention(channel=ChannelKey("slack", team, channel), thread=thread, message_id=ts,
                       author=event.get("user", ""), text=_strip_mention(event.get("text", ""), context),
-                      attachments=files)
+                      attachments=files,
+                      earlier=earlier_reader(client, channel, thread, ts, context.bot_user_id,
+                                             partial(_strip_mention, context=context)) if thread != ts else None)
     await service.handle_mention(mention, surfaces(client, team, channel, thread, mention.author))
 
 

@@ -14,7 +14,7 @@ import io
 import logging
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from bot.conversation.attachments import Attachment, FetchRefused, FileLimits
 from moa.attachments import Image, Shown, readers
@@ -57,10 +57,9 @@ class Reading:
                          + "; ".join(f"{name}, {why}" for name, why in self.unread) + ".)")
         return "\n\n".join(parts)
 
-    def label(self, question: str) -> str:
-        """The question as the thread's history keeps it: the files named, not their content."""
-        names = [n for n, _ in self.texts] + [i.name for i in self.shown.images] + [n for n, _ in self.unread]
-        return f"{question}\n(attached: {', '.join(names)})" if names else question
+    def with_images(self, images: Sequence[Image]) -> Reading:
+        """The same, also showing `images` (those of the thread's earlier messages)."""
+        return replace(self, shown=replace(self.shown, images=(*self.shown.images, *images)))
 
     def notes(self, models: Iterable[str]) -> tuple[str, ...]:
         """The answer's notes: what was trimmed, not shown to some models, or not read at all."""

@@ -25,6 +25,7 @@ from bot.conversation.gate import FairGate, QueueFull
 from bot.conversation.keeper import StorageKeeper, read
 from bot.conversation.progress import ProgressTracker
 from bot.conversation.reading import FILES_ONLY, models_of, read_attachments
+from bot.conversation.thread_context import EarlierReader, read_thread
 from bot.conversation.throttle import CoalescingUpdater
 from bot.observe.answer_report import AnswerReport
 from bot.settings import Settings
@@ -78,6 +79,7 @@ class Mention:
     text: str  # the question, the bot's own mention removed
     author_name: str = ""  # how the models see the author in later turns (falls back to the id)
     attachments: tuple[Attachment, ...] = ()  # files on the message, read when the answer starts
+    earlier: EarlierReader | None = None  # the thread's earlier messages, read when the bot has none stored
 
 
 @dataclass(frozen=True)
@@ -281,6 +283,10 @@ class ConversationService:
 
         history, history_note = await self._history(mention)
         reading = await read_attachments(mention.attachments, self.file_limits)
+        if not history and mention.earlier is not None:  # tagged into a thread it has not answered in
+            context = await read_thread(mention.earlier, self.settings.history_token_budget, self.file_limits)
+            history, history_note = list(context.turns), context.note or history_note
+            reading = reading.with_images(context.images)
         outputs: list[ProposerFinished] = []  # kept so an interrupted or crashed run still shows its layers
         answer = ""
         report = AnswerReport(mention.channel)  # the answer's log line and metrics, at its end

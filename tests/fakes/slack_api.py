@@ -487,8 +487,7 @@ class SlackSender:
         self._counter = 0
 
     def next_ts(self) -> str:
-        self._counter += 1
-        return f"1600000000.{self._counter:06d}"
+        return self.slack._next_ts()  # one clock for people's messages and the bot's, as in Slack
 
     async def aclose(self) -> None:
         if self._session is not None:
