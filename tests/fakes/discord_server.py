@@ -702,6 +702,7 @@ class FakeDiscord:
             ("POST", rf"/channels/{snow}/typing", self._typing),
             ("GET", rf"/channels/{snow}", self._get_channel),
             ("POST", rf"/channels/{snow}/messages", self._post_message),
+            ("GET", rf"/channels/{snow}/messages", self._list_messages),
             ("GET", rf"/channels/{snow}/messages/{snow}", self._get_message),
             ("PATCH", rf"/channels/{snow}/messages/{snow}", self._patch_message),
             ("DELETE", rf"/channels/{snow}/messages/{snow}", self._delete_message),
@@ -753,6 +754,25 @@ class FakeDiscord:
         self._store(msg)
         await self.dispatch("MESSAGE_CREATE", self._gateway_message(msg))  # Discord echoes our own messages
         return _json(msg)
+
+    async def _list_messages(self, call: RestCall, channel_id: str) -> web.Response:
+        """A channel's or thread's history, newest first, as Discord pages it (`before`, `limit`)."""
+        before = int(call.query.get("before") or 1 << 64)
+        limit = int(call.query.get("limit") or 50)
+        found = [m for m in self.channel_messages(channel_id) if int(m["id"]) < before]
+        return _json(list(reversed(found))[:limit])
+
+    async def person_thread(self, parent_id: str, starter: dict[str, Any], name: str) -> str:
+        """A person starts a thread from their message `starter` (the thread's id is the message's)."""
+        thread = {"id": starter["id"], "type": 11, "guild_id": self.channels[parent_id]["guild_id"],
+                  "parent_id": parent_id, "owner_id": starter["author"]["id"], "name": name,
+                  "message_count": 0, "member_count": 1, "rate_limit_per_user": 0, "flags": 0,
+                  "total_message_sent": 0, "last_message_id": None,
+                  "thread_metadata": {"archived": False, "auto_archive_duration": 1440,
+                                      "archive_timestamp": _now_iso(), "locked": False}}
+        self.channels[starter["id"]] = thread
+        await self.dispatch("THREAD_CREATE", {**thread, "newly_created": True})
+        return str(starter["id"])
 
     async def _get_message(self, call: RestCall, channel_id: str, message_id: str) -> web.Response:
         msg = self.messages[message_id]
