@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 import aiosqlite
 
+from storage.assistant_threads import AssistantThreadRepository
 from storage.backend import Connection
 from storage.budgets import BudgetRepository
 from storage.configs import ConfigRepository
@@ -53,6 +54,7 @@ class Database:
         self.usage = UsageRepository(shared)
         self.votes = VoteRepository(shared)
         self.budgets = BudgetRepository(shared)
+        self.assistant_threads = AssistantThreadRepository(shared)
 
     @property
     def dialect(self) -> str:

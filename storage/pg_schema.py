@@ -153,7 +153,16 @@ _V4 = (
     "CREATE INDEX runs_unfinished ON runs (status) WHERE status IN ('queued', 'running')",
 )
 
-PG_MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4)
+# Slack's assistant pane: each assistant thread's context (the channel the person was viewing).
+_V5_ASSISTANT = (
+    """CREATE TABLE assistant_threads (
+        workspace TEXT NOT NULL, channel TEXT NOT NULL, thread TEXT NOT NULL,
+        context_json TEXT NOT NULL, updated_at DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (workspace, channel, thread)
+    )""",
+)
+
+PG_MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5_ASSISTANT)
 
 
 async def migrate(conn: asyncpg.Connection) -> int:

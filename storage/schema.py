@@ -169,7 +169,17 @@ _V4 = (
     "CREATE INDEX runs_unfinished ON runs (status) WHERE status IN ('queued', 'running')",
 )
 
-MIGRATIONS: tuple[tuple[str | LoosenCheck, ...], ...] = (_V1, _V2, _V3, _V4)
+# Slack's assistant pane: what each assistant thread is looking at (the channel the person was viewing),
+# kept here rather than in one process's memory so any replica can answer the thread.
+_V5_ASSISTANT = (
+    """CREATE TABLE assistant_threads (
+        workspace TEXT NOT NULL, channel TEXT NOT NULL, thread TEXT NOT NULL,
+        context_json TEXT NOT NULL, updated_at REAL NOT NULL,
+        PRIMARY KEY (workspace, channel, thread)
+    ) WITHOUT ROWID""",
+)
+
+MIGRATIONS: tuple[tuple[str | LoosenCheck, ...], ...] = (_V1, _V2, _V3, _V4, _V5_ASSISTANT)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
