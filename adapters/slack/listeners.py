@@ -23,6 +23,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import blocks
+from adapters.slack.assistant import register_assistant
 from adapters.slack.feedback import register_feedback
 from adapters.slack.files import slack_attachments
 from adapters.slack.surface import FeedbackSupport, SlackSurface, StreamingSupport, slack_error
@@ -51,6 +52,7 @@ def register_listeners(app: AsyncApp, service: ConversationService, settings: Se
     app.action(blocks.SHOW_LAYERS_ACTION)(partial(on_show_layers, service=service))
     app.command("/moa")(partial(on_command, service=service, settings=settings))
     register_feedback(app, service)
+    register_assistant(app, service, settings.env, surfaces)
 
 
 # Listeners take bolt's arguments by name and the bot's own as keyword-only ones, bound with `partial` in

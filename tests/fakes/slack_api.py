@@ -385,6 +385,16 @@ class FakeSlack:
             return {"ok": False, "error": "thread_not_found"}
         return {"ok": True, "messages": sorted(found, key=lambda m: float(m["ts"])), "has_more": False}
 
+    # Slack's assistant pane: what the app set is kept as calls (`calls_to("assistant.threads.setStatus")`).
+    def _m_assistant_threads_setStatus(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True}
+
+    def _m_assistant_threads_setTitle(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True}
+
+    def _m_assistant_threads_setSuggestedPrompts(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True}
+
     def _m_reactions_add(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True}
 
