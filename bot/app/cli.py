@@ -44,6 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--config", type=Path, help="a MoA config JSON file (seed article format or an export)")
     ask.add_argument("--layers", type=int, help="number of proposer layers (overrides the config)")
     ask.add_argument("--show-layers", action="store_true", help="print every intermediate answer")
+    ask.add_argument("--file", action="append", default=[], metavar="PATH",
+                     help="a file the models read with the question (text, code, CSV, JSON, logs, PDF, image); "
+                          "repeatable")
     sub.add_parser("models", help="list the models the configured providers serve now")
     sub.add_parser("doctor", help="check the setup: keys, platforms, Groq reachability, models")
     migrate = sub.add_parser("migrate", help="copy the SQLite database into PostgreSQL (safe to run again)")
@@ -88,7 +91,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             from bot.app.terminal import ask
 
             question = sys.stdin.read() if args.question == "-" else args.question
-            return asyncio.run(ask(question, args.config, args.layers, args.show_layers, settings))
+            return asyncio.run(ask(question, args.config, args.layers, args.show_layers, settings,
+                                   files=args.file))
         case "models":
             from bot.app.terminal import models
 

@@ -110,3 +110,18 @@ async def test_ctrl_c_cancels_the_answer_in_progress_and_the_console_stays(
     term.type("/quit")
     assert await asyncio.to_thread(term.proc.wait, 15) == 0
     assert "restarted" not in term.screen
+
+
+async def test_an_at_file_in_a_question_is_read_by_the_models(console: tuple[Terminal, FakeGroq],
+                                                              tmp_path: Path) -> None:
+    term, fake = console
+    (tmp_path / "notes.txt").write_text("the meeting moved to room 4B")
+    term.type("/moa layers 1")
+    await term.expect("1 layer")
+    term.type(f"where is the meeting? @{tmp_path / 'notes.txt'}")
+    await term.expect(" out) · cost $")
+
+    assert fake.calls and all("the meeting moved to room 4B" in c.question for c in fake.calls)
+    assert all(c.question.startswith("where is the meeting? notes.txt") for c in fake.calls)
+    term.type("and this? @nowhere.txt")
+    await term.expect("There is no file nowhere.txt.")
