@@ -53,6 +53,7 @@ async def read_thread(reader: EarlierReader, budget: int, limits: FileLimits) ->
     turns: list[Turn] = []
     images: list[Image] = []
     room, files_room, kept = budget, limits.max_tokens, 0
+    messages = [m for m in messages if m.text.strip() or m.attachments]  # e.g. content hidden by the platform
     for message in reversed(messages):  # the newest matter most
         text = message.text
         if message.attachments and files_room > 0:

@@ -171,6 +171,7 @@ class FakeSlack:
         self.files: dict[str, tuple[str, bytes]] = {}  # file id -> (mimetype, bytes)
         self.downloads: list[tuple[str, str]] = []  # (path, Authorization header) of every file request
         self.people: list[dict[str, Any]] = []  # people's messages, as conversations.replies returns them
+        self.files_scope = True  # False: the app lacks files:read, so downloads get the sign-in page
 
     # ---- control & inspection -------------------------------------------------------------------
     @property
@@ -298,7 +299,7 @@ class FakeSlack:
         auth = request.headers.get("Authorization", "")
         self.downloads.append((request.path, auth))
         await self._notify()
-        if auth != f"Bearer {self.token}":  # as Slack does: a login page, status 200
+        if auth != f"Bearer {self.token}" or not self.files_scope:  # as Slack does: a login page, status 200
             return web.Response(text="<html><body>Sign in to Slack</body></html>", content_type="text/html")
         file_id = request.match_info["team_file"].rsplit("-", 1)[-1]
         if file_id not in self.files:

@@ -76,3 +76,14 @@ async def test_a_file_url_on_another_host_is_never_fetched_with_the_token(world:
     assert world.slack.downloads == []
     assert not any("secret plans" in call.question for call in world.groq.calls)
     assert "I could not read notes.txt: its address is not on Slack's file host" in seen(world, ts)
+
+
+async def test_a_sign_in_page_is_not_taken_for_the_file(world: SlackWorld) -> None:
+    world.slack.files_scope = False
+    notes = world.slack.add_file("notes.txt", "text/plain", b"the real content")
+    ts = await mention_with(world, "what does it say?", [notes])
+
+    assert len(world.slack.downloads) == 1
+    assert not any("Sign in" in call.question for call in world.groq.calls)
+    assert "I could not read notes.txt: Slack answered a sign-in page instead of the file (does the app have " \
+           "the files:read scope?)" in seen(world, ts)
