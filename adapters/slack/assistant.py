@@ -34,7 +34,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.files import slack_attachments
 from bot.conversation.service import ConversationService, Mention
-from moa.errors import ConfigError
+from bot.settings import Settings
 from storage.db import Database
 from storage.models import ChannelKey
 
@@ -50,7 +50,6 @@ EXAMPLE_PROMPTS = (
 )
 THINKING = "is thinking…"
 TITLE_LIMIT = 60
-STATUS_REFRESH_S = 90.0  # Slack clears a status after two minutes without a message
 
 
 class DatabaseThreadContextStore(AsyncAssistantThreadContextStore):
@@ -77,24 +76,11 @@ def suggested_prompts(env: Mapping[str, str]) -> list[dict[str, str]]:
     return [{"title": title[:75], "message": message} for title, message in prompts[:4]]
 
 
-def status_refresh_s(env: Mapping[str, str]) -> float:
-    """MOA_ASSISTANT_STATUS_REFRESH in seconds: under Slack's two-minute expiry."""
-    raw = env.get("MOA_ASSISTANT_STATUS_REFRESH", "").strip()
-    try:
-        value = float(raw) if raw else STATUS_REFRESH_S
-    except ValueError:
-        value = -1.0
-    if not 0 < value < 120:
-        raise ConfigError(f"MOA_ASSISTANT_STATUS_REFRESH must be a number of seconds under 120 (Slack clears "
-                          f"a status after two minutes), not {raw!r}.")
-    return value
-
-
-def register_assistant(app: AsyncApp, service: ConversationService, env: Mapping[str, str], surfaces: Any) -> None:
+def register_assistant(app: AsyncApp, service: ConversationService, settings: Settings, surfaces: Any) -> None:
     """Add the assistant middleware to `app`; `surfaces` builds the reply surface as for mentions."""
     assistant = AsyncAssistant(thread_context_store=DatabaseThreadContextStore(service.db))
-    refresh_s = status_refresh_s(env)
-    assistant.thread_started(partial(on_thread_started, prompts=suggested_prompts(env)))
+    refresh_s = settings.assistant_status_refresh_s
+    assistant.thread_started(partial(on_thread_started, prompts=suggested_prompts(settings.env)))
     assistant.user_message(partial(on_user_message, service=service, surfaces=surfaces, refresh_s=refresh_s))
     app.use(assistant)
 

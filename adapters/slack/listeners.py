@@ -52,7 +52,7 @@ def register_listeners(app: AsyncApp, service: ConversationService, settings: Se
     app.action(blocks.SHOW_LAYERS_ACTION)(partial(on_show_layers, service=service))
     app.command("/moa")(partial(on_command, service=service, settings=settings))
     register_feedback(app, service)
-    register_assistant(app, service, settings.env, surfaces)
+    register_assistant(app, service, settings, surfaces)
 
 
 # Listeners take bolt's arguments by name and the bot's own as keyword-only ones, bound with `partial` in

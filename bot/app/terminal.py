@@ -22,7 +22,6 @@ from rich.text import Text
 
 from bot.app.local_files import local_attachment
 from bot.checks.preflight import unknown_models_sentence
-from bot.conversation.attachments import FileLimits
 from bot.conversation.reading import FILES_ONLY, models_of, read_attachments
 from bot.settings import Settings
 from bot.text.redact import Redactor, redact_event
@@ -92,7 +91,6 @@ async def ask(question: str, config_file: str | Path | None, layers: int | None,
         return 2
     try:
         config = load_config(config_file, layers, settings)
-        file_limits = FileLimits.from_env(settings.env)
         registry = ProviderRegistry.from_env(settings.env, call_timeout_s=settings.call_timeout_s,
                                              deadline_s=settings.run_deadline_s)
     except ConfigError as exc:
@@ -120,7 +118,7 @@ async def ask(question: str, config_file: str | Path | None, layers: int | None,
                        quorum=settings.quorum or None)
     view = _AskView(err, out, show_layers, config)
     redactor = Redactor.from_env(settings.env)
-    reading = await read_attachments(attachments, file_limits)
+    reading = await read_attachments(attachments, settings.file_limits)
     try:
         async with aclosing(engine.run(reading.question(question), config, shown=reading.shown)) as events:
             async for event in events:

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from functools import partial
 
-from bot.conversation.attachments import Attachment, FileLimits
+from bot.conversation.attachments import Attachment
 from bot.conversation.budgets import over_budget
 from bot.conversation.feedback import record_vote
 from bot.conversation.gate import FairGate, QueueFull
@@ -123,7 +123,6 @@ class ConversationService:
         self._unsettled: dict[int, tuple[RunStatus, str | None]] = {}
         self._claimed: OrderedDict[str, None] = OrderedDict()  # event keys seen while storage failed
         self._live: dict[int, _RunState] = {}  # runs being answered now, checked for take-overs
-        self.file_limits = FileLimits.from_env(settings.env)
 
     @classmethod
     async def create(cls, settings: Settings) -> ConversationService:
@@ -282,9 +281,10 @@ class ConversationService:
         updater = CoalescingUpdater(surface.min_update_interval, last_update=shown_at)
 
         history, history_note = await self._history(mention)
-        reading = await read_attachments(mention.attachments, self.file_limits)
+        reading = await read_attachments(mention.attachments, self.settings.file_limits)
         if not history and mention.earlier is not None:  # tagged into a thread it has not answered in
-            context = await read_thread(mention.earlier, self.settings.history_token_budget, self.file_limits)
+            context = await read_thread(mention.earlier, self.settings.history_token_budget,
+                                          self.settings.file_limits)
             history, history_note = list(context.turns), context.note or history_note
             reading = reading.with_images(context.images)
         outputs: list[ProposerFinished] = []  # kept so an interrupted or crashed run still shows its layers
