@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from adapters.slack.assistant import EXAMPLE_PROMPTS, THINKING
@@ -83,3 +84,21 @@ async def test_a_long_answers_status_is_set_again_before_it_expires(world: Slack
     thinking = [a for a in status_calls(world) if a.get("status") == THINKING]
     assert len(thinking) >= 3  # set at the start and refreshed while the layers ran
     assert len(world.slack.calls_to("assistant.threads.setTitle")) == 1
+
+
+async def test_moving_to_another_channel_updates_the_stored_context(world: SlackWorld) -> None:
+    thread = await open_pane(world)
+    await world.slack.wait_for(lambda s: s.thread(PANE, thread))
+    event = {"type": "assistant_thread_context_changed", "event_ts": world.send.next_ts(),
+             "assistant_thread": {"user_id": "U0ALICE", "channel_id": PANE, "thread_ts": thread,
+                                  "context": {"channel_id": "C0RANDOM", "team_id": world.slack.team_id}}}
+    assert await world.send.event(event) == 200
+
+    assert world.service is not None
+    db = world.service.db
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 5.0
+    while (stored := await db.assistant_threads.find("", PANE, thread)) != {"channel_id": "C0RANDOM",
+                                                                            "team_id": world.slack.team_id}:
+        assert loop.time() < deadline, f"context still {stored}"
+        await asyncio.sleep(0.02)  # the listener runs after bolt's ack; nothing to wait on but the database
