@@ -281,16 +281,16 @@ class ConversationService:
         updater = CoalescingUpdater(surface.min_update_interval, last_update=shown_at)
 
         history, history_note = await self._history(mention)
-        reading = await read_attachments(mention.attachments, self.settings.file_limits)
-        if not history and mention.earlier is not None:  # tagged into a thread it has not answered in
-            context = await read_thread(mention.earlier, self.settings.history_token_budget,
-                                          self.settings.file_limits)
-            history, history_note = list(context.turns), context.note or history_note
-            reading = reading.with_images(context.images)
         outputs: list[ProposerFinished] = []  # kept so an interrupted or crashed run still shows its layers
         answer = ""
         report = AnswerReport(mention.channel)  # the answer's log line and metrics, at its end
         try:
+            reading = await read_attachments(mention.attachments, self.settings.file_limits)
+            if not history and mention.earlier is not None:  # tagged into a thread it has not answered in
+                context = await read_thread(mention.earlier, self.settings.history_token_budget,
+                                            self.settings.file_limits)
+                history, history_note = list(context.turns), context.note or history_note
+                reading = reading.with_images(context.images)
             async with contextlib.aclosing(self.engine.run(reading.question(question), config, history, state.ticket,
                                                           reading.shown)) as events:
                 async for event in events:
