@@ -10,6 +10,7 @@ from typing import TypeVar
 
 from dotenv import dotenv_values
 
+from bot.conversation.attachments import FileLimits
 from moa.config import Limits, MoaConfig, default_config, load_config_file
 from moa.errors import ConfigError
 from moa.pacing import parse_limits
@@ -137,6 +138,8 @@ class Settings:
     # What a channel with no setup of its own (nor a workspace default) uses: MOA_CONFIG's file, else
     # the built-in preset — e.g. an Ollama-only deployment has no Groq models to fall back to.
     default_config: MoaConfig = field(default_factory=default_config)
+    file_limits: FileLimits = field(default_factory=FileLimits)  # MOA_FILE_*, MOA_VISION_MODELS
+    assistant_status_refresh_s: float = 90.0  # MOA_ASSISTANT_STATUS_REFRESH: under Slack's 2-minute expiry
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -195,6 +198,9 @@ class Settings:
             budget_member_answers=_int(e, "MOA_BUDGET_MEMBER_ANSWERS", 0, low=0),
             budget_channel_tokens=_int(e, "MOA_BUDGET_CHANNEL_TOKENS", 0, low=0),
             default_config=_default_config(config_path, limits),
+            file_limits=FileLimits.from_env(e),
+            assistant_status_refresh_s=_number(e, "MOA_ASSISTANT_STATUS_REFRESH", 90.0, float,
+                                               "a number of seconds", 0.1, 119.0),
             env=dict(e),
         )
 

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from moa.agreement import Agreement
+from moa.attachments import Shown
 from moa.config import AgentConfig, MoaConfig
 from moa.demand import step_demand
 from moa.early import layer_agreement, skipped_note, stops_after
@@ -103,6 +104,7 @@ class _RunState:
     waits: dict[str, dict[int, BudgetWait]] = field(default_factory=dict)  # model -> waiting calls
     drafts: list[asyncio.Task[Opening]] = field(default_factory=list)  # early answer: cancelled at the end
     layout: str = "classic"  # the config's prompt_layout
+    shown: Shown = field(default_factory=Shown)  # the question's images, and which models read them
 
     def tell_wait(self, wait: BudgetWait) -> None:
         """Report the longest wait of the model's waiting calls (0 once none waits)."""
@@ -172,20 +174,20 @@ class MoaEngine:
         self.reservations = reservations if reservations is not None else Reservations()
 
     def run(self, question: str, config: MoaConfig, history: Sequence[Turn] = (),
-            ticket: int | None = None) -> AsyncGenerator[MoaEvent, None]:
+            ticket: int | None = None, shown: Shown | None = None) -> AsyncGenerator[MoaEvent, None]:
         """The run's events, ending with exactly one RunFinished or RunFailed.
 
         An async generator: `aclose()` it (or iterate inside `contextlib.aclosing`) to stop early; that,
         like cancelling the task iterating it, cancels every call in flight. The run takes its place in
         line for the models' budgets now, when `run` is called — or holds the `ticket` its admission
-        claimed (`Pacer.claim`)."""
+        claimed (`Pacer.claim`). `shown`: the question's images, given to the models that read them."""
         ticket = ticket if ticket is not None else self.providers.pacer.ticket()
-        return self._events(question, config, tuple(history), ticket)
+        return self._events(question, config, tuple(history), ticket, shown or Shown())
 
     async def _events(self, question: str, config: MoaConfig, history: tuple[Turn, ...],
-                      ticket: int) -> AsyncGenerator[MoaEvent, None]:
+                      ticket: int, shown: Shown) -> AsyncGenerator[MoaEvent, None]:
         queue: asyncio.Queue[MoaEvent | _Crash] = asyncio.Queue()
-        producer = asyncio.create_task(self._produce(question, config, history, ticket, queue.put_nowait),
+        producer = asyncio.create_task(self._produce(question, config, history, ticket, queue.put_nowait, shown),
                                        name="moa-run")
         try:
             while True:
@@ -206,11 +208,11 @@ class MoaEngine:
                 pass
 
     async def _produce(self, question: str, config: MoaConfig, history: tuple[Turn, ...], ticket: int,
-                       emit: Callable[[MoaEvent | _Crash], None]) -> None:
+                       emit: Callable[[MoaEvent | _Crash], None], shown: Shown) -> None:
         try:
             # The calls keep to the deadline themselves; this only guards against a hang elsewhere.
             async with asyncio.timeout(self.deadline_s + 5.0):
-                await self._pipeline(question, config, history, ticket, emit)
+                await self._pipeline(question, config, history, ticket, emit, shown)
         except asyncio.CancelledError:
             raise
         except TimeoutError:
@@ -221,10 +223,10 @@ class MoaEngine:
             emit(_Crash(err))
 
     async def _pipeline(self, question: str, config: MoaConfig, history: tuple[Turn, ...], ticket: int,
-                        emit: Callable[[MoaEvent | _Crash], None]) -> None:
+                        emit: Callable[[MoaEvent | _Crash], None], shown: Shown) -> None:
         started_at = time.time()
         state = _RunState(ticket=ticket, emit=emit, deadline=asyncio.get_running_loop().time() + self.deadline_s,
-                          layout=config.prompt_layout)
+                          layout=config.prompt_layout, shown=shown)
 
         pacer = self.providers.pacer
         try:
@@ -455,8 +457,9 @@ class MoaEngine:
         for attempt in (1, 2):
             fitted = fit(shape, pacer.largest_request(model), who=who, model=model)
             state.note_trim(fitted)
-            messages = fitted.messages if prefill is None else [
-                *fitted.messages, {"role": "assistant", "content": prefill}]  # continued, not restarted
+            messages = state.shown.messages_for(model, fitted.messages)
+            if prefill is not None:
+                messages = [*messages, {"role": "assistant", "content": prefill}]  # continued, not restarted
             try:
                 return await self.providers.complete(
                     model, messages, temperature=temperature, max_tokens=fitted.max_tokens,

@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
+from moa.attachments import IMAGE_TOKENS
 from moa.errors import ConfigError
 
 Resource = Literal["tokens", "requests"]
@@ -105,6 +106,9 @@ def estimate_tokens(messages: Iterable[Mapping[str, Any]]) -> int:
     total = 3
     for message in messages:
         content = message.get("content")
+        if isinstance(content, list):  # text and image parts: an image counts as IMAGE_TOKENS, not its bytes
+            total += sum(IMAGE_TOKENS for part in content if part.get("type") == "image_url")
+            content = "\n".join(str(part.get("text", "")) for part in content if part.get("type") == "text")
         text = content if isinstance(content, str) else str(content or "")
         # Fast for the usual all-ASCII text: this runs before every call, on a layer's critical path.
         ascii_chars = len(text) if text.isascii() else sum(1 for c in text if c.isascii())

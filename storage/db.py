@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 import aiosqlite
 
+from storage.assistant_threads import AssistantThreadRepository
 from storage.backend import Connection
 from storage.budgets import BudgetRepository
 from storage.configs import ConfigRepository
@@ -56,6 +57,7 @@ class Database:
         self.votes = VoteRepository(shared)
         self.budgets = BudgetRepository(shared)
         self.experiments = ExperimentRepository(shared)
+        self.assistant_threads = AssistantThreadRepository(shared)
 
     @property
     def dialect(self) -> str:

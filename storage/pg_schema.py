@@ -180,7 +180,17 @@ _V6_CACHED = (
     "ALTER TABLE usage_models ADD COLUMN cached_tokens BIGINT NOT NULL DEFAULT 0",
 )
 
-PG_MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5_EXPERIMENTS, _V6_CACHED)
+# v7 — Slack's assistant pane: each assistant thread's context (the channel the person was viewing).
+_V7_ASSISTANT = (
+    """CREATE TABLE assistant_threads (
+        workspace TEXT NOT NULL, channel TEXT NOT NULL, thread TEXT NOT NULL,
+        context_json TEXT NOT NULL, updated_at DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (workspace, channel, thread)
+    )""",
+)
+
+PG_MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5_EXPERIMENTS, _V6_CACHED,
+                                              _V7_ASSISTANT)
 
 
 async def migrate(conn: asyncpg.Connection) -> int:

@@ -199,7 +199,18 @@ _V6_CACHED = (
     "ALTER TABLE usage_models ADD COLUMN cached_tokens INTEGER NOT NULL DEFAULT 0",
 )
 
-MIGRATIONS: tuple[tuple[str | LoosenCheck, ...], ...] = (_V1, _V2, _V3, _V4, _V5_EXPERIMENTS, _V6_CACHED)
+# v7 — Slack's assistant pane: what each assistant thread is looking at (the channel the person was viewing),
+# kept here rather than in one process's memory so any replica can answer the thread.
+_V7_ASSISTANT = (
+    """CREATE TABLE assistant_threads (
+        workspace TEXT NOT NULL, channel TEXT NOT NULL, thread TEXT NOT NULL,
+        context_json TEXT NOT NULL, updated_at REAL NOT NULL,
+        PRIMARY KEY (workspace, channel, thread)
+    ) WITHOUT ROWID""",
+)
+
+MIGRATIONS: tuple[tuple[str | LoosenCheck, ...], ...] = (_V1, _V2, _V3, _V4, _V5_EXPERIMENTS, _V6_CACHED,
+                                                         _V7_ASSISTANT)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -17,9 +17,12 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from adapters.discord.files import discord_attachments
 from adapters.discord.places import place_of
 from adapters.discord.surface import NO_PINGS, DiscordSurface
+from adapters.discord.thread import earlier_reader
 from adapters.discord.views import MESSAGE_LIMIT, interaction_place, layers_page
+from bot.conversation.reading import FILES_ONLY
 from bot.conversation.service import CommandContext, ConversationService, Mention
 from bot.surface import ReplySurface
 from bot.text.chunking import split_text
@@ -95,7 +98,8 @@ class MoaCog(commands.Cog):
         return None
 
     async def _answer(self, message: discord.Message, question: str) -> None:
-        refusal = self.service.refusal(question)
+        files = discord_attachments(message.attachments)
+        refusal = self.service.refusal(question or (FILES_ONLY if files else ""))
         if refusal is not None:  # say why right there, without starting a thread for it
             await message.reply(refusal, allowed_mentions=NO_PINGS, mention_author=False)
             return
@@ -110,7 +114,8 @@ class MoaCog(commands.Cog):
         key, thread = place_of(target, message.guild.id if message.guild else None)
         await self.service.handle_mention(Mention(
             channel=key, thread=thread, message_id=str(message.id), author=str(message.author.id),
-            text=question, author_name=message.author.display_name), surface)
+            text=question, author_name=message.author.display_name, attachments=files,
+            earlier=earlier_reader(message, self.bot.user.id if self.bot.user else 0)), surface)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         """Run off the gateway's event loop turn, keeping a reference until done."""

@@ -23,8 +23,11 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import blocks
+from adapters.slack.assistant import register_assistant
 from adapters.slack.feedback import register_feedback
+from adapters.slack.files import slack_attachments
 from adapters.slack.surface import FeedbackSupport, SlackSurface, StreamingSupport, slack_error
+from adapters.slack.thread import earlier_reader
 from bot.conversation.service import CommandContext, ConversationService, Mention
 from bot.settings import Settings
 from bot.text.render import SLACK, render_layers_pages
@@ -49,6 +52,7 @@ def register_listeners(app: AsyncApp, service: ConversationService, settings: Se
     app.action(blocks.SHOW_LAYERS_ACTION)(partial(on_show_layers, service=service))
     app.command("/moa")(partial(on_command, service=service, settings=settings))
     register_feedback(app, service)
+    register_assistant(app, service, settings, surfaces)
 
 
 # Listeners take bolt's arguments by name and the bot's own as keyword-only ones, bound with `partial` in
@@ -167,8 +171,12 @@ async def _answer(event: dict[str, Any], body: dict[str, Any], context: AsyncBol
     if not await _claim(service, body, f"slack:msg:{team}:{channel}:{ts}"):
         return
     thread = event.get("thread_ts") or ts
+    files = slack_attachments(event.get("files") or [], client.token or "", client.base_url)
     mention = Mention(channel=ChannelKey("slack", team, channel), thread=thread, message_id=ts,
-                      author=event.get("user", ""), text=_strip_mention(event.get("text", ""), context))
+                      author=event.get("user", ""), text=_strip_mention(event.get("text", ""), context),
+                      attachments=files,
+                      earlier=earlier_reader(client, channel, thread, ts, context.bot_user_id,
+                                             partial(_strip_mention, context=context)) if thread != ts else None)
     await service.handle_mention(mention, surfaces(client, team, channel, thread, mention.author))
 
 

@@ -44,6 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--config", type=Path, help="a MoA config JSON file (seed article format or an export)")
     ask.add_argument("--layers", type=int, help="number of proposer layers (overrides the config)")
     ask.add_argument("--show-layers", action="store_true", help="print every intermediate answer")
+    ask.add_argument("--file", action="append", default=[], metavar="PATH",
+                     help="a file the models read with the question (text, code, CSV, JSON, logs, PDF, image); "
+                          "repeatable")
     evaluate = sub.add_parser("eval", help="answer quality of configs on graded questions, with 95% intervals")
     evaluate.add_argument("--set", dest="question_set", required=True, metavar="FILE.jsonl|NAME",
                           help='a JSONL file of {"question", "answer"} lines or a bundled set; "list" names them')
@@ -103,7 +106,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             from bot.app.terminal import ask
 
             question = sys.stdin.read() if args.question == "-" else args.question
-            return asyncio.run(ask(question, args.config, args.layers, args.show_layers, settings))
+            return asyncio.run(ask(question, args.config, args.layers, args.show_layers, settings,
+                                   files=args.file))
         case "eval":
             from bot.app.eval_command import evaluate
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from bot.app.local_files import files_in
 from bot.app.terminal import done_footer
 from bot.commands.values import import_json
 from bot.conversation.service import CommandContext, ConversationService, Mention
@@ -232,8 +233,13 @@ class ConsoleChat:
         return "\n".join(lines)
 
     async def ask(self, question: str) -> None:
+        try:
+            question, files = files_in(question)
+        except ValueError as err:
+            self.err.print(str(err), style="red", highlight=False, markup=False)
+            return
         surface = ConsoleSurface(self.err, self.out)
-        mention = Mention(CHANNEL, THREAD, f"console-{time.time_ns()}", "console", question)
+        mention = Mention(CHANNEL, THREAD, f"console-{time.time_ns()}", "console", question, attachments=files)
         self.surface = surface
         self.answer = asyncio.create_task(self.service.handle_mention(mention, surface))
         try:

@@ -11,6 +11,7 @@ Exit codes: 0 answered, 1 the run or the provider failed, 2 a usage problem (bad
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from contextlib import aclosing
 from pathlib import Path
 from typing import TextIO
@@ -19,7 +20,9 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.text import Text
 
+from bot.app.local_files import local_attachment
 from bot.checks.preflight import unknown_models_sentence
+from bot.conversation.reading import FILES_ONLY, models_of, read_attachments
 from bot.settings import Settings
 from bot.text.redact import Redactor, redact_event
 from bot.text.render import budget_wait_line, plural
@@ -72,11 +75,17 @@ def load_config(config_file: str | Path | None, layers: int | None, settings: Se
 
 
 async def ask(question: str, config_file: str | Path | None, layers: int | None, show_layers: bool,
-              settings: Settings, *, out: TextIO | None = None) -> int:
-    """Answer `question` once; the answer streams to stdout, progress to stderr. Returns the exit code."""
+              settings: Settings, *, out: TextIO | None = None, files: Sequence[str] = ()) -> int:
+    """Answer `question` once (with `files` read as a mention's attachments); the answer streams to stdout,
+    progress and notes to stderr. Returns the exit code."""
     out = out if out is not None else sys.stdout
     err = _stderr()
-    question = question.strip()
+    try:
+        attachments = [local_attachment(path) for path in files]
+    except ValueError as exc:
+        err.print(Text(str(exc), style="red"))
+        return 2
+    question = question.strip() or (FILES_ONLY if attachments else "")
     if not question:
         err.print("Ask a question, e.g. moa-bot ask \"What is a mixture of agents?\"")
         return 2
@@ -109,13 +118,16 @@ async def ask(question: str, config_file: str | Path | None, layers: int | None,
                        quorum=settings.quorum or None)
     view = _AskView(err, out, show_layers, config)
     redactor = Redactor.from_env(settings.env)
+    reading = await read_attachments(attachments, settings.file_limits)
     try:
-        async with aclosing(engine.run(question, config)) as events:
+        async with aclosing(engine.run(reading.question(question), config, shown=reading.shown)) as events:
             async for event in events:
                 view.show(redact_event(event, redactor))
     finally:
         view.stop()
         await registry.aclose()
+    for note in reading.notes(models_of(config)):
+        err.print(Text(note, style="yellow"))
     return view.exit_code
 
 

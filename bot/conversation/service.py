@@ -20,12 +20,15 @@ from functools import partial
 
 from bot.commands import CommandDeps, execute
 from bot.commands.context import CommandContext, CommandReply  # re-exported: adapters import them from here
+from bot.conversation.attachments import Attachment
 from bot.conversation.budgets import over_budget
 from bot.conversation.experiments import experiment_turn
 from bot.conversation.feedback import record_vote
 from bot.conversation.gate import FairGate, QueueFull
 from bot.conversation.keeper import StorageKeeper, failure_note, read
 from bot.conversation.progress import ProgressTracker
+from bot.conversation.reading import FILES_ONLY, models_of, read_attachments
+from bot.conversation.thread_context import EarlierReader, read_thread
 from bot.conversation.throttle import CoalescingUpdater
 from bot.observe.answer_report import AnswerReport
 from bot.settings import Settings
@@ -79,6 +82,8 @@ class Mention:
     author: str  # platform user id
     text: str  # the question, the bot's own mention removed
     author_name: str = ""  # how the models see the author in later turns (falls back to the id)
+    attachments: tuple[Attachment, ...] = ()  # files on the message, read when the answer starts
+    earlier: EarlierReader | None = None  # the thread's earlier messages, read when the bot has none stored
 
 
 class ConversationService:
@@ -143,7 +148,7 @@ class ConversationService:
                 self._answers.discard(task)
 
     async def _answer(self, mention: Mention, surface: ReplySurface, notes: tuple[str, ...]) -> int | None:
-        question = mention.text.strip()
+        question = mention.text.strip() or (FILES_ONLY if mention.attachments else "")
         refusal = self.refusal(question)
         if refusal is not None:
             await surface.fail(refusal, None)
@@ -280,7 +285,14 @@ class ConversationService:
         answer = ""
         report = AnswerReport(mention.channel)  # the answer's log line and metrics, at its end
         try:
-            async with contextlib.aclosing(self.engine.run(question, config, history, state.ticket)) as events:
+            reading = await read_attachments(mention.attachments, self.settings.file_limits)
+            if not history and mention.earlier is not None:  # tagged into a thread it has not answered in
+                context = await read_thread(mention.earlier, self.settings.history_token_budget,
+                                            self.settings.file_limits)
+                history, history_note = list(context.turns), context.note or history_note
+                reading = reading.with_images(context.images)
+            async with contextlib.aclosing(self.engine.run(reading.question(question), config, history, state.ticket,
+                                                          reading.shown)) as events:
                 async for event in events:
                     if state.taken_over:  # another process answers it now: stop spending on it here
                         log.warning("run %s was taken over by another process while this one stalled; "
@@ -301,7 +313,8 @@ class ConversationService:
                             updater.push(partial(surface.stream_answer, _clean_text(answer)))
                         case RunFinished():
                             await updater.settle()
-                            notes = (*event.warnings, *([history_note] if history_note else []), *state.notes)
+                            notes = (*event.warnings, *([history_note] if history_note else []), *state.notes,
+                                     *reading.notes(models_of(config)))
                             await self._finish(mention, question, state, event, notes, surface)
                         case RunFailed():
                             await updater.settle()

@@ -126,3 +126,15 @@ def test_leases_default_to_a_10_s_heartbeat_and_30_s_expiry_and_expiry_must_be_l
 
     with pytest.raises(ConfigError, match=r"MOA_LEASE_EXPIRY \(15 s\) must be longer than MOA_LEASE_HEARTBEAT"):
         Settings.load(env={"MOA_LEASE_HEARTBEAT": "20", "MOA_LEASE_EXPIRY": "15"})
+
+
+def test_file_limits_and_the_assistant_refresh_are_read_and_checked() -> None:
+    settings = Settings.load(env={"MOA_FILE_MAX_BYTES": "1000", "MOA_FILE_MAX_COUNT": "0",
+                                  "MOA_VISION_MODELS": "local:llava, local:qwen-vl"})
+    assert (settings.file_limits.max_bytes, settings.file_limits.max_count) == (1000, 0)
+    assert settings.file_limits.vision_models == {"local:llava", "local:qwen-vl"}
+    with pytest.raises(ConfigError, match="MOA_FILE_MAX_TOKENS must be a whole number 0 or more, not '2k'"):
+        Settings.load(env={"MOA_FILE_MAX_TOKENS": "2k"})
+    refresh = re.escape("MOA_ASSISTANT_STATUS_REFRESH must be a number of seconds from 0.1 to 119")
+    with pytest.raises(ConfigError, match=refresh):
+        Settings.load(env={"MOA_ASSISTANT_STATUS_REFRESH": "300"})

@@ -212,6 +212,8 @@ class FakeDiscord:
         self._changes = Changes("fake Discord", self._describe_calls, recheck_s=0.05)
         self._runner: web.AppRunner | None = None
         self.port = 0
+        self.cdn: dict[str, tuple[str, bytes]] = {}  # attachment id -> (content type, bytes)
+        self.cdn_requests: list[tuple[str, str]] = []  # (path, Authorization header) of every download
 
     # ---- addresses ---------------------------------------------------------------------------------
     def new_id(self) -> str:
@@ -267,6 +269,7 @@ class FakeDiscord:
         app = web.Application()
         app.router.add_get("/gateway", self._gateway)
         app.router.add_route("*", API_PREFIX + "/{tail:.*}", self._rest)
+        app.router.add_get("/attachments/{channel}/{attachment}/{name}", self._cdn)
         self._runner, self.port = await serve(app)
         return self
 
@@ -387,6 +390,23 @@ class FakeDiscord:
             msg["guild_id"] = channel["guild_id"]
         msg.update(extra)
         return msg
+
+    def attachment(self, channel_id: str, filename: str, content_type: str, data: bytes,
+                   size: int | None = None) -> dict[str, Any]:
+        """A file on the fake CDN, as MESSAGE_CREATE's `attachments` lists it (`say(..., attachments=[…])`)."""
+        attachment_id = self.new_id()
+        self.cdn[attachment_id] = (content_type, data)
+        url = f"http://127.0.0.1:{self.port}/attachments/{channel_id}/{attachment_id}/{filename}"
+        return {"id": attachment_id, "filename": filename, "size": len(data) if size is None else size,
+                "url": url, "proxy_url": url, "content_type": content_type}
+
+    async def _cdn(self, request: web.Request) -> web.Response:
+        self.cdn_requests.append((request.path, request.headers.get("Authorization", "")))
+        await self._changed()
+        found = self.cdn.get(request.match_info["attachment"])
+        if found is None:
+            return web.Response(status=404, text="Not Found")
+        return web.Response(body=found[1], content_type=found[0])
 
     async def say(self, channel_id: str, author: FakeUser, content: str, **extra: Any) -> dict[str, Any]:
         """`author` posts `content` in a channel, thread or DM; returns the message."""
@@ -682,6 +702,7 @@ class FakeDiscord:
             ("POST", rf"/channels/{snow}/typing", self._typing),
             ("GET", rf"/channels/{snow}", self._get_channel),
             ("POST", rf"/channels/{snow}/messages", self._post_message),
+            ("GET", rf"/channels/{snow}/messages", self._list_messages),
             ("GET", rf"/channels/{snow}/messages/{snow}", self._get_message),
             ("PATCH", rf"/channels/{snow}/messages/{snow}", self._patch_message),
             ("DELETE", rf"/channels/{snow}/messages/{snow}", self._delete_message),
@@ -733,6 +754,25 @@ class FakeDiscord:
         self._store(msg)
         await self.dispatch("MESSAGE_CREATE", self._gateway_message(msg))  # Discord echoes our own messages
         return _json(msg)
+
+    async def _list_messages(self, call: RestCall, channel_id: str) -> web.Response:
+        """A channel's or thread's history, newest first, as Discord pages it (`before`, `limit`)."""
+        before = int(call.query.get("before") or 1 << 64)
+        limit = int(call.query.get("limit") or 50)
+        found = [m for m in self.channel_messages(channel_id) if int(m["id"]) < before]
+        return _json(list(reversed(found))[:limit])
+
+    async def person_thread(self, parent_id: str, starter: dict[str, Any], name: str) -> str:
+        """A person starts a thread from their message `starter` (the thread's id is the message's)."""
+        thread = {"id": starter["id"], "type": 11, "guild_id": self.channels[parent_id]["guild_id"],
+                  "parent_id": parent_id, "owner_id": starter["author"]["id"], "name": name,
+                  "message_count": 0, "member_count": 1, "rate_limit_per_user": 0, "flags": 0,
+                  "total_message_sent": 0, "last_message_id": None,
+                  "thread_metadata": {"archived": False, "auto_archive_duration": 1440,
+                                      "archive_timestamp": _now_iso(), "locked": False}}
+        self.channels[starter["id"]] = thread
+        await self.dispatch("THREAD_CREATE", {**thread, "newly_created": True})
+        return str(starter["id"])
 
     async def _get_message(self, call: RestCall, channel_id: str, message_id: str) -> web.Response:
         msg = self.messages[message_id]

@@ -16,6 +16,11 @@ Usage::
 
 `response_url`s for slash commands and buttons are `slack.response_url(name)`; what bolt's `respond()`
 sends there lands in `slack.responses`.
+
+Files: `slack.add_file(name, mimetype, data)` returns the file object an event carries; its `url_private`
+serves the bytes only with the bot token in `Authorization` — without it, as Slack does, a 200 HTML login
+page. Every download attempt is kept in `slack.downloads` (path, Authorization header). People's messages
+in threads (`slack.said(...)`) are what `conversations.replies` returns, with the bot's own.
 """
 
 from __future__ import annotations
@@ -75,6 +80,12 @@ class FakeMessage:
             return streamed
         block_text = "".join(_block_text(b) for b in self.blocks)
         return block_text or self.text
+
+    @property
+    def visible(self) -> str:
+        """Everything a reader sees: the streamed text and every block's text (notes included)."""
+        streamed = "".join(c.get("text", "") for c in self.streamed if c.get("type") == "markdown_text")
+        return "\n".join(part for part in (streamed, *(_block_text(b) for b in self.blocks)) if part) or self.text
 
     @property
     def tasks(self) -> dict[str, dict[str, Any]]:
@@ -157,6 +168,10 @@ class FakeSlack:
         self._runner: web.AppRunner | None = None
         self._changes = Changes("fake Slack", lambda: repr([(c.method, c.error) for c in self.calls]))
         self.url = ""
+        self.files: dict[str, tuple[str, bytes]] = {}  # file id -> (mimetype, bytes)
+        self.downloads: list[tuple[str, str]] = []  # (path, Authorization header) of every file request
+        self.people: list[dict[str, Any]] = []  # people's messages, as conversations.replies returns them
+        self.files_scope = True  # False: the app lacks files:read, so downloads get the sign-in page
 
     # ---- control & inspection -------------------------------------------------------------------
     @property
@@ -191,6 +206,29 @@ class FakeSlack:
         """Wait until `predicate(self)` holds (checked after every call the fake answers)."""
         return await self._changes.wait_for(lambda: predicate(self), timeout)
 
+    def add_file(self, name: str, mimetype: str, data: bytes, *, size: int | None = None,
+                 host: str | None = None) -> dict[str, Any]:
+        """A file as an event's `files` lists it; `host` (e.g. "localhost:PORT") puts its URL elsewhere."""
+        self._counter += 1
+        file_id = f"F{self._counter:08d}"
+        self.files[file_id] = (mimetype, data)
+        base = f"http://{host}" if host else self.url
+        url = f"{base}/files-pri/{self.team_id}-{file_id}/{name}"
+        return {"id": file_id, "name": name, "title": name, "mimetype": mimetype,
+                "size": len(data) if size is None else size, "url_private": url,
+                "url_private_download": url + "?download=1"}
+
+    def said(self, text: str, *, channel: str, user: str = "U0BOB", thread_ts: str | None = None,
+             files: list[dict[str, Any]] | None = None) -> str:
+        """A person's message (no event is sent): `conversations.replies` will list it."""
+        ts = self._next_ts()
+        message: dict[str, Any] = {"type": "message", "user": user, "text": text, "ts": ts,
+                                   "thread_ts": thread_ts or ts, "channel": channel}
+        if files:
+            message["files"] = files
+        self.people.append(message)
+        return ts
+
     # ---- lifecycle ------------------------------------------------------------------------------
     async def start(self) -> FakeSlack:
         app = web.Application()
@@ -198,6 +236,7 @@ class FakeSlack:
         app.router.add_get("/api/{method}", self._api)  # e.g. users.info is a GET in slack-sdk
         app.router.add_get("/link", self._socket)
         app.router.add_post("/respond/{name}", self._respond)
+        app.router.add_get("/files-pri/{team_file}/{name}", self._file)
         self._runner, port = await serve(app)
         self.url = f"http://127.0.0.1:{port}"
         return self
@@ -255,6 +294,18 @@ class FakeSlack:
         self.responses.append(body)
         await self._notify()
         return web.Response(text="ok")
+
+    async def _file(self, request: web.Request) -> web.Response:
+        auth = request.headers.get("Authorization", "")
+        self.downloads.append((request.path, auth))
+        await self._notify()
+        if auth != f"Bearer {self.token}" or not self.files_scope:  # as Slack does: a login page, status 200
+            return web.Response(text="<html><body>Sign in to Slack</body></html>", content_type="text/html")
+        file_id = request.match_info["team_file"].rsplit("-", 1)[-1]
+        if file_id not in self.files:
+            return web.Response(status=404, text="file_not_found")
+        mimetype, data = self.files[file_id]
+        return web.Response(body=data, content_type=mimetype)
 
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
@@ -325,6 +376,25 @@ class FakeSlack:
             "id": user, "team_id": self.team_id, "name": user.lower(), "is_bot": False,
             "is_admin": user in self.admins or user in self.owners, "is_owner": user in self.owners,
             "is_primary_owner": False}}
+
+    def _m_conversations_replies(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel, thread = str(args.get("channel", "")), str(args.get("ts", ""))
+        found = [m for m in self.people if m["channel"] == channel and m["thread_ts"] == thread]
+        found += [{"type": "message", "bot_id": self.bot_id, "user": self.bot_user_id, "text": m.text,
+                   "ts": m.ts, "thread_ts": m.thread_ts} for m in self.thread(channel, thread)]
+        if not found:
+            return {"ok": False, "error": "thread_not_found"}
+        return {"ok": True, "messages": sorted(found, key=lambda m: float(m["ts"])), "has_more": False}
+
+    # Slack's assistant pane: what the app set is kept as calls (`calls_to("assistant.threads.setStatus")`).
+    def _m_assistant_threads_setStatus(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True}
+
+    def _m_assistant_threads_setTitle(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True}
+
+    def _m_assistant_threads_setSuggestedPrompts(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True}
 
     def _m_reactions_add(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True}
@@ -428,8 +498,7 @@ class SlackSender:
         self._counter = 0
 
     def next_ts(self) -> str:
-        self._counter += 1
-        return f"1600000000.{self._counter:06d}"
+        return self.slack._next_ts()  # one clock for people's messages and the bot's, as in Slack
 
     async def aclose(self) -> None:
         if self._session is not None:

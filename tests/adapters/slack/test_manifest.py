@@ -19,9 +19,11 @@ def test_manifest_requests_the_scopes_and_events_the_bot_needs() -> None:
     text = MANIFEST.read_text()
     assert set(_list_under(text, "bot")) == {
         "app_mentions:read", "chat:write", "commands", "reactions:read", "channels:history",
-        "groups:history", "im:history", "users:read"}
+        "groups:history", "im:history", "users:read", "files:read", "assistant:write"}
     assert set(_list_under(text, "bot_events")) == {
-        "app_mention", "message.channels", "message.groups", "message.im", "reaction_added"}
+        "app_mention", "assistant_thread_started", "assistant_thread_context_changed", "message.channels",
+        "message.groups", "message.im", "reaction_added"}
+    assert "assistant_view:" in text
     assert "- command: /moa" in text
     assert re.search(r"interactivity:\s*\n\s+is_enabled: true", text)
     assert "socket_mode_enabled: true" in text

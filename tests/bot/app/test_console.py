@@ -132,3 +132,18 @@ def test_the_footer_shows_the_cached_share_and_prices_it() -> None:
     cost = (cost_usd("openai/gpt-oss-20b", proposer) or 0) + (cost_usd("openai/gpt-oss-120b", aggregator) or 0)
     assert "(1,000 in, of them 600 cached, 100 out)" in footer
     assert footer.endswith(f"cost {format_cost(cost)}")
+
+
+async def test_an_at_file_in_a_question_is_read_by_the_models(console: tuple[Terminal, FakeGroq],
+                                                              tmp_path: Path) -> None:
+    term, fake = console
+    (tmp_path / "notes.txt").write_text("the meeting moved to room 4B")
+    term.type("/moa layers 1")
+    await term.expect("1 layer")
+    term.type(f"where is the meeting? @{tmp_path / 'notes.txt'}")
+    await term.expect(" out) · cost $")
+
+    assert fake.calls and all("the meeting moved to room 4B" in c.question for c in fake.calls)
+    assert all(c.question.startswith("where is the meeting? notes.txt") for c in fake.calls)
+    term.type("and this? @nowhere.txt")
+    await term.expect("There is no file nowhere.txt.")

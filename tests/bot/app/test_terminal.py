@@ -106,3 +106,22 @@ async def test_ask_says_on_stderr_that_agreeing_agents_stopped_early(fake_groq: 
     assert done.out.strip() == "9.9."
     assert "layers 2–3 skipped: 3 of 3 agents agreed" in done.err
     assert len(fake_groq.calls) == 4
+
+
+async def test_ask_with_files_reads_them_and_names_what_it_could_not_read(fake_groq: FakeGroq, tmp_path: Path) -> None:
+    (tmp_path / "data.csv").write_text("city,people\nOslo,709000\n")
+    (tmp_path / "bundle.zip").write_bytes(b"PK\x03\x04")
+    done = await run_bot(base_env(fake_groq, tmp_path), "ask", "how many people live in Oslo?", "--layers", "1",
+                         "--file", "data.csv", "--file", "bundle.zip", cwd=tmp_path)
+
+    assert done.code == 0, done.err
+    assert fake_groq.calls and all("Oslo,709000" in c.question for c in fake_groq.calls)
+    assert "I could not read bundle.zip: it is an archive" in done.err
+
+
+async def test_ask_with_a_missing_file_says_so_and_asks_nothing(fake_groq: FakeGroq, tmp_path: Path) -> None:
+    done = await run_bot(base_env(fake_groq, tmp_path), "ask", "summarise", "--file", "gone.txt", cwd=tmp_path)
+
+    assert done.code == 2
+    assert done.err.strip() == "There is no file gone.txt."
+    assert fake_groq.calls == []

@@ -1,0 +1,56 @@
+"""A file someone brought with a question, and the limits on reading files.
+
+Adapters describe each file as an `Attachment` (what the platform says about it, and how to download it);
+`bot/conversation/reading.py` decides what the models get from it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+
+from moa.errors import ConfigError
+
+# Downloads at most this many bytes; raises FetchRefused with a sentence when it cannot or must not.
+Fetch = Callable[[int], Awaitable[bytes]]
+
+
+class FetchRefused(Exception):
+    """A download that was refused or failed; the message says why, for the answer's note."""
+
+
+@dataclass(frozen=True)
+class Attachment:
+    name: str
+    mimetype: str  # as the platform reports it ("" when it does not)
+    size: int | None  # bytes, as the platform reports it (None when unknown)
+    fetch: Fetch = field(compare=False, repr=False)
+
+
+def _whole(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit():
+        raise ConfigError(f"{name} must be a whole number 0 or more, not {raw!r}.")
+    return int(raw)
+
+
+@dataclass(frozen=True)
+class FileLimits:
+    """How much of people's files is read (MOA_FILE_* in the environment)."""
+
+    max_bytes: int = 8_000_000  # MOA_FILE_MAX_BYTES: a larger file is refused before it is downloaded
+    max_count: int = 5  # MOA_FILE_MAX_COUNT: files read per message (0: none are)
+    max_tokens: int = 3000  # MOA_FILE_MAX_TOKENS: all of a message's file text together, then trimmed
+    max_image_bytes: int = 4_000_000  # images larger than this are not sent (Groq takes 4 MB at most)
+    download_timeout_s: float = 30.0
+    vision_models: frozenset[str] = frozenset()  # MOA_VISION_MODELS: models besides the known ones that read images
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> FileLimits:
+        vision = frozenset(m.strip() for m in env.get("MOA_VISION_MODELS", "").split(",") if m.strip())
+        return cls(max_bytes=_whole(env, "MOA_FILE_MAX_BYTES", cls.max_bytes),
+                   max_count=_whole(env, "MOA_FILE_MAX_COUNT", cls.max_count),
+                   max_tokens=_whole(env, "MOA_FILE_MAX_TOKENS", cls.max_tokens),
+                   vision_models=vision)

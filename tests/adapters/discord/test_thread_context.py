@@ -1,0 +1,56 @@
+"""Tagged into a Discord thread, or replying to a message: what was said before reaches the models — and
+nothing from another channel does."""
+
+from __future__ import annotations
+
+from tests.adapters.discord.conftest import RunningBot
+from tests.adapters.discord.helpers import answers
+from tests.fakes.discord_server import FakeDiscord
+from tests.fakes.groq_server import FakeGroq
+
+
+def everything_sent(groq: FakeGroq) -> str:
+    return "\n".join(str(m.get("content")) for call in groq.calls for m in call.messages)
+
+
+async def test_a_threads_earlier_messages_and_files_reach_the_models_with_their_authors(
+        discord: FakeDiscord, fake_groq: FakeGroq, bot: RunningBot) -> None:
+    starter = await discord.say(discord.general, discord.bob, "the deploy failed at 3am")
+    thread = await discord.person_thread(discord.general, starter, "deploy")
+    trace = discord.attachment(thread, "trace.log", "text/plain", b"OOMKilled: api exceeded 512Mi")
+    await discord.say(thread, discord.bob, "here is the trace", attachments=[trace])
+    question = await discord.say(thread, discord.alice, f"{discord.bot_mention} why did it fail?")
+
+    await discord.wait_for(lambda f: answers(f, thread), timeout=10)
+    assert fake_groq.calls
+    for call in fake_groq.calls:
+        sent = "\n".join(str(m["content"]) for m in call.messages)
+        assert "bob: the deploy failed at 3am" in sent
+        assert "bob: here is the trace" in sent and "OOMKilled: api exceeded 512Mi" in sent
+        assert "why did it fail?" in call.question
+    assert question["id"] not in {m["id"] for m in discord.bot_messages(thread)}
+
+
+async def test_the_message_a_mention_replies_to_reaches_the_models(
+        discord: FakeDiscord, fake_groq: FakeGroq, bot: RunningBot) -> None:
+    earlier = await discord.say(discord.general, discord.bob, "we ship version 2 on Monday")
+    question = await discord.say(discord.general, discord.alice, f"{discord.bot_mention} is that realistic?",
+                                 message_reference={"message_id": earlier["id"], "channel_id": discord.general,
+                                                    "guild_id": discord.guild_id},
+                                 referenced_message=earlier)
+
+    await discord.wait_for(lambda f: answers(f, question["id"]), timeout=10)
+    assert "bob: we ship version 2 on Monday" in everything_sent(fake_groq)
+
+
+async def test_a_reply_to_a_message_in_another_channel_never_reaches_the_models(
+        discord: FakeDiscord, fake_groq: FakeGroq, bot: RunningBot) -> None:
+    elsewhere = await discord.say(discord.random, discord.bob, "the merger closes on Friday")
+    question = await discord.say(discord.general, discord.alice, f"{discord.bot_mention} what was decided?",
+                                 message_reference={"message_id": elsewhere["id"], "channel_id": discord.random,
+                                                    "guild_id": discord.guild_id},
+                                 referenced_message=elsewhere)
+
+    await discord.wait_for(lambda f: answers(f, question["id"]), timeout=10)
+    assert fake_groq.calls
+    assert "merger" not in everything_sent(fake_groq)

@@ -1,0 +1,92 @@
+"""What the models get from the files people bring: read, trimmed, or named — never a lost answer."""
+
+from __future__ import annotations
+
+from bot.conversation.attachments import Attachment, FetchRefused, FileLimits
+from bot.conversation.reading import read_attachments
+from moa.attachments import Shown
+from tests.fakes.files import pdf_with_text, tiny_png
+
+
+def served(name: str, mimetype: str, data: bytes, fetched: list[str] | None = None,
+           size: int | None = None) -> Attachment:
+    async def fetch(max_bytes: int) -> bytes:
+        if fetched is not None:
+            fetched.append(name)
+        return data[:max_bytes + 1]
+    return Attachment(name, mimetype, len(data) if size is None else size, fetch)
+
+
+async def test_text_code_and_pdf_reach_the_question_by_name() -> None:
+    reading = await read_attachments([
+        served("notes.md", "text/markdown", b"# Plan\nship on **Friday**"),
+        served("data.csv", "text/csv", b"city,people\nOslo,709000\n"),
+        served("report.pdf", "application/pdf", pdf_with_text("Revenue rose 12 percent")),
+    ], FileLimits())
+    question = reading.question("What do these say?")
+    assert question.startswith("What do these say?")
+    assert "--- file notes.md ---\n# Plan\nship on **Friday**" in question
+    assert "Oslo,709000" in question
+    assert "Revenue rose 12 percent" in question
+    assert reading.notes(["openai/gpt-oss-20b"]) == ()
+
+
+async def test_long_text_is_trimmed_to_the_token_limit_with_a_note() -> None:
+    log = ("GET /health 200\n" * 2000).encode()
+    reading = await read_attachments([served("app.log", "text/plain", log)], FileLimits(max_tokens=100))
+    (_, text), = reading.texts
+    assert len(text) < 500 and text.endswith("[… the rest was cut]")
+    assert any("app.log" in note and "MOA_FILE_MAX_TOKENS" in note for note in reading.notes([]))
+
+
+async def test_unreadable_files_are_named_and_told_to_the_models() -> None:
+    reading = await read_attachments([
+        served("backup.zip", "application/zip", b"PK\x03\x04junk"),
+        served("program.exe", "application/octet-stream", b"MZ\x00\x00\x90"),
+        served("latin.txt", "text/plain", bytes(range(128, 256)) * 4),
+        served("broken.pdf", "application/pdf", b"%PDF-1.4 not really"),
+    ], FileLimits())
+    notes = " ".join(reading.notes([]))
+    for name in ("backup.zip", "program.exe", "latin.txt", "broken.pdf"):
+        assert f"I could not read {name}" in notes
+    assert "archive" in notes
+    assert "not readable here: backup.zip" in reading.question("Q")
+
+
+async def test_a_file_over_the_size_limit_is_refused_before_download() -> None:
+    fetched: list[str] = []
+    reading = await read_attachments([served("huge.txt", "text/plain", b"x", fetched, size=50_000_000)],
+                                     FileLimits(max_bytes=1_000_000))
+    assert fetched == []
+    assert reading.notes([]) == (
+        "I could not read huge.txt: it is 50.0 MB, over the 1.0 MB limit (MOA_FILE_MAX_BYTES).",)
+
+
+async def test_a_refused_download_costs_only_that_file() -> None:
+    async def refuse(max_bytes: int) -> bytes:
+        raise FetchRefused("Slack answered a login page instead of the file.")
+    reading = await read_attachments([Attachment("secret.txt", "text/plain", 10, refuse),
+                                      served("ok.txt", "text/plain", b"fine")], FileLimits())
+    assert [name for name, _ in reading.texts] == ["ok.txt"]
+    assert "I could not read secret.txt: Slack answered a login page instead of the file." in reading.notes([])
+
+
+async def test_files_beyond_the_count_are_named() -> None:
+    files = [served(f"f{i}.txt", "text/plain", b"hi") for i in range(3)]
+    reading = await read_attachments(files, FileLimits(max_count=2))
+    assert [name for name, _ in reading.texts] == ["f0.txt", "f1.txt"]
+    assert any("f2.txt" in note and "MOA_FILE_MAX_COUNT" in note for note in reading.notes([]))
+
+
+async def test_images_go_as_parts_to_readers_and_by_name_to_the_rest() -> None:
+    reading = await read_attachments([served("photo.png", "image/png", tiny_png())],
+                                     FileLimits(vision_models=frozenset({"local:llava"})))
+    shown: Shown = reading.shown
+    messages = [{"role": "system", "content": "s"}, {"role": "user", "content": "What is this?"}]
+    seen = shown.messages_for("local:llava", messages)[-1]["content"]
+    assert seen[0] == {"type": "text", "text": "What is this?"}
+    assert seen[1]["image_url"]["url"].startswith("data:image/png;base64,")
+    blind = shown.messages_for("openai/gpt-oss-20b", messages)[-1]["content"]
+    assert isinstance(blind, str) and "photo.png" in blind
+    assert reading.notes(["local:llava", "openai/gpt-oss-20b"]) == (
+        "photo.png was not shown to openai/gpt-oss-20b, which reads no images.",)
