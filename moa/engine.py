@@ -346,6 +346,7 @@ class MoaEngine:
         quorum = min(len(calls), max(1, self.quorum if self.quorum is not None else len(calls) - 1))
         owner: dict[asyncio.Task[ProposerFinished], _AgentCall] = {}
         service: list[float] = []  # how long answered calls took once sent
+        answered_at: dict[str, float] = {}  # provider -> when its latest call of this layer answered
 
         def start(call: _AgentCall) -> None:
             attempt = _Attempt(asyncio.create_task(
@@ -372,7 +373,7 @@ class MoaEngine:
                 if service:
                     allowed = max(max(service) * self.straggler_factor, max(service) + self.straggler_slack_s)
                     for call in open_calls:
-                        sent = call.attempts[-1].sent_at
+                        sent = self._turn_began(call.agent, call.attempts[-1], answered_at)
                         if sent is None:  # still waiting for the budget: it costs nothing yet
                             continue
                         due = sent + allowed
@@ -380,7 +381,8 @@ class MoaEngine:
                             next_check = due if next_check is None else min(next_check, due)
                         elif answered >= quorum:
                             settle(call, self._left_out(layer, call, now - layer_t0, max(service)))
-                        elif self.hedge and len(call.attempts) == 1 and self._has_room(call.agent):
+                        elif self.hedge and len(call.attempts) == 1 and self._has_room(call.agent) \
+                                and self.providers.capacity(call.agent.model_name).has_room():
                             log.info("layer %d: %s lags; hedging with a second call", layer, call.name)
                             start(call)
                 running = [a.task for c in calls if c.result is None for a in c.running()]
@@ -395,8 +397,10 @@ class MoaEngine:
                     result = task.result()
                     if result.ok:
                         attempt = next(a for a in call.attempts if a.task is task)
-                        if attempt.sent_at is not None:
-                            service.append(loop.time() - attempt.sent_at)
+                        began = self._turn_began(call.agent, attempt, answered_at)
+                        if began is not None:
+                            service.append(loop.time() - began)
+                        answered_at[self.providers.provider_of(call.agent.model_name)] = loop.time()
                         settle(call, result)
                     elif call.running():
                         call.failures.append(result)  # the other call may still answer
@@ -411,6 +415,15 @@ class MoaEngine:
             assert call.result is not None
             outputs.append(call.result)
         return tuple(outputs)
+
+    def _turn_began(self, agent: AgentConfig, attempt: _Attempt, answered_at: dict[str, float]) -> float | None:
+        """When the server began on this call, as far as can be told: when it went out, or — on a server
+        that may queue calls unseen (`moa.capacity`) — when the call before it to that server answered."""
+        if attempt.sent_at is None:
+            return None
+        if not self.providers.capacity(agent.model_name).may_queue:
+            return attempt.sent_at
+        return max(attempt.sent_at, answered_at.get(self.providers.provider_of(agent.model_name), attempt.sent_at))
 
     def _left_out(self, layer: int, call: _AgentCall, ran_s: float, slowest_s: float) -> ProposerFinished:
         model = call.agent.model_name

@@ -1,0 +1,98 @@
+"""A self-hosted server that answers one request at a time keeps every agent; a parallel one still drops
+stragglers. The real groq SDK against the fake in local mode (serial, no rate-limit headers)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import pytest
+
+from moa.config import AgentConfig, MoaConfig
+from moa.engine import MoaEngine
+from moa.errors import ConfigError
+from moa.events import RunFinished
+from moa.providers import ProviderRegistry, RetryPolicy, parse_parallelism, parse_providers
+from tests.fakes.groq_server import FakeCall, FakeGroq
+
+
+def local_config(models: Sequence[str], *, cycles: int = 2, main: str | None = None) -> MoaConfig:
+    agents = {f"agent_{i}": AgentConfig(model_name=m, system_prompt=f"You are agent {i}. {{helper_response}}")
+              for i, m in enumerate(models, start=1)}
+    return MoaConfig(main_model=main or models[0], cycles=cycles, layer_agent_config=agents)  # type: ignore[arg-type]
+
+
+def local_engine(server: FakeGroq, providers: str | None = None) -> MoaEngine:
+    """An engine whose only provider is `server`, declared as a newcomer would (`local=URL`)."""
+    registry = ProviderRegistry.from_env(
+        {"MOA_PROVIDERS": providers or f"local={server.openai_base_url}"}, call_timeout_s=20, deadline_s=60,
+        retry=RetryPolicy(max_attempts=2, backoff_base_s=0.01, backoff_max_s=0.05))
+    return MoaEngine(registry, call_timeout_s=20, deadline_s=60)
+
+
+async def answer(engine: MoaEngine, question: str, config: MoaConfig) -> RunFinished:
+    async def run() -> RunFinished:
+        events = [event async for event in engine.run(question, config)]
+        assert isinstance(events[-1], RunFinished), events[-1]
+        return events[-1]
+    return await asyncio.wait_for(run(), 30)
+
+
+def most_at_once(calls: Sequence[FakeCall]) -> int:
+    """The most calls the server worked on at the same time."""
+    spans = [(c.served_at, c.ended) for c in calls if c.served_at is not None and c.ended is not None]
+    return max(sum(1 for s, e in spans if s <= start < e) for start, _ in spans)
+
+
+async def test_a_serial_server_hears_every_agent_of_every_layer_once_with_nothing_declared() -> None:
+    async with FakeGroq.local(["tiny"], latency=1.1) as server:
+        engine = local_engine(server)
+        try:
+            done = await answer(engine, "why is the sky blue?", local_config(["local:tiny", "local:tiny"]))
+        finally:
+            await engine.providers.aclose()
+    assert len(server.calls) == 5  # 2 layers × 2 agents, then the aggregator: no hedges, no repeats
+    assert most_at_once(server.calls) == 1  # it really did answer one at a time
+    assert all(output.ok for layer in done.layers for output in layer.outputs)  # no one left out
+    assert not any("left out" in w for w in done.warnings)
+    assert done.answer.endswith("[saw 2 answers]")
+
+
+async def test_declared_parallel_1_queues_calls_here_and_keeps_every_agent() -> None:
+    async with FakeGroq(models=["tiny"], latency=0.3) as server:  # could run many, is told one
+        engine = local_engine(server, f"local={server.openai_base_url};parallel=1")
+        try:
+            done = await answer(engine, "q", local_config(["local:tiny"] * 3))
+        finally:
+            await engine.providers.aclose()
+    assert len(server.calls) == 2 * 3 + 1
+    assert max(sum(1 for o in server.calls if o.started <= c.started < (o.ended or 0)) for c in server.calls) == 1
+    assert all(output.ok for layer in done.layers for output in layer.outputs)
+
+
+async def test_a_server_seen_running_calls_in_parallel_still_leaves_a_straggler_out() -> None:
+    async with FakeGroq(models=["a", "b", "c"], latency=0.3) as server:
+        engine = local_engine(server)
+        config = local_config(["local:a", "local:b", "local:c"], cycles=1)
+        try:
+            await answer(engine, "warm up", config)  # three calls side by side: it runs in parallel
+            server.delay("c", 8.0)
+            done = await answer(engine, "q", config)
+        finally:
+            await engine.providers.aclose()
+    outputs = done.layers[0].outputs
+    assert [o.left_out for o in outputs] == [False, False, True]
+    assert any("left out" in w for w in done.warnings)
+
+
+def test_parallelism_is_declared_after_the_url() -> None:
+    spec = "local=http://127.0.0.1:8080/v1;parallel=1,vllm=http://10.0.0.2:8000/v1; parallel=8,cloud=https://x/v1"
+    assert parse_providers(spec) == {"local": "http://127.0.0.1:8080/v1", "vllm": "http://10.0.0.2:8000/v1",
+                                     "cloud": "https://x/v1"}
+    assert parse_parallelism(spec) == {"local": 1, "vllm": 8}
+
+
+@pytest.mark.parametrize("option", ["parallel=0", "paralel=2", "parallel=two"])
+def test_a_bad_parallel_option_is_one_sentence(option: str) -> None:
+    with pytest.raises(ConfigError, match=r"parallel=N.*local=http://127\.0\.0\.1:8080/v1;parallel=1"):
+        parse_providers(f"local=http://127.0.0.1:8080/v1;{option}")
