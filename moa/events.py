@@ -19,6 +19,7 @@ class Usage:
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    estimated: bool = False  # some of it was estimated from the text: the server reported no usage
 
     @property
     def total_tokens(self) -> int:
@@ -26,7 +27,7 @@ class Usage:
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(self.prompt_tokens + other.prompt_tokens,
-                     self.completion_tokens + other.completion_tokens)
+                     self.completion_tokens + other.completion_tokens, self.estimated or other.estimated)
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from groq import AsyncGroq
 from groq.types import ModelListResponse
 
 from moa.capacity import ProviderCapacity, parse_options
+from moa.counting import estimated_usage
 from moa.errors import ConfigError, ModelUnavailable, ProviderError
 from moa.events import Usage
 from moa.pacing import Budget, BudgetWait, Pacer, estimate_tokens, parse_limits
@@ -330,6 +331,8 @@ class ProviderRegistry:
                     left_s=deadline - now)
             else:
                 capacity.observe(attempt_t0, loop.time())
+                if usage is None:  # the server did not count it: estimate, and say so
+                    usage = estimated_usage(body["messages"], text)
                 return Completion(model=model, text=text, usage=usage, latency_s=loop.time() - started,
                                   first_token_s=(first_token[0] - started) if first_token else None,
                                   attempts=attempts)

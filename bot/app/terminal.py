@@ -10,12 +10,14 @@ Exit codes: 0 answered, 1 the run or the provider failed, 2 a usage problem (bad
 
 from __future__ import annotations
 
+import logging
 import sys
 from contextlib import aclosing
 from pathlib import Path
 from typing import TextIO
 
 from rich.console import Console
+from rich.logging import RichHandler
 from rich.panel import Panel
 from rich.text import Text
 
@@ -24,6 +26,7 @@ from bot.settings import Settings
 from bot.text.redact import Redactor, redact_event
 from bot.text.render import budget_wait_line, plural
 from moa.config import MoaConfig, check_limits, load_config_file
+from moa.counting import about
 from moa.engine import MoaEngine, layer_cost, layer_usage
 from moa.errors import ConfigError, ProviderError
 from moa.events import (
@@ -39,6 +42,13 @@ from moa.events import (
 from moa.pricing import PRICES_AS_OF, PRICES_SOURCE, describe_cost, format_cost, is_self_hosted, price_for
 from moa.providers import MISSING_GROQ_KEY, ProviderRegistry
 from moa.reach import is_unreachable
+
+
+def share_console(console: Console) -> None:
+    """Log lines go through `console`, so rich prints them above its spinner instead of over it."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, RichHandler):
+            handler.console = console
 
 
 def _stderr() -> Console:
@@ -108,6 +118,7 @@ async def ask(question: str, config_file: str | Path | None, layers: int | None,
     engine = MoaEngine(registry, call_timeout_s=settings.call_timeout_s, deadline_s=settings.run_deadline_s,
                        quorum=settings.quorum or None)
     view = _AskView(err, out, show_layers, config)
+    share_console(err)
     redactor = Redactor.from_env(settings.env)
     try:
         async with aclosing(engine.run(question, config)) as events:
@@ -133,6 +144,9 @@ class _AskView:
         self.layer_total = 0
         self.waiting = 0
         self.streamed = False
+        # Streamed only to a terminal: piped, stdout gets the whole answer at the end or, when the run
+        # fails, nothing (never half an answer with exit code 1).
+        self.stream_out = out.isatty()
         self.exit_code = 1
 
     def _set_status(self, text: str) -> None:
@@ -181,7 +195,7 @@ class _AskView:
                 self.stop()
                 self.err.print(Text(f"Aggregating with {model}…", style="bold"))
                 self._set_status(f"{model} is writing the answer…")
-            case AggregatorDelta(text=text):
+            case AggregatorDelta(text=text) if self.stream_out:
                 if not self.streamed:
                     self.stop()
                     self.streamed = True
@@ -219,7 +233,9 @@ class _AskView:
         for p in sorted(done, key=lambda p: order.get(p.agent, 0)):
             title = Text(f"Layer {p.layer} · {p.agent} · {p.model}")
             body = Text(p.text) if p.ok else Text(p.error or "failed", style="red")
-            self.err.print(Panel(body, title=title, title_align="left", border_style="dim" if p.ok else "red"))
+            # soft_wrap off for the panel: long lines wrap inside it instead of being cropped at its edge.
+            self.err.print(Panel(body, title=title, title_align="left", border_style="dim" if p.ok else "red"),
+                           soft_wrap=False)
 
 
 def done_footer(total_s: float, usage: Usage, proposers: list[tuple[str, Usage | None]], aggregator: str) -> str:
@@ -230,8 +246,9 @@ def done_footer(total_s: float, usage: Usage, proposers: list[tuple[str, Usage |
         if used is not None:
             rest = Usage(rest.prompt_tokens - used.prompt_tokens, rest.completion_tokens - used.completion_tokens)
     cost = describe_cost([*proposers, (aggregator, rest)])
-    return (f"Done in {total_s:.1f} s · {usage.total_tokens:,} tokens "
-            f"({usage.prompt_tokens:,} in, {usage.completion_tokens:,} out) · cost {cost}")
+    mark = about(usage)  # "≈": some call's tokens were estimated, its server counted none
+    return (f"Done in {total_s:.1f} s · {mark}{usage.total_tokens:,} tokens "
+            f"({mark}{usage.prompt_tokens:,} in, {mark}{usage.completion_tokens:,} out) · cost {cost}")
 
 
 def _proposer_line(p: ProposerFinished) -> Text:
