@@ -20,6 +20,7 @@ from pathlib import Path
 from rich.console import Console
 
 from bot.app.terminal import done_footer
+from bot.checks.preflight import model_checks
 from bot.commands.values import import_json
 from bot.conversation.service import CommandContext, ConversationService, Mention
 from bot.settings import Settings
@@ -268,7 +269,17 @@ async def chat(settings: Settings) -> int:
     """Read questions from stdin until EOF, /quit or Ctrl-C at the prompt."""
     err, out = Console(stderr=True), Console()
     logging.getLogger("moa.answers").setLevel(logging.WARNING)  # the footer says it; no log line in the chat
-    service = await ConversationService.create(settings)
+    service = await ConversationService.create(settings)  # the database first, as `run` does
+    # The same checks as `run` with chat platforms, refusing an unreachable provider too: every question
+    # would fail on it.
+    problems, warnings = await model_checks(settings, refuse_unreachable=True)
+    if problems:
+        for problem in problems:
+            err.print(problem, style="red", highlight=False, markup=False)
+        await service.aclose()
+        return 2
+    for warning in warnings:
+        err.print(f"⚠ {warning}", style="yellow", highlight=False, markup=False)
     session = ConsoleChat(service, err, out)
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGINT, session.interrupt)

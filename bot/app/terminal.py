@@ -21,7 +21,7 @@ from rich.logging import RichHandler
 from rich.panel import Panel
 from rich.text import Text
 
-from bot.checks.preflight import unknown_models_sentence
+from bot.checks.preflight import provider_checks
 from bot.settings import Settings
 from bot.text.redact import Redactor, redact_event
 from bot.text.render import budget_wait_line, plural
@@ -97,24 +97,15 @@ async def ask(question: str, config_file: str | Path | None, layers: int | None,
     except ConfigError as exc:
         err.print(Text(str(exc), style="red"))
         return 2
-    if registry.needs_groq_key(config.models()):
-        err.print(MISSING_GROQ_KEY)
-        await registry.aclose()
-        return 2
     where = f"--config {config_file}" if config_file is not None else (
         f"MOA_CONFIG ({settings.default_config_path})" if settings.default_config_path else "The default config")
-    problem = await unknown_models_sentence(registry, config, where)
-    if problem is not None:
-        err.print(Text(problem, style="red"))
+    check = await provider_checks(registry, config, where)  # the checks `run` and `doctor` make too
+    if check.problems:
+        for problem in check.problems:
+            err.print(Text(problem, style="red"))
         await registry.aclose()
-        return 2
-    used = {registry.provider_of(m) for m in config.models()}
-    down = [why for name, why in registry.listing_errors.items() if name in used and is_unreachable(why)]
-    if down:  # one sentence now, rather than the same one from every agent of layer 1
-        for why in down:
-            err.print(Text(why, style="red"))
-        await registry.aclose()
-        return 1
+        # An unreachable provider is a failure (1), like a run's; a config that cannot work is usage (2).
+        return 1 if any(is_unreachable(p) for p in check.problems) else 2
     engine = MoaEngine(registry, call_timeout_s=settings.call_timeout_s, deadline_s=settings.run_deadline_s,
                        quorum=settings.quorum or None)
     view = _AskView(err, out, show_layers, config)
@@ -297,6 +288,7 @@ async def models(settings: Settings, *, out: TextIO | None = None) -> int:
         err.print(Text(f"⚠ {Redactor.from_env(settings.env).redact(why)}", style="yellow"))
     if not registry.has_groq:
         err.print(Text(f"Groq models are not listed: {MISSING_GROQ_KEY}", style="yellow"))
-    err.print(Text(f"{plural(len(ids), 'model')}; Groq prices as of {PRICES_AS_OF} from {PRICES_SOURCE}.",
-                   style="dim"))
+    prices = f"; Groq prices as of {PRICES_AS_OF} from {PRICES_SOURCE}" if any(registry.is_groq(m) for m in ids) \
+        else ""
+    err.print(Text(f"{plural(len(ids), 'model')}{prices}.", style="dim"))
     return 0

@@ -63,7 +63,7 @@ async def test_config_file(fake_groq: FakeGroq, tmp_path: Path, capsys: pytest.C
     code = await ask("9.11 or 9.9?", seed, 1, False, settings(fake_groq))
     out, err = capsys.readouterr()
     assert code == 2 and out == ""  # a model not served now is found before any call is spent
-    assert f"--config {seed} uses a model not served now: gemma2-9b-it." in err
+    assert f"--config {seed} uses a model not served now: gemma2-9b-it (layer_agent_2)." in err
     assert not fake_groq.calls
 
     fake_groq.models += ["gemma2-9b-it"]
