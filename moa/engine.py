@@ -60,6 +60,14 @@ log = logging.getLogger(__name__)
 FailureKind = Literal["all_proposers_failed", "aggregator_failed", "model_unavailable", "config", "deadline"]
 
 
+def empty_answer(model: str, usage: Usage | None) -> str:
+    """Why an answer is empty: a model that spent its tokens on hidden reasoning may need a larger
+    max_tokens; one that produced nothing at all (0 tokens) was not cut short."""
+    if usage is not None and not usage.estimated and usage.completion_tokens == 0:
+        return f"{model} returned an empty answer (0 tokens)."
+    return f"{model} returned an empty answer; its max_tokens may be too low for its reasoning."
+
+
 def layer_usage(outputs: Sequence[ProposerFinished]) -> Usage:
     """Tokens of one layer's calls (those whose usage is known)."""
     return sum((o.usage for o in outputs if o.usage is not None), Usage())
@@ -311,8 +319,7 @@ class MoaEngine:
         result = await self._call(model, shape, "The aggregator", state, temperature=config.temperature,
                                   on_delta=lambda piece: state.emit(AggregatorDelta(text=piece)))
         if not result.text:
-            raise ProviderError(f"{model} returned an empty answer; its max_tokens may be too low for its "
-                                "reasoning.", model=model)
+            raise ProviderError(empty_answer(model, result.usage), model=model)
         return result
 
     async def _call(self, model: str, shape: CallShape, who: str, state: _RunState, *,
@@ -472,5 +479,4 @@ class MoaEngine:
                                     cost_usd=cost_usd(model, result.usage))
         return ProposerFinished(
             layer=layer, agent=name, model=model, text="", latency_s=result.latency_s,
-            usage=result.usage, cost_usd=cost_usd(model, result.usage),
-            error=f"{model} returned an empty answer; its max_tokens may be too low for its reasoning.")
+            usage=result.usage, cost_usd=cost_usd(model, result.usage), error=empty_answer(model, result.usage))

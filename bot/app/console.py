@@ -12,6 +12,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import signal
 import sys
 import time
@@ -97,6 +98,16 @@ class ConsoleSurface:
             self._err.print(f"✗ {message}", style="red", highlight=False, markup=False)
 
 
+# Keys a terminal sends as characters but nobody means as text: arrows and the like (ESC sequences), ^L and
+# other control characters. A tab stays (pasted code).
+_KEYS = re.compile(r"\x1b(\[[0-9;?]*[ -/]*[@-~]|O.|.)?|[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def typed(line: str) -> str:
+    """A line as the person meant it: without the control keys that ended up in it."""
+    return _KEYS.sub("", line.rstrip("\r"))
+
+
 class LineReader:
     """Lines typed or pasted on stdin, read by the event loop (no thread, so Ctrl-C and leaving never wait
     on a blocked read). None at end of input."""
@@ -119,7 +130,7 @@ class LineReader:
         self._pending += data
         *lines, self._pending = self._pending.split(b"\n")
         for line in lines:
-            self._lines.put_nowait(line.decode(errors="replace").rstrip("\r"))
+            self._lines.put_nowait(typed(line.decode(errors="replace")))
 
     def end(self) -> None:
         """Make `next` answer None (leave)."""

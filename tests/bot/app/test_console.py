@@ -110,3 +110,12 @@ async def test_ctrl_c_cancels_the_answer_in_progress_and_the_console_stays(
     term.type("/quit")
     assert await asyncio.to_thread(term.proc.wait, 15) == 0
     assert "restarted" not in term.screen
+
+
+async def test_control_keys_typed_into_a_question_never_reach_the_models(console: tuple[Terminal, FakeGroq]) -> None:
+    term, fake = console
+    term.type("/moa layers 1")
+    await term.expect("1 layer")
+    term.type("what is\x0c 2+2?\x1b[A")  # ^L and an arrow key, as a terminal sends them
+    await term.expect("says: what is 2+2? [saw")
+    assert all("\x0c" not in c.question and "\x1b" not in c.question for c in fake.calls)
