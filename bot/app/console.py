@@ -20,7 +20,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from bot.app.terminal import done_footer
+from bot.app.terminal import done_footer, share_console
 from bot.checks.preflight import model_checks
 from bot.commands.values import import_json
 from bot.conversation.service import CommandContext, ConversationService, Mention
@@ -279,6 +279,7 @@ async def _admin() -> bool:
 async def chat(settings: Settings) -> int:
     """Read questions from stdin until EOF, /quit or Ctrl-C at the prompt."""
     err, out = Console(stderr=True), Console()
+    share_console(err)  # log lines above the progress spinner, never over it
     logging.getLogger("moa.answers").setLevel(logging.WARNING)  # the footer says it; no log line in the chat
     service = await ConversationService.create(settings)  # the database first, as `run` does
     # The same checks as `run` with chat platforms, refusing an unreachable provider too: every question
