@@ -22,8 +22,9 @@ moa-bot has no chat platform to connect to. Set at least one of these (in the en
   DISCORD_TOKEN      a Discord bot token — https://discord.com/developers/applications → your app → Bot → Reset Token
   SLACK_BOT_TOKEN    a Slack bot token (xoxb-…) — https://api.slack.com/apps → your app → OAuth & Permissions,
                      plus SLACK_APP_TOKEN (xapp-…, Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode)
-and GROQ_API_KEY (https://console.groq.com/keys). `moa-bot doctor` checks a setup; docs/slack.md and
-docs/discord.md walk through creating the apps. Run `moa-bot run` on a terminal to chat in the console."""
+and GROQ_API_KEY (https://console.groq.com/keys) — or, for your own models only, MOA_PROVIDERS and MOA_CONFIG
+(docs/local.md). `moa-bot doctor` checks a setup; docs/slack.md and docs/discord.md walk through creating the
+apps. Run `moa-bot run` on a terminal to chat in the console."""
 
 
 
