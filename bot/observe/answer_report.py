@@ -11,6 +11,7 @@ import logging
 import time
 
 from bot.observe import metrics
+from moa.counting import about
 from moa.events import AggregatorStarted, ProposerFinished, RunFailed, RunFinished, Usage
 from moa.pricing import format_cost
 from storage.models import ChannelKey
@@ -60,18 +61,21 @@ class AnswerReport:
         cost = self.final.cost_usd if isinstance(self.final, RunFinished) else None
         metrics.record_answer(self.channel.platform, outcome, seconds)
         for out in self.proposers:
-            metrics.record_call(out.model, out.ok, *_tokens(out.usage))
+            metrics.record_call(out.model, out.ok, *_tokens(out.usage), estimated=_estimated(out.usage))
         if self.aggregator:
             rest = Usage(usage.prompt_tokens - _sum(self.proposers).prompt_tokens,
                          usage.completion_tokens - _sum(self.proposers).completion_tokens)
             failed = isinstance(self.final, RunFailed) and self.final.kind == "aggregator_failed"
-            metrics.record_call(self.aggregator, not failed and self.final is not None, *_tokens(rest))
+            # The total is estimated when any call was: the aggregator's share, unless a proposer explains it.
+            guessed = usage.estimated and not any(_estimated(out.usage) for out in self.proposers)
+            metrics.record_call(self.aggregator, not failed and self.final is not None, *_tokens(rest),
+                                estimated=guessed)
         fields = {"platform": self.channel.platform, "channel": self.channel.channel,
                   "seconds": round(seconds, 3), "calls": calls, "tokens": usage.total_tokens,
-                  "cost_usd": cost, "outcome": outcome}
+                  "tokens_estimated": usage.estimated, "cost_usd": cost, "outcome": outcome}
         # `answer` rides along for MOA_LOG_FORMAT=json, which writes it as an object.
-        log.info("answer platform=%s channel=%s seconds=%.1f calls=%d tokens=%d cost=%s outcome=%s",
-                 self.channel.platform, self.channel.channel, seconds, calls, usage.total_tokens,
+        log.info("answer platform=%s channel=%s seconds=%.1f calls=%d tokens=%s%d cost=%s outcome=%s",
+                 self.channel.platform, self.channel.channel, seconds, calls, about(usage), usage.total_tokens,
                  format_cost(cost), outcome, extra={"answer": fields})
 
 
@@ -81,6 +85,10 @@ def _sum(outputs: list[ProposerFinished]) -> Usage:
         if out.usage is not None:
             total += out.usage
     return total
+
+
+def _estimated(usage: Usage | None) -> bool:
+    return usage is not None and usage.estimated
 
 
 def _tokens(usage: Usage | None) -> tuple[int, int]:
