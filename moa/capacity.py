@@ -8,8 +8,9 @@ layer would leave it out as a straggler and hedge it with a duplicate call to th
   slots; calls wait for a free slot here, before they go out, so the engine counts only the time the
   server actually spends on them, and a hedge is sent only when a slot is free at once.
 - Not declared, on a self-hosted provider: treated as possibly serial (a call's time counts from when
-  the call before it to the same server answered, and no hedge goes to it) until two of its calls are
-  seen running side by side — overlapping, and finishing together rather than one service time apart.
+  the call before it to the same server answered, and no hedge goes to it) until its calls are seen
+  running side by side — two pairs of overlapping calls that finished together rather than one service
+  time apart (one pair could be a short answer queued behind a long one).
   From then on its stragglers are left out and hedged as Groq's are.
 - Groq runs calls in parallel.
 """
@@ -27,6 +28,7 @@ _OPTION = re.compile(r"^\s*parallel\s*=\s*(\d+)\s*$", re.IGNORECASE)
 # Two overlapping calls that end closer than this share of the shorter one's duration ran side by side
 # (a serial server finishes them one whole service time apart).
 _TOGETHER_SHARE = 0.25
+_PAIRS_NEEDED = 2
 
 
 def parse_options(name: str, options: str) -> int | None:
@@ -49,9 +51,11 @@ class ProviderCapacity:
     name: str
     declared: int | None = None  # parallel=N
     always_parallel: bool = False  # a cloud API such as Groq
-    parallel_seen: bool = False  # two of its calls were seen running side by side
+    parallel_seen: bool = False  # its calls were seen running side by side
     _slots: asyncio.Semaphore | None = field(default=None, repr=False)
-    _recent: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=16), repr=False)
+    # (sent, ended, already one half of a pair seen side by side) of its latest answered calls
+    _recent: deque[list[float | bool]] = field(default_factory=lambda: deque(maxlen=16), repr=False)
+    _pairs_seen: int = field(default=0, repr=False)
 
     def __post_init__(self) -> None:
         if self.declared is not None:
@@ -80,12 +84,21 @@ class ProviderCapacity:
             self._slots.release()
 
     def observe(self, sent_at: float, ended_at: float) -> None:
-        """Learn from one answered call (loop times) whether the server runs calls side by side."""
+        """Learn from one answered call (loop times) whether the server runs calls side by side.
+
+        One pair of calls that finished together could also be a short answer queued behind a long one
+        on a serial server, so it takes two pairs with no call in common."""
+        paired = False
         if not self.parallel_seen:
-            for other_sent, other_ended in self._recent:
+            for other in self._recent:
+                other_sent, other_ended, other_paired = float(other[0]), float(other[1]), bool(other[2])
+                if other_paired:
+                    continue
                 overlap = min(ended_at, other_ended) - max(sent_at, other_sent)
                 shorter = min(ended_at - sent_at, other_ended - other_sent)
                 if overlap > 0 and abs(ended_at - other_ended) < _TOGETHER_SHARE * shorter:
-                    self.parallel_seen = True
+                    other[2] = paired = True
+                    self._pairs_seen += 1
+                    self.parallel_seen = self._pairs_seen >= _PAIRS_NEEDED
                     break
-        self._recent.append((sent_at, ended_at))
+        self._recent.append([sent_at, ended_at, paired])

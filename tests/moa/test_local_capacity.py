@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import pytest
 
+from moa.capacity import ProviderCapacity
 from moa.errors import ConfigError
 from moa.providers import parse_parallelism, parse_providers
 from tests.fakes.groq_server import FakeCall, FakeGroq
@@ -50,7 +51,8 @@ async def test_a_server_seen_running_calls_in_parallel_still_leaves_a_straggler_
         engine = local_engine(server)
         config = local_config(["local:a", "local:b", "local:c"], cycles=1)
         try:
-            await answer(engine, "warm up", config)  # three calls side by side: it runs in parallel
+            for _ in range(2):  # two answers of three calls side by side: it runs in parallel
+                await answer(engine, "warm up", config)
             server.delay("c", 8.0)
             done = await answer(engine, "q", config)
         finally:
@@ -71,3 +73,13 @@ def test_parallelism_is_declared_after_the_url() -> None:
 def test_a_bad_parallel_option_is_one_sentence(option: str) -> None:
     with pytest.raises(ConfigError, match=r"parallel=N.*local=http://127\.0\.0\.1:8080/v1;parallel=1"):
         parse_providers(f"local=http://127.0.0.1:8080/v1;{option}")
+
+
+def test_a_short_answer_queued_behind_a_long_one_is_not_taken_for_parallel() -> None:
+    serial = ProviderCapacity("local")
+    serial.observe(0.0, 10.0)  # a long answer
+    serial.observe(0.0, 10.4)  # a short one that waited behind it: they ended together
+    assert serial.may_queue  # one such pair proves nothing
+    serial.observe(20.0, 21.0)
+    serial.observe(20.0, 21.1)  # a second pair, no call in common: side by side
+    assert not serial.may_queue and serial.has_room()
