@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -143,8 +143,10 @@ class Settings:
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def load(cls, env: Mapping[str, str] | None = None, dotenv: str | Path | None = ".env") -> Settings:
-        """Read settings; real environment variables win over the `.env` file."""
+    def load(cls, env: Mapping[str, str] | None = None, dotenv: str | Path | None = ".env",
+             ignore: Collection[str] = ()) -> Settings:
+        """Read settings; real environment variables win over the `.env` file. Variables in `ignore` are
+        read as unset (doctor: the rest of a setup whose MOA_CONFIG cannot be read)."""
         merged: dict[str, str] = {}
         if env is None:
             if dotenv is not None and Path(dotenv).is_file():
@@ -152,6 +154,8 @@ class Settings:
             merged.update(os.environ)
         else:
             merged.update(env)
+        for name in ignore:
+            merged.pop(name, None)
         e = merged
         limits = Limits(
             max_layers=_int(e, "MOA_MAX_LAYERS", Limits.max_layers),

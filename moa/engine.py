@@ -67,6 +67,14 @@ log = logging.getLogger(__name__)
 FailureKind = Literal["all_proposers_failed", "aggregator_failed", "model_unavailable", "config", "deadline"]
 
 
+def empty_answer(model: str, usage: Usage | None) -> str:
+    """Why an answer is empty: a model that spent its tokens on hidden reasoning may need a larger
+    max_tokens; one that produced nothing at all (0 tokens) was not cut short."""
+    if usage is not None and not usage.estimated and usage.completion_tokens == 0:
+        return f"{model} returned an empty answer (0 tokens)."
+    return f"{model} returned an empty answer; its max_tokens may be too low for its reasoning."
+
+
 def layer_usage(outputs: Sequence[ProposerFinished]) -> Usage:
     """Tokens of one layer's calls (those whose usage is known)."""
     return sum((o.usage for o in outputs if o.usage is not None), Usage())
@@ -412,8 +420,7 @@ class MoaEngine:
             state.trimmed.append(f"The answer stopped at the config's limit of {config.max_tokens:,} tokens "
                                  "(max_tokens): it may be cut short.")
         if not result.text and not prefill:
-            raise ProviderError(f"{model} returned an empty answer; its max_tokens may be too low for its "
-                                "reasoning.", model=model)
+            raise ProviderError(empty_answer(model, result.usage), model=model)
         return result
 
     async def _reserved_call(self, model: str, shape: CallShape, role: Role, who: str, state: _RunState, *,
@@ -481,6 +488,7 @@ class MoaEngine:
         quorum = min(len(calls), max(1, self.quorum if self.quorum is not None else len(calls) - 1))
         owner: dict[asyncio.Task[ProposerFinished], _AgentCall] = {}
         service: list[float] = []  # how long answered calls took once sent
+        answered_at: dict[str, float] = {}  # provider -> when its latest call of this layer answered
 
         def start(call: _AgentCall) -> None:
             attempt = _Attempt(asyncio.create_task(
@@ -507,7 +515,7 @@ class MoaEngine:
                 if service:
                     allowed = max(max(service) * self.straggler_factor, max(service) + self.straggler_slack_s)
                     for call in open_calls:
-                        sent = call.attempts[-1].sent_at
+                        sent = self._turn_began(call.agent, call.attempts[-1], answered_at)
                         if sent is None:  # still waiting for the budget: it costs nothing yet
                             continue
                         due = sent + allowed
@@ -515,7 +523,8 @@ class MoaEngine:
                             next_check = due if next_check is None else min(next_check, due)
                         elif answered >= quorum:
                             settle(call, self._left_out(layer, call, now - layer_t0, max(service)))
-                        elif self.hedge and len(call.attempts) == 1 and self._has_room(call.agent):
+                        elif self.hedge and len(call.attempts) == 1 and self._has_room(call.agent) \
+                                and self.providers.capacity(call.agent.model_name).has_room():
                             log.info("layer %d: %s lags; hedging with a second call", layer, call.name)
                             start(call)
                 running = [a.task for c in calls if c.result is None for a in c.running()]
@@ -530,8 +539,10 @@ class MoaEngine:
                     result = task.result()
                     if result.ok:
                         attempt = next(a for a in call.attempts if a.task is task)
-                        if attempt.sent_at is not None:
-                            service.append(loop.time() - attempt.sent_at)
+                        began = self._turn_began(call.agent, attempt, answered_at)
+                        if began is not None:
+                            service.append(loop.time() - began)
+                        answered_at[self.providers.provider_of(call.agent.model_name)] = loop.time()
                         settle(call, result)
                     elif call.running():
                         call.failures.append(result)  # the other call may still answer
@@ -546,6 +557,15 @@ class MoaEngine:
             assert call.result is not None
             outputs.append(call.result)
         return tuple(outputs)
+
+    def _turn_began(self, agent: AgentConfig, attempt: _Attempt, answered_at: dict[str, float]) -> float | None:
+        """When the server began on this call, as far as can be told: when it went out, or — on a server
+        that may queue calls unseen (`moa.capacity`) — when the call before it to that server answered."""
+        if attempt.sent_at is None:
+            return None
+        if not self.providers.capacity(agent.model_name).may_queue:
+            return attempt.sent_at
+        return max(attempt.sent_at, answered_at.get(self.providers.provider_of(agent.model_name), attempt.sent_at))
 
     def _left_out(self, layer: int, call: _AgentCall, ran_s: float, slowest_s: float) -> ProposerFinished:
         model = call.agent.model_name
@@ -595,5 +615,4 @@ class MoaEngine:
                                     cost_usd=cost_usd(model, result.usage), cut=result.cut)
         return ProposerFinished(
             layer=layer, agent=name, model=model, text="", latency_s=result.latency_s,
-            usage=result.usage, cost_usd=cost_usd(model, result.usage),
-            error=f"{model} returned an empty answer; its max_tokens may be too low for its reasoning.")
+            usage=result.usage, cost_usd=cost_usd(model, result.usage), error=empty_answer(model, result.usage))

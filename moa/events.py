@@ -22,6 +22,7 @@ class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_tokens: int = 0  # the part of prompt_tokens the provider served from its prefix cache
+    estimated: bool = False  # some of it was estimated from the text: the server reported no usage
 
     @property
     def total_tokens(self) -> int:
@@ -40,7 +41,7 @@ class Usage:
     def __add__(self, other: Usage) -> Usage:
         return Usage(self.prompt_tokens + other.prompt_tokens,
                      self.completion_tokens + other.completion_tokens,
-                     self.cached_tokens + other.cached_tokens)
+                     self.cached_tokens + other.cached_tokens, self.estimated or other.estimated)
 
 
 @dataclass(frozen=True)

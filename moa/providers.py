@@ -3,7 +3,8 @@
 A model id `name:model` goes to the declared provider `name` (Ollama, vLLM, llama.cpp server,
 Together…); any other id goes to Groq. Providers are declared with
 `MOA_PROVIDERS="ollama=http://127.0.0.1:11434/v1,together=https://api.together.xyz/v1"` and their keys
-in `MOA_PROVIDER_<NAME>_API_KEY`.
+in `MOA_PROVIDER_<NAME>_API_KEY`; `;parallel=N` after a URL says how many calls that server answers at
+once (`moa.capacity`).
 
 Every provider has one shared client (an `AsyncGroq`; for OpenAI-compatible endpoints its low-level
 `post("/chat/completions")` against the provider's base URL, so both share one error and streaming
@@ -30,6 +31,8 @@ import httpx
 from groq import AsyncGroq
 from groq.types import ModelListResponse
 
+from moa.capacity import ProviderCapacity, parse_options
+from moa.counting import estimated_usage
 from moa.errors import ConfigError, ModelUnavailable, ProviderError
 from moa.events import Usage
 from moa.pacing import Budget, BudgetWait, Pacer, estimate_tokens, parse_limits
@@ -88,7 +91,9 @@ def parse_providers(spec: str) -> dict[str, str]:
         if not part:
             continue
         name, sep, url = part.partition("=")
+        url, _, options = url.partition(";")
         name, url = name.strip().lower(), url.strip().rstrip("/")
+        parse_options(name, options)  # checked here, read by `parse_parallelism`
         if not sep or not url:
             raise ConfigError(f"MOA_PROVIDERS entry {part!r} must look like name=http://host:port/v1.")
         if not _PROVIDER_NAME.match(name) or name == GROQ:
@@ -100,6 +105,17 @@ def parse_providers(spec: str) -> dict[str, str]:
     return out
 
 
+def parse_parallelism(spec: str) -> dict[str, int]:
+    """The declared `parallel=N` of each MOA_PROVIDERS entry that has one."""
+    out: dict[str, int] = {}
+    for part in (p.strip() for p in spec.split(",")):
+        name, _, rest = part.partition("=")
+        _, _, options = rest.partition(";")
+        if (parallel := parse_options(name.strip().lower(), options)) is not None:
+            out[name.strip().lower()] = parallel
+    return out
+
+
 class ProviderRegistry:
     """The model providers of one process, their shared clients, retry policy and cached model list."""
 
@@ -107,7 +123,8 @@ class ProviderRegistry:
                  providers: Mapping[str, tuple[str, str | None]] | None = None,
                  call_timeout_s: float = 60.0, deadline_s: float = 300.0,
                  retry: RetryPolicy | None = None, models_ttl_s: float = 300.0,
-                 transport: str = "auto", pacer: Pacer | None = None) -> None:
+                 transport: str = "auto", pacer: Pacer | None = None,
+                 parallel: Mapping[str, int] | None = None) -> None:
         """`transport`: "aiohttp" (the SDK's aiohttp client, `groq[aiohttp]`), "httpx" (the SDK's
         default) or "auto" (aiohttp when installed)."""
         self.call_timeout_s = call_timeout_s
@@ -126,6 +143,11 @@ class ProviderRegistry:
                                default_headers=headers, http_client=_http_client(timeout, transport))
             self._providers[name] = Provider(name, url, client)
         self._declared = set(providers or {})
+        # How many calls each provider serves at once (`moa.capacity`): Groq in parallel, the others
+        # as declared (`parallel`), else learned.
+        self._capacity = {name: ProviderCapacity(name, declared=(parallel or {}).get(name),
+                                                 always_parallel=name == GROQ)
+                          for name in [GROQ, *self._declared]}
         self._models: dict[str, tuple[float, list[str]]] = {}  # provider -> (fetched at, ids)
         self._models_lock = asyncio.Lock()
         self._no_reasoning_format: set[str] = set()
@@ -150,7 +172,8 @@ class ProviderRegistry:
                    groq_base_url=env.get("GROQ_BASE_URL", "").strip() or None,
                    providers=providers, call_timeout_s=call_timeout_s, deadline_s=deadline_s, retry=retry,
                    transport=env.get("MOA_HTTP_TRANSPORT", "auto"),
-                   pacer=Pacer(parse_limits(env.get("MOA_LIMITS", ""))))
+                   pacer=Pacer(parse_limits(env.get("MOA_LIMITS", ""))),
+                   parallel=parse_parallelism(env.get("MOA_PROVIDERS", "")))
 
     # ---- naming -----------------------------------------------------------------------------------
     @property
@@ -174,6 +197,10 @@ class ProviderRegistry:
     def needs_groq_key(self, models: Iterable[str]) -> bool:
         """True when some of `models` go to Groq but no GROQ_API_KEY was given."""
         return not self.has_groq and any(self.is_groq(m) for m in models)
+
+    def capacity(self, model: str) -> ProviderCapacity:
+        """The parallelism of the provider `model` routes to."""
+        return self._capacity[self.provider_of(model)]
 
     def resolve(self, model: str) -> tuple[Provider, str]:
         """(provider, the id to send it); ProviderError when its provider is missing."""
@@ -228,6 +255,7 @@ class ProviderRegistry:
             on_delta(piece)
 
         budget = self.pacer.budget(model, provider.name)
+        capacity = self._capacity[provider.name]
         held_s = 0.0  # waited for the budget since the last attempt went out
         ticket = ticket if ticket is not None else self.pacer.ticket()
 
@@ -243,8 +271,16 @@ class ProviderRegistry:
                 who = "Groq" if provider.is_groq else provider.name
                 raise ProviderError(f"{model} waited for {who}'s rate limit until the run's time limit ran out; "
                                     "try again later or use fewer layers or agents.", model=model, status=429) from None
+            try:
+                await capacity.take(deadline)  # its turn on a server that answers N at a time
+            except TimeoutError:
+                budget.attempt_over()
+                raise ProviderError(f"{model} waited for its turn on {provider.name} until the run's time limit "
+                                    "ran out; use fewer layers or agents, or a larger parallel= for it.",
+                                    model=model) from None
             remaining = deadline - loop.time()
             if remaining <= 0:
+                capacity.give_back()
                 budget.attempt_over()  # no attempt after all: let another call find out the limits
                 raise ProviderError(f"{model} did not answer before the run's time limit ran out.", model=model)
             attempts += 1
@@ -259,6 +295,7 @@ class ProviderRegistry:
                     text, usage, finish = await self._attempt(provider, body, budget_s,
                                                               delta if on_delta else None, deadline, headers_seen)
                 finally:
+                    capacity.give_back()
                     budget.attempt_over()
                 if spent is not None and usage is not None:
                     budget.credit_cached(spent, usage.cached_tokens)
@@ -273,6 +310,9 @@ class ProviderRegistry:
                     max_tokens=body.get("max_tokens"), asked_reasoning_format="reasoning_format" in body),
                     left_s=deadline - now)
             else:
+                capacity.observe(attempt_t0, loop.time())
+                if usage is None:  # the server did not count it: estimate, and say so
+                    usage = estimated_usage(body["messages"], text)
                 return Completion(model=model, text=text, usage=usage, latency_s=loop.time() - started,
                                   first_token_s=(first_token[0] - started) if first_token else None,
                                   attempts=attempts, finish_reason=finish, max_tokens=body.get("max_tokens"))

@@ -152,6 +152,7 @@ class CallRetries:
         self.transient = 0
         self.rate_limited = 0
         self.shrunk = False
+        self.silent = 0  # attempts that got nothing at all (no first byte) within the call timeout
 
     def decide(self, failed: FailedAttempt, left_s: float) -> Decision:
         """What to do about `failed`, with `left_s` seconds left before the run's deadline."""
@@ -227,6 +228,16 @@ class CallRetries:
             return GiveUp(ProviderError(f"{model} {what}.", model=model))
         what = f"{model} did not answer within {format_seconds(failed.timeout_s)}" if timed_out else \
             f"the connection to {provider_label(failed.provider.name)} dropped while waiting for {model}"
+        if timed_out:
+            # Nothing came back at all (a frozen or hopelessly busy server): one more try at most, and only
+            # when a whole call timeout is left for it, so the person hears within about two timeouts.
+            self.silent += 1
+            if self.silent >= 2:
+                return GiveUp(ProviderError(f"{what}, twice; giving up (is the server stuck? MOA_CALL_TIMEOUT "
+                                            "sets how long to wait).", model=model))
+            if left_s < failed.timeout_s:
+                return GiveUp(ProviderError(f"{what}, and the run's time limit leaves no time to retry.",
+                                            model=model))
         return self._backoff(what, model, None, left_s)
 
     def _after_connection_error(self, failed: FailedAttempt, left_s: float) -> Decision:

@@ -22,8 +22,9 @@ moa-bot has no chat platform to connect to. Set at least one of these (in the en
   DISCORD_TOKEN      a Discord bot token — https://discord.com/developers/applications → your app → Bot → Reset Token
   SLACK_BOT_TOKEN    a Slack bot token (xoxb-…) — https://api.slack.com/apps → your app → OAuth & Permissions,
                      plus SLACK_APP_TOKEN (xapp-…, Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode)
-and GROQ_API_KEY (https://console.groq.com/keys). `moa-bot doctor` checks a setup; docs/slack.md and
-docs/discord.md walk through creating the apps. Run `moa-bot run` on a terminal to chat in the console."""
+and GROQ_API_KEY (https://console.groq.com/keys) — or, for your own models only, MOA_PROVIDERS and MOA_CONFIG
+(docs/local.md). `moa-bot doctor` checks a setup; docs/slack.md and docs/discord.md walk through creating the
+apps. Run `moa-bot run` on a terminal to chat in the console."""
 
 
 
@@ -83,9 +84,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `moa-bot` console script."""
     args = _parser().parse_args(argv)
     try:
-        settings = Settings.load()
+        settings, config_problem = _settings(args.command)
         configure_logging(settings.env)
         load_price_file(settings.env.get("MOA_PRICES", ""))
+        if config_problem is not None and args.command == "doctor":
+            from bot.app.doctor import doctor
+
+            return asyncio.run(doctor(settings, config_problem))
+        if config_problem is not None:  # `models`: the list does not depend on MOA_CONFIG
+            print(f"⚠ {config_problem}", file=sys.stderr)
         return _dispatch(args, settings)
     except ConfigError as err:  # e.g. a malformed MOA_PROVIDERS: say so, no traceback
         print(err, file=sys.stderr)
@@ -96,6 +103,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:  # Ctrl-C: calls in flight were cancelled on the way out
         print("Interrupted.", file=sys.stderr)
         return 130
+
+
+def _settings(command: str) -> tuple[Settings, str | None]:
+    """The settings, and why MOA_CONFIG could not be read when `doctor` or `models` goes on without it
+    (every other command stops on it)."""
+    try:
+        return Settings.load(), None
+    except ConfigError as err:
+        if command not in ("doctor", "models") or not str(err).startswith("MOA_CONFIG"):
+            raise
+        return Settings.load(ignore=("MOA_CONFIG",)), str(err)
 
 
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:

@@ -12,6 +12,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import signal
 import sys
 import time
@@ -20,7 +21,8 @@ from pathlib import Path
 from rich.console import Console
 
 from bot.app.local_files import files_in
-from bot.app.terminal import done_footer
+from bot.app.terminal import done_footer, share_console
+from bot.checks.preflight import model_checks
 from bot.commands.values import import_json
 from bot.conversation.service import CommandContext, ConversationService, Mention
 from bot.settings import Settings
@@ -99,6 +101,16 @@ class ConsoleSurface:
             self._err.print(f"✗ {message}", style="red", highlight=False, markup=False)
 
 
+# Keys a terminal sends as characters but nobody means as text: arrows and the like (ESC sequences), ^L and
+# other control characters. A tab stays (pasted code).
+_KEYS = re.compile(r"\x1b(\[[0-9;?]*[ -/]*[@-~]|O.|.)?|[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def typed(line: str) -> str:
+    """A line as the person meant it: without the control keys that ended up in it."""
+    return _KEYS.sub("", line.rstrip("\r"))
+
+
 class LineReader:
     """Lines typed or pasted on stdin, read by the event loop (no thread, so Ctrl-C and leaving never wait
     on a blocked read). None at end of input."""
@@ -121,7 +133,7 @@ class LineReader:
         self._pending += data
         *lines, self._pending = self._pending.split(b"\n")
         for line in lines:
-            self._lines.put_nowait(line.decode(errors="replace").rstrip("\r"))
+            self._lines.put_nowait(typed(line.decode(errors="replace")))
 
     def end(self) -> None:
         """Make `next` answer None (leave)."""
@@ -275,8 +287,19 @@ async def _admin() -> bool:
 async def chat(settings: Settings) -> int:
     """Read questions from stdin until EOF, /quit or Ctrl-C at the prompt."""
     err, out = Console(stderr=True), Console()
+    share_console(err)  # log lines above the progress spinner, never over it
     logging.getLogger("moa.answers").setLevel(logging.WARNING)  # the footer says it; no log line in the chat
-    service = await ConversationService.create(settings)
+    service = await ConversationService.create(settings)  # the database first, as `run` does
+    # The same checks as `run` with chat platforms, refusing an unreachable provider too: every question
+    # would fail on it.
+    problems, warnings = await model_checks(settings, refuse_unreachable=True)
+    if problems:
+        for problem in problems:
+            err.print(problem, style="red", highlight=False, markup=False)
+        await service.aclose()
+        return 2
+    for warning in warnings:
+        err.print(f"⚠ {warning}", style="yellow", highlight=False, markup=False)
     session = ConsoleChat(service, err, out)
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGINT, session.interrupt)

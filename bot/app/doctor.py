@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
 
 from adapters.platforms import PLATFORMS
-from bot.checks.preflight import listening_ports, port_problem
+from bot.checks.preflight import config_name, listening_ports, port_problem, provider_checks
 from bot.checks.tokens import Finding, misplaced_tokens
 from bot.settings import Settings
 from bot.text.redact import Redactor
-from moa.errors import MoaError
+from bot.text.render import plural
+from moa.errors import ConfigError, ProviderError
 from moa.providers import ProviderRegistry
 
 
@@ -36,8 +39,41 @@ async def postgres_check(url: str) -> tuple[bool, str]:
     return True, f"database: PostgreSQL {redacted(url)} (reachable, schema up to date)"
 
 
-async def doctor(settings: Settings) -> int:
-    """Print a checklist; exit 0 when the bot can run, 1 when something it needs is missing."""
+async def _provider_lines(settings: Settings, config_problem: str | None, ok: Callable[[str], None],
+                          bad: Callable[[str], None], note: Callable[[str], None]) -> None:
+    """The providers and MOA_CONFIG lines: the checks `run` and `ask` make (`provider_checks`)."""
+    try:
+        registry = ProviderRegistry.from_env(settings.env, call_timeout_s=10, deadline_s=20)
+    except ConfigError as err:
+        bad(str(err))
+        return
+    async with registry:
+        if config_problem is not None:  # one line; the providers are still checked
+            bad(config_problem)
+            with contextlib.suppress(ProviderError):
+                live = await registry.live_models()
+                ok(f"providers reachable: {plural(len(live), 'live model')}")
+            for why in registry.listing_errors.values():
+                bad(why)
+            return
+        config = settings.default_config
+        uses_groq = any(registry.is_groq(m) for m in config.models())
+        if settings.groq_api_key:
+            ok("GROQ_API_KEY is set")
+        elif not uses_groq:
+            note(f"GROQ_API_KEY not set — not needed: {config_name(settings)} uses no Groq model")
+        check = await provider_checks(registry, config, config_name(settings))
+        for line in check.passed:
+            ok(line)
+        for line in check.warnings:
+            note(line)
+        for line in check.problems:
+            bad(line)
+
+
+async def doctor(settings: Settings, config_problem: str | None = None) -> int:
+    """Print a checklist; exit 0 when the bot can run, 1 when something it needs is missing.
+    `config_problem`: why MOA_CONFIG could not be read (one line of the checklist, not its end)."""
     out = Console(soft_wrap=True)  # long lines (the invite URL) must stay whole to copy
     problems = 0
 
@@ -61,28 +97,7 @@ async def doctor(settings: Settings) -> int:
     misplaced = misplaced_tokens(settings)
 
     out.print("[bold]Models[/bold]")
-    if settings.groq_api_key:
-        ok("GROQ_API_KEY is set")
-    else:
-        bad("GROQ_API_KEY is missing — create one at https://console.groq.com/keys")
-    registry = ProviderRegistry.from_env(settings.env, call_timeout_s=10, deadline_s=20)
-    try:
-        if settings.groq_api_key or settings.env.get("MOA_PROVIDERS"):
-            live = await registry.live_models()
-            ok(f"providers reachable: {len(live)} live models")
-            wanted = settings.default_config.models()
-            which = f"MOA_CONFIG ({settings.default_config_path})" if settings.default_config_path \
-                else "the default preset"
-            missing = [m for m in wanted if m not in live]
-            if missing:
-                bad(f"{which} uses models not served now: {', '.join(missing)} — "
-                    "pick others with `/moa model` / `/moa agents set`, or set MOA_CONFIG to a config file")
-            else:
-                ok(f"{which}: models alive: {', '.join(wanted)}")
-    except MoaError as err:
-        bad(f"could not list models: {err}")
-    finally:
-        await registry.aclose()
+    await _provider_lines(settings, config_problem, ok, bad, note)
 
     for platform in PLATFORMS:  # each adapter says what its checklist holds (adapters/platform.py)
         out.print(f"\n[bold]{platform.title}[/bold]")

@@ -10,6 +10,7 @@ Exit codes: 0 answered, 1 the run or the provider failed, 2 a usage problem (bad
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Sequence
 from contextlib import aclosing
@@ -17,16 +18,18 @@ from pathlib import Path
 from typing import TextIO
 
 from rich.console import Console
+from rich.logging import RichHandler
 from rich.panel import Panel
 from rich.text import Text
 
 from bot.app.local_files import local_attachment
-from bot.checks.preflight import unknown_models_sentence
+from bot.checks.preflight import provider_checks
 from bot.conversation.reading import FILES_ONLY, models_of, read_attachments
 from bot.settings import Settings
 from bot.text.redact import Redactor, redact_event
 from bot.text.render import budget_wait_line, plural
 from moa.config import MoaConfig, check_limits, load_config_file
+from moa.counting import about
 from moa.engine import MoaEngine, layer_cost, layer_usage
 from moa.errors import ConfigError, ProviderError
 from moa.events import (
@@ -42,6 +45,13 @@ from moa.events import (
 from moa.pricing import PRICES_AS_OF, PRICES_SOURCE, describe_cost, format_cost, is_self_hosted, price_for
 from moa.providers import MISSING_GROQ_KEY, ProviderRegistry
 from moa.reach import is_unreachable
+
+
+def share_console(console: Console) -> None:
+    """Log lines go through `console`, so rich prints them above its spinner instead of over it."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, RichHandler):
+            handler.console = console
 
 
 def _stderr() -> Console:
@@ -96,27 +106,19 @@ async def ask(question: str, config_file: str | Path | None, layers: int | None,
     except ConfigError as exc:
         err.print(Text(str(exc), style="red"))
         return 2
-    if registry.needs_groq_key(config.models()):
-        err.print(MISSING_GROQ_KEY)
-        await registry.aclose()
-        return 2
     where = f"--config {config_file}" if config_file is not None else (
         f"MOA_CONFIG ({settings.default_config_path})" if settings.default_config_path else "The default config")
-    problem = await unknown_models_sentence(registry, config, where)
-    if problem is not None:
-        err.print(Text(problem, style="red"))
+    check = await provider_checks(registry, config, where)  # the checks `run` and `doctor` make too
+    if check.problems:
+        for problem in check.problems:
+            err.print(Text(problem, style="red"))
         await registry.aclose()
-        return 2
-    used = {registry.provider_of(m) for m in config.models()}
-    down = [why for name, why in registry.listing_errors.items() if name in used and is_unreachable(why)]
-    if down:  # one sentence now, rather than the same one from every agent of layer 1
-        for why in down:
-            err.print(Text(why, style="red"))
-        await registry.aclose()
-        return 1
+        # An unreachable provider is a failure (1), like a run's; a config that cannot work is usage (2).
+        return 1 if any(is_unreachable(p) for p in check.problems) else 2
     engine = MoaEngine(registry, call_timeout_s=settings.call_timeout_s, deadline_s=settings.run_deadline_s,
                        quorum=settings.quorum or None)
     view = _AskView(err, out, show_layers, config)
+    share_console(err)
     redactor = Redactor.from_env(settings.env)
     reading = await read_attachments(attachments, settings.file_limits)
     try:
@@ -145,6 +147,9 @@ class _AskView:
         self.layer_total = 0
         self.waiting = 0
         self.streamed = False
+        # Streamed only to a terminal: piped, stdout gets the whole answer at the end or, when the run
+        # fails, nothing (never half an answer with exit code 1).
+        self.stream_out = out.isatty()
         self.exit_code = 1
 
     def _set_status(self, text: str) -> None:
@@ -193,7 +198,7 @@ class _AskView:
                 self.stop()
                 self.err.print(Text(f"Aggregating with {model}…", style="bold"))
                 self._set_status(f"{model} is writing the answer…")
-            case AggregatorDelta(text=text):
+            case AggregatorDelta(text=text) if self.stream_out:
                 if not self.streamed:
                     self.stop()
                     self.streamed = True
@@ -233,7 +238,9 @@ class _AskView:
         for p in sorted(done, key=lambda p: order.get(p.agent, 0)):
             title = Text(f"Layer {p.layer} · {p.agent} · {p.model}")
             body = Text(p.text) if p.ok else Text(p.error or "failed", style="red")
-            self.err.print(Panel(body, title=title, title_align="left", border_style="dim" if p.ok else "red"))
+            # soft_wrap off for the panel: long lines wrap inside it instead of being cropped at its edge.
+            self.err.print(Panel(body, title=title, title_align="left", border_style="dim" if p.ok else "red"),
+                           soft_wrap=False)
 
 
 def done_footer(total_s: float, usage: Usage, proposers: list[tuple[str, Usage | None]], aggregator: str) -> str:
@@ -245,9 +252,10 @@ def done_footer(total_s: float, usage: Usage, proposers: list[tuple[str, Usage |
             rest = Usage(rest.prompt_tokens - used.prompt_tokens, rest.completion_tokens - used.completion_tokens,
                          max(0, rest.cached_tokens - used.cached_tokens))
     cost = describe_cost([*proposers, (aggregator, rest)])
+    mark = about(usage)  # "≈": some call's tokens were estimated, its server counted none
     cached = f" of them {usage.cached_tokens:,} cached," if usage.cached_tokens else ""
-    return (f"Done in {total_s:.1f} s · {usage.total_tokens:,} tokens "
-            f"({usage.prompt_tokens:,} in,{cached} {usage.completion_tokens:,} out) · cost {cost}")
+    return (f"Done in {total_s:.1f} s · {mark}{usage.total_tokens:,} tokens "
+            f"({mark}{usage.prompt_tokens:,} in,{cached} {mark}{usage.completion_tokens:,} out) · cost {cost}")
 
 
 def _proposer_line(p: ProposerFinished) -> Text:
@@ -296,6 +304,7 @@ async def models(settings: Settings, *, out: TextIO | None = None) -> int:
         err.print(Text(f"⚠ {Redactor.from_env(settings.env).redact(why)}", style="yellow"))
     if not registry.has_groq:
         err.print(Text(f"Groq models are not listed: {MISSING_GROQ_KEY}", style="yellow"))
-    err.print(Text(f"{plural(len(ids), 'model')}; Groq prices as of {PRICES_AS_OF} from {PRICES_SOURCE}.",
-                   style="dim"))
+    prices = f"; Groq prices as of {PRICES_AS_OF} from {PRICES_SOURCE}" if any(registry.is_groq(m) for m in ids) \
+        else ""
+    err.print(Text(f"{plural(len(ids), 'model')}{prices}.", style="dim"))
     return 0

@@ -1,4 +1,5 @@
-"""What `moa-bot run` checks before it starts anything: tokens, ports, and MOA_CONFIG's models.
+"""What `moa-bot run`, `ask` and `doctor` check before they start anything: tokens, ports, and the
+providers and models of the config they will run (`provider_checks`, the one set all of them share).
 
 Each problem is one sentence naming the setting and what to do; the runner prints them and exits 2.
 """
@@ -8,12 +9,14 @@ from __future__ import annotations
 import contextlib
 import errno
 import socket
+from dataclasses import dataclass, field
 
 from bot.checks.tokens import check_tokens
 from bot.settings import Settings
 from moa.config import MoaConfig
 from moa.errors import ConfigError, ProviderError
-from moa.providers import ProviderRegistry
+from moa.providers import MISSING_GROQ_KEY, ProviderRegistry
+from moa.reach import is_unreachable
 
 
 def port_problem(variable: str, host: str, port: int) -> str | None:
@@ -49,26 +52,32 @@ def listening_ports(settings: Settings) -> list[tuple[str, str, int]]:
     return ports
 
 
-async def model_checks(settings: Settings) -> tuple[list[str], list[str]]:
-    """(problems, warnings) about models: MOA_CONFIG naming a model no provider serves now is a problem
-    (found before any answer spends a call); a provider that cannot be listed is a warning (it may come
-    back; answers will say so meanwhile)."""
+async def model_checks(settings: Settings, *, refuse_unreachable: bool = False) -> tuple[list[str], list[str]]:
+    """(problems, warnings) about the providers and models `run` will use (`provider_checks`): MOA_CONFIG
+    naming a model no provider serves now, or a key it needs missing, is a problem (found before any
+    answer spends a call); a provider that cannot be reached is a problem with `refuse_unreachable` (the
+    console: every question would fail), else a warning (a chat bot runs long; it may come back)."""
     try:
         registry = ProviderRegistry.from_env(settings.env, call_timeout_s=10, deadline_s=20)
     except ConfigError:
         return [], []  # the CLI reports a bad MOA_PROVIDERS itself
-    problems = []
     async with registry:
-        if settings.default_config_path:
-            problem = await unknown_models_sentence(registry, settings.default_config,
-                                                    f"MOA_CONFIG ({settings.default_config_path})")
-            if problem is not None:
-                problems.append(f"{problem} Change the file or unset MOA_CONFIG.")
-        elif registry.provider_names:
+        if settings.default_config_path or refuse_unreachable:
+            where = config_name(settings)
+            check = await provider_checks(registry, settings.default_config, where,
+                                          refuse_unreachable=refuse_unreachable)
+            problems = [f"{p} Change the file or unset MOA_CONFIG." if settings.default_config_path
+                        and p.startswith(where) else p for p in check.problems]
+            return problems, check.warnings
+        if registry.provider_names:
             with contextlib.suppress(ProviderError):
                 await registry.live_models()
-        warnings = list(registry.listing_errors.values())
-    return problems, warnings
+        return [], list(registry.listing_errors.values())
+
+
+def config_name(settings: Settings) -> str:
+    """How sentences name the config a channel with no setup runs."""
+    return f"MOA_CONFIG ({settings.default_config_path})" if settings.default_config_path else "The default preset"
 
 
 async def unknown_models_sentence(registry: ProviderRegistry, config: MoaConfig, where: str) -> str | None:
@@ -78,9 +87,57 @@ async def unknown_models_sentence(registry: ProviderRegistry, config: MoaConfig,
         return None
     alternatives = await registry.alternatives(unknown[0])
     offer = f" Live models: {', '.join(alternatives)}." if alternatives else " `moa-bot models` lists the live ones."
-    aggregator = " (the aggregator)" if unknown == [config.main_model] else ""
-    return (f"{where} uses {'a model' if len(unknown) == 1 else 'models'} not served now: "
-            f"{', '.join(unknown)}{aggregator}.{offer}")
+    named = ", ".join(f"{model} ({', '.join(users_of(config, model))})" for model in unknown)
+    return f"{where} uses {'a model' if len(unknown) == 1 else 'models'} not served now: {named}.{offer}"
+
+
+def users_of(config: MoaConfig, model: str) -> list[str]:
+    """Who in `config` uses `model`: "the aggregator" and the agents' names."""
+    users = ["the aggregator"] if config.main_model == model else []
+    return users + [name for name, agent in config.agents if agent.model_name == model]
+
+
+@dataclass
+class ProviderCheck:
+    """What `provider_checks` found: problems stop a start; warnings and passed checks are told."""
+
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    passed: list[str] = field(default_factory=list)
+
+
+async def provider_checks(registry: ProviderRegistry, config: MoaConfig, where: str, *,
+                          refuse_unreachable: bool = True) -> ProviderCheck:
+    """The config's providers and models, checked before any answer spends a call: a key only where a
+    provider needs one (Groq, when the config uses a Groq model), every provider it uses reachable
+    (`refuse_unreachable`; else a warning: a long-running bot may see it come back), every model
+    served. Providers the config does not use are only warned about."""
+    check = ProviderCheck()
+    models = config.models()
+    if registry.needs_groq_key(models):
+        groq_models = [m for m in models if registry.is_groq(m)]
+        check.problems.append(f"{where} uses Groq models ({', '.join(groq_models)}): {MISSING_GROQ_KEY}")
+    live: list[str] = []
+    with contextlib.suppress(ProviderError):
+        live = await registry.live_models()
+    used = {registry.provider_of(m) for m in models}
+    down = False
+    for name, why in registry.listing_errors.items():
+        if name in used and is_unreachable(why) and refuse_unreachable:
+            check.problems.append(why)
+            down = True
+        else:
+            check.warnings.append(why)
+    if live:
+        check.passed.append(f"providers reachable: {len(live)} live model{'' if len(live) == 1 else 's'}")
+    if down or check.problems:  # the models of an unreachable provider, or of Groq without a key, can't be told
+        return check
+    problem = await unknown_models_sentence(registry, config, where)
+    if problem is not None:
+        check.problems.append(problem)
+    elif live:
+        check.passed.append(f"{where}: models alive: {', '.join(models)}")
+    return check
 
 
 async def startup_checks(settings: Settings) -> tuple[list[str], list[str]]:

@@ -11,6 +11,7 @@ import logging
 import time
 
 from bot.observe import metrics
+from moa.counting import about
 from moa.engine import layer_cost, layer_usage
 from moa.events import AggregatorStarted, ProposerFinished, RunFailed, RunFinished, Usage
 from moa.pricing import format_cost
@@ -61,23 +62,27 @@ class AnswerReport:
         cost = self._cost()
         metrics.record_answer(self.channel.platform, outcome, seconds)
         for out in self.proposers:
-            metrics.record_call(out.model, out.ok, *_tokens(out.usage))
+            metrics.record_call(out.model, out.ok, *_tokens(out.usage), estimated=_estimated(out.usage))
         if self.aggregator:
             proposed = layer_usage(self.proposers)
             rest = Usage(usage.prompt_tokens - proposed.prompt_tokens,
                          usage.completion_tokens - proposed.completion_tokens,
                          max(0, usage.cached_tokens - proposed.cached_tokens))
             failed = isinstance(self.final, RunFailed) and self.final.kind == "aggregator_failed"
-            metrics.record_call(self.aggregator, not failed and self.final is not None, *_tokens(rest))
+            # The total is estimated when any call was: the aggregator's share, unless a proposer explains it.
+            guessed = usage.estimated and not any(_estimated(out.usage) for out in self.proposers)
+            metrics.record_call(self.aggregator, not failed and self.final is not None, *_tokens(rest),
+                                estimated=guessed)
         fields = {"platform": self.channel.platform, "channel": self.channel.channel,
                   "seconds": round(seconds, 3), "calls": calls, "tokens": usage.total_tokens,
                   "tokens_in": usage.prompt_tokens, "tokens_cached_in": usage.cached_tokens,
-                  "tokens_out": usage.completion_tokens, "cost_usd": cost, "outcome": outcome}
+                  "tokens_out": usage.completion_tokens, "tokens_estimated": usage.estimated, "cost_usd": cost,
+                  "outcome": outcome}
         # `answer` rides along for MOA_LOG_FORMAT=json, which writes it as an object.
-        log.info("answer platform=%s channel=%s seconds=%.1f calls=%d tokens=%d in=%d cached=%d out=%d cost=%s "
-                 "outcome=%s", self.channel.platform, self.channel.channel, seconds, calls, usage.total_tokens,
-                 usage.prompt_tokens, usage.cached_tokens, usage.completion_tokens, format_cost(cost), outcome,
-                 extra={"answer": fields})
+        log.info("answer platform=%s channel=%s seconds=%.1f calls=%d tokens=%s%d in=%d cached=%d out=%d cost=%s "
+                 "outcome=%s", self.channel.platform, self.channel.channel, seconds, calls, about(usage),
+                 usage.total_tokens, usage.prompt_tokens, usage.cached_tokens, usage.completion_tokens,
+                 format_cost(cost), outcome, extra={"answer": fields})
 
     def _cost(self) -> float | None:
         """What the answer cost, as storage records it: a failed run's calls cost money too."""
@@ -86,6 +91,10 @@ class AnswerReport:
         if isinstance(self.final, RunFailed):
             return layer_cost([out for layer in self.final.layers for out in layer.outputs])
         return None
+
+
+def _estimated(usage: Usage | None) -> bool:
+    return usage is not None and usage.estimated
 
 
 def _tokens(usage: Usage | None) -> tuple[int, int]:

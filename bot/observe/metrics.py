@@ -20,6 +20,8 @@ MODEL_CALLS = Counter("moa_model_calls", "Model calls by model and status (ok, e
                       registry=REGISTRY)
 TOKENS = Counter("moa_tokens", "Tokens by model and kind (prompt, completion).", ["model", "kind"],
                  registry=REGISTRY)
+ESTIMATED_TOKENS = Counter("moa_estimated_tokens", "Of moa_tokens, those estimated from the text because the "
+                           "server reported no usage, by model and kind.", ["model", "kind"], registry=REGISTRY)
 QUEUE_DEPTH = Gauge("moa_queue_depth", "Questions waiting for a free slot.", registry=REGISTRY)
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -36,13 +38,14 @@ def record_answer(platform: str, outcome: str, seconds: float) -> None:
     ANSWER_SECONDS.observe(seconds)
 
 
-def record_call(model: str, ok: bool, prompt_tokens: int, completion_tokens: int) -> None:
-    """One model call ended (its tokens counted when the provider reported them)."""
+def record_call(model: str, ok: bool, prompt_tokens: int, completion_tokens: int, estimated: bool = False) -> None:
+    """One model call ended (its tokens as the provider reported them, or `estimated` from the text)."""
     MODEL_CALLS.labels(model=model, status="ok" if ok else "error").inc()
-    if prompt_tokens:
-        TOKENS.labels(model=model, kind="prompt").inc(prompt_tokens)
-    if completion_tokens:
-        TOKENS.labels(model=model, kind="completion").inc(completion_tokens)
+    for kind, count in (("prompt", prompt_tokens), ("completion", completion_tokens)):
+        if count:
+            TOKENS.labels(model=model, kind=kind).inc(count)
+            if estimated:
+                ESTIMATED_TOKENS.labels(model=model, kind=kind).inc(count)
 
 
 def exposition() -> bytes:

@@ -146,7 +146,8 @@ def _final_line(run: RunRecord, aggregator: str, style: Style) -> str:
     if run.status == "running":
         return f"🔄 Still running: {model} has not finished the final answer yet."
     if run.status == "interrupted":
-        return f"⚠️ Interrupted (the bot restarted) before {model} wrote the final answer."
+        # Stopped by the person (Ctrl-C in the console) or by a restart: the record cannot tell which.
+        return f"⚠️ Stopped before {model} wrote the final answer (interrupted, or the bot restarted)."
     if run.status == "failed":
         return f"❌ No final answer: {run.error or 'the run failed'}"
     facts = [f"✍️ Final answer by {model}"]

@@ -113,6 +113,7 @@ class FakeCall:
     straggler: bool = False  # made slow on purpose (`straggler_share`)
     first_word_at: float | None = None  # word timing: when its first word was ready (streamed or not)
     extra_delay: float = 0.0  # added on purpose (`delay`)
+    served_at: float | None = None  # when the server began working on it (a serial server queues calls)
 
     @property
     def provider(self) -> str:
@@ -331,6 +332,11 @@ class FakeGroq:
     cache_block_tokens: int = 1  # cached prefixes count in whole blocks of this many tokens
     cache_ttl_s: float = 120.0  # how long a request's prefix stays cached
     cut_at_max_tokens: bool = False  # cut replies at max_tokens with finish_reason "length", as Groq does
+    # Local mode (a llama.cpp / Ollama server on one CPU): see `FakeGroq.local`.
+    serial: bool = False  # answer one chat request at a time; the others queue, first come first served
+    usage_mode: str = "on_request"  # "on_request": streamed usage only with stream_options.include_usage;
+    #                                 "never": streamed replies never carry usage (non-streamed ones do)
+    frozen: bool = False  # accept every chat call and never answer it (not even headers)
 
     def __post_init__(self) -> None:
         self._failures: dict[str, list[_Failure]] = {}
@@ -344,6 +350,21 @@ class FakeGroq:
         self.port = 0
         self.models_requests = 0  # GET …/models served
         self._cache: dict[str, list[tuple[float, list[tuple[str, str]]]]] = {}  # model -> recent prompts
+        self._turn = asyncio.Lock()  # the serial server's one slot
+
+    @classmethod
+    def local(cls, models: list[str] | None = None, *, latency: float = 0.0, usage_mode: str = "on_request",
+              **kwargs: Any) -> FakeGroq:
+        """An OpenAI-compatible server as a self-hoster runs one: one request at a time, no rate-limit
+        headers, usage streamed only when asked (or, with usage_mode="never", not at all). Use its
+        `openai_base_url` as a declared provider."""
+        return cls(models=list(models or ["tiny"]), latency=latency, serial=True, usage_mode=usage_mode,
+                   **kwargs)
+
+    @property
+    def busy(self) -> list[FakeCall]:
+        """Calls the server is working on (a serial server: at most one)."""
+        return [c for c in self.running if c.served_at is not None]
 
     # ---- control -------------------------------------------------------------------------------
     def fail(self, model: str, status: int, times: int = 1, retry_after: float | None = None,
@@ -462,7 +483,7 @@ class FakeGroq:
         self.calls.append(call)
         await self._notify()
         try:
-            response = await self._answer(request, call)
+            response = await self._served(request, call)
         except (asyncio.CancelledError, ConnectionResetError):
             call.cancelled = True
             if call.status in (None, 200):
@@ -473,6 +494,18 @@ class FakeGroq:
         call.ended = time.monotonic()
         await self._notify()
         return response
+
+    async def _served(self, request: web.Request, call: FakeCall) -> web.StreamResponse:
+        """The answer, once the server has a slot for it (a serial server: when the one before is done)."""
+        if self.frozen:
+            await asyncio.Event().wait()  # accepted, never answered: only the client giving up ends it
+        if not self.serial:
+            call.served_at = time.monotonic()
+            return await self._answer(request, call)
+        async with self._turn:
+            call.served_at = time.monotonic()
+            await self._notify()
+            return await self._answer(request, call)
 
     async def _answer(self, request: web.Request, call: FakeCall) -> web.StreamResponse:
         if (err := self._auth_error(request)) is not None:
@@ -700,7 +733,7 @@ class FakeGroq:
         if call.provider == "openai":
             final_extra = {}
         await response.write(chunk({}, call.finish_reason, **final_extra))
-        if stream_options.get("include_usage"):
+        if stream_options.get("include_usage") and self.usage_mode != "never":
             tail = {"id": chunk_id, "object": "chat.completion.chunk", "created": created,
                     "model": call.model, "choices": [], "usage": usage}
             await response.write(f"data: {json.dumps(tail)}\n\n".encode())

@@ -149,3 +149,15 @@ def test_a_refused_key_names_the_variable() -> None:
 def test_other_client_errors_fail_at_once() -> None:
     error = gives_up(CallRetries(POLICY).decide(failed(status(422, "messages: required")), 300))
     assert str(error) == f"{MODEL} failed (422: messages: required)." and error.status == 422
+
+
+def test_a_call_that_hears_nothing_is_tried_once_more_at_most() -> None:
+    retries = CallRetries(RetryPolicy(max_attempts=4))  # room for more, yet silence is retried once
+    assert isinstance(retries.decide(failed(TimeoutError(), elapsed_s=10), left_s=300), Retry)
+    error = gives_up(retries.decide(failed(TimeoutError(), elapsed_s=10), left_s=300))
+    assert str(error).startswith(f"{MODEL} did not answer within 10 s, twice; giving up")
+
+
+def test_silence_is_not_retried_when_less_than_a_call_timeout_is_left() -> None:
+    error = gives_up(CallRetries(POLICY).decide(failed(TimeoutError(), elapsed_s=10), left_s=4))
+    assert "leaves no time to retry" in str(error)

@@ -63,7 +63,7 @@ async def test_config_file(fake_groq: FakeGroq, tmp_path: Path, capsys: pytest.C
     code = await ask("9.11 or 9.9?", seed, 1, False, settings(fake_groq))
     out, err = capsys.readouterr()
     assert code == 2 and out == ""  # a model not served now is found before any call is spent
-    assert f"--config {seed} uses a model not served now: gemma2-9b-it." in err
+    assert f"--config {seed} uses a model not served now: gemma2-9b-it (layer_agent_2)." in err
     assert not fake_groq.calls
 
     fake_groq.models += ["gemma2-9b-it"]
@@ -142,3 +142,13 @@ async def test_the_real_command(fake_groq: FakeGroq, tmp_path: Path) -> None:
     assert "Layer 1/1" in err
     code, out, err = await _cli("ask", "q", cwd=tmp_path, env=_env())
     assert code == 2 and out == "" and "https://console.groq.com/keys" in err
+
+
+async def test_show_layers_wraps_a_long_answer_instead_of_cropping_it(
+        fake_groq: FakeGroq, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "60")
+    words = [f"word{i}" for i in range(40)]  # one line of ~280 characters in a 60-column terminal
+    fake_groq.reply = lambda call: " ".join(words)
+    assert await ask("Why?", None, 1, True, settings(fake_groq)) == 0
+    err = capsys.readouterr().err
+    assert all(word in err for word in words)  # the end of the line is there, wrapped

@@ -147,3 +147,10 @@ async def test_an_at_file_in_a_question_is_read_by_the_models(console: tuple[Ter
     assert all(c.question.startswith("where is the meeting? notes.txt") for c in fake.calls)
     term.type("and this? @nowhere.txt")
     await term.expect("There is no file nowhere.txt.")
+async def test_control_keys_typed_into_a_question_never_reach_the_models(console: tuple[Terminal, FakeGroq]) -> None:
+    term, fake = console
+    term.type("/moa layers 1")
+    await term.expect("1 layer")
+    term.type("what is\x0c 2+2?\x1b[A")  # ^L and an arrow key, as a terminal sends them
+    await term.expect("says: what is 2+2? [saw")
+    assert all("\x0c" not in c.question and "\x1b" not in c.question for c in fake.calls)

@@ -99,3 +99,25 @@ async def test_a_failed_answer_logs_the_cost_storage_records(
     assert record.answer["outcome"] == "failed"  # type: ignore[attr-defined]
     assert record.answer["cost_usd"] == run.cost_usd  # type: ignore[attr-defined]
     assert "cost=unknown" not in record.getMessage() and "cost=$" in record.getMessage()
+
+
+async def test_tokens_a_server_did_not_report_are_counted_and_marked_estimated(
+        fake_groq: FakeGroq, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    config = tmp_path / "local.json"
+    config.write_text('{"main_model": "local:est", "cycles": 1, "layer_agent_config": {'
+                      '"a": {"model_name": "local:est", "system_prompt": "{helper_response}"}}}')
+    async with FakeGroq.local(["est"], usage_mode="never") as local:
+        svc = await ConversationService.create(settings_for(
+            fake_groq, tmp_path / "local.db", MOA_PROVIDERS=f"local={local.openai_base_url}", MOA_CONFIG=str(config)))
+        try:
+            estimated = _count("moa_estimated_tokens_total", model="local:est", kind="completion")
+            with caplog.at_level(logging.INFO, logger="moa.answers"):
+                surface = await _ask(svc, "estimate me")
+        finally:
+            await svc.aclose()
+    assert surface.final is not None
+    # the aggregator's streamed call carried no usage: its tokens are counted, as an estimate
+    assert _count("moa_estimated_tokens_total", model="local:est", kind="completion") > estimated
+    [record] = [r for r in caplog.records if r.name == "moa.answers"]
+    assert record.answer["tokens_estimated"] is True  # type: ignore[attr-defined]
+    assert "tokens=≈" in record.getMessage()

@@ -112,8 +112,8 @@ def test_layer_view_of_failed_or_interrupted_runs_says_why_there_is_no_answer() 
     assert failed.endswith("❌ No final answer: Every agent failed in layer 1.")
     interrupted = render_layers(_run((), status="interrupted"), SLACK)
     assert "No agent had answered yet." in interrupted
-    assert interrupted.endswith("⚠️ Interrupted (the bot restarted) before `openai/gpt-oss-120b` wrote "
-                                "the final answer.")
+    assert interrupted.endswith("⚠️ Stopped before `openai/gpt-oss-120b` wrote the final answer (interrupted, "
+                                "or the bot restarted).")
 
 
 def test_layer_view_closes_a_code_block_an_agent_left_open() -> None:
