@@ -149,3 +149,15 @@ def test_a_refused_key_names_the_variable() -> None:
 def test_other_client_errors_fail_at_once() -> None:
     error = gives_up(CallRetries(POLICY).decide(failed(status(422, "messages: required")), 300))
     assert str(error) == f"{MODEL} failed (422: messages: required)." and error.status == 422
+
+
+@pytest.mark.parametrize("headers", [{"retry-after": "999999"}, {"retry-after": "inf"},
+                                     {"retry-after": "Fri, 31 Dec 9999 23:59:59 GMT"}, {"retry-after-ms": "1e308"}])
+def test_a_429_asking_for_an_endless_wait_backs_off_and_says_what_it_asked(headers: dict[str, str]) -> None:
+    retries = CallRetries(POLICY)
+    limited = failed(status(429, headers=headers))
+    for _ in range(POLICY.max_rate_limit_waits):
+        decision = retries.decide(limited, left_s=300)
+        assert isinstance(decision, Retry) and decision.wait_s <= POLICY.backoff_max_s * 1.25
+    error = gives_up(retries.decide(limited, left_s=300))
+    assert "still rate-limited" in str(error) and "asked to wait" in str(error)
