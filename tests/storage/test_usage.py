@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
+
+import pytest
 
 from storage import ChannelKey, Database, ProposerRecord
 from storage.usage import DAY_S, day_of
@@ -140,3 +143,20 @@ async def test_migration_adds_usage_tables_to_an_existing_file(db_path: Path) ->
     with sqlite3.connect(db_path) as raw:
         tables = {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"votes", "budgets", "usage_configs", "usage_models", "usage_latency"} <= tables
+
+
+async def test_twenty_alternating_presses_at_once_count_one_vote(db: Database) -> None:
+    run_id = await _run(db)
+    await asyncio.gather(*(db.votes.cast(CHANNEL, run_id, "U1", 1 if i % 2 else -1) for i in range(20)))
+    up, down = await db.votes.tally(run_id)
+    assert up + down == 1  # one member, one vote
+    await db.usage.fold()
+    [today] = await db.usage.report([TODAY], CHANNEL)
+    assert (today.configs["article"].up, today.configs["article"].down) == (up, down)  # the rollup agrees
+
+
+async def test_a_vote_from_nobody_is_refused(db: Database) -> None:
+    run_id = await _run(db)
+    with pytest.raises(ValueError, match="member"):
+        await db.votes.cast(CHANNEL, run_id, "", 1)
+    assert await db.votes.tally(run_id) == (0, 0)
