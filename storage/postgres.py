@@ -129,12 +129,10 @@ class PgConnection:
 
         Raises DatabaseUnreachable with a sentence when the server cannot be used.
         """
-        # A port that accepts but never answers would hold start-up for asyncpg's 60 s; a URL's own
-        # connect_timeout wins.
-        timeout = {} if "connect_timeout" in url else {"timeout": CONNECT_TIMEOUT_S}
         try:
+            # A port that accepts but never answers would hold start-up for asyncpg's 60 s.
             pool = await asyncpg.create_pool(url, min_size=1, max_size=POOL_SIZE, init=_init_connection,
-                                             reset=_keep_session, **timeout)
+                                             reset=_keep_session, timeout=CONNECT_TIMEOUT_S)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, ValueError, OverflowError) as err:
             raise DatabaseUnreachable(
                 f"Cannot connect to the PostgreSQL database {redacted(url)} (MOA_DATABASE_URL): "

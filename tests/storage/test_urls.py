@@ -55,3 +55,27 @@ def test_text_without_urls_is_left_alone() -> None:
 ])
 def test_a_connection_failure_always_has_a_reason(error: BaseException, says: str) -> None:
     assert says in connect_reason(error, "postgresql://moa:hunter22@db/moa")
+
+
+async def test_a_port_that_accepts_but_never_answers_is_named_silent(monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    from storage import postgres
+
+    held: list[asyncio.StreamWriter] = []
+
+    async def silent(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)  # accept, read nothing, answer nothing
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    monkeypatch.setattr(postgres, "CONNECT_TIMEOUT_S", 0.5)
+    try:
+        with pytest.raises(postgres.DatabaseUnreachable) as caught:
+            await postgres.PgConnection.open(f"postgresql://moa:hunter22@127.0.0.1:{port}/moa")
+    finally:
+        for writer in held:
+            writer.close()
+        server.close()
+        await server.wait_closed()
+    assert "stayed silent" in str(caught.value) and "hunter22" not in str(caught.value)
