@@ -115,11 +115,11 @@ def arrival_middleware(timeout_s: float, arriving: set[RequestHandler] | None = 
         try:
             async with asyncio.timeout(timeout_s):
                 body = await request.read()  # kept by aiohttp: bolt reads it again from memory
-        except (TimeoutError, ConnectionError, web.HTTPException, asyncio.IncompleteReadError) as err:
+        except web.HTTPException:
+            raise  # e.g. 413 for a body beyond client_max_size: aiohttp answers it
+        except (TimeoutError, ConnectionError, asyncio.IncompleteReadError):
             if request.transport is not None:
                 request.transport.abort()  # a trickling or vanished client: nothing to answer
-            if isinstance(err, web.HTTPException):
-                raise  # e.g. 413 for a body beyond client_max_size
             raise web.HTTPRequestTimeout() from None
         except Exception:  # a body cut short (aiohttp's payload errors): the client is gone
             if request.transport is not None:
