@@ -114,6 +114,7 @@ class Settings:
     slack_signing_secret: str = ""
     slack_port: int = 3000
     slack_host: str = "0.0.0.0"
+    slack_arrival_timeout_s: float = 5.0  # SLACK_ARRIVAL_TIMEOUT: a request's headers, then body, within this
     slack_api_url: str = "https://slack.com/api/"
     slack_admin_users: frozenset[str] = field(default_factory=frozenset)
     status_port: int = 0  # /healthz and /metrics where there is no Slack HTTP port; 0 = off
@@ -180,6 +181,7 @@ class Settings:
             slack_signing_secret=e.get("SLACK_SIGNING_SECRET", "").strip(),
             slack_port=_int(e, "SLACK_PORT", 3000, low=0, high=65535),
             slack_host=e.get("SLACK_HOST", "").strip() or cls.slack_host,
+            slack_arrival_timeout_s=_float(e, "SLACK_ARRIVAL_TIMEOUT", cls.slack_arrival_timeout_s),
             slack_api_url=e.get("SLACK_API_URL", "").strip() or cls.slack_api_url,
             slack_admin_users=admins,
             status_port=_int(e, "MOA_STATUS_PORT", 0, low=0, high=65535),

@@ -32,6 +32,7 @@ from typing import Any, Literal, NamedTuple
 
 from moa.attachments import IMAGE_TOKENS
 from moa.errors import ConfigError
+from moa.figures import MOST_HOLD_S, count, seconds
 
 Resource = Literal["tokens", "requests"]
 DEFAULT_WINDOW_S = 60.0
@@ -85,19 +86,20 @@ def parse_limits(spec: str) -> dict[str, DeclaredLimits]:
 
 
 def parse_duration(text: str) -> float | None:
-    """Groq's reset values ("7.66s", "2m59.56s", "120ms", "1h2m") in seconds; None when unreadable."""
+    """Groq's reset values ("7.66s", "2m59.56s", "120ms", "1h2m") in seconds; None when unreadable, negative
+    or endless ("inf", "1e999")."""
     text = text.strip()
     if not text:
         return None
     try:
-        return max(0.0, float(text))
+        value = float(text)
     except ValueError:
-        pass
-    parts = _DURATION_PART.findall(text)
-    if not parts or "".join(n + u for n, u in parts) != text:
-        return None
-    scale = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-    return sum(float(n) * scale[u] for n, u in parts)
+        parts = _DURATION_PART.findall(text)
+        if not parts or "".join(n + u for n, u in parts) != text:
+            return None
+        scale = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+        value = sum(float(n) * scale[u] for n, u in parts)
+    return value if math.isfinite(value) and value >= 0 else None
 
 
 def estimate_tokens(messages: Iterable[Mapping[str, Any]]) -> int:
@@ -174,7 +176,7 @@ class _Limit:
     def wait_s(self, amount: int, now: float, window: float) -> float:
         """Seconds until `amount` more fits; for more than the whole limit, until the window is empty
         plus a window for each further limit's worth."""
-        if self.limit is None:
+        if self.limit is None or self.limit <= 0:  # figures are checked where read; never divide by 0
             return 0.0
         self.ledger.prune(now, window)
         if self.used(now) + amount <= self.limit:
@@ -237,6 +239,7 @@ class Budget:
         self.requests = _Limit(declared.rpm)
         self.learnt_window_s: float | None = None
         self.hold_until = 0.0  # after a 429: the provider asked us to wait until then
+        self._held_at = 0.0  # when hold_until was last pushed later (a response to a later call ends it)
         # Until a first response tells the limits, only one answer's calls go (a "probe"): a cold start
         # of many answers at once would otherwise bounce on limits it could have known.
         self.seen_response = False
@@ -305,18 +308,25 @@ class Budget:
         """Learn from a response's `x-ratelimit-*` headers (tokens per window; requests per day)."""
         self.seen_response = True
         self.attempt_over()
-        limit, remaining = _int(headers.get("x-ratelimit-limit-tokens")), _int(
+        if sent_at >= self._held_at:  # the provider answered a call sent after it asked us to hold
+            self.hold_until = min(self.hold_until, now)
+        limit, remaining = _int(headers.get("x-ratelimit-limit-tokens"), least=1), _int(
             headers.get("x-ratelimit-remaining-tokens"))
-        reset = parse_duration(headers.get("x-ratelimit-reset-tokens") or "")
+        raw_reset = headers.get("x-ratelimit-reset-tokens") or ""
+        reset = seconds(parse_duration(raw_reset), MOST_HOLD_S)
+        if raw_reset.strip() and reset is None:
+            limit = None  # a minute budget that resets in a year (or never): this response's figures are noise
+        elif reset is not None:
+            reset = min(reset, DEFAULT_WINDOW_S)  # a window's reset comes within the window
         if reset is not None and reset > 0:
             # The reset is at most one window long: the longest seen is the best guess of the window.
             self.learnt_window_s = min(DEFAULT_WINDOW_S, max(self.learnt_window_s or 0.0, reset))
-        if limit is not None and remaining is not None and limit > 0:
-            self.tokens.observe(limit, remaining, reset, sent_at, now, self._ledger_window)
+        if limit is not None and remaining is not None:
+            self.tokens.observe(limit, min(remaining, limit), reset, sent_at, now, self._ledger_window)
         day_left = _int(headers.get("x-ratelimit-remaining-requests"))
-        day_reset = parse_duration(headers.get("x-ratelimit-reset-requests") or "")
+        day_reset = seconds(parse_duration(headers.get("x-ratelimit-reset-requests") or ""), MOST_HOLD_S)
         if day_left == 0 and day_reset:
-            self.hold_until = max(self.hold_until, now + day_reset)
+            self._hold(now + day_reset, now)
         self._wake_head()
 
     def observe_rejection(self, message: str, wait_s: float | None, now: float, sent_at: float | None = None) -> None:
@@ -325,21 +335,28 @@ class Budget:
         self.seen_response = True
         self.attempt_over()
         for kind, number in _BODY_LIMIT.findall(message):
-            kind = kind.upper()
-            if kind == "TPM":
-                self.tokens.limit = int(number)
-            elif kind == "RPM":
-                self.requests.limit = int(number)
+            kind, limit = kind.upper(), _int(number, least=1)  # "Limit 0" is no limit to divide by
+            if kind == "TPM" and limit is not None:
+                self.tokens.limit = limit
+            elif kind == "RPM" and limit is not None:
+                self.requests.limit = limit
         asked = try_again_s(message)
-        wait = asked if asked is not None else wait_s
-        for kind, limit, used in _BODY_USED.findall(message):
+        wait = seconds(asked if asked is not None else wait_s, MOST_HOLD_S)  # beyond a day: not a rate limit's
+        for kind, raw_limit, raw_used in _BODY_USED.findall(message):
             # What the whole organisation has used: trusted over our own count, as headers are.
+            limit, used = _int(raw_limit, least=1), _int(raw_used)
+            if limit is None or used is None:
+                continue
             which = self.tokens if kind.upper() == "TPM" else self.requests
-            which.observe(int(limit), int(limit) - int(used), wait, sent_at if sent_at is not None else now, now,
-                          self._ledger_window)
+            which.observe(limit, max(0, limit - used), None if wait is None else min(wait, DEFAULT_WINDOW_S),
+                          sent_at if sent_at is not None else now, now, self._ledger_window)
         if wait is not None:
-            self.hold_until = max(self.hold_until, now + wait)
+            self._hold(now + wait, now)
         self._wake_head()
+
+    def _hold(self, until: float, now: float) -> None:
+        if until > self.hold_until:
+            self.hold_until, self._held_at = until, now
 
     def attempt_over(self) -> None:
         """A call's attempt ended (answered, refused or broken): a waiting call may probe next."""
@@ -570,8 +587,6 @@ class Pacer:
         return budget.tpm if budget is not None else None
 
 
-def _int(raw: str | None) -> int | None:
-    try:
-        return int(float(raw)) if raw is not None and raw.strip() else None
-    except ValueError:
-        return None
+def _int(raw: str | None, least: int = 0) -> int | None:
+    # A count within sense (see moa.figures): "inf", "-3", "1e308" or "nan" read as no figure.
+    return count(raw, least=least)

@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 import groq
 
 from moa.errors import ConfigError, ProviderError
+from moa.figures import MOST_HOLD_S, said, seconds
 from moa.pacing import try_again_s
 from moa.provider import Provider
 from moa.reach import connect_failure, not_found, provider_label, unreachable
@@ -153,6 +154,7 @@ class CallRetries:
         self.rate_limited = 0
         self.shrunk = False
         self.silent = 0  # attempts that got nothing at all (no first byte) within the call timeout
+        self.insane_wait: float | None = None  # the last wait a 429 asked for that no rate limit asks for
 
     def decide(self, failed: FailedAttempt, left_s: float) -> Decision:
         """What to do about `failed`, with `left_s` seconds left before the run's deadline."""
@@ -202,8 +204,12 @@ class CallRetries:
         model = failed.model
         self.rate_limited += 1
         # Groq's body is more precise than its whole-second header ("Please try again in 5.289s").
-        wait = try_again_s(error_message(err))
-        wait = wait if wait is not None else retry_after_s(err.response.headers)
+        asked = try_again_s(error_message(err))
+        asked = asked if asked is not None else retry_after_s(err.response.headers)
+        wait = seconds(asked, MOST_HOLD_S)
+        if wait is None and asked is not None:  # e.g. eleven days or "inf": retry as if none was asked
+            self.insane_wait = asked
+            log.warning("%s: 429 asks to wait %s; not believed, backing off instead", model, said(asked))
         wait = wait if wait is not None else self.policy.backoff(self.rate_limited)
         if wait > left_s:
             return GiveUp(ProviderError(
@@ -212,7 +218,9 @@ class CallRetries:
                 "Try again later.",
                 model=model, status=429))
         if self.rate_limited > self.policy.max_rate_limit_waits:
-            return GiveUp(ProviderError(f"{model} is still rate-limited after {self.rate_limited - 1} waits; "
+            note = "" if self.insane_wait is None else \
+                f" ({provider_label(failed.provider.name)} asked to wait {said(self.insane_wait)})"
+            return GiveUp(ProviderError(f"{model} is still rate-limited after {self.rate_limited - 1} waits{note}; "
                                         "try again later.", model=model, status=429))
         log.info("%s: 429, waiting %.2f s as retry-after asks", model, wait)
         return Retry(wait)

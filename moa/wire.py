@@ -8,6 +8,7 @@ Every function here is pure and never raises on a malformed body; it answers wit
 from __future__ import annotations
 
 import email.utils
+import math
 import re
 import time
 from collections.abc import Mapping
@@ -17,6 +18,7 @@ import groq
 import httpx
 
 from moa.events import Usage
+from moa.figures import count
 
 _TOO_LARGE = re.compile(r"Limit\s+(\d+),\s*Requested\s+(\d+)", re.IGNORECASE)
 
@@ -37,19 +39,12 @@ def parse_usage(raw: Any) -> Usage | None:
     """A `usage` object as Usage; None when absent."""
     if not isinstance(raw, dict):
         return None
-    prompt = _count(raw.get("prompt_tokens"))
+    # A count that is no count ("inf", -1, "many") reads as 0 rather than breaking the answer it came with.
+    prompt = count(raw.get("prompt_tokens")) or 0
     # Groq and OpenAI-compatible servers report the cached share as prompt_tokens_details.cached_tokens.
-    cached = _count(field(raw.get("prompt_tokens_details"), "cached_tokens"))
-    return Usage(prompt_tokens=prompt, completion_tokens=_count(raw.get("completion_tokens")),
+    cached = count(field(raw.get("prompt_tokens_details"), "cached_tokens")) or 0
+    return Usage(prompt_tokens=prompt, completion_tokens=count(raw.get("completion_tokens")) or 0,
                  cached_tokens=min(cached, prompt))
-
-
-def _count(raw: Any) -> int:
-    """A token count from a body, 0 when absent or not a non-negative whole number."""
-    try:
-        return max(0, int(raw or 0))
-    except (TypeError, ValueError):
-        return 0
 
 
 def finish_reason(response: Any) -> str | None:
@@ -107,24 +102,31 @@ def is_model_missing(status: int, code: str, message: str) -> bool:
 
 
 def retry_after_s(headers: httpx.Headers) -> float | None:
-    """Seconds from `retry-after-ms`, or `retry-after` as seconds or an HTTP date; None when absent."""
+    """Seconds from `retry-after-ms`, or `retry-after` as seconds or an HTTP date; None when absent or
+    unreadable (NaN included). May be huge or infinite: callers judge the figure (moa.figures.seconds)."""
     raw_ms = headers.get("retry-after-ms")
     if raw_ms:
         try:
-            return max(0.0, float(raw_ms) / 1000)
+            value = float(raw_ms) / 1000
+            if not math.isnan(value):
+                return max(0.0, value)
         except ValueError:
             pass
     raw = headers.get("retry-after")
     if not raw:
         return None
     try:
-        return max(0.0, float(raw))
+        value = float(raw)
+        return None if math.isnan(value) else max(0.0, value)
     except ValueError:
         pass
-    parsed = email.utils.parsedate_tz(raw)
-    if parsed is None:
+    try:
+        parsed = email.utils.parsedate_tz(raw)
+        if parsed is None:
+            return None
+        return max(0.0, float(email.utils.mktime_tz(parsed) - time.time()))
+    except (ValueError, OverflowError, TypeError, IndexError):  # a date no calendar has
         return None
-    return max(0.0, float(email.utils.mktime_tz(parsed) - time.time()))
 
 
 def smaller_max_tokens(current: Any, message: str) -> int | None:
@@ -132,11 +134,9 @@ def smaller_max_tokens(current: Any, message: str) -> int | None:
     if not isinstance(current, int):
         return None
     match = _TOO_LARGE.search(message)
-    if match:
-        limit, requested = int(match.group(1)), int(match.group(2))
-        new = current - (requested - limit) - 16  # a little headroom below the limit
-    else:
-        new = current // 2
+    limit, requested = (count(match.group(1)), count(match.group(2))) if match else (None, None)
+    # A little headroom below the limit the 413 names; half the current one when it names none.
+    new = current - (requested - limit) - 16 if limit is not None and requested is not None else current // 2
     return new if new >= 64 and new < current else None
 
 

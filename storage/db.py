@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import sqlite3
@@ -149,9 +150,15 @@ class Database:
         migration, no recovery."""
         if is_postgres_url(str(path)):
             return cls(await PgConnection.open(str(path), migrate_schema=False))
+        pending = aiosqlite.connect(f"file:{quote(str(path))}?mode=ro", uri=True)
         try:
-            conn = await aiosqlite.connect(f"file:{quote(str(path))}?mode=ro", uri=True)
+            conn = await pending
         except sqlite3.OperationalError:
+            # aiosqlite stops its worker thread on a failed connect but does not wait: wait here, or it
+            # reports to a loop that has closed (a traceback after the sentence).
+            worker = getattr(pending, "_thread", None)
+            if worker is not None:
+                await asyncio.to_thread(worker.join, 5)
             raise FileNotFoundError(f"no readable database at {path}") from None
         try:
             conn.row_factory = sqlite3.Row

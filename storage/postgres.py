@@ -19,8 +19,10 @@ import asyncpg
 from storage.backend import Params, Row
 from storage.errors import StorageError, StorageFailure, postgres_failure
 from storage.pg_schema import check_current, migrate
+from storage.urls import MASK, mask_passwords, url_passwords
 
 POOL_SIZE = 10  # connections per process; a run holds one only for the length of a statement or transaction
+CONNECT_TIMEOUT_S = 10.0  # a server that accepts but never answers is named silent after this
 URL_SCHEMES = ("postgresql://", "postgres://")
 PROBE_TIMEOUT_S = 3.0  # a health check waits this long for a connection and `SELECT 1`
 
@@ -87,9 +89,24 @@ class DatabaseUnreachable(StorageError):
     """MOA_DATABASE_URL names a server that could not be used; the message says which and why."""
 
 
+def connect_reason(err: BaseException, url: str) -> str:
+    """Why connecting failed, for a sentence: never empty, never the password."""
+    if isinstance(err, TimeoutError):
+        return (f"the server accepted the connection but stayed silent for {CONNECT_TIMEOUT_S:g} s "
+                "(is that port a PostgreSQL server, and is it up?)")
+    if isinstance(err, ValueError | OverflowError):  # asyncpg's reading of the URL: "Invalid IPv6 URL", a port
+        text = f"the URL cannot be read ({str(err).rstrip('.') or type(err).__name__})"
+    else:
+        text = str(err).rstrip(".") or type(err).__name__
+    for secret in url_passwords(url):
+        if len(secret) >= 3:
+            text = text.replace(secret, MASK)
+    return mask_passwords(text)
+
+
 def redacted(url: str) -> str:
-    """The URL without its password, for messages and logs."""
-    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
+    """The URL without its password (in any form libpq reads, storage/urls.py), for messages and logs."""
+    return mask_passwords(url)
 
 
 class PgStatements:
@@ -134,13 +151,14 @@ class PgConnection:
         Raises DatabaseUnreachable with a sentence when the server cannot be used.
         """
         try:
+            # A port that accepts but never answers would hold start-up for asyncpg's 60 s.
             pool = await asyncpg.create_pool(url, min_size=1, max_size=POOL_SIZE, init=_init_connection,
-                                             reset=_keep_session)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
+                                             reset=_keep_session, timeout=CONNECT_TIMEOUT_S)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, ValueError, OverflowError) as err:
             raise DatabaseUnreachable(
-                f"Cannot connect to the PostgreSQL database {redacted(url)} (MOA_DATABASE_URL): {err}. "
-                "Check that the server runs, the URL's host, port, user, password and database name, "
-                "and that the database exists.") from None
+                f"Cannot connect to the PostgreSQL database {redacted(url)} (MOA_DATABASE_URL): "
+                f"{connect_reason(err, url)}. Check that the server runs, the URL's host, port, user, password and "
+                "database name, and that the database exists.") from None
         try:
             async with pool.acquire() as conn:
                 if migrate_schema:

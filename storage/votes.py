@@ -33,7 +33,13 @@ class VoteRepository:
         """Record `member`'s vote (+1/-1) on a run of `channel`; None when no such run is stored there."""
         if vote not in (1, -1):
             raise ValueError(f"a vote is +1 or -1, not {vote!r}")
+        if not member:
+            raise ValueError("a vote belongs to a member; this press carries no member id")
         async with self._db.transaction() as tx:
+            # Votes on one run take turns: this no-op update locks the run's row until commit (PostgreSQL;
+            # SQLite's transactions already take turns), so the previous vote read below is the latest one
+            # and the tally's +/- matches the votes table even when one member presses 20 times at once.
+            await tx.execute("UPDATE runs SET id = id WHERE id = ?", (run_id,))
             runs = await tx.fetchall(
                 "SELECT started_at, config_label FROM runs WHERE id = ? AND platform = ? AND workspace = ?"
                 " AND channel = ?", (run_id, channel.platform, channel.workspace, channel.channel))

@@ -34,13 +34,16 @@ def register_feedback(app: AsyncApp, service: ConversationService) -> None:
     async def on_feedback(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext,
                           respond: AsyncRespond) -> None:
         await ack()
-        action = (body.get("actions") or [{}])[0]
+        actions = body.get("actions")
+        action = actions[0] if isinstance(actions, list) and actions and isinstance(actions[0], dict) else {}
         vote = parse_vote(str(action.get("value", "")))
         if vote is None:
             return
-        team = str(body.get("team_id") or (body.get("team") or {}).get("id") or context.team_id or "")
-        channel = (body.get("channel") or {}).get("id", "")
-        user = (body.get("user") or {}).get("id", "")
+        team = str(body.get("team_id") or _id(body.get("team")) or context.team_id or "")
+        channel, user = _id(body.get("channel")), _id(body.get("user"))
+        if not user:  # a vote belongs to a member; Socket Mode bodies skip the HTTP shape check
+            log.info("a 👍/👎 press without a member id was refused")
+            return
         try:
             text = await service.vote(ChannelKey("slack", team, channel), vote[1], user, vote[0])
         except Exception:  # the presser must hear something
@@ -49,3 +52,9 @@ def register_feedback(app: AsyncApp, service: ConversationService) -> None:
         await respond(text=text, response_type="ephemeral", replace_original=False)
 
     app.action(re.compile(rf"^{FEEDBACK_ACTION}(_up|_down)?$"))(on_feedback)
+
+
+def _id(obj: Any) -> str:
+    """`obj["id"]` when `obj` is an object with a text id, else ""."""
+    value = obj.get("id") if isinstance(obj, dict) else None
+    return value if isinstance(value, str) else ""

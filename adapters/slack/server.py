@@ -6,14 +6,17 @@ import asyncio
 import logging
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 
 from adapters.slack.app import build_slack_app, recover_unfinished
 from adapters.slack.guard import (
+    ARRIVAL_TIMEOUT_S,
     IDLE_TIMEOUT_S,
     MAX_CONNECTIONS,
     ConnectionGuard,
+    arrival_middleware,
     quiet_accept_errors,
     raise_descriptor_limit,
     runner_options,
@@ -34,21 +37,25 @@ class PortUnavailable(RuntimeError):
 
 async def start_http(app: AsyncApp, host: str, port: int, health: Health | None = None, *,
                      max_connections: int = MAX_CONNECTIONS,
-                     idle_timeout_s: float = IDLE_TIMEOUT_S) -> tuple[web.AppRunner, int]:
+                     idle_timeout_s: float = IDLE_TIMEOUT_S,
+                     arrival_timeout_s: float = ARRIVAL_TIMEOUT_S) -> tuple[web.AppRunner, int]:
     """Serve `app` over HTTP (port 0 picks a free one), with /healthz and /metrics when `health` is
     given; returns the runner and the bound port.
 
-    Idle and half-open connections time out and open connections are capped (adapters/slack/guard.py).
+    Idle and half-open connections time out, a request must arrive within `arrival_timeout_s`, malformed
+    ones get a 400, and open connections are capped (adapters/slack/guard.py).
     """
     raise_descriptor_limit()
     quiet_accept_errors()
     web_app = app.web_app(path=EVENTS_PATH, port=port)
+    arriving: set[RequestHandler] = set()  # connections whose request body is still coming in
+    web_app.middlewares.append(arrival_middleware(arrival_timeout_s, arriving))
     if health is not None:
         add_status_routes(web_app, health)
     runner = web.AppRunner(web_app, shutdown_timeout=1.0, access_log=None, **runner_options(idle_timeout_s))
     await runner.setup()
     assert runner.server is not None
-    ConnectionGuard(runner.server, max_connections)
+    ConnectionGuard(runner.server, max_connections, arrival_timeout_s, arriving)
     site = web.TCPSite(runner, host, port)
     try:
         await site.start()
@@ -77,7 +84,8 @@ async def run_slack(settings: Settings, service: ConversationService, stop: asyn
             await handler.close_async()
             await notices
         return
-    runner, port = await start_http(app, settings.slack_host, settings.slack_port, health)
+    runner, port = await start_http(app, settings.slack_host, settings.slack_port, health,
+                                    arrival_timeout_s=settings.slack_arrival_timeout_s)
     log.info("Slack: listening on http://%s:%d%s", settings.slack_host, port, EVENTS_PATH)
     if health is not None:
         health.watch("slack", lambda: None)  # HTTP mode: Slack calls us; listening is being up

@@ -6,7 +6,9 @@ the usage tables yet are counted in memory, nothing is written.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sqlite3
 import sys
 import time
 from datetime import UTC, datetime
@@ -19,7 +21,22 @@ from rich.table import Table
 from bot.commands.usage import compact, duration, money, votes
 from bot.settings import Settings
 from storage.db import Database
+from storage.errors import StorageError
+from storage.postgres import DatabaseUnreachable
 from storage.usage import DAY_S, ConfigUsage, ModelUsage, Period, day_of
+
+
+def unreadable(err: BaseException) -> str:
+    """Why a database could not be read, in words an operator can act on."""
+    text = str(err).rstrip(".") or type(err).__name__
+    lowered = text.lower()
+    if "not a database" in lowered or "malformed" in lowered or "file is encrypted" in lowered:
+        return "the file is not a readable moa-bot database (damaged, or another kind of file)"
+    if "locked" in lowered or "busy" in lowered:
+        return "another process holds it locked; try again when it has finished"
+    if isinstance(err, PermissionError) or "unable to open" in lowered or "readonly" in lowered:
+        return f"this user may not read it ({text})"
+    return text
 
 
 def _date(day: int) -> str:
@@ -111,22 +128,32 @@ def print_report(console: Console, periods: dict[str, Period], widest: Period, f
 async def usage(settings: Settings, days: int, channel: str | None, as_json: bool,
                 now: float | None = None) -> int:
     """The `moa-bot usage` command; returns the exit status."""
-    if days < 1:
-        print("--days must be 1 or more.", file=sys.stderr)
+    today = day_of(time.time() if now is None else now)
+    if not 1 <= days <= today + 1:  # dates start on 1970-01-01
+        print(f"--days must be from 1 to {today + 1:,} (back to {_date(0)}), not {days:,}.", file=sys.stderr)
         return 2
+    where = "MOA_DATABASE_URL" if settings.database_url else f"MOA_DB_PATH={settings.db_path}"
     try:
         db = await Database.open_read_only(settings.database)
     except (FileNotFoundError, RuntimeError) as err:
-        where = "MOA_DATABASE_URL" if settings.database_url else f"MOA_DB_PATH={settings.db_path}"
         print(f"{err} ({where}).", file=sys.stderr)
         return 1
-    today = day_of(time.time() if now is None else now)
+    except DatabaseUnreachable as err:  # already a sentence naming MOA_DATABASE_URL
+        print(err, file=sys.stderr)
+        return 1
+    except (sqlite3.Error, OSError, StorageError) as err:
+        print(f"Cannot read the usage from {where}: {unreadable(err)}.", file=sys.stderr)
+        return 1
     first = today - days + 1
     try:
         spans = _spans(days)
         found = await db.usage.report([today - n + 1 for _, n in spans], channel_id=channel, pending=True)
+    except (sqlite3.Error, OSError, StorageError) as err:
+        print(f"Cannot read the usage from {where}: {unreadable(err)}.", file=sys.stderr)
+        return 1
     finally:
-        await db.close()
+        with contextlib.suppress(Exception):
+            await db.close()
     # report() orders periods by start day: the widest first
     periods = dict(zip([name for name, _ in reversed(spans)], found, strict=True))
     periods = {name: periods[name] for name, _ in spans}

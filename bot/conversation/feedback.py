@@ -6,11 +6,14 @@ from storage.db import Database
 from storage.models import ChannelKey
 
 NOT_FOUND = "I can't find that answer in this channel any more (it may have been forgotten), so the vote isn't kept."
+NO_MEMBER = "Sorry — I couldn't tell who pressed that, so the vote wasn't counted."
 _MARK = {1: "👍", -1: "👎"}
 
 
 async def record_vote(db: Database, channel: ChannelKey, run_id: int, member: str, up: bool) -> str:
     """Store the vote; the sentence only the voter sees."""
+    if not member:  # a press whose platform named nobody: nothing to count it for
+        return NO_MEMBER
     outcome = await db.votes.cast(channel, run_id, member, 1 if up else -1)
     if outcome is None:
         return NOT_FOUND

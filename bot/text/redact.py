@@ -1,7 +1,8 @@
 """One redaction for everything a person sees: chat replies, progress, layer views, doctor, CLI and logs.
 
 Hides configured secret values (variables named *_TOKEN, *_KEY, *_SECRET, *_PASSWORD), well-known key
-shapes (Groq, Slack, OpenAI-style, Discord tokens), passwords in URLs (`http://bob:***@host`) and
+shapes (Groq, Slack, OpenAI-style, Discord tokens), passwords in URLs in every form libpq reads
+(`http://bob:***@host`, `?password=***`; storage/urls.py) and
 `Authorization` values, wherever they appear — e.g. in a provider's error body quoting the request.
 """
 
@@ -13,6 +14,7 @@ from dataclasses import replace
 from typing import TypeVar
 
 from moa.events import ProposerFinished, RunFailed
+from storage.urls import mask_passwords, url_passwords
 
 MASK = "***"
 SECRET_SUFFIXES = ("_TOKEN", "_KEY", "_SECRET", "_PASSWORD")
@@ -21,8 +23,6 @@ MIN_SECRET_CHARS = 6  # shorter values would mask ordinary words
 _KEY_SHAPES = re.compile(
     r"gsk_[A-Za-z0-9]{12,}|xox[abeoprs]-[A-Za-z0-9-]{10,}|xapp-[A-Za-z0-9-]{10,}|sk-[A-Za-z0-9_-]{16,}"
     r"|[MNO][A-Za-z\d_-]{23,}\.[\w-]{6}\.[\w-]{27,}")
-# scheme://user:password@ — the password part, up to the @ that ends the userinfo.
-_URL_PASSWORD = re.compile(r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@]*:)(?P<secret>[^\s@/]+)(?=@)")
 # Authorization: Bearer xyz / "authorization": "Basic xyz" / authorization=xyz
 _AUTHORIZATION = re.compile(
     r"(?P<head>(?:proxy-)?authorization['\"]?\s*[:=]\s*['\"]?(?:(?:bearer|basic|token|bot)\s+)?)"
@@ -34,8 +34,10 @@ _KEY_FIELDS = re.compile(
 
 def secret_values(env: Mapping[str, str]) -> list[str]:
     """Values of variables whose names mark them as secrets (long enough to be worth hiding)."""
-    return [v.strip() for k, v in env.items()
-            if k.upper().endswith(SECRET_SUFFIXES) and len(v.strip()) >= MIN_SECRET_CHARS]
+    found = [v.strip() for k, v in env.items() if k.upper().endswith(SECRET_SUFFIXES)]
+    # A URL's password (MOA_DATABASE_URL's, as written and decoded) is hidden wherever it is quoted too.
+    found += [p for k, v in env.items() if k.upper().endswith("_URL") for p in url_passwords(v)]
+    return [v for v in found if len(v) >= MIN_SECRET_CHARS]
 
 
 class Redactor:
@@ -54,7 +56,7 @@ class Redactor:
             return text
         for secret in self._secrets:
             text = text.replace(secret, MASK)
-        text = _URL_PASSWORD.sub(lambda m: m["head"] + MASK, text)
+        text = mask_passwords(text)  # every libpq spelling of a password in a URL (storage/urls.py)
         text = _AUTHORIZATION.sub(lambda m: m["head"] + MASK, text)
         text = _KEY_FIELDS.sub(lambda m: m["head"] + MASK, text)
         return _KEY_SHAPES.sub(MASK, text)

@@ -106,6 +106,7 @@ class FakeCall:
     cancelled: bool = False  # the client dropped the connection before the reply was complete
     reply_text: str = ""
     first_chunk_at: float | None = None  # streaming: when the first content delta was sent
+    sent_headers: dict[str, str] | None = None  # what `send_headers` / `fail(headers=…)` added to the reply
     usage: dict[str, Any] | None = None  # what the reply reported (reasoning counts as completion)
     requested_tokens: int | None = None  # what it counted against a token limit (prompt + max_tokens)
     cached_tokens: int = 0  # prompt tokens served from the prefix cache (not counted against a limit)
@@ -152,6 +153,7 @@ class _Failure:
     retry_after: float | None
     code: str | None
     message: str | None = None
+    headers: dict[str, str] | None = None
 
 
 @dataclass
@@ -340,6 +342,7 @@ class FakeGroq:
 
     def __post_init__(self) -> None:
         self._failures: dict[str, list[_Failure]] = {}
+        self._sent_headers: dict[str, list[dict[str, str]]] = {}
         self._limits: dict[str, RateLimit] = {}
         self._delays: dict[str, list[float]] = {}
         self._random = random.Random(self.seed)
@@ -368,13 +371,17 @@ class FakeGroq:
 
     # ---- control -------------------------------------------------------------------------------
     def fail(self, model: str, status: int, times: int = 1, retry_after: float | None = None,
-             code: str | None = None, message: str | None = None) -> None:
-        """Make the next `times` calls to `model` ("*" for any model) answer `status`.
+             code: str | None = None, message: str | None = None, headers: dict[str, str] | None = None) -> None:
+        """Make the next `times` calls to `model` ("*" for any model) answer `status` (with `headers`).
 
         Status 0 means: accept the request, then drop the connection without answering.
         """
         self._failures.setdefault(model, []).extend(
-            _Failure(status, retry_after, code, message) for _ in range(times))
+            _Failure(status, retry_after, code, message, headers) for _ in range(times))
+
+    def send_headers(self, model: str, headers: dict[str, str], times: int = 1) -> None:
+        """Add `headers` (over any rate-limit headers) to the next `times` answered calls to `model` ("*": any)."""
+        self._sent_headers.setdefault(model, []).extend(dict(headers) for _ in range(times))
 
     def delay(self, model: str, seconds: float, times: int = 1) -> None:
         """Make the next `times` answered calls to `model` take `seconds` longer (a straggler)."""
@@ -521,9 +528,9 @@ class FakeGroq:
                 assert request.transport is not None
                 request.transport.close()
                 raise ConnectionResetError("fake Groq dropped the connection")
-            call.status = failure.status
+            call.status, call.sent_headers = failure.status, failure.headers
             return _error(failure.status, code=failure.code, message=failure.message,
-                          retry_after=failure.retry_after)
+                          retry_after=failure.retry_after, headers=failure.headers)
         if model in self.decommissioned:
             call.status = 400
             return _error(400, code="model_decommissioned", message=(
@@ -545,6 +552,9 @@ class FakeGroq:
             if refused is not None:
                 return refused
             limit_headers = limit.headers(time.monotonic())
+        if extra := self._sent_headers.get(model) or self._sent_headers.get("*"):
+            call.sent_headers = extra.pop(0)
+            limit_headers = {**limit_headers, **call.sent_headers}
         if self.straggler_share and (self.straggle_streams or not call.stream) \
                 and self._random.random() < self.straggler_share:
             call.straggler = True

@@ -161,3 +161,15 @@ def test_a_call_that_hears_nothing_is_tried_once_more_at_most() -> None:
 def test_silence_is_not_retried_when_less_than_a_call_timeout_is_left() -> None:
     error = gives_up(CallRetries(POLICY).decide(failed(TimeoutError(), elapsed_s=10), left_s=4))
     assert "leaves no time to retry" in str(error)
+
+
+@pytest.mark.parametrize("headers", [{"retry-after": "999999"}, {"retry-after": "inf"},
+                                     {"retry-after": "Fri, 31 Dec 9999 23:59:59 GMT"}, {"retry-after-ms": "1e308"}])
+def test_a_429_asking_for_an_endless_wait_backs_off_and_says_what_it_asked(headers: dict[str, str]) -> None:
+    retries = CallRetries(POLICY)
+    limited = failed(status(429, headers=headers))
+    for _ in range(POLICY.max_rate_limit_waits):
+        decision = retries.decide(limited, left_s=300)
+        assert isinstance(decision, Retry) and decision.wait_s <= POLICY.backoff_max_s * 1.25
+    error = gives_up(retries.decide(limited, left_s=300))
+    assert "still rate-limited" in str(error) and "asked to wait" in str(error)

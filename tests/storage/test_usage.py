@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
+
+import pytest
 
 from storage import ChannelKey, Database, ProposerRecord
 from storage.usage import DAY_S, day_of
@@ -157,3 +160,20 @@ async def test_cached_tokens_are_kept_beside_input_and_output(db: Database) -> N
     assert today.total.cached_tokens == 250 and today.total.prompt_tokens == 600
     assert today.models["openai/gpt-oss-20b"].cached_tokens == 160
     assert today.models["openai/gpt-oss-120b"].cached_tokens == 250 - 160  # the aggregator's share
+
+
+async def test_twenty_alternating_presses_at_once_count_one_vote(db: Database) -> None:
+    run_id = await _run(db)
+    await asyncio.gather(*(db.votes.cast(CHANNEL, run_id, "U1", 1 if i % 2 else -1) for i in range(20)))
+    up, down = await db.votes.tally(run_id)
+    assert up + down == 1  # one member, one vote
+    await db.usage.fold()
+    [today] = await db.usage.report([TODAY], CHANNEL)
+    assert (today.configs["article"].up, today.configs["article"].down) == (up, down)  # the rollup agrees
+
+
+async def test_a_vote_from_nobody_is_refused(db: Database) -> None:
+    run_id = await _run(db)
+    with pytest.raises(ValueError, match="member"):
+        await db.votes.cast(CHANNEL, run_id, "", 1)
+    assert await db.votes.tally(run_id) == (0, 0)

@@ -32,14 +32,16 @@ async def wait_for_port(port: int, proc: asyncio.subprocess.Process, timeout: fl
 
 
 async def start_bot(slack: FakeSlack, groq: FakeGroq, tmp_path: Path, port: int, *,
-                     descriptor_limit: int | None = None) -> asyncio.subprocess.Process:
-    """`moa-bot run` configured only by environment variables (optionally with a hard descriptor limit)."""
+                     descriptor_limit: int | None = None, extra_env: dict[str, str] | None = None
+                     ) -> asyncio.subprocess.Process:
+    """`moa-bot run` configured only by environment variables (optionally with a hard descriptor limit,
+    and `extra_env` over the defaults)."""
     env = {
         "PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path),
         "SLACK_BOT_TOKEN": slack.token, "SLACK_SIGNING_SECRET": SECRET, "SLACK_PORT": str(port),
         "SLACK_HOST": "127.0.0.1", "SLACK_API_URL": slack.api_url,
         "GROQ_BASE_URL": groq.base_url, "GROQ_API_KEY": "gsk_test",
-        "MOA_DB_PATH": str(tmp_path / "moa.db"),
+        "MOA_DB_PATH": str(tmp_path / "moa.db"), **(extra_env or {}),
     }
     script = shutil.which("moa-bot")
     command = [script, "run"] if script else [sys.executable, "-m", "bot", "run"]

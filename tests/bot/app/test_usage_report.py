@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from storage import ChannelKey, Database, ProposerRecord
 from tests.bot.app.helpers import clean_env
 
@@ -73,3 +75,54 @@ async def test_usage_of_one_channel_as_tables(tmp_path: Path) -> None:
 async def test_usage_without_a_database_says_so(tmp_path: Path) -> None:
     code, _, err = await _moa_bot(tmp_path)
     assert code == 1 and "no readable database" in err and "MOA_DB_PATH" in err
+
+
+async def test_days_beyond_what_dates_allow_is_a_sentence(tmp_path: Path) -> None:
+    await _fill(tmp_path / "moa.db")
+    code, _, err = await _moa_bot(tmp_path, "--days", "999999999")
+    assert code == 2 and "--days must be from 1 to" in err and "1970-01-01" in err and "Traceback" not in err
+
+
+async def test_a_damaged_file_is_a_sentence(tmp_path: Path) -> None:
+    (tmp_path / "moa.db").write_bytes(b"this is not a database, just some bytes " * 200)
+    code, _, err = await _moa_bot(tmp_path)
+    assert code == 1 and "not a readable moa-bot database" in err and "Traceback" not in err
+
+
+async def test_a_path_that_cannot_be_opened_is_a_sentence(tmp_path: Path) -> None:
+    (tmp_path / "moa.db").mkdir()  # a directory where the file should be (as root, modes don't stop reads)
+    code, _, err = await _moa_bot(tmp_path)
+    assert code == 1 and "MOA_DB_PATH" in err and "Traceback" not in err
+
+
+async def test_an_exclusively_locked_file_is_a_sentence(tmp_path: Path) -> None:
+    await _fill(tmp_path / "moa.db")
+    holder = await asyncio.create_subprocess_exec(
+        sys.executable, "-c",
+        "import sqlite3, sys, time\n"
+        f"c = sqlite3.connect({str(tmp_path / 'moa.db')!r}, isolation_level=None)\n"
+        "c.execute('PRAGMA locking_mode=EXCLUSIVE'); c.execute('BEGIN EXCLUSIVE')\n"
+        "c.execute('CREATE TABLE IF NOT EXISTS held (x)')\n"
+        "print('held', flush=True); time.sleep(60)\n",
+        stdout=subprocess.PIPE)
+    try:
+        assert holder.stdout is not None
+        assert (await asyncio.wait_for(holder.stdout.readline(), 30)).strip() == b"held"
+        code, _, err = await _moa_bot(tmp_path)
+    finally:
+        holder.kill()
+        await holder.wait()
+    assert code == 1 and "locked" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("url", ["postgresql://moa:hunter22@127.0.0.1:notaport/moa",
+                                 "postgresql://moa:hunter22@127.0.0.1:99999/moa",
+                                 "postgresql://moa:hunter22@[::1/moa"])
+async def test_a_database_url_with_a_bad_port_or_host_is_a_sentence(tmp_path: Path, url: str) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "usage", cwd=tmp_path, env=clean_env(MOA_DATABASE_URL=url),
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _, raw = await asyncio.wait_for(proc.communicate(), 60)
+    err = raw.decode()
+    assert proc.returncode == 1 and "MOA_DATABASE_URL" in err and "the URL cannot be read" in err
+    assert "Traceback" not in err and "hunter22" not in err
