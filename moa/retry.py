@@ -74,7 +74,7 @@ class RetryPolicy:
 
     def backoff(self, retry: int) -> float:
         """Delay before retry number `retry` (1-based), with ±25 % jitter."""
-        delay = min(self.backoff_base_s * 2 ** (retry - 1), self.backoff_max_s)
+        delay = min(self.backoff_base_s * 2.0 ** (retry - 1), self.backoff_max_s)  # 2.0: float ** int is typed float
         return delay * (0.75 + 0.5 * random.random())
 
 

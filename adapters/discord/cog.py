@@ -22,8 +22,9 @@ from adapters.discord.places import place_of
 from adapters.discord.surface import NO_PINGS, DiscordSurface
 from adapters.discord.thread import earlier_reader
 from adapters.discord.views import MESSAGE_LIMIT, interaction_place, layers_page
+from bot.commands.context import CommandContext
 from bot.conversation.reading import FILES_ONLY
-from bot.conversation.service import CommandContext, ConversationService, Mention
+from bot.conversation.service import ConversationService, Mention
 from bot.surface import ReplySurface
 from bot.text.chunking import split_text
 from moa.config import PRESET_DESCRIPTIONS

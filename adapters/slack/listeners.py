@@ -28,7 +28,8 @@ from adapters.slack.feedback import register_feedback
 from adapters.slack.files import slack_attachments
 from adapters.slack.surface import FeedbackSupport, SlackSurface, StreamingSupport, slack_error
 from adapters.slack.thread import earlier_reader
-from bot.conversation.service import CommandContext, ConversationService, Mention
+from bot.commands.context import CommandContext
+from bot.conversation.service import ConversationService, Mention
 from bot.settings import Settings
 from bot.text.render import SLACK, render_layers_pages
 from storage.errors import StorageError

@@ -23,8 +23,9 @@ from rich.console import Console
 from bot.app.local_files import files_in
 from bot.app.terminal import done_footer, share_console
 from bot.checks.preflight import model_checks
+from bot.commands.context import CommandContext
 from bot.commands.values import import_json
-from bot.conversation.service import CommandContext, ConversationService, Mention
+from bot.conversation.service import ConversationService, Mention
 from bot.settings import Settings
 from bot.surface import FinalAnswer, Progress
 from bot.text.render import PLAIN, plural, render_layers, render_progress

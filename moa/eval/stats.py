@@ -80,7 +80,8 @@ def mcnemar_exact(only_a: int, only_b: int) -> float:
     if discordant == 0:
         return 1.0
     k = min(only_a, only_b)
-    tail = sum(math.comb(discordant, i) for i in range(k + 1)) / 2 ** discordant
+    # 1 << n rather than 2 ** n: the same integer, typed int (int ** int may be a float when n < 0)
+    tail = sum(math.comb(discordant, i) for i in range(k + 1)) / (1 << discordant)
     return min(1.0, 2 * tail)
 
 
