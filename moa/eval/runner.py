@@ -113,8 +113,15 @@ def graded(question: Question, config: EvalConfig, answered: Answered,
         seconds=round(answered.seconds, 4),
         first_word_s=round(answered.first_word_s, 4) if answered.first_word_s is not None else None,
         calls=answered.calls, prompt_tokens=answered.usage.prompt_tokens,
+        cached_tokens=_cached_tokens(answered.usage),
         completion_tokens=answered.usage.completion_tokens, cost_usd=answered.cost_usd,
         reply_tail=scrub(text[-TAIL_CHARS:]))
+
+
+def _cached_tokens(usage: Usage) -> int | None:
+    """The prompt tokens served from the provider's prefix cache; None when some call's usage was estimated
+    from the text (the server reported none, so nor did it say what it cached)."""
+    return None if usage.estimated else usage.cached_tokens
 
 
 @dataclass(frozen=True)

@@ -80,6 +80,24 @@ async def test_the_report_counts_what_the_fake_answered(fake_groq: FakeGroq, tmp
     assert f"[{2 * len(questions)}/{2 * len(questions)}]" in err  # plain progress lines off a terminal
 
 
+async def test_the_report_counts_prompt_tokens_served_from_the_cache(fake_groq: FakeGroq, tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    fake_groq.prefix_cache = True  # Groq's prefix caching: each question repeats the system prompt
+    questions = load_set("mixed")[:6]
+    graded(fake_groq, questions)
+    out_json = tmp_path / "report.json"
+    code = await evaluate("mixed", ["lite", SOLO], settings(fake_groq, tmp_path), limit=6, json_out=out_json)
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    configs = by_name(json.loads(out_json.read_text(encoding="utf-8")))
+    for name, summary in configs.items():
+        served = sum(c.cached_tokens for c in fake_groq.calls if c.usage and asked_for(c, name))
+        assert served > 0  # every call after a model's first shares at least its system prompt
+        tokens = summary["tokens"]
+        assert isinstance(tokens, dict) and tokens["cached"] == served
+        assert f"({served:,} cached)" in out  # the table says it beside tokens in
+
+
 async def test_a_gsm8k_file_is_graded_on_its_final_number(fake_groq: FakeGroq, tmp_path: Path,
                                                           capsys: pytest.CaptureFixture[str]) -> None:
     lines = [{"question": f"Ada has {n} boxes of 12 eggs. How many eggs?",
