@@ -354,6 +354,7 @@ class FakeGroq:
         self.models_requests = 0  # GET …/models served
         self._cache: dict[str, list[tuple[float, list[tuple[str, str]]]]] = {}  # model -> recent prompts
         self._turn = asyncio.Lock()  # the serial server's one slot
+        self._held: asyncio.Event | None = None  # set by hold(): chat calls wait on it before being answered
 
     @classmethod
     def local(cls, models: list[str] | None = None, *, latency: float = 0.0, usage_mode: str = "on_request",
@@ -386,6 +387,18 @@ class FakeGroq:
     def delay(self, model: str, seconds: float, times: int = 1) -> None:
         """Make the next `times` answered calls to `model` take `seconds` longer (a straggler)."""
         self._delays.setdefault(model, []).extend([seconds] * times)
+
+    def hold(self) -> None:
+        """Accept chat calls but answer none until `release()`: a test can look at what happens while every
+        call is in flight, with no answer able to overtake it."""
+        if self._held is None:
+            self._held = asyncio.Event()
+
+    def release(self) -> None:
+        """Answer the calls `hold()` kept waiting, and every call after them as usual."""
+        if self._held is not None:
+            self._held.set()
+            self._held = None
 
     def limit(self, model: str = "*", *, tpm: int | None = None, rpm: int | None = None,
               window_s: float = 60.0, rpd: int = 14_400) -> None:
@@ -506,6 +519,8 @@ class FakeGroq:
         """The answer, once the server has a slot for it (a serial server: when the one before is done)."""
         if self.frozen:
             await asyncio.Event().wait()  # accepted, never answered: only the client giving up ends it
+        if self._held is not None:
+            await self._held.wait()
         if not self.serial:
             call.served_at = time.monotonic()
             return await self._answer(request, call)

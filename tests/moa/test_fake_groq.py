@@ -233,3 +233,18 @@ async def test_replies_are_cut_at_max_tokens_with_length(fake_groq: FakeGroq) ->
     reasons = [ch.choices[0].finish_reason async for ch in stream if ch.choices and ch.choices[0].finish_reason]
     assert reasons == ["length"]
     await c.close()
+
+
+async def test_held_calls_are_accepted_and_answered_only_once_released(fake_groq: FakeGroq) -> None:
+    fake_groq.hold()
+    c = AsyncGroq(max_retries=0)
+    asks = [asyncio.create_task(c.chat.completions.create(model="openai/gpt-oss-20b", messages=Q))
+            for _ in range(3)]
+    await fake_groq.wait_for(lambda f: len(f.running) == 3)  # all three arrived, none answered
+    assert not any(a.done() for a in asks) and all(call.served_at is None for call in fake_groq.calls)
+    fake_groq.release()
+    answers = await asyncio.gather(*asks)
+    assert [a.choices[0].message.content for a in answers] == ["openai/gpt-oss-20b says: q [saw 0 answers]"] * 3
+    again = await c.chat.completions.create(model="openai/gpt-oss-20b", messages=Q)  # released for good
+    assert again.choices[0].message.content is not None
+    await c.close()

@@ -268,14 +268,17 @@ async def test_a_burst_of_100_mentions_over_25_channels_is_queued_not_refused(fa
                                      surfaces[i])
             finished.append(i)
 
+        fake.hold()  # no model answers until everyone has been told something
         tasks = [asyncio.create_task(ask(i)) for i in range(100)]
-        # Everyone sees a status (their place in the queue) before the first few answers are done.
+        # Everyone sees a status (their place in the queue) while no answer can be done yet.
         await asyncio.wait_for(asyncio.gather(*(s.wait_for(lambda s: bool(s.progress), 30) for s in surfaces)), 30)
-        assert len(finished) < 10
+        assert finished == []
+        fake.release()
         await asyncio.gather(*tasks)
         assert not [s.failure for s in surfaces if s.failure is not None]
         assert all(s.final is not None for s in surfaces)
     finally:
+        fake.release()
         await svc.aclose()
 
 
