@@ -57,6 +57,7 @@ class ProposerRecord:
     error: str | None
     cached_tokens: int | None = None  # of prompt_tokens, served from the provider's prefix cache
     cut: bool = False  # the answer stopped at the config's max_tokens
+    usage_estimated: bool = False  # its tokens were estimated from the text: the server reported none
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,7 @@ class RunRecord:
     cost_usd: float | None
     proposers: tuple[ProposerRecord, ...]  # ordered by layer, then config order
     cached_tokens: int | None = None  # of prompt_tokens, served from the providers' prefix caches
+    usage_estimated: bool = False  # some of its tokens were estimated from the text: a server reported none
 
     def layers(self) -> dict[int, list[ProposerRecord]]:
         grouped: dict[int, list[ProposerRecord]] = {}

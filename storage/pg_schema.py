@@ -189,8 +189,16 @@ _V7_ASSISTANT = (
     )""",
 )
 
+# v8 (estimated) — tokens estimated from the text, flagged and counted (see schema.py).
+_V8_ESTIMATED = (
+    "ALTER TABLE runs ADD COLUMN usage_estimated INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE proposer_outputs ADD COLUMN usage_estimated INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE usage_configs ADD COLUMN estimated BIGINT NOT NULL DEFAULT 0",
+    "ALTER TABLE usage_models ADD COLUMN estimated BIGINT NOT NULL DEFAULT 0",
+)
+
 PG_MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5_EXPERIMENTS, _V6_CACHED,
-                                              _V7_ASSISTANT)
+                                              _V7_ASSISTANT, _V8_ESTIMATED)
 
 
 async def migrate(conn: asyncpg.Connection) -> int:

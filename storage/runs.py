@@ -17,7 +17,7 @@ class UnknownRun(LookupError):
 _RUN_COLUMNS = """
     r.id, r.platform, r.workspace, r.channel, r.thread, r.trigger_message_id, r.config_json,
     r.status, r.question, r.answer, r.error, r.started_at, r.finished_at, r.total_s,
-    r.prompt_tokens, r.completion_tokens, r.cost_usd, r.cached_tokens
+    r.prompt_tokens, r.completion_tokens, r.cost_usd, r.cached_tokens, r.usage_estimated
 """
 
 _IN_CHANNEL = "r.platform = ? AND r.workspace = ? AND r.channel = ?"
@@ -25,8 +25,8 @@ _IN_CHANNEL = "r.platform = ? AND r.workspace = ? AND r.channel = ?"
 _ANSWER_IDS_SQL = "SELECT message_id FROM answer_messages WHERE run_id = ? ORDER BY position"
 
 _PROPOSERS_SQL = (
-    "SELECT layer, agent, model, text, latency_s, prompt_tokens, completion_tokens, error, cached_tokens, cut"
-    " FROM proposer_outputs WHERE run_id = ? ORDER BY layer, seq"
+    "SELECT layer, agent, model, text, latency_s, prompt_tokens, completion_tokens, error, cached_tokens, cut,"
+    " usage_estimated FROM proposer_outputs WHERE run_id = ? ORDER BY layer, seq"
 )
 
 
@@ -42,9 +42,9 @@ def _owned_by(owner: str | None) -> tuple[str, tuple[str, ...]]:
 
 
 def _proposer(p: Row) -> ProposerRecord:
-    layer, agent, model, text, latency_s, prompt_tokens, completion_tokens, error, cached_tokens, cut = p
+    layer, agent, model, text, latency_s, prompt_tokens, completion_tokens, error, cached_tokens, cut, guessed = p
     return ProposerRecord(layer, agent, model, text, latency_s, prompt_tokens, completion_tokens, error,
-                          cached_tokens=cached_tokens, cut=bool(cut))
+                          cached_tokens=cached_tokens, cut=bool(cut), usage_estimated=bool(guessed))
 
 
 def _record(row: Row, answer_ids: list[Row], proposers: list[Row]) -> RunRecord:
@@ -66,6 +66,7 @@ def _record(row: Row, answer_ids: list[Row], proposers: list[Row]) -> RunRecord:
         completion_tokens=row[15],
         cost_usd=row[16],
         cached_tokens=row[17],
+        usage_estimated=bool(row[18]),
         proposers=tuple(_proposer(p) for p in proposers),
     )
 
@@ -141,6 +142,7 @@ class RunRepository:
         cost_usd: float | None,
         owner: str | None = None,
         cached_tokens: int | None = None,
+        usage_estimated: bool = False,
     ) -> bool:
         """Store the outcome and all proposer outputs in one transaction (all or nothing).
 
@@ -151,7 +153,8 @@ class RunRepository:
         async with self._db.transaction() as tx:
             updated = await tx.execute(
                 "UPDATE runs SET status = ?, answer = ?, error = ?, finished_at = ?, total_s = ?,"
-                " prompt_tokens = ?, completion_tokens = ?, cost_usd = ?, cached_tokens = ? WHERE id = ?" + mine,
+                " prompt_tokens = ?, completion_tokens = ?, cost_usd = ?, cached_tokens = ?,"
+                " usage_estimated = ? WHERE id = ?" + mine,
                 (
                     status,
                     answer,
@@ -162,6 +165,7 @@ class RunRepository:
                     completion_tokens,
                     cost_usd,
                     cached_tokens,
+                    int(usage_estimated),
                     run_id,
                     *params,
                 ),
@@ -174,8 +178,8 @@ class RunRepository:
             await tx.execute("DELETE FROM proposer_outputs WHERE run_id = ?", (run_id,))
             await tx.executemany(
                 "INSERT INTO proposer_outputs (run_id, seq, layer, agent, model, text, latency_s,"
-                " prompt_tokens, completion_tokens, error, cached_tokens, cut)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " prompt_tokens, completion_tokens, error, cached_tokens, cut,"
+                " usage_estimated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         run_id,
@@ -190,6 +194,7 @@ class RunRepository:
                         p.error,
                         p.cached_tokens,
                         int(p.cut),
+                        int(p.usage_estimated),
                     )
                     for seq, p in enumerate(proposers)
                 ],

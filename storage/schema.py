@@ -209,8 +209,18 @@ _V7_ASSISTANT = (
     ) WITHOUT ROWID""",
 )
 
+# v8 (estimated) — whether a call's or a run's tokens were estimated from the text because the server
+# streamed no usage (`moa.events.Usage.estimated`), and in the rollups how many answers and calls were,
+# so the layer view, the console and usage reports can mark such totals with ≈. Only additions.
+_V8_ESTIMATED = (
+    "ALTER TABLE runs ADD COLUMN usage_estimated INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE proposer_outputs ADD COLUMN usage_estimated INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE usage_configs ADD COLUMN estimated INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE usage_models ADD COLUMN estimated INTEGER NOT NULL DEFAULT 0",
+)
+
 MIGRATIONS: tuple[tuple[str | LoosenCheck, ...], ...] = (_V1, _V2, _V3, _V4, _V5_EXPERIMENTS, _V6_CACHED,
-                                                         _V7_ASSISTANT)
+                                                         _V7_ASSISTANT, _V8_ESTIMATED)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

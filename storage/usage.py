@@ -77,6 +77,7 @@ class ConfigUsage:
     down: int = 0
     latency: dict[int, int] = field(default_factory=dict)  # histogram bucket → answers
     cached_tokens: int = 0  # of prompt_tokens, served from the providers' prefix caches
+    estimated: int = 0  # answers whose tokens were (partly) estimated from the text: a server counted none
 
     def add(self, other: ConfigUsage) -> None:
         _add_counts(self, other)
@@ -100,6 +101,7 @@ class ModelUsage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_tokens: int = 0  # of prompt_tokens, served from the provider's prefix cache
+    estimated: int = 0  # calls whose tokens were estimated from the text: the server counted none
 
     def add(self, other: ModelUsage) -> None:
         _add_counts(self, other)
@@ -169,13 +171,14 @@ class _Bands:
 
 
 _SUMS = ("SUM(answers), SUM(failures), SUM(calls), SUM(prompt_tokens), SUM(completion_tokens), SUM(cost_usd),"
-         " SUM(unpriced), SUM(up), SUM(down), SUM(cached_tokens)")
-_MODEL_SUMS = "SUM(calls), SUM(failures), SUM(prompt_tokens), SUM(completion_tokens), SUM(cached_tokens)"
+         " SUM(unpriced), SUM(up), SUM(down), SUM(cached_tokens), SUM(estimated)")
+_MODEL_SUMS = ("SUM(calls), SUM(failures), SUM(prompt_tokens), SUM(completion_tokens), SUM(cached_tokens),"
+               " SUM(estimated)")
 
 
 _RUN_FIELDS = ("id, platform, workspace, channel, started_at, config_label, status, total_s, prompt_tokens,"
-               " completion_tokens, cost_usd, config_json, cached_tokens")
-_PROPOSER_FIELDS = "run_id, model, prompt_tokens, completion_tokens, error, cached_tokens"
+               " completion_tokens, cost_usd, config_json, cached_tokens, usage_estimated")
+_PROPOSER_FIELDS = "run_id, model, prompt_tokens, completion_tokens, error, cached_tokens, usage_estimated"
 
 
 def _aggregator(config_json: str) -> str:
@@ -206,6 +209,7 @@ def _contributions(runs: Sequence[Row], proposers: Iterable[Row]) -> DayUsage:
         usage.completion_tokens += run[9] if run[9] is not None else proposer_out
         proposer_cached = sum(p[5] or 0 for p in outputs)
         usage.cached_tokens += run[12] if run[12] is not None else proposer_cached
+        usage.estimated += bool(run[13]) or any(p[6] for p in outputs)
         if run[10] is not None:  # what a failed run spent counts too
             usage.cost_usd += run[10]
         elif done:
@@ -220,13 +224,22 @@ def _contributions(runs: Sequence[Row], proposers: Iterable[Row]) -> DayUsage:
             m.prompt_tokens += p[2] or 0
             m.completion_tokens += p[3] or 0
             m.cached_tokens += p[5] or 0
+            m.estimated += bool(p[6])
         if done and (model := _aggregator(run[11])):
             m = out.model(channel, day, model)
             m.calls += 1
             m.prompt_tokens += max(0, (run[8] or 0) - proposer_in)
             m.completion_tokens += max(0, (run[9] or 0) - proposer_out)
             m.cached_tokens += max(0, (run[12] or 0) - proposer_cached)
+            m.estimated += _aggregator_estimated(run, model, outputs)
     return out
+
+
+def _aggregator_estimated(run: Row, model: str, outputs: Sequence[Row]) -> bool:
+    """Whether the aggregator's share of a run was estimated: the run's total was, and no proposer explains
+    it (or one on the aggregator's own model was estimated too, a server that counts none)."""
+    guessed = [p for p in outputs if p[6]]
+    return bool(run[13]) and (not guessed or any(p[1] == model for p in guessed))
 
 
 async def _proposers_of(tx: Statements | Connection, run_ids: list[int]) -> list[Row]:
@@ -242,8 +255,8 @@ async def _proposers_of(tx: Statements | Connection, run_ids: list[int]) -> list
 async def _store(tx: Statements, add: DayUsage) -> None:
     await tx.executemany(
         "INSERT INTO usage_configs (platform, workspace, channel, day, config_label, answers, failures, calls,"
-        " prompt_tokens, completion_tokens, cost_usd, unpriced, cached_tokens)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " prompt_tokens, completion_tokens, cost_usd, unpriced, cached_tokens, estimated)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (platform, workspace, channel, day, config_label) DO UPDATE SET"
         " answers = usage_configs.answers + excluded.answers,"
         " failures = usage_configs.failures + excluded.failures,"
@@ -252,20 +265,23 @@ async def _store(tx: Statements, add: DayUsage) -> None:
         " completion_tokens = usage_configs.completion_tokens + excluded.completion_tokens,"
         " cost_usd = usage_configs.cost_usd + excluded.cost_usd,"
         " unpriced = usage_configs.unpriced + excluded.unpriced,"
-        " cached_tokens = usage_configs.cached_tokens + excluded.cached_tokens",
+        " cached_tokens = usage_configs.cached_tokens + excluded.cached_tokens,"
+        " estimated = usage_configs.estimated + excluded.estimated",
         [(*channel, day, label, u.answers, u.failures, u.calls, u.prompt_tokens, u.completion_tokens,
-          u.cost_usd, u.unpriced, u.cached_tokens) for (channel, day, label), u in add.configs.items()],
+          u.cost_usd, u.unpriced, u.cached_tokens, u.estimated) for (channel, day, label), u in add.configs.items()],
     )
     await tx.executemany(
         "INSERT INTO usage_models (platform, workspace, channel, day, model, calls, failures, prompt_tokens,"
-        " completion_tokens, cached_tokens) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " completion_tokens, cached_tokens, estimated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (platform, workspace, channel, day, model) DO UPDATE SET"
         " calls = usage_models.calls + excluded.calls,"
         " failures = usage_models.failures + excluded.failures,"
         " prompt_tokens = usage_models.prompt_tokens + excluded.prompt_tokens,"
         " completion_tokens = usage_models.completion_tokens + excluded.completion_tokens,"
-        " cached_tokens = usage_models.cached_tokens + excluded.cached_tokens",
-        [(*channel, day, model, m.calls, m.failures, m.prompt_tokens, m.completion_tokens, m.cached_tokens)
+        " cached_tokens = usage_models.cached_tokens + excluded.cached_tokens,"
+        " estimated = usage_models.estimated + excluded.estimated",
+        [(*channel, day, model, m.calls, m.failures, m.prompt_tokens, m.completion_tokens, m.cached_tokens,
+          m.estimated)
          for (channel, day, model), m in add.models.items()],
     )
     await tx.executemany(
@@ -279,9 +295,9 @@ async def _store(tx: Statements, add: DayUsage) -> None:
 
 def _config_usage(label: str, sums: Sequence[Any]) -> ConfigUsage:
     """A ConfigUsage from the columns of `_SUMS`, in order."""
-    answers, failures, calls, prompt, completion, cost, unpriced, up, down, cached = sums
+    answers, failures, calls, prompt, completion, cost, unpriced, up, down, cached, estimated = sums
     return ConfigUsage(label, answers, failures, calls, prompt, completion, cost, unpriced, up, down,
-                       cached_tokens=cached)
+                       cached_tokens=cached, estimated=estimated)
 
 
 class UsageRepository:
@@ -340,18 +356,18 @@ class UsageRepository:
                 channel_latency = list(await fetch(
                     f"SELECT {band}, platform, workspace, channel, bucket, SUM(answers) FROM usage_latency"
                     f" WHERE {where} GROUP BY 1, 2, 3, 4, 5", args))
-        by_config = {(r[0], r[1]): _config_usage(r[1], r[2:12]) for r in configs}
+        by_config = {(r[0], r[1]): _config_usage(r[1], r[2:13]) for r in configs}
         for r in latency:
             by_config.setdefault((r[0], r[1]), ConfigUsage(r[1])).latency[r[2]] = r[3]
         for (b, _), usage in by_config.items():
             bands.add_config(b, usage)
-        by_channel = {(r[0], (r[1], r[2], r[3])): _config_usage(":".join(r[1:4]), r[4:14]) for r in channels}
+        by_channel = {(r[0], (r[1], r[2], r[3])): _config_usage(":".join(r[1:4]), r[4:15]) for r in channels}
         for r in channel_latency:
             by_channel.setdefault((r[0], (r[1], r[2], r[3])), ConfigUsage(":".join(r[1:4]))).latency[r[4]] = r[5]
         for (b, key), usage in by_channel.items():
             bands.add_channel(b, key, usage)
         for r in models:
-            bands.add_model(r[0], ModelUsage(r[1], *r[2:7]))
+            bands.add_model(r[0], ModelUsage(r[1], *r[2:8]))
         if pending:
             bands.add_days(await self._pending(channel, channel_id, bands.starts[0]))
         return bands.periods

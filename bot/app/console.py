@@ -268,8 +268,11 @@ class ConsoleChat:
 
 
 def _footer(run: RunRecord) -> str:
-    usage = Usage(run.prompt_tokens or 0, run.completion_tokens or 0, run.cached_tokens or 0)
-    calls = [(p.model, Usage(p.prompt_tokens or 0, p.completion_tokens or 0, p.cached_tokens or 0)
+    # The stored flag makes the same `about()` mark as `ask`'s footer: ≈ when a server counted nothing.
+    usage = Usage(run.prompt_tokens or 0, run.completion_tokens or 0, run.cached_tokens or 0,
+                  estimated=run.usage_estimated)
+    calls = [(p.model, Usage(p.prompt_tokens or 0, p.completion_tokens or 0, p.cached_tokens or 0,
+                             estimated=p.usage_estimated)
               if p.prompt_tokens is not None else None) for p in run.proposers]
     try:
         aggregator = str(json.loads(run.config_json).get("main_model", ""))

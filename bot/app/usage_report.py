@@ -18,7 +18,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from bot.commands.usage import compact, duration, money, votes
+from bot.commands.usage import compact, counted, duration, estimate_note, money, votes
 from bot.settings import Settings
 from storage.db import Database
 from storage.errors import StorageError
@@ -53,13 +53,13 @@ def _config_json(usage: ConfigUsage) -> dict[str, Any]:
     return {"answers": usage.answers, "failures": usage.failures, "model_calls": usage.calls,
             "tokens_in": usage.prompt_tokens, "tokens_cached_in": usage.cached_tokens,
             "tokens_out": usage.completion_tokens, "cost_usd": round(usage.cost_usd, 6),
-            "answers_without_price": usage.unpriced,
+            "answers_without_price": usage.unpriced, "answers_estimated": usage.estimated,
             "median_s": _round(usage.median_s), "p95_s": _round(usage.p95_s), "up": usage.up, "down": usage.down}
 
 
 def _model_json(m: ModelUsage) -> dict[str, Any]:
     return {"model": m.model, "calls": m.calls, "failures": m.failures, "tokens_in": m.prompt_tokens,
-            "tokens_cached_in": m.cached_tokens, "tokens_out": m.completion_tokens}
+            "tokens_cached_in": m.cached_tokens, "tokens_out": m.completion_tokens, "calls_estimated": m.estimated}
 
 
 def _round(value: float | None) -> float | None:
@@ -91,8 +91,8 @@ def _usage_columns(table: Table) -> None:
 
 
 def _usage_cells(u: ConfigUsage) -> list[str]:
-    return [str(u.answers), compact(u.calls), compact(u.prompt_tokens), compact(u.cached_tokens),
-            compact(u.completion_tokens), money(u),
+    return [str(u.answers), compact(u.calls), counted(u.prompt_tokens, u.estimated), compact(u.cached_tokens),
+            counted(u.completion_tokens, u.estimated), money(u),
             duration(u.median_s), duration(u.p95_s), str(u.failures), votes(u)]
 
 
@@ -119,10 +119,12 @@ def print_report(console: Console, periods: dict[str, Period], widest: Period, f
     for name in ("calls", "failed", "tokens in", "cached in", "tokens out"):
         models.add_column(name, justify="right", no_wrap=True)
     for m in sorted(widest.models.values(), key=lambda m: -m.calls):
-        models.add_row(m.model, str(m.calls), str(m.failures), compact(m.prompt_tokens), compact(m.cached_tokens),
-                       compact(m.completion_tokens))
+        models.add_row(m.model, str(m.calls), str(m.failures), counted(m.prompt_tokens, m.estimated),
+                       compact(m.cached_tokens), counted(m.completion_tokens, m.estimated))
     for table in (channels, configs, models):
         console.print(table)
+    for line in estimate_note(widest):
+        console.print(line, highlight=False)
 
 
 async def usage(settings: Settings, days: int, channel: str | None, as_json: bool,

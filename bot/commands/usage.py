@@ -18,6 +18,8 @@ from storage.usage import ConfigUsage, ModelUsage, Period, day_of
 MAX_ROWS = 6
 PERIODS = (("today", 1), ("7 days", 7), ("30 days", 30))
 UTC_NOTE = "days are UTC; 7 and 30 days include today"
+ESTIMATE_MARK = "≈"
+ESTIMATE_NOTE = "≈: counted from the text, the server reported none"
 
 
 def compact(n: int) -> str:
@@ -27,6 +29,16 @@ def compact(n: int) -> str:
             value = n / size
             return f"{value:.1f}{unit}" if value < 100 else f"{value:.0f}{unit}"
     return str(n)
+
+
+def counted(n: int, estimated: int) -> str:
+    """compact(n), marked ≈ when `estimated` (answers or calls) of what it sums were counted from the text."""
+    return (ESTIMATE_MARK if estimated else "") + compact(n)
+
+
+def estimate_note(period: Period) -> list[str]:
+    """The line explaining ≈, when some total of `period` includes estimates."""
+    return [ESTIMATE_NOTE] if period.total.estimated or any(m.estimated for m in period.models.values()) else []
 
 
 def money(usage: ConfigUsage) -> str:
@@ -71,9 +83,9 @@ def period_rows(periods: list[Period]) -> list[list[str]]:
     return [
         ["answers", *(str(t.answers) for t in totals)],
         ["model calls", *(compact(t.calls) for t in totals)],
-        ["tokens in", *(compact(t.prompt_tokens) for t in totals)],
+        ["tokens in", *(counted(t.prompt_tokens, t.estimated) for t in totals)],
         ["of them cached", *(compact(t.cached_tokens) for t in totals)],
-        ["tokens out", *(compact(t.completion_tokens) for t in totals)],
+        ["tokens out", *(counted(t.completion_tokens, t.estimated) for t in totals)],
         ["cost", *(money(t) for t in totals)],
         ["median time", *(duration(t.median_s) for t in totals)],
         ["p95 time", *(duration(t.p95_s) for t in totals)],
@@ -92,8 +104,8 @@ def config_rows(period: Period, limit: int = MAX_ROWS) -> tuple[list[list[str]],
 
 def model_rows(period: Period, limit: int = MAX_ROWS) -> tuple[list[list[str]], int]:
     ranked: list[ModelUsage] = sorted(period.models.values(), key=lambda m: (-m.calls, m.model))
-    rows = [[_short(m.model), str(m.calls), str(m.failures), compact(m.prompt_tokens), compact(m.cached_tokens),
-             compact(m.completion_tokens)] for m in ranked[:limit]]
+    rows = [[_short(m.model), str(m.calls), str(m.failures), counted(m.prompt_tokens, m.estimated),
+             compact(m.cached_tokens), counted(m.completion_tokens, m.estimated)] for m in ranked[:limit]]
     return rows, max(0, len(ranked) - limit)
 
 
@@ -125,6 +137,7 @@ def render_usage(periods: list[Period], where: str, style: Style) -> str:
         "```",
         table(["model", "calls", "failed", "in", "cached", "out"], models) + _more(more_models, "models"),
         "```",
+        *estimate_note(widest),
     ])
 
 

@@ -414,7 +414,8 @@ class ConversationService:
             completion_tokens=spent.usage.completion_tokens if spent else None,
             # a failed run's calls cost money too: usage and budgets count them
             cost_usd=done.cost_usd if done else layer_cost(_flat(usage.layers)) if usage else None,
-            owner=self.db.owner, cached_tokens=spent.usage.cached_tokens if spent else None))
+            owner=self.db.owner, cached_tokens=spent.usage.cached_tokens if spent else None,
+            usage_estimated=bool(spent and spent.usage.estimated)))
         state.saved = stored.ran and stored.value is True
         if stored.ran and not stored.value:
             state.taken_over = True
@@ -746,7 +747,7 @@ def _records(outputs: list[ProposerFinished]) -> list[ProposerRecord]:
                        prompt_tokens=out.usage.prompt_tokens if out.usage else None,
                        completion_tokens=out.usage.completion_tokens if out.usage else None,
                        error=out.error, cached_tokens=out.usage.cached_tokens if out.usage else None,
-                       cut=out.cut)
+                       cut=out.cut, usage_estimated=bool(out.usage and out.usage.estimated))
         for out in outputs
     ]
 

@@ -63,11 +63,13 @@ def seconds(value: float) -> str:
     return f"{minutes} min {rest} s"
 
 
-def tokens(prompt: int | None, completion: int | None) -> str:
-    """'1,204 → 356 tokens' (in → out), or '' when the provider reported no usage."""
+def tokens(prompt: int | None, completion: int | None, estimated: bool = False) -> str:
+    """'1,204 → 356 tokens' (in → out), '≈1,204 → ≈356 tokens' when counted from the text (the server
+    reported none), or '' when there is no count at all."""
     if prompt is None and completion is None:
         return ""
-    return f"{prompt or 0:,} → {completion or 0:,} tokens"
+    mark = "≈" if estimated else ""
+    return f"{mark}{prompt or 0:,} → {mark}{completion or 0:,} tokens"
 
 
 def _agent_progress_line(agent: AgentProgress) -> str:
@@ -126,7 +128,7 @@ def _aggregator_of(run: RunRecord) -> tuple[str, int | None]:
 
 def _proposer_block(rec: ProposerRecord, style: Style) -> str:
     facts = [style.code(rec.model), seconds(rec.latency_s)]
-    usage = tokens(rec.prompt_tokens, rec.completion_tokens)
+    usage = tokens(rec.prompt_tokens, rec.completion_tokens, rec.usage_estimated)
     if usage:
         facts.append(usage)
     if rec.cut:
@@ -153,7 +155,7 @@ def _final_line(run: RunRecord, aggregator: str, style: Style) -> str:
     facts = [f"✍️ Final answer by {model}"]
     if run.total_s is not None:
         facts.append(f"{seconds(run.total_s)} total")
-    usage = tokens(run.prompt_tokens, run.completion_tokens)
+    usage = tokens(run.prompt_tokens, run.completion_tokens, run.usage_estimated)
     if usage:
         facts.append(f"{usage} in all")
     if run.cost_usd is not None:

@@ -154,3 +154,21 @@ async def test_control_keys_typed_into_a_question_never_reach_the_models(console
     term.type("what is\x0c 2+2?\x1b[A")  # ^L and an arrow key, as a terminal sends them
     await term.expect("says: what is 2+2? [saw")
     assert all("\x0c" not in c.question and "\x1b" not in c.question for c in fake.calls)
+
+
+async def test_the_footer_marks_tokens_a_server_did_not_count(tmp_path: Path) -> None:
+    agents = {"solo": {"system_prompt": "Answer briefly. {helper_response}", "model_name": "local:tiny"}}
+    config = tmp_path / "moa.json"
+    config.write_text(json.dumps({"main_model": "local:tiny", "cycles": 1, "layer_agent_config": agents}))
+    async with FakeGroq.local(["tiny"], usage_mode="never") as server:
+        env = clean_env(MOA_PROVIDERS=f"local={server.openai_base_url}", MOA_CONFIG=str(config),
+                        MOA_DB_PATH=str(tmp_path / "console.db"), COLUMNS="200", TERM="dumb")
+        term = Terminal([sys.executable, "-m", "bot", "run"], tmp_path, env)
+        try:
+            await term.expect("moa-bot console")
+            term.type("why is the sky blue?")
+            screen = await term.expect(" out) · cost $")
+        finally:
+            term.close()
+    # The streamed final answer came without usage: its count, and so the total, is an estimate.
+    assert re.search(r"Done in \d+\.\d s · ≈[\d,]+ tokens \(≈[\d,]+ in, ≈[\d,]+ out\)", screen), screen
