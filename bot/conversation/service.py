@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from functools import partial
 
 from bot.commands import CommandDeps, execute
-from bot.commands.context import CommandContext, CommandReply  # re-exported: adapters import them from here
+from bot.commands.context import CommandContext, CommandReply  # re-exported for the tests that import them here
 from bot.conversation.attachments import Attachment
 from bot.conversation.budgets import over_budget
 from bot.conversation.experiments import experiment_turn
