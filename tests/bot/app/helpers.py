@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import pty
 import select
+import struct
 import subprocess
+import termios
 import time
 from pathlib import Path
 
@@ -15,7 +18,8 @@ ROOT = Path(__file__).resolve().parents[3]
 
 def clean_env(**extra: str) -> dict[str, str]:
     keep = {k: v for k, v in os.environ.items()
-            if not k.startswith(("GROQ_", "SLACK_", "DISCORD_", "MOA_")) and not k.lower().endswith("_proxy")}
+            if not k.startswith(("GROQ_", "SLACK_", "DISCORD_", "MOA_")) and not k.lower().endswith("_proxy")
+            and k not in ("COLUMNS", "LINES")}  # pytest-xdist workers set 80×24; a test's terminal has its own size
     return {**keep, **extra}
 
 
@@ -24,6 +28,8 @@ class Terminal:
 
     def __init__(self, args: list[str], cwd: Path, env: dict[str, str]) -> None:
         self.master, slave = pty.openpty()
+        # A wide window of its own, so no line wraps by how the test was started (a pty is 0×0 otherwise).
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 200, 0, 0))
         self.proc = subprocess.Popen(args, cwd=cwd, env=env, stdin=slave, stdout=slave, stderr=slave,
                                      close_fds=True)
         os.close(slave)
@@ -43,7 +49,7 @@ class Terminal:
                     raise AssertionError(f"{needle!r} never appeared; screen:\n{self.screen[-2000:]}") from None
         return self.screen
 
-    async def expect(self, needle: str, timeout: float = 15.0) -> str:
+    async def expect(self, needle: str, timeout: float = 30.0) -> str:
         return await asyncio.to_thread(self._read_until, needle, timeout)
 
     def type(self, line: str) -> None:
