@@ -38,6 +38,7 @@ from moa.agreement import Agreement
 from moa.attachments import Shown
 from moa.config import AgentConfig, MoaConfig
 from moa.demand import step_demand
+from moa.durations import measured
 from moa.early import layer_agreement, skipped_note, stops_after
 from moa.early_answer import Opening, can_continue, gap
 from moa.errors import MoaError, ModelUnavailable, ProviderError
@@ -571,8 +572,8 @@ class MoaEngine:
         model = call.agent.model_name
         return ProposerFinished(
             layer=layer, agent=call.name, model=model, text="", latency_s=ran_s, left_out=True,
-            error=f"{LEFT_OUT} {model} had not answered after {ran_s:.1f} s, while the others answered within "
-                  f"{slowest_s:.1f} s")
+            error=f"{LEFT_OUT} {model} had not answered after {measured(ran_s)}, while the others answered within "
+                  f"{measured(slowest_s)}")
 
     def _has_room(self, agent: AgentConfig) -> bool:
         """Whether a hedge would go at once: never spend a tight budget on a second copy."""
