@@ -258,10 +258,10 @@ class MoaEngine:
         skipped: str | None = None
         draft: asyncio.Task[Opening] | None = None  # early answer: the aggregator's opening
 
-        for layer in range(1, config.cycles + 1):
+        for layer in range(1, config.layers + 1):
             layer_t0 = loop.time()
             pacer.expect(state.ticket, step_demand(config, question, history, layer + 1, self.reservations.reserve))
-            emit(LayerStarted(layer=layer, total_layers=config.cycles, agents=tuple(n for n, _ in agents),
+            emit(LayerStarted(layer=layer, total_layers=config.layers, agents=tuple(n for n, _ in agents),
                               models=tuple(a.model_name for _, a in agents)))
             outputs = await self._layer(layer, config, tuple(answers), question, history, state)
             state.layers.append(LayerResult(layer=layer, outputs=outputs))
@@ -288,10 +288,10 @@ class MoaEngine:
             agreement = layer_agreement(outputs)
             if stops_after(config, layer, agreement, self.quorum):
                 assert agreement is not None
-                skipped = skipped_note(layer, config.cycles, agreement)
+                skipped = skipped_note(layer, config.layers, agreement)
                 log.info("layer %d: %s", layer, skipped)
                 break
-            if (draft is None and config.early_answer and layer < config.cycles
+            if (draft is None and config.early_answer and layer < config.layers
                     and can_continue(self.providers, config.main_model)):
                 draft = asyncio.create_task(self._draft_opening(config, tuple(answers), question, history, state),
                                             name="moa-opening")

@@ -166,9 +166,9 @@ def _skipped_line(run: RunRecord, layers: dict[int, list[ProposerRecord]], total
 def render_layers(run: RunRecord, style: Style = PLAIN) -> str:
     """Every intermediate answer of a run, layer by layer, then the aggregator's line. Never shortened
     except the quoted question in the header (its full text is the user's own message)."""
-    aggregator, cycles = _aggregator_of(run)
+    aggregator, stored_layers = _aggregator_of(run)
     layers = run.layers()
-    total = cycles or max(layers, default=0)
+    total = stored_layers or max(layers, default=0)
     question = " ".join(run.question.split())
     if len(question) > QUESTION_PREVIEW:
         question = question[: QUESTION_PREVIEW - 1].rstrip() + "…"
@@ -212,7 +212,7 @@ def render_config(config: MoaConfig, source: str, style: Style = PLAIN) -> str:
     agents = len(config.layer_agent_config)
     lines = [
         f"{style.bold('MoA setup')} — {source}",
-        f"• Layers: {config.cycles}",
+        f"• Layers: {config.layers}",
         f"• Aggregator: {style.code(config.main_model)} (temperature {config.temperature:g}, "
         f"max {config.max_tokens:,} tokens)",
         f"• Agents ({agents}):",
@@ -258,4 +258,4 @@ def describe_budget(config: MoaConfig, pacer: Pacer | None) -> list[str]:
 def describe_calls(config: MoaConfig) -> str:
     """'10 model calls per answer (3 layers × 3 agents + the aggregator)'."""
     agents = plural(len(config.layer_agent_config), "agent")
-    return f"{config.call_count} model calls per answer ({plural(config.cycles, 'layer')} × {agents} + the aggregator)"
+    return f"{config.call_count} model calls per answer ({plural(config.layers, 'layer')} × {agents} + the aggregator)"
