@@ -40,7 +40,7 @@ MODELS = ["openai/gpt-oss-20b", "qwen/qwen3.8-27b", "openai/gpt-oss-120b"]
 
 
 def config(layers: int, agents: int) -> MoaConfig:
-    return MoaConfig(main_model="openai/gpt-oss-120b", cycles=layers, layer_agent_config={
+    return MoaConfig(main_model="openai/gpt-oss-120b", layers=layers, layer_agent_config={
         f"agent_{i}": AgentConfig(model_name=MODELS[i % len(MODELS)]) for i in range(agents)})
 
 
@@ -58,13 +58,13 @@ async def one_run(fake_url: str, engine: MoaEngine, cfg: MoaConfig, latency: flo
         raise SystemExit(f"run failed: {final}")
     n = len(cfg.layer_agent_config)
     proposer_calls = [c for c in calls if not c["stream"]]
-    layers = [proposer_calls[i * n:(i + 1) * n] for i in range(cfg.cycles)]
+    layers = [proposer_calls[i * n:(i + 1) * n] for i in range(cfg.layers)]
     aggregator = next(c for c in calls if c["stream"])
     skew = max(max(c["started"] for c in layer) - min(c["started"] for c in layer) for layer in layers)
     gaps = []
     for prev, nxt in zip(layers, [*layers[1:], [aggregator]], strict=True):
         gaps.append(min(c["started"] for c in nxt) - max(c["ended"] or 0.0 for c in prev))
-    critical = cfg.cycles * latency + latency
+    critical = cfg.layers * latency + latency
     return {"wall": wall, "critical": critical, "ratio": wall / critical, "skew": skew, "gap": max(gaps)}
 
 
@@ -90,10 +90,10 @@ async def sdk_floor(fake_url: str, cfg: MoaConfig, latency: float, runs: int) ->
         await call(cfg.main_model)
         for _ in range(runs):
             t0 = time.monotonic()
-            for _layer in range(cfg.cycles):
+            for _layer in range(cfg.layers):
                 await asyncio.gather(*(call(a.model_name) for a in cfg.layer_agent_config.values()))
             await call(cfg.main_model, stream=True)
-            ratios.append((time.monotonic() - t0) / (cfg.cycles * latency + latency))
+            ratios.append((time.monotonic() - t0) / (cfg.layers * latency + latency))
     finally:
         await registry.aclose()
     return statistics.median(ratios)

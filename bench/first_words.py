@@ -47,7 +47,7 @@ VOICES = ["North", "South", "East", "West", "Up", "Down", "Left", "Right"]
 def config(*, early_exit: bool = False, early_answer: bool = False) -> MoaConfig:
     agents = {f"agent_{i}": AgentConfig(model_name=m, system_prompt=f"You are agent {i}. {{helper_response}}")
               for i, m in enumerate((FAST, QWEN, FAST), start=1)}
-    return MoaConfig(main_model=STRONG, cycles=3, layer_agent_config=agents, early_exit=early_exit,
+    return MoaConfig(main_model=STRONG, layers=3, layer_agent_config=agents, early_exit=early_exit,
                      early_answer=early_answer)
 
 

@@ -154,7 +154,7 @@ async def many_runs(fake: FakeGroq, runs: int, at_once: int) -> list[float]:
 
 
 async def storm(args: argparse.Namespace) -> bool:
-    path = (default_config().cycles + 1) * args.latency
+    path = (default_config().layers + 1) * args.latency
     async with FakeGroq(latency=args.latency, error_share=0.3) as fake:
         times = await many_runs(fake, args.runs, 4)
         errors = sum(1 for c in fake.calls if c.status == 500)
@@ -167,7 +167,7 @@ async def storm(args: argparse.Namespace) -> bool:
 
 
 async def stragglers(args: argparse.Namespace) -> bool:
-    path = (default_config().cycles + 1) * args.latency
+    path = (default_config().layers + 1) * args.latency
     async with FakeGroq(latency=args.latency, straggler_share=0.1, straggler_factor=6.0,
                         straggle_streams=False) as fake:
         times = await many_runs(fake, args.runs, 4)

@@ -100,10 +100,11 @@ class AgentConfig(BaseModel):
 class MoaConfig(BaseModel):
     """A whole Mixture-of-Agents setup: proposer layers of agents, then one aggregator."""
 
-    model_config = ConfigDict(extra="forbid")
+    # The JSON key is "cycles" (the Groq demo's spelling, in every stored and exported config); code says layers.
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     main_model: str = Field(description="The aggregator, which writes the final answer; use the strongest.")
-    cycles: int = Field(3, ge=1, description="Proposer layers before the aggregator.")
+    layers: int = Field(3, ge=1, alias="cycles", description="Proposer layers before the aggregator.")
     layer_agent_config: dict[str, AgentConfig] = Field(
         description="The proposers, by name; each answers once per layer.",
     )
@@ -159,7 +160,7 @@ class MoaConfig(BaseModel):
 
     @property
     def call_count(self) -> int:
-        return self.cycles * len(self.layer_agent_config) + 1
+        return self.layers * len(self.layer_agent_config) + 1
 
     def models(self) -> list[str]:
         """Every distinct model the config uses, the aggregator first."""
@@ -171,7 +172,7 @@ class MoaConfig(BaseModel):
 
     def export(self) -> dict[str, Any]:
         """The config as JSON-ready data that `parse_config` reads back unchanged."""
-        data = self.model_dump(mode="json")
+        data = self.model_dump(mode="json", by_alias=True)
         if data.get("fallback_model") is None:  # optional: left out unless set
             data.pop("fallback_model", None)
         for switch in ("early_exit", "early_answer"):  # off unless a channel chose otherwise
@@ -201,9 +202,9 @@ def _model_size(model: str) -> float:
 
 def check_limits(config: MoaConfig, limits: Limits) -> MoaConfig:
     """Raise ConfigError when the config exceeds the operator's bounds."""
-    if config.cycles > limits.max_layers:
+    if config.layers > limits.max_layers:
         raise ConfigError(
-            f"cycles is {config.cycles}, but at most {limits.max_layers} layers are allowed: "
+            f"cycles is {config.layers}, but at most {limits.max_layers} layers are allowed: "
             f"use a number from 1 to {limits.max_layers}."
         )
     agents = len(config.layer_agent_config)
@@ -214,7 +215,7 @@ def check_limits(config: MoaConfig, limits: Limits) -> MoaConfig:
         )
     if config.call_count > limits.max_calls:
         raise ConfigError(
-            f"{config.cycles} layers × {agents} agents + the aggregator is {config.call_count} model calls "
+            f"{config.layers} layers × {agents} agents + the aggregator is {config.call_count} model calls "
             f"per answer, over the limit of {limits.max_calls}: use fewer layers or agents."
         )
     return config
@@ -235,9 +236,14 @@ def _normalise_agent(raw: Any) -> Any:
     return agent
 
 
+def json_keys(model: type[BaseModel]) -> list[str]:
+    """A model's fields as a config's JSON spells them ("cycles", not the field name `layers`)."""
+    return [field.alias or name for name, field in model.model_fields.items()]
+
+
 def _normalise(data: Mapping[str, Any], base: MoaConfig | None) -> dict[str, Any]:
     """Turn any accepted shape (ours, the Groq demo's, the article's bare agent object) into ours."""
-    ours = any(key in MoaConfig.model_fields for key in data)  # possibly just some fields
+    ours = any(key in json_keys(MoaConfig) for key in data)  # possibly just some fields
     # …else the article's bare {"layer_agent_1": {...}, ...}: agents only, keep the rest.
     merged = dict(data) if ours else {"layer_agent_config": dict(data)}
     if base is not None:
@@ -255,8 +261,7 @@ def _describe(err: ValidationError) -> str:
         field = ".".join(str(p) for p in item["loc"]) or "config"
         kind = item["type"]
         if kind == "extra_forbidden":
-            known = ", ".join(AgentConfig.model_fields) if "layer_agent_config" in field else ", ".join(
-                MoaConfig.model_fields)
+            known = ", ".join(json_keys(AgentConfig) if "layer_agent_config" in field else json_keys(MoaConfig))
             lines.append(f"{field}: unknown field (known fields: {known})")
         elif kind == "missing":
             lines.append(f"{field}: required, but missing")
@@ -292,7 +297,8 @@ def parse_config(data: str | Mapping[str, Any], *, limits: Limits | None = None,
                           "\"layer_agent_config\": {…}}.")
     base = base if base is not None else default_config()
     try:
-        config = MoaConfig.model_validate(_normalise(data, base))
+        # by_name=False: JSON names the layers "cycles" only, as it always has.
+        config = MoaConfig.model_validate(_normalise(data, base), by_name=False)
     except ValidationError as err:
         raise ConfigError(_describe(err)) from None
     except RecursionError:
@@ -332,9 +338,9 @@ def preset(name: str) -> MoaConfig:
     """A built-in preset by name; ConfigError lists the names when it is unknown."""
     key = name.strip().lower()
     if key == "article":
-        return MoaConfig(main_model=STRONG, cycles=3, layer_agent_config=dict(_ARTICLE_AGENTS))
+        return MoaConfig(main_model=STRONG, layers=3, layer_agent_config=dict(_ARTICLE_AGENTS))
     if key == "lite":
-        return MoaConfig(main_model=STRONG, cycles=1, layer_agent_config={
+        return MoaConfig(main_model=STRONG, layers=1, layer_agent_config={
             "fast": AgentConfig(model_name=FAST, temperature=0.7),
             "qwen": AgentConfig(model_name=QWEN, temperature=0.7),
         })
@@ -343,12 +349,12 @@ def preset(name: str) -> MoaConfig:
         for i, (model, temp) in enumerate([(STRONG, 0.7), (FAST, 0.7), (QWEN, 0.7),
                                            (STRONG, 1.0), (FAST, 1.0), (QWEN, 1.0)], start=1):
             agents[f"agent_{i}"] = AgentConfig(model_name=model, temperature=temp)
-        return MoaConfig(main_model=STRONG, cycles=3, layer_agent_config=agents)
+        return MoaConfig(main_model=STRONG, layers=3, layer_agent_config=agents)
     if key == "fast":
-        return MoaConfig(main_model=STRONG, cycles=3, layer_agent_config=dict(_ARTICLE_AGENTS),
+        return MoaConfig(main_model=STRONG, layers=3, layer_agent_config=dict(_ARTICLE_AGENTS),
                          early_exit=True, early_answer=True)
     if key in ("self-moa", "self_moa", "selfmoa"):
-        return MoaConfig(main_model=STRONG, cycles=1, layer_agent_config={
+        return MoaConfig(main_model=STRONG, layers=1, layer_agent_config={
             f"sample_{i}": AgentConfig(model_name=STRONG, temperature=t)
             for i, t in enumerate((0.4, 0.7, 1.0, 1.2), start=1)
         })

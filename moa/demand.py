@@ -34,10 +34,10 @@ class ModelDemand:
 
 def step_demand(config: MoaConfig, question: str, history: Sequence[Turn], step: int,
                 reserve: Reserve | None = None) -> dict[str, int]:
-    """Tokens step `step` asks each model for: proposer layers 1…cycles, then the aggregator."""
+    """Tokens step `step` asks each model for: proposer layers 1…layers, then the aggregator."""
     base = estimate_tokens(build_messages(config.system_prompt, question, history))
     helper = ANSWER_TOKENS_GUESS * len(config.layer_agent_config) if step > 1 else 0
-    if step > config.cycles:
+    if step > config.layers:
         reserved = reserve(config.main_model, "aggregator", config.max_tokens) if reserve else config.max_tokens
         return {config.main_model: base + helper + reserved}
     demand: dict[str, int] = {}
@@ -57,8 +57,8 @@ def answer_demand(config: MoaConfig, question: str = QUESTION_GUESS, history: Se
                   reserve: Reserve | None = None) -> dict[str, ModelDemand]:
     """Calls and tokens one answer asks of each model, the history's included."""
     out: dict[str, ModelDemand] = {}
-    for step in range(1, config.cycles + 2):
-        calls = ([config.main_model] if step > config.cycles
+    for step in range(1, config.layers + 2):
+        calls = ([config.main_model] if step > config.layers
                  else [a.model_name for a in config.layer_agent_config.values()])
         for model, tokens in step_demand(config, question, history, step, reserve).items():
             before = out.get(model, ModelDemand(0, 0))

@@ -27,7 +27,7 @@ def agreement_quorum(agents: int, quorum: int | None) -> int:
 
 def stops_after(config: MoaConfig, layer: int, agreement: Agreement | None, quorum: int | None) -> bool:
     """Whether the run skips the proposer layers after `layer`."""
-    return (config.early_exit and layer < config.cycles and agreement is not None
+    return (config.early_exit and layer < config.layers and agreement is not None
             and agreement.agreeing >= agreement_quorum(agreement.total, quorum))
 
 

@@ -38,6 +38,7 @@ from moa.agreement import Agreement
 from moa.attachments import Shown
 from moa.config import AgentConfig, MoaConfig
 from moa.demand import step_demand
+from moa.durations import measured
 from moa.early import layer_agreement, skipped_note, stops_after
 from moa.early_answer import Opening, can_continue, gap
 from moa.errors import MoaError, ModelUnavailable, ProviderError
@@ -257,10 +258,10 @@ class MoaEngine:
         skipped: str | None = None
         draft: asyncio.Task[Opening] | None = None  # early answer: the aggregator's opening
 
-        for layer in range(1, config.cycles + 1):
+        for layer in range(1, config.layers + 1):
             layer_t0 = loop.time()
             pacer.expect(state.ticket, step_demand(config, question, history, layer + 1, self.reservations.reserve))
-            emit(LayerStarted(layer=layer, total_layers=config.cycles, agents=tuple(n for n, _ in agents),
+            emit(LayerStarted(layer=layer, total_layers=config.layers, agents=tuple(n for n, _ in agents),
                               models=tuple(a.model_name for _, a in agents)))
             outputs = await self._layer(layer, config, tuple(answers), question, history, state)
             state.layers.append(LayerResult(layer=layer, outputs=outputs))
@@ -287,10 +288,10 @@ class MoaEngine:
             agreement = layer_agreement(outputs)
             if stops_after(config, layer, agreement, self.quorum):
                 assert agreement is not None
-                skipped = skipped_note(layer, config.cycles, agreement)
+                skipped = skipped_note(layer, config.layers, agreement)
                 log.info("layer %d: %s", layer, skipped)
                 break
-            if (draft is None and config.early_answer and layer < config.cycles
+            if (draft is None and config.early_answer and layer < config.layers
                     and can_continue(self.providers, config.main_model)):
                 draft = asyncio.create_task(self._draft_opening(config, tuple(answers), question, history, state),
                                             name="moa-opening")
@@ -571,8 +572,8 @@ class MoaEngine:
         model = call.agent.model_name
         return ProposerFinished(
             layer=layer, agent=call.name, model=model, text="", latency_s=ran_s, left_out=True,
-            error=f"{LEFT_OUT} {model} had not answered after {ran_s:.1f} s, while the others answered within "
-                  f"{slowest_s:.1f} s")
+            error=f"{LEFT_OUT} {model} had not answered after {measured(ran_s)}, while the others answered within "
+                  f"{measured(slowest_s)}")
 
     def _has_room(self, agent: AgentConfig) -> bool:
         """Whether a hedge would go at once: never spend a tight budget on a second copy."""

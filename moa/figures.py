@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from moa.durations import told
+
 # No provider's limit is a billion tokens or requests a window; beyond that a figure is noise.
 MOST_COUNT = 10**9
 # Daily request limits reset within a day; a reset or wait beyond a day is not a rate limit's.
@@ -52,4 +54,4 @@ def said(value: float | None) -> str:
         return "no readable time"
     if not math.isfinite(value):
         return "an endless time"
-    return f"{value:.0f} s" if abs(value) >= 10 else f"{value:.1f} s"
+    return told(value)

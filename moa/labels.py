@@ -28,4 +28,4 @@ def config_label(config: MoaConfig) -> str:
     if name is not None:
         return name
     digest = hashlib.sha256(canonical.encode()).hexdigest()[:6]
-    return f"custom {config.cycles}×{len(config.layer_agent_config)} #{digest}"
+    return f"custom {config.layers}×{len(config.layer_agent_config)} #{digest}"

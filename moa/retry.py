@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 
 import groq
 
+from moa.durations import told
 from moa.errors import ConfigError, ProviderError
 from moa.figures import MOST_HOLD_S, said, seconds
 from moa.pacing import try_again_s
@@ -36,7 +37,6 @@ from moa.wire import (
     describe_error,
     error_code,
     error_message,
-    format_seconds,
     is_model_missing,
     retry_after_s,
     smaller_max_tokens,
@@ -214,7 +214,7 @@ class CallRetries:
         if wait > left_s:
             return GiveUp(ProviderError(
                 f"{model} is rate-limited: {provider_label(failed.provider.name)} asks to wait "
-                f"{format_seconds(wait)}, more than the {format_seconds(max(left_s, 0))} left for this answer. "
+                f"{told(wait)}, more than the {told(max(left_s, 0))} left for this answer. "
                 "Try again later.",
                 model=model, status=429))
         if self.rate_limited > self.policy.max_rate_limit_waits:
@@ -231,10 +231,10 @@ class CallRetries:
         # whether the attempt used (nearly) all of its time.
         timed_out = failed.elapsed_s >= 0.9 * failed.budget_s
         if failed.mid_answer:
-            what = f"stopped sending its answer for {format_seconds(failed.timeout_s)}" if timed_out else \
+            what = f"stopped sending its answer for {told(failed.timeout_s)}" if timed_out else \
                 f"failed mid-answer ({describe_error(failed.error)})"
             return GiveUp(ProviderError(f"{model} {what}.", model=model))
-        what = f"{model} did not answer within {format_seconds(failed.timeout_s)}" if timed_out else \
+        what = f"{model} did not answer within {told(failed.timeout_s)}" if timed_out else \
             f"the connection to {provider_label(failed.provider.name)} dropped while waiting for {model}"
         if timed_out:
             # Nothing came back at all (a frozen or hopelessly busy server): one more try at most, and only

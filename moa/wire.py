@@ -138,8 +138,3 @@ def smaller_max_tokens(current: Any, message: str) -> int | None:
     # A little headroom below the limit the 413 names; half the current one when it names none.
     new = current - (requested - limit) - 16 if limit is not None and requested is not None else current // 2
     return new if new >= 64 and new < current else None
-
-
-def format_seconds(seconds: float) -> str:
-    """Seconds for a sentence: "90 s" from 10 s up, "2.5 s" below."""
-    return f"{seconds:.0f} s" if seconds >= 10 else f"{seconds:.1f} s"

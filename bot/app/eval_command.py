@@ -28,6 +28,7 @@ from bot.settings import Settings
 from bot.text.redact import Redactor
 from bot.text.render import plural
 from moa.config import check_limits, preset
+from moa.durations import measured, rounded
 from moa.engine import MoaEngine
 from moa.errors import ConfigError
 from moa.eval.plan import RunPlan, plan_run
@@ -210,13 +211,13 @@ async def _run_with_progress(tasks: Sequence[Task], engine: MoaEngine, registry:
         verdict = "right" if outcome.correct else (f"failed: {outcome.failed}" if outcome.failed else
                                                    f"wrong (answered {outcome.extracted}, expected {outcome.expected})")
         err.print(f"[{count[0]}/{total}] {task.config.name} · {task.question.id} · {verdict} · "
-                  f"{outcome.seconds:.1f} s", markup=False)
+                  f"{measured(outcome.seconds)}", markup=False)
 
     await run_tasks(tasks, engine, registry, results, on_outcome=line, scrub=scrub)
 
 
 def plan_sentence(plan: RunPlan) -> str:
-    when = (f"at the limits known now that takes at least {_duration(plan.seconds)}" if plan.seconds is not None
+    when = (f"at the limits known now that takes at least {rounded(plan.seconds)}" if plan.seconds is not None
             else "the models' limits are learnt from the first answers (MOA_LIMITS declares them)")
     return (f"{plural(plan.answers, 'answer')} to go: up to {plan.calls:,} calls and {plan.tokens:,} tokens counted "
             f"against the limits (prompt + max_tokens, as Groq counts them); {when}.")
@@ -228,18 +229,10 @@ def print_plan(plan: RunPlan, out: TextIO) -> None:
         table.add_column(column, justify="left" if column in ("model", "limit") else "right")
     for m in plan.models:
         table.add_row(m.model, f"{m.calls:,}", f"{m.tokens:,}", m.limit,
-                      "—" if m.seconds is None else _duration(m.seconds))
+                      "—" if m.seconds is None else rounded(m.seconds))
     console = Console(file=out, highlight=False, soft_wrap=True, width=160 if not out.isatty() else None)
     console.print(table)
     console.print(plan_sentence(plan), markup=False)
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 def _seconds(value: float | None) -> str:

@@ -74,7 +74,7 @@ def load_config(config_file: str | Path | None, layers: int | None, settings: Se
         if layers > most:
             raise ConfigError(f"--layers {layers} is more than the {most} layers allowed: use 1 to {most}, or "
                               "raise MOA_MAX_LAYERS.")
-        config = config.model_copy(update={"cycles": layers})
+        config = config.model_copy(update={"layers": layers})
     try:
         return check_limits(config, settings.limits)
     except ConfigError as err:

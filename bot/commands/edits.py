@@ -61,7 +61,7 @@ async def _reset(ctx: CommandContext, deps: CommandDeps) -> CommandReply:
     if not removed:
         return CommandReply(f"This channel has no setup of its own; it already uses {source}. Nothing to reset.")
     return CommandReply(f"✅ Reset: this channel now uses {source}: "
-                        f"{plural(config.cycles, 'layer')}, aggregator `{config.main_model}`, "
+                        f"{plural(config.layers, 'layer')}, aggregator `{config.main_model}`, "
                         f"{plural(len(config.layer_agent_config), 'agent')}. Now {describe_calls(config)}.",
                         changed=True)
 
@@ -79,11 +79,11 @@ async def _edit(config: MoaConfig, command: Command, deps: CommandDeps) -> Edit:
             if not 1 <= layers <= limits.max_layers:
                 raise CommandError(f"{layers} layers is out of range: use a number from 1 to "
                                    f"{limits.max_layers}, e.g. `/moa layers 3`.")
-            if layers == config.cycles:
-                return f"This channel already uses {plural(config.cycles, 'layer')}; nothing to change."
+            if layers == config.layers:
+                return f"This channel already uses {plural(config.layers, 'layer')}; nothing to change."
             data["cycles"] = layers
             new = parse_config(data, limits=limits, base=config)
-            return new, f"layers {layers}", f"Layers: {config.cycles} → {layers}."
+            return new, f"layers {layers}", f"Layers: {config.layers} → {layers}."
         case SetAggregator(model):
             model = await live_spelling(deps.models, model, config)
             if model == config.main_model:
@@ -126,7 +126,7 @@ async def _edit(config: MoaConfig, command: Command, deps: CommandDeps) -> Edit:
         case Import(payload):
             new = parse_config(import_json(payload), limits=limits, base=config)
             await require_live(deps.models, new)
-            return (new, "import", f"Imported: {plural(new.cycles, 'layer')}, aggregator `{new.main_model}`, "
+            return (new, "import", f"Imported: {plural(new.layers, 'layer')}, aggregator `{new.main_model}`, "
                                    f"agents {', '.join(f'{n} (`{a.model_name}`)' for n, a in new.agents)}.")
         case SetSwitch(key, raw):
             return _switch(config, data, key, raw, deps)

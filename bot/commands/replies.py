@@ -105,7 +105,7 @@ def help_text(topic: str, limits: Limits, style: Style) -> str:
     return "\n".join([
         style.bold("/moa commands"),
         "• `show` — this channel's MoA setup and where it comes from",
-        f"• `layers N` — {fields['cycles']} (1–{limits.max_layers}){admin}",
+        f"• `layers N` — {fields['layers']} (1–{limits.max_layers}){admin}",
         f"• `model MODEL` — {fields['main_model']}{admin}",
         "• `agents` — list the proposers; `agents add NAME MODEL [TEMPERATURE]`, `agents remove NAME`, "
         f"`agents set NAME model|temperature|prompt|max_tokens VALUE`{admin} (`/moa help agents` for details)",

@@ -12,6 +12,7 @@ import unicodedata
 from bot.commands.deps import CommandDeps
 from bot.commands.grammar import CommandError
 from bot.text.render import Style
+from moa.durations import measured
 from storage.models import ChannelKey
 from storage.usage import ConfigUsage, ModelUsage, Period, day_of
 
@@ -51,9 +52,8 @@ def money(usage: ConfigUsage) -> str:
 
 
 def duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "–"
-    return f"{seconds:.1f} s" if seconds < 100 else f"{seconds:.0f} s"
+    """A table cell: a measured time, or '–' when there is none."""
+    return "–" if seconds is None else measured(seconds)
 
 
 def votes(usage: ConfigUsage) -> str:

@@ -14,7 +14,7 @@ class ProgressTracker:
 
     def __init__(self, config: MoaConfig, redact: Callable[[str], str] = str) -> None:
         self._redact = redact
-        self._total = config.cycles
+        self._total = config.layers
         self._layer = 1
         self._aggregator = config.main_model
         self._agents = [AgentProgress(name, agent.model_name, "waiting") for name, agent in config.agents]

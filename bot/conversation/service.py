@@ -177,7 +177,7 @@ class ConversationService:
                 self.db.experiments.record, run_id, turn.experiment_id, turn.arm))
 
         async def tell_position(ahead: int) -> None:
-            await surface.show_progress(Progress(layer=0, total_layers=config.cycles, queued_ahead=ahead))
+            await surface.show_progress(Progress(layer=0, total_layers=config.layers, queued_ahead=ahead))
             await self._remember_status(state, surface)
 
         # Admission counts the whole prompt, the thread's history included, and what calls will reserve.

@@ -14,6 +14,7 @@ from bot.text.chunking import close_open_fence, split_text
 from moa.agreement import measure
 from moa.config import MoaConfig
 from moa.demand import answer_demand, budget_pace
+from moa.durations import measured, rounded
 from moa.early import skipped_note
 from moa.errors import MoaError, ModelUnavailable
 from moa.events import LEFT_OUT, BudgetWaiting
@@ -55,14 +56,6 @@ def plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
-def seconds(value: float) -> str:
-    """A duration people read at a glance: 0.4 s, 12.3 s, 2 min 5 s."""
-    if value < 60:
-        return f"{value:.1f} s"
-    minutes, rest = divmod(round(value), 60)
-    return f"{minutes} min {rest} s"
-
-
 def tokens(prompt: int | None, completion: int | None, estimated: bool = False) -> str:
     """'1,204 → 356 tokens' (in → out), '≈1,204 → ≈356 tokens' when counted from the text (the server
     reported none), or '' when there is no count at all."""
@@ -77,7 +70,7 @@ def _agent_progress_line(agent: AgentProgress) -> str:
     if agent.state == "failed":
         return f"{line} — {agent.error or 'failed'}"
     if agent.state == "done" and agent.latency_s is not None:
-        return f"{line} {seconds(agent.latency_s)}"
+        return f"{line} {measured(agent.latency_s)}"
     return line
 
 
@@ -86,16 +79,7 @@ def budget_wait_line(note: BudgetWaiting) -> str:
     provider = "Groq" if note.provider in ("groq", "") else note.provider
     what = "token" if note.resource == "tokens" else "request"
     model = note.model.rsplit("/", 1)[-1]
-    return f"⏳ waiting for {provider}'s {what} budget for {model} — about {seconds_rounded(note.wait_s)}"
-
-
-def seconds_rounded(value: float) -> str:
-    """A wait as people say it: '3 s', '40 s', '2 min'."""
-    if value >= 120:
-        return f"{value / 60:.0f} min"
-    if value >= 10:
-        return f"{round(value / 5) * 5:.0f} s"
-    return f"{max(1.0, value):.0f} s"
+    return f"⏳ waiting for {provider}'s {what} budget for {model} — about {rounded(note.wait_s)}"
 
 
 def render_progress(progress: Progress, style: Style = PLAIN) -> str:
@@ -127,7 +111,7 @@ def _aggregator_of(run: RunRecord) -> tuple[str, int | None]:
 
 
 def _proposer_block(rec: ProposerRecord, style: Style) -> str:
-    facts = [style.code(rec.model), seconds(rec.latency_s)]
+    facts = [style.code(rec.model), measured(rec.latency_s)]
     usage = tokens(rec.prompt_tokens, rec.completion_tokens, rec.usage_estimated)
     if usage:
         facts.append(usage)
@@ -154,7 +138,7 @@ def _final_line(run: RunRecord, aggregator: str, style: Style) -> str:
         return f"❌ No final answer: {run.error or 'the run failed'}"
     facts = [f"✍️ Final answer by {model}"]
     if run.total_s is not None:
-        facts.append(f"{seconds(run.total_s)} total")
+        facts.append(f"{measured(run.total_s)} total")
     usage = tokens(run.prompt_tokens, run.completion_tokens, run.usage_estimated)
     if usage:
         facts.append(f"{usage} in all")
@@ -182,9 +166,9 @@ def _skipped_line(run: RunRecord, layers: dict[int, list[ProposerRecord]], total
 def render_layers(run: RunRecord, style: Style = PLAIN) -> str:
     """Every intermediate answer of a run, layer by layer, then the aggregator's line. Never shortened
     except the quoted question in the header (its full text is the user's own message)."""
-    aggregator, cycles = _aggregator_of(run)
+    aggregator, stored_layers = _aggregator_of(run)
     layers = run.layers()
-    total = cycles or max(layers, default=0)
+    total = stored_layers or max(layers, default=0)
     question = " ".join(run.question.split())
     if len(question) > QUESTION_PREVIEW:
         question = question[: QUESTION_PREVIEW - 1].rstrip() + "…"
@@ -228,7 +212,7 @@ def render_config(config: MoaConfig, source: str, style: Style = PLAIN) -> str:
     agents = len(config.layer_agent_config)
     lines = [
         f"{style.bold('MoA setup')} — {source}",
-        f"• Layers: {config.cycles}",
+        f"• Layers: {config.layers}",
         f"• Aggregator: {style.code(config.main_model)} (temperature {config.temperature:g}, "
         f"max {config.max_tokens:,} tokens)",
         f"• Agents ({agents}):",
@@ -266,7 +250,7 @@ def describe_budget(config: MoaConfig, pacer: Pacer | None) -> list[str]:
         if rate >= 1:
             lines.append(f"Known limits allow about {rate:.1f} answers a {window} {why}")
         else:
-            wait = seconds_rounded(pace.window_s / rate - pace.window_s)
+            wait = rounded(pace.window_s / rate - pace.window_s)
             lines.append(f"Known limits make one answer take at least about {wait} {why}")
     return lines
 
@@ -274,4 +258,4 @@ def describe_budget(config: MoaConfig, pacer: Pacer | None) -> list[str]:
 def describe_calls(config: MoaConfig) -> str:
     """'10 model calls per answer (3 layers × 3 agents + the aggregator)'."""
     agents = plural(len(config.layer_agent_config), "agent")
-    return f"{config.call_count} model calls per answer ({plural(config.cycles, 'layer')} × {agents} + the aggregator)"
+    return f"{config.call_count} model calls per answer ({plural(config.layers, 'layer')} × {agents} + the aggregator)"

@@ -65,7 +65,7 @@ def test_moa_config_file_becomes_the_default_for_channels_without_a_setup(tmp_pa
                      '{"a": {"model_name": "ollama:qwen3:4b"}}}')
     settings = Settings.load(env={"MOA_CONFIG": str(local)})
     assert settings.default_config.main_model == "ollama:llama3.1:8b"
-    assert settings.default_config.cycles == 1
+    assert settings.default_config.layers == 1
 
 
 def test_an_unreadable_or_invalid_moa_config_is_named_at_start(tmp_path: Path) -> None:

@@ -13,10 +13,10 @@ from moa.providers import ProviderRegistry, RetryPolicy
 from tests.fakes.groq_server import FakeGroq
 
 
-def local_config(models: Sequence[str], *, cycles: int = 2, main: str | None = None) -> MoaConfig:
+def local_config(models: Sequence[str], *, layers: int = 2, main: str | None = None) -> MoaConfig:
     agents = {f"agent_{i}": AgentConfig(model_name=m, system_prompt=f"You are agent {i}. {{helper_response}}")
               for i, m in enumerate(models, start=1)}
-    return MoaConfig(main_model=main or models[0], cycles=cycles, layer_agent_config=agents)  # type: ignore[arg-type]
+    return MoaConfig(main_model=main or models[0], layers=layers, layer_agent_config=agents)  # type: ignore[arg-type]
 
 
 def local_engine(server: FakeGroq, providers: str | None = None) -> MoaEngine:

@@ -86,7 +86,7 @@ async def test_a_run_in_a_thread_reports_and_prices_its_cached_share(fake: FakeG
     history = [Turn("user", "Tell me about the harbour. " * 60, "ana"),
                Turn("assistant", "The harbour is old and busy. " * 30)]
     engine = make_engine(fake)
-    config = small_config((FAST, FAST), cycles=1)
+    config = small_config((FAST, FAST), layers=1)
     await collect(engine, "When was it built?", config, history)
     done = final(await collect(engine, "Who works there?", config, history))
     await engine.providers.aclose()

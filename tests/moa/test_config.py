@@ -48,7 +48,7 @@ def test_the_groq_demo_shape_imports() -> None:
     data = {"main_model": "openai/gpt-oss-120b", "cycles": 2,
             "layer_agent_config": json.loads(SEED_EN)}
     config = parse_config(data)
-    assert (config.main_model, config.cycles, config.call_count) == ("openai/gpt-oss-120b", 2, 7)
+    assert (config.main_model, config.layers, config.call_count) == ("openai/gpt-oss-120b", 2, 7)
 
 
 def test_export_imports_verbatim() -> None:
@@ -79,3 +79,10 @@ def test_limits_bound_the_number_of_calls() -> None:
     with pytest.raises(ConfigError, match="model calls per answer"):
         parse_config({"main_model": "m", "cycles": 4, "layer_agent_config": agents}, limits=Limits(max_calls=20))
     assert isinstance(parse_config({"main_model": "m", "cycles": 1, "layer_agent_config": agents}), MoaConfig)
+
+
+def test_the_json_key_stays_cycles_though_the_code_says_layers() -> None:
+    config = parse_config({"main_model": "m", "cycles": 2, "layer_agent_config": {"a": {"model_name": "m"}}})
+    assert config.layers == 2 and config.export()["cycles"] == 2 and "layers" not in config.export()
+    with pytest.raises(ConfigError, match=r"layers: unknown field \(known fields: main_model, cycles, "):
+        parse_config({"main_model": "m", "layers": 2, "layer_agent_config": {"a": {"model_name": "m"}}})

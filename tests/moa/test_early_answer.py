@@ -23,7 +23,7 @@ FAST, STRONG, QWEN = "openai/gpt-oss-20b", "openai/gpt-oss-120b", "qwen/qwen3.8-
 def council(main: str = STRONG, *, early_answer: bool = True) -> MoaConfig:
     agents = {f"agent_{i}": AgentConfig(model_name=m, system_prompt=f"You are agent {i}. {{helper_response}}")
               for i, m in enumerate((FAST, QWEN, FAST), start=1)}
-    return MoaConfig(main_model=main, cycles=3, layer_agent_config=agents, early_answer=early_answer)
+    return MoaConfig(main_model=main, layers=3, layer_agent_config=agents, early_answer=early_answer)
 
 
 def _layers_seen(call: FakeCall) -> list[int]:

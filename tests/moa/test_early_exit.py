@@ -17,10 +17,10 @@ from tests.fakes.groq_server import FakeCall, FakeGroq
 FAST, STRONG, QWEN = "openai/gpt-oss-20b", "openai/gpt-oss-120b", "qwen/qwen3.8-27b"
 
 
-def council(*, early_exit: bool, cycles: int = 3) -> MoaConfig:
+def council(*, early_exit: bool, layers: int = 3) -> MoaConfig:
     agents = {f"agent_{i}": AgentConfig(model_name=m, system_prompt=f"You are agent {i}. {{helper_response}}")
               for i, m in enumerate((FAST, QWEN, FAST), start=1)}
-    return MoaConfig(main_model=STRONG, cycles=cycles, layer_agent_config=agents, early_exit=early_exit)
+    return MoaConfig(main_model=STRONG, layers=layers, layer_agent_config=agents, early_exit=early_exit)
 
 
 def agreeing(call: FakeCall) -> str:
@@ -99,6 +99,6 @@ async def test_agents_stating_one_final_answer_in_their_own_words_stop_early(
 async def test_a_failed_agent_counts_against_agreement(fake_groq: FakeGroq, engine: MoaEngine) -> None:
     fake_groq.reply = agreeing
     fake_groq.fail(QWEN, 400)  # not retried: agent_2 fails in layer 1
-    done = (await answer(engine, council(early_exit=True, cycles=2)))[-1]
+    done = (await answer(engine, council(early_exit=True, layers=2)))[-1]
     assert isinstance(done, RunFinished)
     assert done.skipped == "layer 2 skipped: 2 of 3 agents agreed"

@@ -15,7 +15,7 @@ async def test_a_model_that_produced_nothing_gets_no_max_tokens_hint() -> None:
     async with FakeGroq(models=["a", "b"], reply=silent_b) as server:
         engine = local_engine(server)
         try:
-            done = await answer(engine, "q", local_config(["local:a", "local:b"], cycles=1))
+            done = await answer(engine, "q", local_config(["local:a", "local:b"], layers=1))
         finally:
             await engine.providers.aclose()
     assert isinstance(done, RunFinished)

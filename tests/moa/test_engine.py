@@ -31,11 +31,11 @@ FAST, STRONG, QWEN = "openai/gpt-oss-20b", "openai/gpt-oss-120b", "qwen/qwen3.8-
 QUICK_RETRY = RetryPolicy(max_attempts=3, backoff_base_s=0.01, backoff_max_s=0.05)
 
 
-def make_config(models: Sequence[str] = (FAST, QWEN, FAST), *, cycles: int = 2, main: str = STRONG,
+def make_config(models: Sequence[str] = (FAST, QWEN, FAST), *, layers: int = 2, main: str = STRONG,
                 **extra: object) -> MoaConfig:
     agents = {f"agent_{i}": AgentConfig(model_name=m, system_prompt=f"You are agent {i}. {{helper_response}}")
               for i, m in enumerate(models, start=1)}
-    return MoaConfig(main_model=main, cycles=cycles, layer_agent_config=agents, **extra)  # type: ignore[arg-type]
+    return MoaConfig(main_model=main, layers=layers, layer_agent_config=agents, **extra)  # type: ignore[arg-type]
 
 
 # groq[aiohttp] is a dependency, so both clients are always there to test.
@@ -87,7 +87,7 @@ def proposer_calls(fake: FakeGroq) -> list[FakeCall]:
 # ---- flow ------------------------------------------------------------------------------------------
 async def test_proposers_of_a_layer_run_at_the_same_time(fake_groq: FakeGroq, engine: MoaEngine) -> None:
     fake_groq.latency = 0.3
-    events = await collect(engine, "Is it parallel?", make_config(cycles=1))
+    events = await collect(engine, "Is it parallel?", make_config(layers=1))
     assert isinstance(final(events), RunFinished)
     layer = proposer_calls(fake_groq)
     assert len(layer) == 3
@@ -96,7 +96,7 @@ async def test_proposers_of_a_layer_run_at_the_same_time(fake_groq: FakeGroq, en
 
 
 async def test_each_layer_sees_the_previous_layers_answers(fake_groq: FakeGroq, engine: MoaEngine) -> None:
-    config = make_config(cycles=3, aggregate_prompt="Combine these candidate answers carefully:")
+    config = make_config(layers=3, aggregate_prompt="Combine these candidate answers carefully:")
     events = await collect(engine, "What is MoA?", config)
     done = final(events)
     assert isinstance(done, RunFinished)
@@ -125,12 +125,12 @@ async def test_each_layer_sees_the_previous_layers_answers(fake_groq: FakeGroq, 
 
 
 async def test_the_papers_instruction_is_the_default(fake_groq: FakeGroq, engine: MoaEngine) -> None:
-    await collect(engine, "q", make_config(cycles=2))
+    await collect(engine, "q", make_config(layers=2))
     assert all(AGGREGATE_AND_SYNTHESIZE + "\n\n1. " in c.system for c in fake_groq.calls[3:])
 
 
 async def test_event_order(fake_groq: FakeGroq, engine: MoaEngine) -> None:
-    events = await collect(engine, "q", make_config(cycles=2))
+    events = await collect(engine, "q", make_config(layers=2))
     kinds = [e.type for e in events]
     assert kinds[:4] == ["layer_started"] + ["proposer_finished"] * 3
     assert kinds[4:8] == ["layer_started"] + ["proposer_finished"] * 3
@@ -148,7 +148,7 @@ async def test_the_aggregator_streams_before_it_finishes(fake_groq: FakeGroq, en
     first_delta: float | None = None
     deltas: list[str] = []
     done = None
-    async for event in engine.run("Stream it", make_config(cycles=1)):
+    async for event in engine.run("Stream it", make_config(layers=1)):
         if isinstance(event, AggregatorDelta):
             first_delta = first_delta or time.monotonic()
             deltas.append(event.text)
@@ -164,7 +164,7 @@ async def test_the_aggregator_streams_before_it_finishes(fake_groq: FakeGroq, en
 
 async def test_history_reaches_every_agent(fake_groq: FakeGroq, engine: MoaEngine) -> None:
     history = [Turn("user", "My name is Ada.", author="ada"), Turn("assistant", "Hello Ada!")]
-    await collect(engine, "What is my name?", make_config(cycles=2), history)
+    await collect(engine, "What is my name?", make_config(layers=2), history)
     assert len(fake_groq.calls) == 7
     for call in fake_groq.calls:
         assert [m["role"] for m in call.messages] == ["system", "user", "assistant", "user"]
@@ -174,7 +174,7 @@ async def test_history_reaches_every_agent(fake_groq: FakeGroq, engine: MoaEngin
 
 
 async def test_agent_settings_reach_the_api(fake_groq: FakeGroq, engine: MoaEngine) -> None:
-    config = MoaConfig(main_model=STRONG, cycles=1, temperature=0.2, max_tokens=777, layer_agent_config={
+    config = MoaConfig(main_model=STRONG, layers=1, temperature=0.2, max_tokens=777, layer_agent_config={
         "a": AgentConfig(model_name=FAST, temperature=1.3, max_tokens=321)})
     await collect(engine, "q", config)
     proposer, aggregator = fake_groq.calls
@@ -186,7 +186,7 @@ async def test_agent_settings_reach_the_api(fake_groq: FakeGroq, engine: MoaEngi
 async def test_reasoning_never_feeds_the_next_layer_or_the_answer(fake_groq: FakeGroq, engine: MoaEngine) -> None:
     fake_groq.models.append("acme/r1-thinker")
     fake_groq.think_in_content.add("acme/r1-thinker")  # <think>…</think> in the content, Ollama style
-    config = make_config((FAST, QWEN, "acme/r1-thinker"), cycles=2, main="acme/r1-thinker")
+    config = make_config((FAST, QWEN, "acme/r1-thinker"), layers=2, main="acme/r1-thinker")
     events = await collect(engine, "Think hard", config)
     done = final(events)
     assert isinstance(done, RunFinished)
@@ -202,7 +202,7 @@ async def test_reasoning_never_feeds_the_next_layer_or_the_answer(fake_groq: Fak
 
 async def test_qwen_reasoning_is_stripped_even_if_not_hidden(fake_groq: FakeGroq, engine: MoaEngine) -> None:
     fake_groq.think_in_content.add(QWEN)
-    done = final(await collect(engine, "q", make_config((QWEN,), cycles=1, main=QWEN)))
+    done = final(await collect(engine, "q", make_config((QWEN,), layers=1, main=QWEN)))
     assert isinstance(done, RunFinished)
     assert done.layers[0].outputs[0].text == f"{QWEN} says: q [saw 0 answers]"
     assert done.answer == f"{QWEN} says: q [saw 1 answers]"
@@ -210,7 +210,7 @@ async def test_qwen_reasoning_is_stripped_even_if_not_hidden(fake_groq: FakeGroq
 
 # ---- usage and cost ----------------------------------------------------------------------------------
 async def test_usage_per_call_layer_and_answer(fake_groq: FakeGroq, engine: MoaEngine) -> None:
-    done = final(await collect(engine, "count my tokens", make_config((FAST, FAST), cycles=2)))
+    done = final(await collect(engine, "count my tokens", make_config((FAST, FAST), layers=2)))
     assert isinstance(done, RunFinished)
     outputs = [o for layer in done.layers for o in layer.outputs]
     assert all(o.usage is not None and o.usage.total_tokens > 0 for o in outputs)
@@ -231,7 +231,7 @@ async def test_usage_per_call_layer_and_answer(fake_groq: FakeGroq, engine: MoaE
 async def test_unknown_price_is_unknown_not_zero(fake_groq: FakeGroq, engine: MoaEngine) -> None:
     unpriced = "acme/new-model"  # live on Groq, not yet in the price table
     fake_groq.models.append(unpriced)
-    done = final(await collect(engine, "q", make_config((FAST, unpriced), cycles=1)))
+    done = final(await collect(engine, "q", make_config((FAST, unpriced), layers=1)))
     assert isinstance(done, RunFinished)
     new = next(o for o in done.layers[0].outputs if o.model == unpriced)
     assert new.cost_usd is None
@@ -241,7 +241,7 @@ async def test_unknown_price_is_unknown_not_zero(fake_groq: FakeGroq, engine: Mo
 # ---- faults ------------------------------------------------------------------------------------------
 async def test_one_failed_proposer_never_costs_the_answer(fake_groq: FakeGroq, engine: MoaEngine) -> None:
     fake_groq.fail(QWEN, 500, times=10)
-    done = final(await collect(engine, "q", make_config((FAST, QWEN, FAST), cycles=2)))
+    done = final(await collect(engine, "q", make_config((FAST, QWEN, FAST), layers=2)))
     assert isinstance(done, RunFinished)
     for layer in done.layers:
         failed = [o for o in layer.outputs if not o.ok]
@@ -254,7 +254,7 @@ async def test_one_failed_proposer_never_costs_the_answer(fake_groq: FakeGroq, e
 
 async def test_all_proposers_failing_ends_with_a_clear_error(fake_groq: FakeGroq, engine: MoaEngine) -> None:
     fake_groq.fail("*", 503, times=100)
-    events = await collect(engine, "q", make_config(cycles=2))
+    events = await collect(engine, "q", make_config(layers=2))
     failed = final(events)
     assert isinstance(failed, RunFailed) and failed.kind == "all_proposers_failed"
     assert "Every agent of layer 1 failed" in failed.error and "503" in failed.error
@@ -265,7 +265,7 @@ async def test_all_proposers_failing_ends_with_a_clear_error(fake_groq: FakeGroq
 async def test_a_failed_aggregator_is_replaced_by_the_strongest_proposer(fake_groq: FakeGroq,
                                                                          engine: MoaEngine) -> None:
     fake_groq.fail(STRONG, 500, times=10)
-    done = final(await collect(engine, "q", make_config((FAST, QWEN), cycles=1)))
+    done = final(await collect(engine, "q", make_config((FAST, QWEN), layers=1)))
     assert isinstance(done, RunFinished) and done.model == QWEN  # 27b over 20b
     assert done.answer == f"{QWEN} says: q [saw 2 answers]"
     assert any(STRONG in w and "500" in w and f"{QWEN} wrote this answer instead" in w for w in done.warnings)
@@ -274,7 +274,7 @@ async def test_a_failed_aggregator_is_replaced_by_the_strongest_proposer(fake_gr
 async def test_the_configs_fallback_model_writes_when_the_aggregator_fails(fake_groq: FakeGroq,
                                                                            engine: MoaEngine) -> None:
     fake_groq.fail(STRONG, 503, times=10)
-    done = final(await collect(engine, "q", make_config((QWEN,), cycles=1, fallback_model=FAST)))
+    done = final(await collect(engine, "q", make_config((QWEN,), layers=1, fallback_model=FAST)))
     assert isinstance(done, RunFinished) and done.model == FAST
     assert [c.model for c in fake_groq.calls if c.stream][-1] == FAST
 
@@ -283,7 +283,7 @@ async def test_aggregator_and_fallback_failing_ends_with_a_clear_error(fake_groq
                                                                       engine: MoaEngine) -> None:
     fake_groq.fail(STRONG, 500, times=10)
     fake_groq.fail(QWEN, 500, times=10)
-    events = await collect(engine, "q", make_config((FAST, QWEN), cycles=1))
+    events = await collect(engine, "q", make_config((FAST, QWEN), layers=1))
     failed = final(events)
     assert isinstance(failed, RunFailed) and failed.kind == "aggregator_failed"
     assert STRONG in failed.error and "500" in failed.error and f"The fallback ({QWEN}) failed too" in failed.error
@@ -298,7 +298,7 @@ async def test_decommissioned_model_is_named_with_live_alternatives(fake_groq: F
     engine = make_engine(fake_groq, quorum=2)
     fake_groq.models.append("gemma2-9b-it")
     fake_groq.decommissioned.add("gemma2-9b-it")
-    done = final(await collect(engine, "q", make_config((FAST, "gemma2-9b-it"), cycles=2)))
+    done = final(await collect(engine, "q", make_config((FAST, "gemma2-9b-it"), layers=2)))
     assert isinstance(done, RunFinished)
     errors = [o.error for layer in done.layers for o in layer.outputs if not o.ok]
     assert len(errors) == 2
@@ -310,14 +310,14 @@ async def test_decommissioned_model_is_named_with_live_alternatives(fake_groq: F
 
 async def test_unknown_aggregator_model_is_named_and_the_fallback_answers(fake_groq: FakeGroq,
                                                                            engine: MoaEngine) -> None:
-    done = final(await collect(engine, "q", make_config((FAST,), cycles=1, main="nobody/no-model")))
+    done = final(await collect(engine, "q", make_config((FAST,), layers=1, main="nobody/no-model")))
     assert isinstance(done, RunFinished) and done.model == FAST
     assert any("nobody/no-model" in w and STRONG in w for w in done.warnings)  # live alternatives named
 
 
 async def test_unknown_aggregator_and_fallback_fail_naming_the_aggregator(fake_groq: FakeGroq,
                                                                           engine: MoaEngine) -> None:
-    failed = final(await collect(engine, "q", make_config((FAST,), cycles=1, main="nobody/no-model",
+    failed = final(await collect(engine, "q", make_config((FAST,), layers=1, main="nobody/no-model",
                                                           fallback_model="nobody/other")))
     assert isinstance(failed, RunFailed) and failed.kind == "model_unavailable"
     assert "nobody/no-model" in failed.error and STRONG in failed.error
@@ -325,7 +325,7 @@ async def test_unknown_aggregator_and_fallback_fail_naming_the_aggregator(fake_g
 
 async def test_429_waits_as_retry_after_asks(fake_groq: FakeGroq, engine: MoaEngine) -> None:
     fake_groq.fail(FAST, 429, retry_after=0.4)
-    done = final(await collect(engine, "q", make_config((FAST,), cycles=1)))
+    done = final(await collect(engine, "q", make_config((FAST,), layers=1)))
     assert isinstance(done, RunFinished) and done.layers[0].outputs[0].ok
     first, second = fake_groq.calls_to(FAST)
     assert first.status == 429 and second.status == 200
@@ -341,7 +341,7 @@ async def test_429_beyond_the_sdks_60s_cap_is_still_honoured(fake_groq: FakeGroq
 
     engine.providers.sleep = sleep
     fake_groq.fail(FAST, 429, retry_after=90)
-    done = final(await collect(engine, "q", make_config((FAST,), cycles=1)))
+    done = final(await collect(engine, "q", make_config((FAST,), layers=1)))
     await engine.providers.aclose()
     assert isinstance(done, RunFinished) and done.layers[0].outputs[0].ok
     assert waits == [90.0]
@@ -350,7 +350,7 @@ async def test_429_beyond_the_sdks_60s_cap_is_still_honoured(fake_groq: FakeGroq
 async def test_429_longer_than_the_deadline_fails_at_once(fake_groq: FakeGroq) -> None:
     engine = make_engine(fake_groq, deadline_s=5)
     fake_groq.fail(FAST, 429, retry_after=120)
-    done = final(await collect(engine, "q", make_config((FAST, QWEN), cycles=1)))
+    done = final(await collect(engine, "q", make_config((FAST, QWEN), layers=1)))
     await engine.providers.aclose()
     assert isinstance(done, RunFinished)
     assert len(fake_groq.calls_to(FAST)) == 1  # no waiting for a retry that could not fit the deadline
@@ -361,7 +361,7 @@ async def test_429_longer_than_the_deadline_fails_at_once(fake_groq: FakeGroq) -
 async def test_server_errors_are_retried_with_backoff(fake_groq: FakeGroq, engine: MoaEngine) -> None:
     fake_groq.fail(FAST, 503, times=2)
     fake_groq.fail(QWEN, 498)  # flex capacity: the SDK would not retry it
-    done = final(await collect(engine, "q", make_config((FAST, QWEN), cycles=1)))
+    done = final(await collect(engine, "q", make_config((FAST, QWEN), layers=1)))
     assert isinstance(done, RunFinished)
     assert all(o.ok for o in done.layers[0].outputs)
     assert [c.status for c in fake_groq.calls_to(FAST)] == [503, 503, 200]
@@ -370,7 +370,7 @@ async def test_server_errors_are_retried_with_backoff(fake_groq: FakeGroq, engin
 
 async def test_413_retries_with_a_max_tokens_that_fits(fake_groq: FakeGroq, engine: MoaEngine) -> None:
     fake_groq.fail(FAST, 413)  # "Limit 8000, Requested 12000"
-    config = MoaConfig(main_model=STRONG, cycles=1, layer_agent_config={
+    config = MoaConfig(main_model=STRONG, layers=1, layer_agent_config={
         "big": AgentConfig(model_name=FAST, max_tokens=8192), "small": AgentConfig(model_name=QWEN)})
     fake_groq.fail(QWEN, 413)
     done = final(await collect(engine, "q", config))
@@ -385,7 +385,7 @@ async def test_a_slow_call_times_out(fake_groq: FakeGroq) -> None:
     engine = make_engine(fake_groq, call_timeout_s=0.3, retry=RetryPolicy(max_attempts=2, backoff_base_s=0.01),
                          quorum=2, hedge=False)
     fake_groq.latency_by_model[QWEN] = 30
-    done = final(await collect(engine, "q", make_config((FAST, QWEN), cycles=1)))
+    done = final(await collect(engine, "q", make_config((FAST, QWEN), layers=1)))
     await engine.providers.aclose()
     assert isinstance(done, RunFinished)
     slow = done.layers[0].outputs[1]
@@ -397,7 +397,7 @@ async def test_a_slow_call_times_out(fake_groq: FakeGroq) -> None:
 async def test_the_run_deadline_ends_the_stream(fake_groq: FakeGroq) -> None:
     engine = make_engine(fake_groq, call_timeout_s=10, deadline_s=0.5)
     fake_groq.latency = 5
-    failed = final(await collect(engine, "q", make_config(cycles=2)))
+    failed = final(await collect(engine, "q", make_config(layers=2)))
     await engine.providers.aclose()
     assert isinstance(failed, RunFailed) and failed.kind == "deadline"
 
@@ -408,7 +408,7 @@ async def test_cancelling_the_consumer_cancels_the_calls(fake_groq: FakeGroq, en
     seen: list[MoaEvent] = []
 
     async def consume() -> None:
-        async for event in engine.run("q", make_config(cycles=2)):
+        async for event in engine.run("q", make_config(layers=2)):
             seen.append(event)
 
     task = asyncio.create_task(consume())
@@ -426,7 +426,7 @@ async def test_closing_the_iterator_cancels_the_aggregator_stream(fake_groq: Fak
     # Qwen's reasoning is hidden, so its first content pieces come at once and the rest over 10 s.
     fake_groq.latency_by_model[QWEN] = 10
     fake_groq.first_chunk_fraction = 0.0
-    events = engine.run("q", make_config((FAST,), cycles=1, main=QWEN))
+    events = engine.run("q", make_config((FAST,), layers=1, main=QWEN))
     async for event in events:
         if isinstance(event, AggregatorDelta):
             break
@@ -466,7 +466,7 @@ async def test_mixed_groq_and_openai_compatible_config(fake_groq: FakeGroq) -> N
     async with FakeGroq(models=["llama3.2:3b", "qwen3:8b"]) as ollama:
         ollama.think_in_content.add("qwen3:8b")
         engine = make_engine(fake_groq, env={"MOA_PROVIDERS": f"ollama={ollama.openai_base_url}"})
-        config = make_config((FAST, "ollama:llama3.2:3b", "ollama:qwen3:8b"), cycles=2, main="ollama:qwen3:8b")
+        config = make_config((FAST, "ollama:llama3.2:3b", "ollama:qwen3:8b"), layers=2, main="ollama:qwen3:8b")
         done = final(await collect(engine, "Mixed?", config))
         assert isinstance(done, RunFinished)
         assert [o.text for o in done.layers[1].outputs] == [
@@ -491,7 +491,7 @@ async def test_provider_key_is_sent(fake_groq: FakeGroq) -> None:
     async with FakeGroq(models=["m"]) as together:
         engine = make_engine(fake_groq, env={"MOA_PROVIDERS": f"together={together.openai_base_url}",
                                              "MOA_PROVIDER_TOGETHER_API_KEY": "tg-secret"})
-        done = final(await collect(engine, "q", make_config(("together:m",), cycles=1, main="together:m")))
+        done = final(await collect(engine, "q", make_config(("together:m",), layers=1, main="together:m")))
         await engine.providers.aclose()
         assert isinstance(done, RunFinished)
         assert all(c.headers["authorization"] == "Bearer tg-secret" for c in together.calls)
@@ -502,7 +502,7 @@ async def test_an_unreachable_groq_is_said_once_not_once_per_agent(transport: st
         url = fake.base_url
     engine = make_engine(fake)  # the server is gone: every connection is refused
     try:
-        failed = final(await collect(engine, "anyone there?", make_config(cycles=1)))
+        failed = final(await collect(engine, "anyone there?", make_config(layers=1)))
     finally:
         await engine.providers.aclose()
     assert isinstance(failed, RunFailed) and failed.kind == "all_proposers_failed"
@@ -514,7 +514,7 @@ async def test_agents_failing_for_different_reasons_each_reason_is_said_once(fak
                                                                            engine: MoaEngine) -> None:
     fake_groq.fail(FAST, 503, times=100)
     fake_groq.fail(QWEN, 401, times=100)
-    failed = final(await collect(engine, "q", make_config(cycles=1)))
+    failed = final(await collect(engine, "q", make_config(layers=1)))
     assert isinstance(failed, RunFailed)
     reasons = failed.error.split(" — ", 1)[1]
     assert reasons.count("503") == 1 and reasons.count("401") == 1

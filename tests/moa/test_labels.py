@@ -11,7 +11,7 @@ def test_every_preset_is_labelled_by_its_name() -> None:
 
 
 def test_a_custom_config_gets_its_shape_and_a_fingerprint_that_survives_a_round_trip() -> None:
-    custom = preset("article").model_copy(update={"cycles": 2})
+    custom = preset("article").model_copy(update={"layers": 2})
     label = config_label(custom)
     assert label.startswith("custom 2×3 #") and len(label) == len("custom 2×3 #") + 6
     assert config_label(parse_config(custom.export_json())) == label  # same setup, same label

@@ -18,11 +18,11 @@ FAST, STRONG, QWEN = "openai/gpt-oss-20b", "openai/gpt-oss-120b", "qwen/qwen3.8-
 QUICK_RETRY = RetryPolicy(max_attempts=3, backoff_base_s=0.01, backoff_max_s=0.05)
 
 
-def small_config(models: Sequence[str] = (FAST, FAST), *, cycles: int = 2, max_tokens: int = 400) -> MoaConfig:
+def small_config(models: Sequence[str] = (FAST, FAST), *, layers: int = 2, max_tokens: int = 400) -> MoaConfig:
     agents = {f"agent_{i}": AgentConfig(model_name=m, max_tokens=max_tokens,
                                         system_prompt=f"You are agent {i}. {{helper_response}}")
               for i, m in enumerate(models, start=1)}
-    return MoaConfig(main_model=STRONG, cycles=cycles, layer_agent_config=agents, max_tokens=max_tokens)
+    return MoaConfig(main_model=STRONG, layers=layers, layer_agent_config=agents, max_tokens=max_tokens)
 
 
 def make_engine(fake: FakeGroq, *, env: dict[str, str] | None = None, retry: RetryPolicy = QUICK_RETRY,
@@ -84,7 +84,7 @@ async def test_declared_request_limits_pace_a_provider_that_sends_no_headers(fak
     # Declared limits are per minute; the fake's "minute" is shorter, so pacing is only slower than needed.
     budget = engine.providers.pacer.budget(FAST, "groq")
     assert budget.rpm == 3
-    events = await collect(engine, "q", small_config((FAST, FAST), cycles=1))
+    events = await collect(engine, "q", small_config((FAST, FAST), layers=1))
     await engine.providers.aclose()
     assert isinstance(events[-1], RunFinished)
     assert not [c for c in fake.calls if c.status == 429]
@@ -114,7 +114,7 @@ async def test_answers_competing_for_one_budget_finish_in_arrival_order(fake: Fa
 async def test_a_call_larger_than_the_declared_limit_is_trimmed_and_the_answer_says_so(fake: FakeGroq) -> None:
     fake.limit(FAST, tpm=700)
     engine = make_engine(fake, env={"MOA_LIMITS": f"{FAST}=700tpm"})
-    events = await collect(engine, "q", small_config((FAST, QWEN), cycles=1, max_tokens=1024))
+    events = await collect(engine, "q", small_config((FAST, QWEN), layers=1, max_tokens=1024))
     await engine.providers.aclose()
     done = final(events)
     assert not [c for c in fake.calls if c.status == 413]
@@ -127,7 +127,7 @@ async def test_a_call_larger_than_the_declared_limit_is_trimmed_and_the_answer_s
 async def test_a_413_teaches_the_limit_and_the_call_is_trimmed_and_sent_again(fake: FakeGroq) -> None:
     fake.limit(FAST, tpm=700, window_s=1.0)
     engine = make_engine(fake)
-    done = final(await collect(engine, "q", small_config((FAST, QWEN), cycles=2, max_tokens=1024)))
+    done = final(await collect(engine, "q", small_config((FAST, QWEN), layers=2, max_tokens=1024)))
     await engine.providers.aclose()
     statuses = [c.status for c in fake.calls_to(FAST)]
     assert statuses.count(413) == 1 and statuses.count(200) == 2  # only the first call ever bounced
@@ -140,7 +140,7 @@ async def test_history_is_trimmed_when_max_tokens_alone_cannot_make_a_call_fit(f
     engine = make_engine(fake, env={"MOA_LIMITS": f"{FAST}=1200tpm"})
     history = [Turn("user" if i % 2 == 0 else "assistant", f"message {i}: " + "many words here " * 60)
                for i in range(8)]
-    done = final(await collect(engine, "the latest question", small_config((FAST, QWEN), cycles=1,
+    done = final(await collect(engine, "the latest question", small_config((FAST, QWEN), layers=1,
                                                                            max_tokens=512), history))
     await engine.providers.aclose()
     assert not [c for c in fake.calls if c.status == 413]
@@ -155,7 +155,7 @@ async def test_history_is_trimmed_when_max_tokens_alone_cannot_make_a_call_fit(f
 async def test_a_layer_leaves_a_straggler_out_once_the_quorum_answered(fake: FakeGroq) -> None:
     fake.delay(QWEN, 30)
     engine = make_engine(fake)
-    done = final(await collect(engine, "q", small_config((FAST, QWEN, FAST), cycles=1)))
+    done = final(await collect(engine, "q", small_config((FAST, QWEN, FAST), layers=1)))
     await engine.providers.aclose()
     left = done.layers[0].outputs[1]
     assert left.left_out and not left.ok
@@ -170,7 +170,7 @@ async def test_a_layer_leaves_a_straggler_out_once_the_quorum_answered(fake: Fak
 async def test_a_quorum_of_all_waits_for_every_agent(fake: FakeGroq) -> None:
     fake.delay(QWEN, 0.6)
     engine = make_engine(fake, quorum=3, hedge=False)
-    done = final(await collect(engine, "q", small_config((FAST, QWEN, FAST), cycles=1)))
+    done = final(await collect(engine, "q", small_config((FAST, QWEN, FAST), layers=1)))
     await engine.providers.aclose()
     assert all(o.ok for o in done.layers[0].outputs)
 
@@ -178,7 +178,7 @@ async def test_a_quorum_of_all_waits_for_every_agent(fake: FakeGroq) -> None:
 async def test_a_lagging_call_is_hedged_and_the_first_answer_wins(fake: FakeGroq) -> None:
     fake.delay(QWEN, 30)  # only the first call to QWEN lags
     engine = make_engine(fake, quorum=2)
-    done = final(await collect(engine, "q", small_config((FAST, QWEN), cycles=1)))
+    done = final(await collect(engine, "q", small_config((FAST, QWEN), layers=1)))
     await engine.providers.aclose()
     first, hedge = fake.calls_to(QWEN)
     assert done.layers[0].outputs[1].ok and done.layers[0].outputs[1].text.startswith(QWEN)
@@ -189,7 +189,7 @@ async def test_a_lagging_call_is_hedged_and_the_first_answer_wins(fake: FakeGroq
 async def test_a_failing_proposer_does_not_hold_the_layer_through_long_backoffs(fake: FakeGroq) -> None:
     fake.fail(QWEN, 500, times=10)
     engine = make_engine(fake, retry=RetryPolicy(max_attempts=4, backoff_base_s=5.0))
-    done = final(await collect(engine, "q", small_config((FAST, QWEN, FAST), cycles=1)))
+    done = final(await collect(engine, "q", small_config((FAST, QWEN, FAST), layers=1)))
     await engine.providers.aclose()
     assert done.layers[0].outputs[1].left_out
     assert len(fake.calls_to(QWEN)) == 1  # left out during its first 5 s backoff
@@ -218,7 +218,7 @@ async def test_a_run_that_cannot_get_its_budget_before_the_deadline_says_so(fake
     registry = ProviderRegistry.from_env({"GROQ_API_KEY": "gsk_test", "GROQ_BASE_URL": fake.base_url,
                                           "MOA_LIMITS": f"{FAST}=1000tpm"}, retry=QUICK_RETRY)
     engine = MoaEngine(registry, call_timeout_s=5, deadline_s=1.5)
-    events = await collect(engine, "q", small_config((FAST, FAST, FAST), cycles=1, max_tokens=400))
+    events = await collect(engine, "q", small_config((FAST, FAST, FAST), layers=1, max_tokens=400))
     await registry.aclose()
     last = events[-1]
     assert isinstance(last, RunFinished | RunFailed)

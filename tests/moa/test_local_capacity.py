@@ -49,7 +49,7 @@ async def test_declared_parallel_1_queues_calls_here_and_keeps_every_agent() -> 
 async def test_a_server_seen_running_calls_in_parallel_still_leaves_a_straggler_out() -> None:
     async with FakeGroq(models=["a", "b", "c"], latency=0.3) as server:
         engine = local_engine(server)
-        config = local_config(["local:a", "local:b", "local:c"], cycles=1)
+        config = local_config(["local:a", "local:b", "local:c"], layers=1)
         try:
             for _ in range(2):  # two answers of three calls side by side: it runs in parallel
                 await answer(engine, "warm up", config)

@@ -17,7 +17,7 @@ CONFIGURED = 1024
 def _config(max_tokens: int = CONFIGURED) -> MoaConfig:
     agents = {f"agent_{i}": AgentConfig(model_name=FAST, max_tokens=max_tokens,
                                         system_prompt=f"You are agent {i}. {{helper_response}}") for i in (1, 2)}
-    return MoaConfig(main_model=STRONG, cycles=1, layer_agent_config=agents, max_tokens=max_tokens)
+    return MoaConfig(main_model=STRONG, layers=1, layer_agent_config=agents, max_tokens=max_tokens)
 
 
 def _words(n: int) -> str:

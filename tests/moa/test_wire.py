@@ -13,7 +13,6 @@ from moa.wire import (
     describe_error,
     error_code,
     error_message,
-    format_seconds,
     is_model_missing,
     message_content,
     parse_usage,
@@ -67,7 +66,3 @@ def test_a_missing_model_is_recognised_by_code_or_message() -> None:
     assert is_model_missing(404, "", "The model `x` does not exist")
     assert not is_model_missing(500, "", "model not found")  # a 5xx is the server's trouble
     assert not is_model_missing(400, "", "messages must not be empty")
-
-
-def test_seconds_in_sentences() -> None:
-    assert format_seconds(120) == "120 s" and format_seconds(2.54) == "2.5 s"

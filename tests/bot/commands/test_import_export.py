@@ -30,7 +30,7 @@ async def test_import_takes_the_seed_format_pasted_with_fences_and_smart_quotes(
         "layer_agent_2 (`qwen/qwen3.8-27b`). Now 5 model calls per answer (2 layers × 2 agents + the aggregator).",
         changed=True)
     config = await stored(db)
-    assert config is not None and config.cycles == 2  # the bare agents object keeps the rest
+    assert config is not None and config.layers == 2  # the bare agents object keeps the rest
     assert config.layer_agent_config["layer_agent_2"].temperature == 0.3
 
 

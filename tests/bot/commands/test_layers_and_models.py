@@ -17,7 +17,7 @@ async def test_admin_sets_layers_and_it_is_stored(db: Database, deps: CommandDep
     assert reply == CommandReply(
         "✅ Layers: 3 → 2. Now 7 model calls per answer (2 layers × 3 agents + the aggregator).", changed=True)
     config = await stored(db)
-    assert config is not None and config.cycles == 2
+    assert config is not None and config.layers == 2
     assert config.layer_agent_config == default_config().layer_agent_config
     assert [c.summary for c in await db.configs.changes(CHANNEL)] == ["layers 2"]
 

@@ -46,6 +46,6 @@ async def test_forget_deletes_this_channels_history_and_says_how_much(db: Databa
     assert await db.turns.history(CHANNEL, "t1", 10_000) == []
     assert [t.text for t in await db.turns.history(OTHER, "t9", 10_000)] == ["Keep me"]
     config = await stored(db)
-    assert config is not None and config.cycles == 2
+    assert config is not None and config.layers == 2
     assert await run(deps, "forget") == CommandReply(
         "There is no stored history for this channel; nothing to forget.")

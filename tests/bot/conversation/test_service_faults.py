@@ -176,7 +176,7 @@ async def test_a_command_while_the_disk_is_full_says_so_and_changes_nothing(
         reply = await service.run_command(CommandContext(GENERAL, "U1", admin), "layers 2")
         assert not reply.changed and "disk is full" in reply.text and "nothing changed" in reply.text
         disk.free()
-        assert (await service.effective_config(GENERAL)).cycles == 3
+        assert (await service.effective_config(GENERAL)).layers == 3
     finally:
         disk.free()
         await service.aclose()

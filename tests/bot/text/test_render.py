@@ -31,8 +31,8 @@ def _proposer(layer: int, agent: str, text: str = "", *, error: str | None = Non
 
 
 def _run(proposers: tuple[ProposerRecord, ...], *, status: str = "done", error: str | None = None,
-         question: str = "Is 9.11 or 9.9 larger?", cycles: int = 2) -> RunRecord:
-    config = default_config().model_copy(update={"cycles": cycles})
+         question: str = "Is 9.11 or 9.9 larger?", layers: int = 2) -> RunRecord:
+    config = default_config().model_copy(update={"layers": layers})
     return RunRecord(id=42, channel=CHANNEL, thread="1.1", trigger_message_id="1.1", answer_message_ids=("1.2",),
                      config_json=config.export_json(), status=status,  # type: ignore[arg-type]
                      question=question, answer="9.9" if status == "done" else None, error=error,
@@ -123,7 +123,7 @@ def test_layer_view_closes_a_code_block_an_agent_left_open() -> None:
 
 def test_long_layer_view_is_paged_within_the_limit_without_losing_answers() -> None:
     answers = [f"Answer {i}: " + ("lorem ipsum dolor sit amet. " * 60) for i in range(9)]
-    run = _run(tuple(_proposer(1 + i // 3, f"agent_{i % 3}", answers[i]) for i in range(9)), cycles=3)
+    run = _run(tuple(_proposer(1 + i // 3, f"agent_{i % 3}", answers[i]) for i in range(9)), layers=3)
     pages = render_layers_pages(run, 2000, DISCORD)
     assert len(pages) > 1
     assert all(len(page) <= 2000 for page in pages)
@@ -173,8 +173,8 @@ def test_config_view_shows_layers_aggregator_agents_calls_and_source() -> None:
 
 def test_layer_view_says_which_layers_an_early_exit_skipped_and_why() -> None:
     agreed = tuple(_proposer(1, f"layer_agent_{i}", "The answer is 9.9.") for i in (1, 2, 3))
-    run = _run(agreed, cycles=3)
+    run = _run(agreed, layers=3)
     early = run.__class__(**{**run.__dict__, "config_json": default_config().model_copy(
-        update={"cycles": 3, "early_exit": True}).export_json()})
+        update={"layers": 3, "early_exit": True}).export_json()})
     assert "⏭️ layers 2–3 skipped: 3 of 3 agents agreed\n\n✍️ Final answer" in render_layers(early)
     assert "skipped" not in render_layers(run)  # without early exit, a short run was not an early exit
