@@ -135,7 +135,6 @@ class _RunState:
         return sum((layer_usage(layer.outputs) for layer in self.layers), Usage())
 
 
-
 @dataclass(eq=False)
 class _Attempt:
     """One call made for an agent in a layer (the first, or a hedge)."""

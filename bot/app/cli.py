@@ -27,7 +27,6 @@ and GROQ_API_KEY (https://console.groq.com/keys) — or, for your own models onl
 apps. Run `moa-bot run` on a terminal to chat in the console."""
 
 
-
 def _version() -> str:
     try:
         return importlib.metadata.version("moa-bot")

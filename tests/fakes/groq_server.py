@@ -213,7 +213,6 @@ def default_reply(call: FakeCall) -> str:
     return f"{call.model} says: {call.question} [saw {call.seen_answers} answers]"
 
 
-
 _FAKE_ANSWER = re.compile(r"the answer is \*\*(.+?)\*\*\.", re.IGNORECASE)
 
 

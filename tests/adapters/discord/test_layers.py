@@ -28,8 +28,6 @@ async def test_show_layers_after_a_restart_answers_the_presser_alone_with_that_r
     assert second["id"] != first["id"]
 
 
-
-
 async def test_a_failed_agent_is_marked_in_the_layers(discord: FakeDiscord, fake_groq: FakeGroq,
                                                       bot: RunningBot) -> None:
     fake_groq.fail("qwen/qwen3.8-27b", 400, times=1)

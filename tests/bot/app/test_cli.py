@@ -42,8 +42,6 @@ async def test_ask_without_a_groq_key_is_one_sentence_and_exit_2(tmp_path: Path)
     assert "GROQ_API_KEY" in err.decode() and "console.groq.com/keys" in err.decode()
 
 
-
-
 async def test_run_on_a_terminal_is_a_console_chat(fake: FakeGroq, tmp_path: Path) -> None:
     env = clean_env(GROQ_API_KEY="gsk_console_test", GROQ_BASE_URL=fake.base_url,
                      MOA_DB_PATH=str(tmp_path / "console.db"), COLUMNS="200", TERM="dumb")

@@ -20,10 +20,6 @@ from tests.fakes.groq_server import FakeGroq
 RANDOM = ChannelKey("slack", "T1", "C-random")
 
 
-
-
-
-
 @pytest_asyncio.fixture
 async def fake() -> AsyncIterator[FakeGroq]:
     async with FakeGroq() as server:
@@ -35,10 +31,6 @@ async def service(fake: FakeGroq, tmp_path: Path) -> AsyncIterator[ConversationS
     svc = await ConversationService.create(settings_for(fake, tmp_path / "moa.db"))
     yield svc
     await svc.aclose()
-
-
-
-
 
 
 async def test_mention_shows_status_at_once_then_progress_then_the_final_answer(
