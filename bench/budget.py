@@ -7,7 +7,7 @@ max_tokens it asks for. Replies are about 150 tokens. The engine (the real groq 
 `--turns` questions with the default config twice:
 
 - today: the classic layout (each agent's prompt first) and every call reserving the config's max_tokens;
-- new: `prompt_layout: "shared_prefix"` and reservations learned from finished calls (moa.reserve).
+- new: `prompt_layout: "shared_prefix"` and reservations learned from finished calls (moa.plan.reserve).
 
 Prints, by turn, the tokens counted per answer, the cached share of the prompts, and answers a minute at
 `--tpm` tokens per minute per model (the tightest model decides), with history (turns 4–6) and without
@@ -28,11 +28,11 @@ from dataclasses import dataclass
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from moa.config import MoaConfig, default_config
-from moa.engine import MoaEngine
+from moa.calls.providers import ProviderRegistry
+from moa.config.schema import MoaConfig, default_config
 from moa.events import RunFinished, Turn
-from moa.providers import ProviderRegistry
-from moa.reserve import Reservations
+from moa.plan.reserve import Reservations
+from moa.run.engine import MoaEngine
 from tests.fakes.groq_server import FakeCall, FakeGroq, default_reply
 
 QUESTIONS = [

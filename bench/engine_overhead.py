@@ -31,10 +31,10 @@ import httpx
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from moa.config import AgentConfig, MoaConfig
-from moa.engine import MoaEngine
+from moa.calls.providers import ProviderRegistry
+from moa.config.schema import AgentConfig, MoaConfig
 from moa.events import RunFailed, RunFinished
-from moa.providers import ProviderRegistry
+from moa.run.engine import MoaEngine
 
 MODELS = ["openai/gpt-oss-20b", "qwen/qwen3.8-27b", "openai/gpt-oss-120b"]
 

@@ -39,12 +39,12 @@ from collections.abc import Sequence
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bot.conversation.gate import FairGate
-from moa.config import MoaConfig, default_config
-from moa.demand import answer_demand
-from moa.engine import MoaEngine
+from moa.calls.providers import ProviderRegistry
+from moa.config.schema import MoaConfig, default_config
 from moa.events import RunFailed, RunFinished
-from moa.pacing import Need
-from moa.providers import ProviderRegistry
+from moa.pace.budget import Need
+from moa.plan.demand import answer_demand
+from moa.run.engine import MoaEngine
 from tests.fakes.groq_server import FakeGroq
 
 QUESTION = "Is 9.11 or 9.9 larger? Explain the comparison of decimals step by step."

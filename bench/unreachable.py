@@ -22,8 +22,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from moa.calls.providers import ProviderRegistry
 from moa.errors import ProviderError
-from moa.providers import ProviderRegistry
 from tests.fakes.groq_server import FakeGroq
 
 MODEL = "openai/gpt-oss-20b"

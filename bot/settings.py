@@ -11,9 +11,9 @@ from typing import TypeVar
 from dotenv import dotenv_values
 
 from bot.conversation.attachments import FileLimits
-from moa.config import Limits, MoaConfig, default_config, load_config_file
+from moa.config.schema import Limits, MoaConfig, default_config, load_config_file
 from moa.errors import ConfigError
-from moa.pacing import parse_limits
+from moa.pace.limits import parse_limits
 
 N = TypeVar("N", int, float)
 

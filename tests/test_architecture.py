@@ -84,7 +84,7 @@ def _cycles() -> list[list[str]]:
 
 
 def test_the_source_tree_is_what_these_checks_read() -> None:
-    assert {"bot.conversation.service", "moa.engine", "storage.db", "adapters.slack.server"} <= set(MODULES)
+    assert {"bot.conversation.service", "moa.run.engine", "storage.db", "adapters.slack.server"} <= set(MODULES)
     assert "storage.errors" in GRAPH["bot.conversation.keeper"]
 
 
@@ -114,4 +114,40 @@ def test_no_code_tells_errors_apart_by_their_class_names() -> None:
                     isinstance(side, ast.Attribute) and side.attr == "__name__" and isinstance(side.value, ast.Call)
                     for side in (node.left, *node.comparators)):
                 offenders.append(f"{module}:{node.lineno}")
+    assert offenders == []
+
+
+# moa/'s rooms, lowest first: a room imports only from rooms below it (and the shared leaves at the top of
+# moa/, which import no room). A newcomer reads them in this order: what a config is, what the models are
+# sent, how answers are judged, how calls are paced and made, what an answer will ask for, running it, eval.
+MOA_ROOMS = ("config", "messages", "judge", "pace", "calls", "plan", "run", "eval")
+MOA_LEAVES = ("errors", "events", "durations", "figures", "pricing")
+
+
+def _moa_room(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 2 and parts[0] == "moa" else None
+
+
+def test_moa_keeps_few_modules_at_its_top_level_and_every_other_in_a_room() -> None:
+    top = sorted(m.split(".")[1] for m in MODULES if m.startswith("moa.") and m.count(".") == 1
+                 and m.split(".")[1] not in MOA_ROOMS)
+    assert top == sorted(MOA_LEAVES)
+    rooms = {_moa_room(m) for m in MODULES if _moa_room(m)}
+    assert rooms == set(MOA_ROOMS)
+
+
+def test_moa_rooms_import_only_rooms_below_them() -> None:
+    offenders = []
+    for module, targets in GRAPH.items():
+        room = _moa_room(module)
+        if module.startswith("moa.") and room is None and module != "moa":
+            # a shared leaf: no room at all
+            offenders += [f"{module} -> {t}" for t in targets if _moa_room(t)]
+        if room is None:
+            continue
+        for target in targets:
+            other = _moa_room(target)
+            if other is not None and other != room and MOA_ROOMS.index(other) > MOA_ROOMS.index(room):
+                offenders.append(f"{module} -> {target}")
     assert offenders == []

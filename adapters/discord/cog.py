@@ -27,7 +27,7 @@ from bot.conversation.reading import FILES_ONLY
 from bot.conversation.service import ConversationService, Mention
 from bot.surface import ReplySurface
 from bot.text.chunking import split_text
-from moa.config import PRESET_DESCRIPTIONS
+from moa.config.schema import PRESET_DESCRIPTIONS
 from storage.errors import StorageError
 from storage.models import UnfinishedRun
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from bot.observe.logs import configure_logging
 from bot.settings import Settings
+from moa.calls.providers import MISSING_GROQ_KEY
 from moa.errors import ConfigError
 from moa.pricing import load_price_file
-from moa.providers import MISSING_GROQ_KEY
 from storage.errors import StorageError
 
 HOW_TO_CONFIGURE = """\

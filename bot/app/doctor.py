@@ -14,8 +14,8 @@ from bot.checks.tokens import Finding, misplaced_tokens
 from bot.settings import Settings
 from bot.text.redact import Redactor
 from bot.text.render import plural
+from moa.calls.providers import ProviderRegistry
 from moa.errors import ConfigError, ProviderError
-from moa.providers import ProviderRegistry
 
 
 def _storage_check(db: Path) -> tuple[bool, str]:

@@ -27,16 +27,16 @@ from bot.checks.preflight import unknown_models_sentence
 from bot.settings import Settings
 from bot.text.redact import Redactor
 from bot.text.render import plural
-from moa.config import check_limits, preset
+from moa.calls.providers import MISSING_GROQ_KEY, ProviderRegistry
+from moa.config.schema import check_limits, preset
 from moa.durations import measured, rounded
-from moa.engine import MoaEngine
 from moa.errors import ConfigError
 from moa.eval.plan import RunPlan, plan_run
 from moa.eval.report import Report, build_report
 from moa.eval.results import Outcome, ResultsFile
 from moa.eval.runner import SINGLE, EvalConfig, RunStopped, Task, pending, run_tasks
 from moa.eval.sets import Question, listing, load_set
-from moa.providers import MISSING_GROQ_KEY, ProviderRegistry
+from moa.run.engine import MoaEngine
 
 
 def _stderr() -> Console:

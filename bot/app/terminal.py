@@ -28,9 +28,10 @@ from bot.conversation.reading import FILES_ONLY, models_of, read_attachments
 from bot.settings import Settings
 from bot.text.redact import Redactor, redact_event
 from bot.text.render import budget_wait_line, plural
-from moa.config import MoaConfig, check_limits, load_config_file
-from moa.counting import about
-from moa.engine import MoaEngine, layer_cost, layer_usage
+from moa.calls.counting import about
+from moa.calls.providers import MISSING_GROQ_KEY, ProviderRegistry
+from moa.calls.reach import is_unreachable
+from moa.config.schema import MoaConfig, check_limits, load_config_file
 from moa.errors import ConfigError, ProviderError
 from moa.events import (
     AggregatorDelta,
@@ -43,8 +44,7 @@ from moa.events import (
     Usage,
 )
 from moa.pricing import PRICES_AS_OF, PRICES_SOURCE, describe_cost, format_cost, is_self_hosted, price_for
-from moa.providers import MISSING_GROQ_KEY, ProviderRegistry
-from moa.reach import is_unreachable
+from moa.run.engine import MoaEngine, layer_cost, layer_usage
 
 
 def share_console(console: Console) -> None:

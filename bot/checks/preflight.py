@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 
 from bot.checks.tokens import check_tokens
 from bot.settings import Settings
-from moa.config import MoaConfig
+from moa.calls.providers import MISSING_GROQ_KEY, ProviderRegistry
+from moa.calls.reach import is_unreachable
+from moa.config.schema import MoaConfig
 from moa.errors import ConfigError, ProviderError
-from moa.providers import MISSING_GROQ_KEY, ProviderRegistry
-from moa.reach import is_unreachable
 
 
 def port_problem(variable: str, host: str, port: int) -> str | None:

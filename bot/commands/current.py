@@ -8,7 +8,7 @@ from pydantic import ValidationError
 
 from bot.commands.deps import CommandDeps
 from bot.commands.grammar import CommandError
-from moa.config import MoaConfig
+from moa.config.schema import MoaConfig
 from storage.models import ChannelKey, StoredConfig
 
 

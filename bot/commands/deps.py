@@ -6,8 +6,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from moa.config import Limits, MoaConfig, default_config
-from moa.pacing import Pacer
+from moa.config.schema import Limits, MoaConfig, default_config
+from moa.pace.pacer import Pacer
 from storage.budgets import StoredBudget, Used
 from storage.experiments import ArmRun, Experiment
 from storage.models import ChannelKey, ConfigChange, StoredConfig
@@ -31,7 +31,7 @@ class HistoryStore(Protocol):
 
 
 class ModelCatalog(Protocol):
-    """The live model list (moa.providers.ProviderRegistry); both may raise ProviderError."""
+    """The live model list (moa.calls.providers.ProviderRegistry); both may raise ProviderError."""
 
     async def live_models(self) -> list[str]: ...
     async def unknown_models(self, ids: Iterable[str]) -> list[str]: ...

@@ -28,7 +28,15 @@ from bot.commands.grammar import (
 from bot.commands.live import live_spelling, require_live
 from bot.commands.values import import_json, real, token, unquote, whole
 from bot.text.render import describe_calls, plural
-from moa.config import HELPER_SLOT, PRESET_DESCRIPTIONS, AgentConfig, MoaConfig, check_limits, parse_config, preset
+from moa.config.schema import (
+    HELPER_SLOT,
+    PRESET_DESCRIPTIONS,
+    AgentConfig,
+    MoaConfig,
+    check_limits,
+    parse_config,
+    preset,
+)
 
 # (new config, change-log summary, reply sentence), or a reply when there is nothing to change
 Edit = tuple[MoaConfig, str, str] | str

@@ -22,7 +22,7 @@ from bot.commands.grammar import (
 )
 from bot.commands.live import require_live
 from bot.text.render import Style, describe_calls, plural, style_for
-from moa.config import PRESET_DESCRIPTIONS, MoaConfig, check_limits, parse_config, preset
+from moa.config.schema import PRESET_DESCRIPTIONS, MoaConfig, check_limits, parse_config, preset
 from moa.errors import ConfigError
 from moa.eval.stats import difference_interval, wilson
 from storage.experiments import Arm, ArmRun, Experiment

@@ -6,7 +6,7 @@ import difflib
 from dataclasses import dataclass
 
 from bot.commands.values import token
-from moa.config import PRESET_DESCRIPTIONS
+from moa.config.schema import PRESET_DESCRIPTIONS
 
 
 class CommandError(Exception):

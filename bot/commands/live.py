@@ -6,7 +6,7 @@ import difflib
 
 from bot.commands.deps import ModelCatalog
 from bot.commands.grammar import CommandError
-from moa.config import MoaConfig
+from moa.config.schema import MoaConfig
 from moa.errors import ProviderError
 
 MAX_LISTED_MODELS = 30  # an unknown-model reply lists at most this many live models

@@ -19,8 +19,8 @@ from bot.commands.grammar import (
 )
 from bot.text.redact import redact
 from bot.text.render import Style, describe_budget, render_config, style_for
-from moa.config import PRESET_DESCRIPTIONS, AgentConfig, Limits, MoaConfig, preset
-from moa.labels import config_label
+from moa.config.labels import config_label
+from moa.config.schema import PRESET_DESCRIPTIONS, AgentConfig, Limits, MoaConfig, preset
 from storage.models import ChannelKey
 
 

@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 
 from bot.conversation.keeper import read
-from moa.config import Limits, MoaConfig, parse_config
+from moa.config.schema import Limits, MoaConfig, parse_config
 from moa.errors import ConfigError
 from storage.db import Database
 from storage.experiments import Arm

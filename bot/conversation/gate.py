@@ -1,7 +1,7 @@
 """A fair admission gate: answers wait in one FIFO queue; how many run at once follows the models' budget.
 
 Up to `floor` answers always run (one per channel); beyond that, up to `max_total`, the next waiter in
-line is let in only while its models have room (`Admission.room_s`, e.g. `moa.pacing.Pacer`): with an
+line is let in only while its models have room (`Admission.room_s`, e.g. `moa.pace.Pacer`): with an
 idle or generous budget many answers run at once, under a tight one they wait here — seeing their place
 — instead of starting and spending their time limit waiting for the budget.
 """
@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-Needs = Mapping[str, Any]  # what an answer asks of each resource (e.g. moa.pacing.Need per model)
+Needs = Mapping[str, Any]  # what an answer asks of each resource (e.g. moa.pace.Need per model)
 
 
 class QueueFull(Exception):

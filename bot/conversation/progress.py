@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bot.surface import AgentProgress, Progress
-from moa.config import MoaConfig
+from moa.config.schema import MoaConfig
 from moa.events import AggregatorStarted, BudgetWaiting, LayerStarted, ProposerFinished
 
 

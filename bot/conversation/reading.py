@@ -2,7 +2,7 @@
 
 Text, code, Markdown, CSV, JSON and logs go inline (decoded as UTF-8, the whole message's file text
 bounded by `MOA_FILE_MAX_TOKENS` and trimmed with a note); PDFs as their text (pypdf); images beside the
-question, for the models that read images (`moa.attachments.Shown`). Whatever cannot be read — binary,
+question, for the models that read images (`moa.messages.attachments.Shown`). Whatever cannot be read — binary,
 too large, an archive, a download refused — is named in the answer and told to the models; it never costs
 the answer. A file over `MOA_FILE_MAX_BYTES` is refused on its declared size, before any download.
 """
@@ -17,8 +17,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 from bot.conversation.attachments import Attachment, FetchRefused, FileLimits
-from moa.attachments import Image, Shown, readers
-from moa.config import MoaConfig
+from moa.config.schema import MoaConfig
+from moa.messages.attachments import Image, Shown, readers
 
 log = logging.getLogger(__name__)
 

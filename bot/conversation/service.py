@@ -35,9 +35,9 @@ from bot.settings import Settings
 from bot.surface import FinalAnswer, Progress, ReplySurface
 from bot.text.redact import Redactor
 from bot.text.render import render_failure
-from moa.config import MoaConfig, parse_config
-from moa.demand import ModelDemand, answer_demand
-from moa.engine import MoaEngine, layer_cost
+from moa.calls.providers import ProviderRegistry
+from moa.config.labels import config_label
+from moa.config.schema import MoaConfig, parse_config
 from moa.errors import ConfigError
 from moa.events import (
     AggregatorDelta,
@@ -50,10 +50,10 @@ from moa.events import (
     RunFinished,
     Turn,
 )
-from moa.labels import config_label
-from moa.pacing import Need
-from moa.prompts import HISTORY_BLOCK_TURNS, keep_whole_blocks
-from moa.providers import ProviderRegistry
+from moa.messages.prompts import HISTORY_BLOCK_TURNS, keep_whole_blocks
+from moa.pace.budget import Need
+from moa.plan.demand import ModelDemand, answer_demand
+from moa.run.engine import MoaEngine, layer_cost
 from storage.db import Database
 from storage.errors import StorageError, describe, is_storage_failure
 from storage.models import ChannelKey, ProposerRecord, RunRecord, RunStatus, StoredConfig, UnfinishedRun
@@ -338,7 +338,7 @@ class ConversationService:
 
     async def _history(self, mention: Mention, block: int = 1) -> tuple[list[Turn], str | None]:
         """The thread's earlier turns within the budget, and a note when older ones were left out (in
-        whole `block`s of turns, so the history's start moves seldom: see moa.prompts.keep_whole_blocks)."""
+        whole `block`s of turns, so the history's start moves seldom: see moa.messages.prompts.keep_whole_blocks)."""
         budget = self.settings.history_token_budget
 
         async def load() -> tuple[list[Turn], int]:

@@ -14,9 +14,9 @@ from dataclasses import dataclass, replace
 
 from bot.conversation.attachments import Attachment, FileLimits
 from bot.conversation.reading import read_attachments
-from moa.attachments import Image
 from moa.events import Turn
-from moa.pacing import estimate_tokens
+from moa.messages.attachments import Image
+from moa.messages.tokens import estimate_tokens
 
 log = logging.getLogger(__name__)
 

@@ -11,10 +11,10 @@ import logging
 import time
 
 from bot.observe import metrics
-from moa.counting import about
-from moa.engine import layer_cost, layer_usage
+from moa.calls.counting import about
 from moa.events import AggregatorStarted, ProposerFinished, RunFailed, RunFinished, Usage
 from moa.pricing import format_cost
+from moa.run.engine import layer_cost, layer_usage
 from storage.models import ChannelKey
 
 log = logging.getLogger("moa.answers")

@@ -11,14 +11,14 @@ from dataclasses import dataclass
 
 from bot.surface import AgentProgress, Progress
 from bot.text.chunking import close_open_fence, split_text
-from moa.agreement import measure
-from moa.config import MoaConfig
-from moa.demand import answer_demand, budget_pace
+from moa.config.schema import MoaConfig
 from moa.durations import measured, rounded
-from moa.early import skipped_note
 from moa.errors import MoaError, ModelUnavailable
 from moa.events import LEFT_OUT, BudgetWaiting
-from moa.pacing import Pacer
+from moa.judge.agreement import measure
+from moa.pace.pacer import Pacer
+from moa.plan.demand import answer_demand, budget_pace
+from moa.run.early_exit import skipped_note
 from storage.models import ProposerRecord, RunRecord
 
 

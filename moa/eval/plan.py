@@ -1,7 +1,7 @@
 """What a run will ask of each model's rate limits, and how long those limits make it take at the least.
 
 Built on the pacer's own view: a call counts its prompt plus the `max_tokens` it asks for, as Groq
-counts it (`moa.demand`), and the time is what each model's known tokens- and requests-per-window
+counts it (`moa.plan.demand`), and the time is what each model's known tokens- and requests-per-window
 limits allow, models in parallel (each has its own budget). Model latency comes on top.
 """
 
@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from moa.config import DEFAULT_MAIN_PROMPT
-from moa.demand import ModelDemand, answer_demand
+from moa.config.schema import DEFAULT_MAIN_PROMPT
 from moa.eval.runner import SOLO_MAX_TOKENS, EvalConfig, Task
 from moa.eval.sets import Question
-from moa.pacing import Pacer, estimate_tokens
-from moa.prompts import build_messages, render_system
+from moa.messages.prompts import build_messages, render_system
+from moa.messages.tokens import estimate_tokens
+from moa.pace.pacer import Pacer
+from moa.plan.demand import ModelDemand, answer_demand
 
 
 def config_demand(config: EvalConfig, question: str) -> dict[str, ModelDemand]:

@@ -16,16 +16,16 @@ from collections.abc import Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 
-from moa.config import DEFAULT_MAIN_PROMPT, MoaConfig
-from moa.engine import MoaEngine
+from moa.calls.providers import ProviderRegistry
+from moa.config.schema import DEFAULT_MAIN_PROMPT, MoaConfig
 from moa.errors import MoaError
 from moa.eval.results import Outcome, ResultsFile
 from moa.eval.sets import Question
 from moa.events import AggregatorStarted, RunFailed, RunFinished, Usage
-from moa.extract import final_answer, grade
+from moa.judge.extract import final_answer, grade
+from moa.messages.prompts import build_messages, render_system
 from moa.pricing import cost_usd
-from moa.prompts import build_messages, render_system
-from moa.providers import ProviderRegistry
+from moa.run.engine import MoaEngine
 
 SINGLE = "single:"
 TAIL_CHARS = 300

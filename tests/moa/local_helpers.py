@@ -6,10 +6,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from moa.config import AgentConfig, MoaConfig
-from moa.engine import MoaEngine
+from moa.calls.providers import ProviderRegistry, RetryPolicy
+from moa.config.schema import AgentConfig, MoaConfig
 from moa.events import RunFinished
-from moa.providers import ProviderRegistry, RetryPolicy
+from moa.run.engine import MoaEngine
 from tests.fakes.groq_server import FakeGroq
 
 

@@ -10,9 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from moa.calls.wire import parse_usage, retry_after_s, smaller_max_tokens
 from moa.figures import MOST_COUNT, MOST_HOLD_S, count
-from moa.pacing import DEFAULT_WINDOW_S, Budget, parse_duration, try_again_s
-from moa.wire import parse_usage, retry_after_s, smaller_max_tokens
+from moa.pace.budget import DEFAULT_WINDOW_S, Budget
+from moa.pace.limits import parse_duration, try_again_s
 
 FAST = "openai/gpt-oss-20b"
 HEADERS = ("x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens",

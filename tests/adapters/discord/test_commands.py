@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from bot.conversation.service import CommandReply
-from moa.config import preset
+from moa.config.schema import preset
 from storage.models import ChannelKey
 from tests.adapters.discord.conftest import RunningBot
 from tests.adapters.discord.helpers import replied

@@ -13,7 +13,7 @@ import pytest
 
 from bot.app.eval_command import evaluate
 from bot.settings import Settings
-from moa.config import FAST, QWEN, STRONG, preset
+from moa.config.schema import FAST, QWEN, STRONG, preset
 from moa.eval.sets import Question, load_set
 from tests.bot.app.helpers import ROOT, Terminal, clean_env
 from tests.fakes.groq_server import FakeCall, FakeGroq, GradedQuestions

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.commands import CommandDeps
-from moa.config import Limits
+from moa.config.schema import Limits
 from storage.db import Database
 from tests.bot.commands.helpers import LIVE, Catalog
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from bot.commands import CommandDeps, execute
 from bot.conversation.service import CommandContext, CommandReply
-from moa.config import MoaConfig
+from moa.config.schema import MoaConfig
 from moa.errors import ProviderError
 from storage.db import Database
 from storage.models import ChannelKey

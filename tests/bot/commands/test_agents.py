@@ -6,7 +6,7 @@ import pytest
 
 from bot.commands import CommandDeps
 from bot.conversation.service import CommandReply
-from moa.config import Limits, default_config
+from moa.config.schema import Limits, default_config
 from storage.db import Database
 from tests.bot.commands.helpers import DEFAULT_CALLS, LIVE_LIST, Catalog, run, state, stored
 

@@ -6,7 +6,7 @@ import pytest
 
 from bot.commands import CommandDeps
 from bot.commands.run import ADMIN_REFUSAL
-from moa.config import Limits, preset
+from moa.config.schema import Limits, preset
 from storage.db import Database
 from tests.bot.commands.helpers import CHANNEL, Catalog, run, stored
 

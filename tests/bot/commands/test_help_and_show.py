@@ -7,8 +7,9 @@ from dataclasses import replace
 import pytest
 
 from bot.commands import CommandDeps, execute
-from moa.config import preset
-from moa.pacing import Pacer, parse_limits
+from moa.config.schema import preset
+from moa.pace.limits import parse_limits
+from moa.pace.pacer import Pacer
 from storage.db import Database
 from storage.models import ChannelKey
 from tests.bot.commands.helpers import CHANNEL, DEFAULT_CALLS, Asker, run

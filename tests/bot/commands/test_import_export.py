@@ -8,7 +8,7 @@ import pytest
 
 from bot.commands import CommandDeps
 from bot.conversation.service import CommandReply
-from moa.config import MoaConfig, default_config
+from moa.config.schema import MoaConfig, default_config
 from storage.db import Database
 from tests.bot.commands.helpers import LIVE_LIST, OTHER, run, state, stored
 

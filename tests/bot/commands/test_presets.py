@@ -6,7 +6,7 @@ import pytest
 
 from bot.commands import CommandDeps
 from bot.conversation.service import CommandReply
-from moa.config import Limits, preset
+from moa.config.schema import Limits, preset
 from storage.db import Database
 from tests.bot.commands.helpers import Catalog, run, state, stored
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.commands import CommandDeps
 from bot.conversation.service import CommandReply
-from moa.config import default_config, preset
+from moa.config.schema import default_config, preset
 from storage.db import Database
 from tests.bot.commands.helpers import CHANNEL, DEFAULT_CALLS, OTHER, run, state, stored
 

@@ -9,7 +9,7 @@ import pytest
 
 from bot.commands import ADMIN_REFUSAL, MAX_COMMAND_CHARS, CommandDeps, execute
 from bot.conversation.service import CommandReply
-from moa.config import preset
+from moa.config.schema import preset
 from storage.db import Database
 from tests.bot.commands.helpers import CHANNEL, Asker, Catalog, run, state, stored
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.conversation.attachments import Attachment, FetchRefused, FileLimits
 from bot.conversation.reading import read_attachments
-from moa.attachments import Shown
+from moa.messages.attachments import Shown
 from tests.fakes.files import pdf_with_text, tiny_png
 
 

@@ -11,7 +11,7 @@ import pytest_asyncio
 
 from bot.conversation.service import INTERRUPTED, CommandContext, ConversationService, Mention
 from bot.surface import FinalAnswer
-from moa.config import preset
+from moa.config.schema import preset
 from storage.db import Database
 from storage.models import ChannelKey
 from tests.bot.conversation.helpers import GENERAL, RecordingSurface, admin, mention, settings_for

@@ -15,7 +15,7 @@ from bot.text.render import (
     render_layers_pages,
     render_progress,
 )
-from moa.config import default_config, preset
+from moa.config.schema import default_config, preset
 from moa.errors import ConfigError, ModelUnavailable, ProviderError
 from moa.events import BudgetWaiting
 from storage.models import ChannelKey, ProposerRecord, RunRecord

@@ -9,7 +9,7 @@ import pytest
 
 from moa.errors import ConfigError
 from moa.eval.sets import BUNDLED, listing, load_set
-from moa.extract import grade
+from moa.judge.extract import grade
 
 
 @pytest.mark.parametrize("name", list(BUNDLED))

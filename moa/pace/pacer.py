@@ -1,0 +1,157 @@
+"""The `Pacer`: every model's `Budget` in this process, the tickets that order answers, and admission
+(how much room the answers already running leave for one more)."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import math
+from collections.abc import Callable, Mapping
+
+from moa.pace.budget import Budget, Need
+from moa.pace.limits import DeclaredLimits
+
+# What admission may assume of a model whose limits no response has told yet (`Pacer(cold_start=…)`):
+# Groq's free tier at its tightest (30 requests and 6,000 tokens a minute), so a cold start lets in as
+# many answers as would fit even then, instead of one. Not the default: a key whose limits are tighter
+# still (a shared organisation) would admit answers that then run out of time waiting.
+COLD_START = DeclaredLimits(rpm=30, tpm=6000)
+
+
+class Pacer:
+    """Every model's budget in this process, and the tickets that order answers."""
+
+    def __init__(self, declared: Mapping[str, DeclaredLimits] | None = None,
+                 cold_start: DeclaredLimits | None = None) -> None:
+        self.cold_start = cold_start
+        self._declared = dict(declared or {})
+        self._budgets: dict[str, Budget] = {}
+        self._tickets = itertools.count(1)
+        self._expected: dict[int, dict[str, int]] = {}  # ticket -> model -> tokens its next step needs
+        # What admitted answers have still to ask each model for (ticket -> model -> tokens): admission
+        # counts it, or it would let in many answers before the first of them asked for anything.
+        self._remaining: dict[int, dict[str, Need]] = {}
+        self._watchers: list[Callable[[], None]] = []
+        self._telling = False
+
+    def ticket(self) -> int:
+        """The next answer's place in line."""
+        return next(self._tickets)
+
+    def expect(self, ticket: int, demand: Mapping[str, int]) -> None:
+        """The answer holding `ticket` will next ask these models for about these many tokens: later
+        answers leave that much room, so earlier answers finish first instead of all together."""
+        self._expected[ticket] = {m: n for m, n in demand.items() if n > 0}
+        self._wake_all()
+
+    def done(self, ticket: int) -> None:
+        """The answer holding `ticket` is over: it needs nothing more."""
+        claimed = self._remaining.pop(ticket, None)
+        if self._expected.pop(ticket, None) or claimed:
+            self._wake_all()
+            self._changed()
+
+    # ---- admission: how many answers run at once follows the budget ----
+
+    def claim(self, demand: Mapping[str, Need]) -> int:
+        """An answer is let in: its ticket; `demand` (what it asks each model for, all steps) counts
+        against later answers' `room_s` until its calls have asked for it."""
+        ticket = self.ticket()
+        self._remaining[ticket] = dict(demand)
+        return ticket
+
+    def room_s(self, demand: Mapping[str, Need]) -> float:
+        """Seconds until an answer asking `demand` (per model, all its steps) would run without
+        waiting behind earlier answers: 0 now; `math.inf` while only an event can tell — a model's limits
+        are not known yet, calls wait for its budget, or what admitted answers have still to ask for and
+        this answer together exceed one window's limit. `watch` tells of those events."""
+        now = asyncio.get_running_loop().time()
+        longest = 0.0
+        for model, need in demand.items():
+            budget = self.known(model)
+            if budget is None:
+                seen = self._budgets.get(model)
+                if seen is None or not seen.seen_response:
+                    if self._cold_room(model, need):
+                        continue
+                    return math.inf  # the first answer's calls find the limits out
+                longest = max(longest, seen.hold_until - now)  # it sends no limits: only a 429's hold
+                continue
+            if budget.waiting:
+                return math.inf
+            longest = max(longest, budget.hold_until - now)
+            ahead = [left[model] for left in self._remaining.values() if model in left]
+            # What fits one window finishes within about a window, whatever the window holds now; an
+            # answer asking more than the whole limit (trimmed to fit) goes when nobody else asks.
+            for limit, mine, theirs in ((budget.tpm, need.tokens, sum(n.tokens for n in ahead)),
+                                        (budget.rpm, need.calls, sum(n.calls for n in ahead))):
+                if limit is not None and min(mine, limit) + theirs > limit:
+                    return math.inf
+        return max(0.0, longest)
+
+    def _cold_room(self, model: str, need: Need) -> bool:
+        """Whether `need` fits, with what admitted answers still ask, within the cold-start limits."""
+        if self.cold_start is None:
+            return False
+        ahead = [left[model] for left in self._remaining.values() if model in left]
+        for limit, mine, theirs in ((self.cold_start.tpm, need.tokens, sum(n.tokens for n in ahead)),
+                                    (self.cold_start.rpm, need.calls, sum(n.calls for n in ahead))):
+            if limit is not None and mine + theirs > limit:
+                return False
+        return True
+
+    def watch(self, callback: Callable[[], None]) -> None:
+        """Call `callback` (soon, once per burst of changes) whenever room may have been freed."""
+        self._watchers.append(callback)
+
+    def _changed(self) -> None:
+        if not self._watchers or self._telling:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self._telling = True
+        loop.call_soon(self._tell_watchers)
+
+    def _tell_watchers(self) -> None:
+        self._telling = False
+        for callback in self._watchers:
+            callback()
+
+    def _arrived(self, ticket: int, model: str, tokens: int) -> None:
+        left = self._remaining.get(ticket)
+        if left is not None and model in left:
+            before = left[model]
+            left[model] = Need(max(0, before.tokens - tokens), max(0, before.calls - 1))
+            self._changed()
+
+    def _reserved(self, ticket: int, model: str) -> int:
+        return sum(demand.get(model, 0) for t, demand in self._expected.items() if t < ticket)
+
+    def _wake_all(self) -> None:
+        for budget in self._budgets.values():
+            budget.wake()
+
+    def budget(self, model: str, provider: str) -> Budget:
+        budget = self._budgets.get(model)
+        if budget is None:
+            budget = self._budgets[model] = Budget(model, provider, self._declared.get(model), self._reserved,
+                                                   self._changed, self._arrived)
+        elif provider and not budget.provider:
+            budget.provider = provider
+        return budget
+
+    def known(self, model: str) -> Budget | None:
+        """The model's budget when its limits are known (declared or learnt), else None."""
+        budget = self._budgets.get(model)
+        if budget is None and model in self._declared:
+            budget = self.budget(model, "")
+        return budget if budget is not None and budget.known else None
+
+    def largest_request(self, model: str) -> int | None:
+        """The most tokens (prompt + max_tokens) one request to `model` may count, when known."""
+        budget = self.known(model)
+        return budget.tpm if budget is not None else None
+
+

@@ -1,0 +1,98 @@
+"""What one answer asks of each model's rate limits: calls and tokens (prompt + max_tokens, as Groq
+counts), per step and in all, and how long a known budget makes one answer take at the least.
+
+Estimates count the whole prompt, the thread's history included. With a `reserve` (the engine's learned
+reservations, moa.plan.reserve) calls count what they will reserve instead of the config's max_tokens; with
+the shared_prefix layout, every call of a model after its first is expected to find the thread and the
+question in the provider's prefix cache, which Groq does not count (`ModelDemand.cached`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from moa.config.schema import MoaConfig
+from moa.events import Turn
+from moa.messages.prompts import build_messages
+from moa.messages.tokens import estimate_tokens
+from moa.pace.pacer import Pacer
+from moa.plan.reserve import Role
+
+# (model, role, the config's max_tokens) → what a call reserves
+Reserve = Callable[[str, Role, int], int]
+
+# What one earlier answer adds to a later call's prompt (a rough guess, for planning only).
+ANSWER_TOKENS_GUESS = 300
+QUESTION_GUESS = "a question of a few dozen words " * 6
+
+
+@dataclass(frozen=True)
+class ModelDemand:
+    calls: int
+    tokens: int  # counted against tokens per minute: prompts less the expected cached share, + max_tokens
+    cached: int = 0  # prompt tokens expected from the provider's prefix cache (not counted)
+
+
+def step_demand(config: MoaConfig, question: str, history: Sequence[Turn], step: int,
+                reserve: Reserve | None = None) -> dict[str, int]:
+    """Tokens step `step` asks each model for: proposer layers 1…layers, then the aggregator."""
+    base = estimate_tokens(build_messages(config.system_prompt, question, history))
+    helper = ANSWER_TOKENS_GUESS * len(config.layer_agent_config) if step > 1 else 0
+    if step > config.layers:
+        reserved = reserve(config.main_model, "aggregator", config.max_tokens) if reserve else config.max_tokens
+        return {config.main_model: base + helper + reserved}
+    demand: dict[str, int] = {}
+    for agent in config.layer_agent_config.values():
+        model = agent.model_name
+        reserved = reserve(model, "proposer", agent.max_tokens) if reserve else agent.max_tokens
+        demand[model] = demand.get(model, 0) + base + helper + reserved
+    return demand
+
+
+def shared_prefix_tokens(question: str, history: Sequence[Turn]) -> int:
+    """What the shared_prefix layout puts before each agent's own prompt: the thread and the question."""
+    return max(0, estimate_tokens(build_messages("", question, history)) - estimate_tokens([{"content": ""}]))
+
+
+def answer_demand(config: MoaConfig, question: str = QUESTION_GUESS, history: Sequence[Turn] = (),
+                  reserve: Reserve | None = None) -> dict[str, ModelDemand]:
+    """Calls and tokens one answer asks of each model, the history's included."""
+    out: dict[str, ModelDemand] = {}
+    for step in range(1, config.layers + 2):
+        calls = ([config.main_model] if step > config.layers
+                 else [a.model_name for a in config.layer_agent_config.values()])
+        for model, tokens in step_demand(config, question, history, step, reserve).items():
+            before = out.get(model, ModelDemand(0, 0))
+            out[model] = ModelDemand(before.calls + calls.count(model), before.tokens + tokens)
+    if config.prompt_layout == "shared_prefix":
+        shared = shared_prefix_tokens(question, history)
+        out = {model: ModelDemand(d.calls, d.tokens - shared * (d.calls - 1), shared * (d.calls - 1))
+               for model, d in out.items()}
+    return out
+
+
+@dataclass(frozen=True)
+class BudgetPace:
+    answers_per_window: float  # answers the tightest known limit allows per window
+    window_s: float
+    model: str  # the model whose limit is tightest
+    limit: str  # e.g. "8,000 tokens" or "30 requests"
+
+
+def budget_pace(demand: dict[str, ModelDemand], pacer: Pacer) -> BudgetPace | None:
+    """How many answers per window the known limits allow (other traffic aside); None when no model
+    of the answer has a known limit."""
+    tightest: BudgetPace | None = None
+    for model, need in demand.items():
+        budget = pacer.known(model)
+        if budget is None:
+            continue
+        options = []
+        if budget.tpm and need.tokens:
+            options.append((budget.tpm / need.tokens, f"{budget.tpm:,} tokens"))
+        if budget.rpm and need.calls:
+            options.append((budget.rpm / need.calls, f"{budget.rpm:,} requests"))
+        for rate, limit in options:
+            if tightest is None or rate < tightest.answers_per_window:
+                tightest = BudgetPace(rate, budget.window_s, model, limit)
+    return tightest
