@@ -117,7 +117,7 @@ async def test_a_replica_that_notices_its_run_was_taken_over_stops_answering_it_
         [run] = claimed
         # With its next heartbeat the stalled process finds the run is no longer its own…
         async with asyncio.timeout(10):
-            while not stalled._live[run.id].taken_over:  # noqa: ASYNC110 - set by its heartbeat, not an event
+            while not stalled._here.live[run.id].taken_over:  # noqa: ASYNC110 - set by its heartbeat, not an event
                 await asyncio.sleep(0.05)
 
         stuck.resume.set()

@@ -1,0 +1,279 @@
+"""Answering one mention: refuse what must be refused, wait a fair turn, drive the engine, show and store.
+
+The path: the channel's config (or an experiment's arm), the member's and channel's budgets, the run
+recorded as `queued`, the thread's history (read once: admission weighs it, the engine is sent it), a slot
+in the fair gate, then the engine's events rendered through the surface and the outcome stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+import time
+from functools import partial
+
+from bot.conversation.budgets import over_budget
+from bot.conversation.experiments import experiment_turn
+from bot.conversation.gate import FairGate, QueueFull
+from bot.conversation.keeper import StorageKeeper, failure_note, read
+from bot.conversation.mention import Mention, clean_text
+from bot.conversation.outcome import INTERRUPTED, OutcomeRecorder, OwnedSurface, RunsHere, RunState
+from bot.conversation.progress import ProgressTracker
+from bot.conversation.reading import FILES_ONLY, models_of, read_attachments
+from bot.conversation.thread_context import read_thread
+from bot.conversation.throttle import CoalescingUpdater
+from bot.observe.answer_report import AnswerReport
+from bot.settings import Settings
+from bot.surface import Progress, ReplySurface
+from bot.text.render import render_failure
+from moa.config.labels import config_label
+from moa.config.schema import MoaConfig, parse_config
+from moa.errors import ConfigError
+from moa.events import (
+    AggregatorDelta,
+    AggregatorStarted,
+    BudgetWaiting,
+    LayerStarted,
+    ProposerFinished,
+    RunFailed,
+    RunFinished,
+    Turn,
+)
+from moa.messages.prompts import HISTORY_BLOCK_TURNS, keep_whole_blocks
+from moa.pace.budget import Need
+from moa.plan.demand import ModelDemand, answer_demand
+from moa.run.engine import MoaEngine
+from storage.db import Database
+from storage.models import ChannelKey, StoredConfig
+
+log = logging.getLogger(__name__)
+
+BUSY = "I'm answering too many questions right now — please ask again in a minute."
+
+
+class Answerer:
+    """Answers mentions, each exactly once, through the surface its adapter gives."""
+
+    def __init__(self, settings: Settings, db: Database, engine: MoaEngine, gate: FairGate, here: RunsHere,
+                 recorder: OutcomeRecorder) -> None:
+        self.settings = settings
+        self.db = db
+        self.engine = engine
+        self._gate = gate
+        self._here = here
+        self._recorder = recorder
+
+    def refusal(self, question: str) -> str | None:
+        """Why this question will not be answered (empty, too long, shutting down), or None."""
+        if self._here.closing:
+            return "The bot is restarting — please ask again in a minute."
+        if not question:
+            return ("Ask me something after the mention, e.g. “@moa is 9.11 or 9.9 larger?”. "
+                    "`/moa help` lists commands.")
+        limit = self.settings.max_question_chars
+        if len(question) > limit:
+            return (f"That question is {len(question):,} characters; the limit is {limit:,}. "
+                    "Please shorten it or split it into parts.")
+        return None
+
+    def config_from(self, stored: StoredConfig | None) -> MoaConfig:
+        """A stored config parsed within the limits; none stored is the deployment's (MOA_CONFIG or built-in)."""
+        if stored is None:
+            return self.settings.default_config
+        return parse_config(stored.config_json, limits=self.settings.limits)
+
+    async def answer(self, mention: Mention, surface: ReplySurface, notes: tuple[str, ...]) -> int | None:
+        """Answer one (cleaned) mention; the run id when a run was stored."""
+        question = mention.text.strip() or (FILES_ONLY if mention.attachments else "")
+        refusal = self.refusal(question)
+        if refusal is not None:
+            await surface.fail(refusal, None)
+            return None
+        try:
+            config, config_note = await self._config_for(mention.channel)
+        except ConfigError as err:
+            await surface.fail(f"This channel's MoA config no longer fits the limits: {err} "
+                               "An admin can fix it with `/moa reset`.", None)
+            return None
+        if await self._over_budget(mention, surface):
+            return None
+        turn = await experiment_turn(self.db, mention.channel, self.settings.limits)
+        if turn is not None:  # an experiment runs here: its arm answers, in turn
+            config, config_note = turn.config, None
+        keeper = StorageKeeper()
+        config_json = config.export_json()
+        # Recorded before it waits: a restart finds the question even if it never got a slot.
+        run_id = (await keeper.value("recording a question", lambda: self.db.runs.start(
+            mention.channel, mention.thread, mention.message_id, question, config_json,
+            status="queued", owner=self.db.owner, author=mention.author, author_name=mention.author_name,
+            config_label=config_label(config)))).value
+        state = RunState(run_id, keeper, (*notes, *([config_note] if config_note else [])))
+        if turn is not None and run_id is not None:
+            await keeper.value("recording the experiment's arm", partial(
+                self.db.experiments.record, run_id, turn.experiment_id, turn.arm))
+        waited = False
+
+        async def tell_position(ahead: int) -> None:
+            nonlocal waited
+            waited = True
+            await surface.show_progress(Progress(layer=0, total_layers=config.layers, queued_ahead=ahead))
+            await self._recorder.remember_status(state, surface)
+
+        # Read once: admission counts the whole prompt, the thread's history included, and the engine is sent it.
+        history = await self._history(mention, block=_history_block(config))
+        demand = answer_demand(config, question, history[0], self.engine.reservations.reserve)
+        try:
+            async with self._gate.slot(mention.channel, tell_position, _needs(demand)) as state.ticket:
+                if self._here.closing:
+                    await self._recorder.settle(state, "interrupted", INTERRUPTED)
+                    if not state.taken_over:  # else the process that took it over answers it
+                        await surface.fail(INTERRUPTED, None)
+                    return None
+                # What finished while this one queued counts; one let in at once was checked just now.
+                if waited and await self._over_budget(mention, surface, exclude_run=run_id):
+                    await self._recorder.discard(state)
+                    return None
+                if run_id is not None and (started := await keeper.value("starting a run", lambda: (
+                        self.db.runs.set_running(run_id, config_json, owner=self.db.owner)))).ran and not started.value:
+                    state.settled = state.taken_over = True  # stalled past its lease: another process has it
+                    log.warning("run %s was taken over by another process before it started; not answering "
+                                "it here", run_id)
+                    return None
+                if waited:  # answers that finished meanwhile (one may be in this thread) join its history
+                    history = await self._history(mention, block=_history_block(config))
+                return await self._run(mention, question, config, surface, state, history)
+        except QueueFull:
+            await self._recorder.settle(state, "failed", BUSY)
+            await surface.fail(BUSY, None)
+            return None
+        except asyncio.CancelledError:  # cancelled while waiting in the queue (shutdown)
+            if not state.settled:
+                await asyncio.shield(self._recorder.settle(state, "interrupted", INTERRUPTED))
+                if not state.taken_over:  # else the process that took it over answers it
+                    with contextlib.suppress(Exception):
+                        await asyncio.shield(surface.fail(INTERRUPTED, None))
+            raise
+
+    async def _over_budget(self, mention: Mention, surface: ReplySurface, exclude_run: int | None = None) -> bool:
+        """Budgets bind admins too; a mention over one is told so (True) and costs no model call.
+
+        `exclude_run` is the mention's own queued run, which must not count against it. When storage
+        cannot be read the budget is not enforced: an answer matters more than a cap.
+        """
+        over, _ = await read("checking budgets", lambda: over_budget(
+            self.db, mention.channel, mention.author, self.settings.budget_member_answers,
+            self.settings.budget_channel_tokens, exclude_run=exclude_run), None)
+        if over is not None:
+            await surface.fail(over, None)
+        return over is not None
+
+    async def _config_for(self, channel: ChannelKey) -> tuple[MoaConfig, str | None]:
+        """The channel's config — or, when storage cannot be read, the default and a note saying so."""
+        stored, failure = await read("loading a config", lambda: self.db.configs.effective(channel), None)
+        if failure is not None:
+            return self.settings.default_config, failure_note(failure, "this answer used the default setup, not "
+                                                                       "this channel's.")
+        return self.config_from(stored), None
+
+    async def _run(self, mention: Mention, question: str, config: MoaConfig, surface: ReplySurface,
+                   state: RunState, loaded: tuple[list[Turn], str | None]) -> int | None:
+        surface = OwnedSurface(surface, state)  # quiet once another process has taken the run over
+        recorder = self._recorder
+        if state.run_id is not None:
+            self._here.live[state.run_id] = state
+        progress = ProgressTracker(config, recorder.redact)
+        try:
+            await surface.show_progress(progress.snapshot())  # at once: something visible within a second
+        except Exception:  # the next update may work; the answer must not depend on it
+            log.warning("could not show the first status", exc_info=True)
+        shown_at = time.monotonic()
+        await recorder.remember_status(state, surface)
+        history, history_note = loaded
+        updater = CoalescingUpdater(surface.min_update_interval, last_update=shown_at)
+
+        outputs: list[ProposerFinished] = []  # kept so an interrupted or crashed run still shows its layers
+        answer = ""
+        report = AnswerReport(mention.channel)  # the answer's log line and metrics, at its end
+        try:
+            reading = await read_attachments(mention.attachments, self.settings.file_limits)
+            if not history and mention.earlier is not None:  # tagged into a thread it has not answered in
+                context = await read_thread(mention.earlier, self.settings.history_token_budget,
+                                            self.settings.file_limits)
+                history, history_note = list(context.turns), context.note or history_note
+                reading = reading.with_images(context.images)
+            async with contextlib.aclosing(self.engine.run(reading.question(question), config, history, state.ticket,
+                                                          reading.shown)) as events:
+                async for event in events:
+                    if state.taken_over:  # another process answers it now: stop spending on it here
+                        log.warning("run %s was taken over by another process while this one stalled; "
+                                    "stopping it here", state.run_id)
+                        break
+                    report.see(event)
+                    match event:
+                        case LayerStarted() | ProposerFinished() | AggregatorStarted() | BudgetWaiting():
+                            if isinstance(event, ProposerFinished):
+                                outputs.append(event)
+                            if isinstance(event, AggregatorStarted) and event.restarted:
+                                answer = ""  # a fallback aggregator starts the answer over
+                            progress.apply(event)
+                            if not answer:  # an early answer's opening stays in view while layers finish
+                                updater.push(partial(surface.show_progress, progress.snapshot()))
+                        case AggregatorDelta(text=piece):
+                            answer += piece
+                            updater.push(partial(surface.stream_answer, clean_text(answer)))
+                        case RunFinished():
+                            await updater.settle()
+                            notes = (*event.warnings, *([history_note] if history_note else []), *state.notes,
+                                     *reading.notes(models_of(config)))
+                            await recorder.finish(mention, question, state, event, notes, surface)
+                        case RunFailed():
+                            await updater.settle()
+                            await recorder.fail(mention, question, state, event, surface)
+        except asyncio.CancelledError:
+            await updater.settle()
+            await asyncio.shield(recorder.interrupt(mention, question, state, outputs, surface))
+            raise
+        except Exception as err:  # never leave a mention unanswered
+            log.exception("run %s crashed", state.run_id)
+            await updater.settle()
+            await recorder.settle(state, "failed", repr(err), outputs)
+            if not state.taken_over:
+                await recorder.save_turns(mention, state, question)
+                await surface.fail(recorder.redact(render_failure(err)), state.run_id if state.saved else None)
+        finally:
+            report.end(sys.exc_info()[1])
+            if state.run_id is not None:
+                self._here.live.pop(state.run_id, None)
+        return state.run_id
+
+    async def _history(self, mention: Mention, block: int = 1) -> tuple[list[Turn], str | None]:
+        """The thread's earlier turns within the budget, and a note when older ones were left out (in
+        whole `block`s of turns, so the history's start moves seldom: see moa.messages.prompts.keep_whole_blocks)."""
+        budget = self.settings.history_token_budget
+
+        async def load() -> tuple[list[Turn], int]:
+            stored = await self.db.turns.history(mention.channel, mention.thread, budget)
+            total = await self.db.turns.count(mention.channel, mention.thread)
+            return [Turn(role=t.role, text=t.text, author=t.author) for t in stored], total
+
+        empty: tuple[list[Turn], int] = ([], 0)
+        (turns, total), failure = await read("loading the thread's history", load, empty)
+        if failure is not None:
+            return [], failure_note(failure, "this answer could not see the thread's earlier messages.")
+        turns = keep_whole_blocks(turns, total, block)
+        if total > len(turns):
+            return turns, (f"Only the last {len(turns)} of {total} earlier messages in this thread fit the "
+                           f"history budget ({budget:,} tokens).")
+        return turns, None
+
+
+def _needs(demand: dict[str, ModelDemand]) -> dict[str, Need]:
+    """What an answer asks of each model: what admission weighs against the models' budgets."""
+    return {model: Need(need.tokens, need.calls) for model, need in demand.items()}
+
+
+def _history_block(config: MoaConfig) -> int:
+    """Turns leave the history in whole blocks with the shared_prefix layout, one by one otherwise."""
+    return HISTORY_BLOCK_TURNS if config.prompt_layout == "shared_prefix" else 1
