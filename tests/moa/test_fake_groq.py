@@ -35,7 +35,8 @@ async def test_json_completion_and_models(fake_groq: FakeGroq) -> None:
 
 
 async def test_streaming_has_many_deltas_and_x_groq_usage(fake_groq: FakeGroq) -> None:
-    fake_groq.latency = 0.2
+    # Word by word, 0.2 s apart: a busy machine may read a chunk late, but not a whole second and a half late.
+    fake_groq.first_token_s, fake_groq.word_s = 0.05, 0.2
     c = AsyncGroq()
     stream = await c.chat.completions.create(
         model="qwen/qwen3.8-27b", messages=[{"role": "user", "content": "hello there"}],
