@@ -1,16 +1,16 @@
 """How one Slack mention travels through the project's own code (not a test): a before/after yardstick.
 
 Runs ONE pytest test in this process (by default the Slack mention that gets its final answer in its
-thread) with a profiler installed (sys.setprofile and threading.setprofile) for the whole pytest.main
-call, and counts only frames whose code lies in the project's packages moa/, bot/, adapters/ and
-storage/ of this checkout. Fixture set-up and the imports done while collecting the test are therefore
-counted too. Prints
+thread) with a profiler installed (sys.setprofile and threading.setprofile) while the test's body runs — the
+mention itself, not collecting the test nor building its fixtures (the fakes, the bot, the database) —
+and counts only frames whose code lies in the project's packages moa/, bot/, adapters/ and storage/ of
+this checkout. Prints
 
     files entered: distinct project files with at least one 'call' event (module-level code included),
         grouped by top folder
     re-entries: per module, how many times control entered it from a different module (a 'call' whose
         caller frame is in another file, project or not); resuming a coroutine after an await is a
-        'call' too, so a module that awaits a lot is entered a lot. The busiest five are printed.
+        'call' too, so a module that awaits a lot is entered a lot. The busiest ten are printed.
     the ten longest functions in the four packages, by source lines (ast: end_lineno - lineno + 1)
 
 Run: python bench/mention_walk.py [TEST_ID]
@@ -111,20 +111,32 @@ def longest_functions(root: Path, top: int) -> list[tuple[int, str]]:
     return found[:top]
 
 
+class _BodyOnly:
+    """A pytest plugin that profiles only the test's call phase."""
+
+    def __init__(self, walk: Walk) -> None:
+        self.walk = walk
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Any:
+        threading.setprofile(self.walk.hook)
+        sys.setprofile(self.walk.hook)
+        try:
+            yield
+        finally:
+            sys.setprofile(None)
+            threading.setprofile(None)
+
+
 def main(argv: list[str]) -> int:
     test_id = argv[0] if argv else DEFAULT_TEST
     os.chdir(ROOT)
     sys.path.insert(0, str(ROOT))
 
     walk = Walk(ROOT)
-    threading.setprofile(walk.hook)
-    sys.setprofile(walk.hook)
-    try:
-        # addopts asks for xdist workers (-n 4): emptied here so the test runs in this process.
-        code = pytest.main([test_id, "-o", "addopts=", "-p", "no:xdist", "-q", "-p", "no:cacheprovider"])
-    finally:
-        sys.setprofile(None)
-        threading.setprofile(None)
+    # addopts asks for xdist workers (-n 4): emptied here so the test runs in this process.
+    code = pytest.main([test_id, "-o", "addopts=", "-p", "no:xdist", "-q", "-p", "no:cacheprovider"],
+                       plugins=[_BodyOnly(walk)])
 
     import moa  # imported by the run; checked so numbers from another checkout are not taken for these
 
@@ -149,8 +161,8 @@ def main(argv: list[str]) -> int:
             print(f"    {f}{mark}")
     print()
 
-    print("re-entries (calls into a module from another module, coroutine resumptions included), busiest 5:")
-    for rel, count in walk.reentries.most_common(5):
+    print("re-entries (calls into a module from another module, coroutine resumptions included), busiest 10:")
+    for rel, count in walk.reentries.most_common(10):
         print(f"  {count:>8}  {module_name(rel)}")
     print()
 
