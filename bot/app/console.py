@@ -274,14 +274,7 @@ def _footer(run: RunRecord) -> str:
     calls = [(p.model, Usage(p.prompt_tokens or 0, p.completion_tokens or 0, p.cached_tokens or 0,
                              estimated=p.usage_estimated)
               if p.prompt_tokens is not None else None) for p in run.proposers]
-    try:
-        aggregator = str(json.loads(run.config_json).get("main_model", ""))
-    except (ValueError, AttributeError):
-        aggregator = ""
-    return done_footer(run.total_s or 0.0, usage, calls, aggregator)
-
-    def handle(self) -> str | None:
-        return None  # a terminal's lines cannot be edited after a restart
+    return done_footer(run.total_s or 0.0, usage, calls, run.aggregator)
 
 
 async def _admin() -> bool:

@@ -50,10 +50,6 @@ class EvalConfig:
     def models(self) -> list[str]:
         return [self.solo] if self.solo is not None else self.moa.models() if self.moa else []
 
-    @property
-    def calls_per_answer(self) -> int:
-        return 1 if self.moa is None else self.moa.call_count
-
 
 @dataclass(frozen=True)
 class Answered:

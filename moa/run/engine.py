@@ -61,7 +61,7 @@ from moa.plan.demand import step_demand
 from moa.plan.fitting import CallShape, Fitted, fit
 from moa.plan.reserve import Reservations, Role
 from moa.pricing import cost_usd, total_cost
-from moa.run.early_answer import Opening, can_continue, gap
+from moa.run.early_answer import Continuation, Opening, gap
 from moa.run.early_exit import layer_agreement, skipped_note, stops_after
 
 log = logging.getLogger(__name__)
@@ -181,6 +181,7 @@ class MoaEngine:
         self.hedge = hedge
         # What calls reserve of a model's tokens per minute, learned from finished calls (moa.plan.reserve).
         self.reservations = reservations if reservations is not None else Reservations()
+        self._continuation = Continuation(providers)
 
     def run(self, question: str, config: MoaConfig, history: Sequence[Turn] = (),
             ticket: int | None = None, shown: Shown | None = None) -> AsyncGenerator[MoaEvent, None]:
@@ -292,7 +293,7 @@ class MoaEngine:
                 log.info("layer %d: %s", layer, skipped)
                 break
             if (draft is None and config.early_answer and layer < config.layers
-                    and can_continue(self.providers, config.main_model)):
+                    and self._continuation.can_continue(config.main_model)):
                 draft = asyncio.create_task(self._draft_opening(config, tuple(answers), question, history, state),
                                             name="moa-opening")
                 state.drafts.append(draft)
