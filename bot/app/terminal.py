@@ -42,6 +42,7 @@ from moa.events import (
     RunFailed,
     RunFinished,
     Usage,
+    aggregator_share,
 )
 from moa.pricing import PRICES_AS_OF, PRICES_SOURCE, describe_cost, format_cost, is_self_hosted, price_for
 from moa.run.engine import MoaEngine, layer_cost, layer_usage
@@ -246,12 +247,7 @@ class _AskView:
 def done_footer(total_s: float, usage: Usage, proposers: list[tuple[str, Usage | None]], aggregator: str) -> str:
     """"Done in 4.2 s · 1,234 tokens (1,000 in, 234 out) · cost $0.0012" — `ask` and the console print it.
     `proposers`: (model, usage) of each proposer call; the aggregator's usage is what the total leaves."""
-    rest = usage
-    for _, used in proposers:
-        if used is not None:
-            rest = Usage(rest.prompt_tokens - used.prompt_tokens, rest.completion_tokens - used.completion_tokens,
-                         max(0, rest.cached_tokens - used.cached_tokens))
-    cost = describe_cost([*proposers, (aggregator, rest)])
+    cost = describe_cost([*proposers, (aggregator, aggregator_share(usage, proposers, aggregator))])
     mark = about(usage)  # "≈": some call's tokens were estimated, its server counted none
     cached = f" of them {usage.cached_tokens:,} cached," if usage.cached_tokens else ""
     return (f"Done in {total_s:.1f} s · {mark}{usage.total_tokens:,} tokens "

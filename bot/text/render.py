@@ -101,13 +101,12 @@ def render_progress(progress: Progress, style: Style = PLAIN) -> str:
     return "\n".join([header, *waits, *(_agent_progress_line(a) for a in progress.agents)])
 
 
-def _aggregator_of(run: RunRecord) -> tuple[str, int | None]:
-    """The run's aggregator model and layer count, from the config it ran with."""
+def _layers_of(run: RunRecord) -> int | None:
+    """The run's layer count, from the config it ran with."""
     try:
-        data = json.loads(run.config_json)
-        return str(data.get("main_model", "")), int(data["cycles"])
-    except (ValueError, TypeError, KeyError, AttributeError):
-        return "", None
+        return int(json.loads(run.config_json)["cycles"])
+    except (ValueError, TypeError, KeyError):
+        return None
 
 
 def _proposer_block(rec: ProposerRecord, style: Style) -> str:
@@ -166,7 +165,7 @@ def _skipped_line(run: RunRecord, layers: dict[int, list[ProposerRecord]], total
 def render_layers(run: RunRecord, style: Style = PLAIN) -> str:
     """Every intermediate answer of a run, layer by layer, then the aggregator's line. Never shortened
     except the quoted question in the header (its full text is the user's own message)."""
-    aggregator, stored_layers = _aggregator_of(run)
+    aggregator, stored_layers = run.aggregator, _layers_of(run)
     layers = run.layers()
     total = stored_layers or max(layers, default=0)
     question = " ".join(run.question.split())
