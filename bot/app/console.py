@@ -28,7 +28,7 @@ from bot.commands.values import import_json
 from bot.conversation.service import ConversationService, Mention
 from bot.settings import Settings
 from bot.surface import FinalAnswer, Progress
-from bot.text.render import PLAIN, plural, render_layers, render_progress
+from bot.text.render import PLAIN, render_layers, render_progress, waiting_line, writing_line
 from moa.events import Usage
 from storage.models import ChannelKey, RunRecord
 
@@ -50,10 +50,9 @@ def progress_line(progress: Progress) -> str:
     if progress.queued_ahead is not None:
         return render_progress(progress, PLAIN)
     if progress.aggregating:
-        return f"{progress.aggregator_model or 'The aggregator'} is writing the answer…"
+        return writing_line(progress.aggregator_model)
     left = sum(1 for a in progress.agents if a.state in ("waiting", "running"))
-    return (f"Layer {progress.layer}/{progress.total_layers}: waiting for {left} of "
-            f"{plural(len(progress.agents), 'agent')}…")
+    return waiting_line(progress.layer, progress.total_layers, left, len(progress.agents))
 
 
 class ConsoleSurface:

@@ -27,7 +27,7 @@ from bot.checks.preflight import provider_checks
 from bot.conversation.reading import FILES_ONLY, models_of, read_attachments
 from bot.settings import Settings
 from bot.text.redact import Redactor, redact_event
-from bot.text.render import budget_wait_line, plural
+from bot.text.render import budget_wait_line, plural, waiting_line, writing_line
 from moa.calls.counting import about
 from moa.calls.providers import MISSING_GROQ_KEY, ProviderRegistry
 from moa.calls.reach import is_unreachable
@@ -146,6 +146,7 @@ class _AskView:
         self.status_running = False
         self.pending: list[ProposerFinished] = []
         self.layer_total = 0
+        self.layers = 0  # the run's proposer layers
         self.waiting = 0
         self.streamed = False
         # Streamed only to a terminal: piped, stdout gets the whole answer at the end or, when the run
@@ -172,16 +173,15 @@ class _AskView:
                 self.waiting = len(agents)
                 self.stop()
                 self.err.print(Text(f"Layer {layer}/{total}: {plural(len(agents), 'agent')}", style="bold"))
-                self._set_status(f"Layer {layer}/{total}: waiting for {self.waiting} of "
-                                 f"{plural(len(agents), 'agent')}…")
+                self.layers = total
+                self._set_status(waiting_line(layer, total, self.waiting, len(agents)))
             case ProposerFinished() as p:
                 self.pending.append(p)
                 self.waiting -= 1
                 self.stop()
                 self.err.print(_proposer_line(p))
                 if self.waiting > 0:
-                    self._set_status(f"Layer {p.layer}: waiting for {self.waiting} of "
-                                     f"{plural(self.layer_total, 'agent')}…")
+                    self._set_status(waiting_line(p.layer, self.layers, self.waiting, self.layer_total))
                 else:
                     self.err.print(Text(f"  layer {p.layer}: {layer_usage(self.pending).total_tokens:,} tokens · "
                                         f"cost {format_cost(layer_cost(self.pending))}", style="dim"))
@@ -193,12 +193,12 @@ class _AskView:
                     self.out.write("\n")
                     self.streamed = False
                 self.err.print(Text(f"The aggregator failed; {model} writes the answer instead…", style="yellow"))
-                self._set_status(f"{model} is writing the answer…")
+                self._set_status(writing_line(model))
             case AggregatorStarted(model=model):
                 self._flush_layer()
                 self.stop()
                 self.err.print(Text(f"Aggregating with {model}…", style="bold"))
-                self._set_status(f"{model} is writing the answer…")
+                self._set_status(writing_line(model))
             case AggregatorDelta(text=text) if self.stream_out:
                 if not self.streamed:
                     self.stop()

@@ -74,6 +74,16 @@ def _agent_progress_line(agent: AgentProgress) -> str:
     return line
 
 
+def waiting_line(layer: int, total_layers: int, left: int, agents: int) -> str:
+    """The terminal's one-line status while a layer runs: "Layer 1/3: waiting for 2 of 3 agents…"."""
+    return f"Layer {layer}/{total_layers}: waiting for {left} of {plural(agents, 'agent')}…"
+
+
+def writing_line(model: str | None) -> str:
+    """The terminal's one-line status while the aggregator writes."""
+    return f"{model or 'The aggregator'} is writing the answer…"
+
+
 def budget_wait_line(note: BudgetWaiting) -> str:
     """'⏳ waiting for Groq's token budget for gpt-oss-20b — about 40 s'."""
     provider = "Groq" if note.provider in ("groq", "") else note.provider
