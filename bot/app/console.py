@@ -30,6 +30,7 @@ from bot.settings import Settings
 from bot.surface import FinalAnswer, Progress
 from bot.text.render import PLAIN, render_layers, render_progress, waiting_line, writing_line
 from moa.events import Usage
+from moa.pricing import PriceTable
 from storage.models import ChannelKey, RunRecord
 
 CHANNEL = ChannelKey("console", "local", "terminal")
@@ -263,17 +264,17 @@ class ConsoleChat:
         run_id = self.answer.result()
         run = await self.service.reveal_layers(CHANNEL, run_id=run_id) if run_id is not None else None
         if run is not None and run.status == "done":
-            self.err.print(_footer(run), style="dim", highlight=False, markup=False)
+            self.err.print(_footer(run, self.service.providers.prices), style="dim", highlight=False, markup=False)
 
 
-def _footer(run: RunRecord) -> str:
+def _footer(run: RunRecord, prices: PriceTable) -> str:
     # The stored flag makes the same `about()` mark as `ask`'s footer: ≈ when a server counted nothing.
     usage = Usage(run.prompt_tokens or 0, run.completion_tokens or 0, run.cached_tokens or 0,
                   estimated=run.usage_estimated)
     calls = [(p.model, Usage(p.prompt_tokens or 0, p.completion_tokens or 0, p.cached_tokens or 0,
                              estimated=p.usage_estimated)
               if p.prompt_tokens is not None else None) for p in run.proposers]
-    return done_footer(run.total_s or 0.0, usage, calls, run.aggregator)
+    return done_footer(run.total_s or 0.0, usage, calls, run.aggregator, prices)
 
 
 async def _admin() -> bool:

@@ -44,7 +44,7 @@ from moa.events import (
     Usage,
     aggregator_share,
 )
-from moa.pricing import PRICES_AS_OF, PRICES_SOURCE, describe_cost, format_cost, is_self_hosted, price_for
+from moa.pricing import PRICES_AS_OF, PRICES_SOURCE, PriceTable, format_cost, is_self_hosted
 from moa.run.engine import MoaEngine, layer_cost, layer_usage
 
 
@@ -118,7 +118,7 @@ async def ask(question: str, config_file: str | Path | None, layers: int | None,
         return 1 if any(is_unreachable(p) for p in check.problems) else 2
     engine = MoaEngine(registry, call_timeout_s=settings.call_timeout_s, deadline_s=settings.run_deadline_s,
                        quorum=settings.quorum or None)
-    view = _AskView(err, out, show_layers, config)
+    view = _AskView(err, out, show_layers, config, registry.prices)
     share_console(err)
     redactor = Redactor.from_env(settings.env)
     reading = await read_attachments(attachments, settings.file_limits)
@@ -137,8 +137,9 @@ async def ask(question: str, config_file: str | Path | None, layers: int | None,
 class _AskView:
     """Renders the event stream: a line per proposer on stderr, the answer streamed to stdout."""
 
-    def __init__(self, err: Console, out: TextIO, show_layers: bool, config: MoaConfig) -> None:
+    def __init__(self, err: Console, out: TextIO, show_layers: bool, config: MoaConfig, prices: PriceTable) -> None:
         self.err = err
+        self.prices = prices
         self.out = out
         self.show_layers = show_layers
         self.config = config
@@ -216,7 +217,8 @@ class _AskView:
                 for warning in done.warnings:
                     self.err.print(Text(f"⚠ {warning}", style="yellow"))
                 calls = [(o.model, o.usage) for layer in done.layers for o in layer.outputs]
-                self.err.print(Text(done_footer(done.timings.total_s, done.usage, calls, done.model), style="dim"))
+                footer = done_footer(done.timings.total_s, done.usage, calls, done.model, self.prices)
+                self.err.print(Text(footer, style="dim"))
                 self.exit_code = 0
             case RunFailed() as failed:
                 self._flush_layer()
@@ -244,10 +246,11 @@ class _AskView:
                            soft_wrap=False)
 
 
-def done_footer(total_s: float, usage: Usage, proposers: list[tuple[str, Usage | None]], aggregator: str) -> str:
+def done_footer(total_s: float, usage: Usage, proposers: list[tuple[str, Usage | None]], aggregator: str,
+                prices: PriceTable) -> str:
     """"Done in 4.2 s · 1,234 tokens (1,000 in, 234 out) · cost $0.0012" — `ask` and the console print it.
     `proposers`: (model, usage) of each proposer call; the aggregator's usage is what the total leaves."""
-    cost = describe_cost([*proposers, (aggregator, aggregator_share(usage, proposers, aggregator))])
+    cost = prices.describe_cost([*proposers, (aggregator, aggregator_share(usage, proposers, aggregator))])
     mark = about(usage)  # "≈": some call's tokens were estimated, its server counted none
     cached = f" of them {usage.cached_tokens:,} cached," if usage.cached_tokens else ""
     return (f"Done in {total_s:.1f} s · {mark}{usage.total_tokens:,} tokens "
@@ -287,7 +290,7 @@ async def models(settings: Settings, *, out: TextIO | None = None) -> int:
         await registry.aclose()
     width = max((len(i) for i in ids), default=0)
     for model in ids:
-        price = price_for(model)
+        price = registry.prices.price_for(model)
         if price is None:
             note = "price unknown (add it to MOA_PRICES)"
         elif is_self_hosted(model) and price.input_per_m == price.output_per_m == 0:

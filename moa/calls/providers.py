@@ -53,6 +53,7 @@ from moa.messages.tokens import estimate_tokens
 from moa.pace.budget import Budget, BudgetWait
 from moa.pace.limits import parse_limits
 from moa.pace.pacer import Pacer
+from moa.pricing import PriceTable
 
 __all__ = ["GROQ", "GROQ_KEYS_URL", "MISSING_GROQ_KEY", "Completion", "Provider", "ProviderRegistry",
            "RetryPolicy", "key_variable", "parse_providers"]
@@ -158,7 +159,7 @@ class ProviderRegistry:
                  call_timeout_s: float = 60.0, deadline_s: float = 300.0,
                  retry: RetryPolicy | None = None, models_ttl_s: float = 300.0,
                  transport: str = "auto", pacer: Pacer | None = None,
-                 parallel: Mapping[str, int] | None = None) -> None:
+                 parallel: Mapping[str, int] | None = None, prices: PriceTable | None = None) -> None:
         """`transport`: "aiohttp" (the SDK's aiohttp client, `groq[aiohttp]`), "httpx" (the SDK's
         default) or "auto" (aiohttp when installed)."""
         self.call_timeout_s = call_timeout_s
@@ -188,6 +189,7 @@ class ProviderRegistry:
         self.listing_errors: dict[str, str] = {}
         # Every model's rate-limit budget: calls wait here for room instead of bouncing on 429.
         self.pacer = pacer or Pacer()
+        self.prices = prices or PriceTable()  # what its calls cost (MOA_PRICES over the built-in table)
         # How the retry policy waits; a test may swap it to observe waits without spending them.
         self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
@@ -195,7 +197,7 @@ class ProviderRegistry:
     def from_env(cls, env: Mapping[str, str], *, call_timeout_s: float = 60.0, deadline_s: float = 300.0,
                  retry: RetryPolicy | None = None) -> ProviderRegistry:
         """GROQ_API_KEY, GROQ_BASE_URL, MOA_PROVIDERS, MOA_PROVIDER_<NAME>_API_KEY, MOA_HTTP_TRANSPORT,
-        MOA_LIMITS and (unless `retry` is given) MOA_RETRY_ATTEMPTS / MOA_RETRY_BACKOFF from `env`."""
+        MOA_LIMITS, MOA_PRICES and (unless `retry` is given) MOA_RETRY_ATTEMPTS / MOA_RETRY_BACKOFF from `env`."""
         declared = parse_providers(env.get("MOA_PROVIDERS", ""))
         providers = {
             name: (url, env.get(key_variable(name), "").strip() or None)
@@ -207,7 +209,8 @@ class ProviderRegistry:
                    providers=providers, call_timeout_s=call_timeout_s, deadline_s=deadline_s, retry=retry,
                    transport=env.get("MOA_HTTP_TRANSPORT", "auto"),
                    pacer=Pacer(parse_limits(env.get("MOA_LIMITS", ""))),
-                   parallel=parse_parallelism(env.get("MOA_PROVIDERS", "")))
+                   parallel=parse_parallelism(env.get("MOA_PROVIDERS", "")),
+                   prices=PriceTable.from_file(env.get("MOA_PRICES", "")))
 
     # ---- naming -----------------------------------------------------------------------------------
     @property

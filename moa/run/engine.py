@@ -60,7 +60,7 @@ from moa.pace.budget import BudgetWait
 from moa.plan.demand import AnswerPlan, plan_answer
 from moa.plan.fitting import CallShape, Fitted, fit
 from moa.plan.reserve import Reservations, Role
-from moa.pricing import cost_usd, total_cost
+from moa.pricing import total_cost
 from moa.run.early_answer import Continuation, Opening, gap
 from moa.run.early_exit import layer_agreement, skipped_note, stops_after
 
@@ -340,10 +340,10 @@ class MoaEngine:
         usage = state.usage() + (result.usage or Usage())
         call_costs = [o.cost_usd for layer_result in state.layers for o in layer_result.outputs
                       if o.usage is not None]
-        call_costs.append(cost_usd(model, result.usage))
+        call_costs.append(self.providers.prices.cost_usd(model, result.usage))
         if opening is not None and opening.usage is not None:  # the early answer's opening call
             usage += opening.usage
-            call_costs.append(cost_usd(config.main_model, opening.usage))
+            call_costs.append(self.providers.prices.cost_usd(config.main_model, opening.usage))
         emit(RunFinished(
             answer=result.text, model=model, layers=tuple(state.layers), usage=usage,
             cost_usd=total_cost(call_costs),
@@ -624,7 +624,8 @@ class MoaEngine:
         if result.text:
             return ProposerFinished(layer=layer, agent=name, model=model, text=result.text,
                                     latency_s=result.latency_s, usage=result.usage,
-                                    cost_usd=cost_usd(model, result.usage), cut=result.cut)
+                                    cost_usd=self.providers.prices.cost_usd(model, result.usage), cut=result.cut)
         return ProposerFinished(
             layer=layer, agent=name, model=model, text="", latency_s=result.latency_s,
-            usage=result.usage, cost_usd=cost_usd(model, result.usage), error=empty_answer(model, result.usage))
+            usage=result.usage, cost_usd=self.providers.prices.cost_usd(model, result.usage),
+            error=empty_answer(model, result.usage))
