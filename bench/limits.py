@@ -42,7 +42,6 @@ from bot.conversation.gate import FairGate
 from moa.calls.providers import ProviderRegistry
 from moa.config.schema import MoaConfig, default_config
 from moa.events import RunFailed, RunFinished
-from moa.pace.budget import Need
 from moa.plan.demand import answer_demand
 from moa.run.engine import MoaEngine
 from tests.fakes.groq_server import FakeGroq
@@ -198,8 +197,7 @@ async def admitted(fake: FakeGroq, budget_following: bool, mentions: int = 8) ->
     t0 = time.monotonic()
 
     async def one(i: int) -> tuple[float, RunFinished | RunFailed]:
-        needs = {model: Need(need.tokens, need.calls) for model, need in answer_demand(config, QUESTION).items()}
-        async with gate.slot(f"C{i}", None, needs) as ticket:
+        async with gate.slot(f"C{i}", None, engine.plan(QUESTION, config).needs()) as ticket:
             return await answer(engine, config, time.monotonic(), f"{QUESTION} #{i}", ticket)
 
     try:

@@ -11,6 +11,7 @@ layers still run; the deltas after the last layer continue that opening.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -33,15 +34,27 @@ class Usage:
         """Prompt tokens read afresh (what Groq bills at the full input price)."""
         return max(0, self.prompt_tokens - self.cached_tokens)
 
-    @property
-    def counted_tokens(self) -> int:
-        """What Groq counts against tokens per minute: cached prompt tokens are not counted."""
-        return self.uncached_tokens + self.completion_tokens
-
     def __add__(self, other: Usage) -> Usage:
         return Usage(self.prompt_tokens + other.prompt_tokens,
                      self.completion_tokens + other.completion_tokens,
                      self.cached_tokens + other.cached_tokens, self.estimated or other.estimated)
+
+
+def aggregator_share(total: Usage, proposers: Iterable[tuple[str, Usage | None]], aggregator: str) -> Usage:
+    """What a run's aggregator used: the run's `total` less its proposers' (model, usage), never below 0.
+    Estimated when the total was and no proposer explains it, or one on the aggregator's own model was
+    estimated too (a server that counts none)."""
+    prompt, completion, cached = total.prompt_tokens, total.completion_tokens, total.cached_tokens
+    guessed: set[str] = set()
+    for model, used in proposers:
+        if used is None:
+            continue
+        prompt, completion = prompt - used.prompt_tokens, completion - used.completion_tokens
+        cached -= used.cached_tokens
+        if used.estimated:
+            guessed.add(model)
+    return Usage(max(0, prompt), max(0, completion), max(0, cached),
+                 total.estimated and (not guessed or aggregator in guessed))
 
 
 @dataclass(frozen=True)

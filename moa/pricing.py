@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,29 +50,11 @@ PRICES: dict[str, Price] = {
 }
 
 FREE = Price(0.0, 0.0)
-_overrides: dict[str, Price] = {}
 
 
 def is_self_hosted(model: str) -> bool:
     """True for a `name:model` id of an OpenAI-compatible provider (its models are not billed by Groq)."""
     return bool(_PROVIDER_PREFIX.match(model))
-
-
-def price_for(model: str) -> Price | None:
-    """MOA_PRICES' price, else the table's; a provider model without one is free; else None (unknown)."""
-    if model in _overrides:
-        return _overrides[model]
-    if model in PRICES:
-        return PRICES[model]
-    return FREE if is_self_hosted(model) else None
-
-
-def cost_usd(model: str, usage: Usage | None) -> float | None:
-    """What one call cost; None when the price or the usage is unknown."""
-    price = price_for(model)
-    if price is None or usage is None:
-        return None
-    return price.cost(usage)
 
 
 def total_cost(costs: Iterable[float | None]) -> float | None:
@@ -85,29 +67,51 @@ def total_cost(costs: Iterable[float | None]) -> float | None:
     return total
 
 
-def unpriced(models: Iterable[str]) -> list[str]:
-    """The models among `models` whose price is unknown, each once, in order."""
-    return [m for m in dict.fromkeys(models) if price_for(m) is None]
+class PriceTable:
+    """What calls cost in this process: the built-in table, with MOA_PRICES' prices over it model by model."""
+
+    def __init__(self, overrides: Mapping[str, Price] | None = None) -> None:
+        self._overrides = dict(overrides or {})
+
+    @classmethod
+    def from_file(cls, path: str) -> PriceTable:
+        """MOA_PRICES: a JSON object of model id → {"input": USD/M, "output": USD/M}; "" is the built-in
+        table alone. ConfigError names the variable and what is wrong."""
+        return cls(_read_price_file(path) if path.strip() else None)
+
+    def price_for(self, model: str) -> Price | None:
+        """MOA_PRICES' price, else the table's; a provider model without one is free; else None (unknown)."""
+        if model in self._overrides:
+            return self._overrides[model]
+        if model in PRICES:
+            return PRICES[model]
+        return FREE if is_self_hosted(model) else None
+
+    def cost_usd(self, model: str, usage: Usage | None) -> float | None:
+        """What one call cost; None when the price or the usage is unknown."""
+        price = self.price_for(model)
+        if price is None or usage is None:
+            return None
+        return price.cost(usage)
+
+    def unpriced(self, models: Iterable[str]) -> list[str]:
+        """The models among `models` whose price is unknown, each once, in order."""
+        return [m for m in dict.fromkeys(models) if self.price_for(m) is None]
+
+    def describe_cost(self, calls: Iterable[tuple[str, Usage | None]]) -> str:
+        """The cost of a run's calls (model, usage) for a sentence: "$0.0012", or the priced part and the
+        models without a price, e.g. "$0.0004 + unknown (no price for qwen/x: add it to MOA_PRICES)"."""
+        calls = list(calls)
+        known = sum(c for m, u in calls if (c := self.cost_usd(m, u)) is not None)
+        missing = self.unpriced(m for m, u in calls if u is not None)
+        if not missing:
+            return format_cost(known)
+        names = ", ".join(missing)
+        head = f"{format_cost(known)} + unknown" if known else "unknown"
+        return f"{head} (no price for {names}: add it to MOA_PRICES)"
 
 
-def describe_cost(calls: Iterable[tuple[str, Usage | None]]) -> str:
-    """The cost of a run's calls (model, usage) for a sentence: "$0.0012", or the priced part and the
-    models without a price, e.g. "$0.0004 + unknown (no price for qwen/x: add it to MOA_PRICES)"."""
-    calls = list(calls)
-    known = sum(c for m, u in calls if (c := cost_usd(m, u)) is not None)
-    missing = unpriced(m for m, u in calls if u is not None)
-    if not missing:
-        return format_cost(known)
-    names = ", ".join(missing)
-    head = f"{format_cost(known)} + unknown" if known else "unknown"
-    return f"{head} (no price for {names}: add it to MOA_PRICES)"
-
-
-def load_price_file(path: str) -> None:
-    """Apply MOA_PRICES: a JSON object of model id → {"input": USD/M, "output": USD/M}; ConfigError names it."""
-    _overrides.clear()
-    if not path.strip():
-        return
+def _read_price_file(path: str) -> dict[str, Price]:
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as err:
@@ -129,7 +133,7 @@ def load_price_file(path: str) -> None:
                               "\"cached_input\": 0.075).") from None
         if prices[model].input_per_m < 0 or prices[model].output_per_m < 0 or prices[model].cached_per_m < 0:
             raise ConfigError(f"MOA_PRICES: the price of {model!r} cannot be negative.")
-    _overrides.update(prices)
+    return prices
 
 
 def format_cost(cost: float | None) -> str:

@@ -17,7 +17,7 @@ from storage.models import (
 )
 from storage.runs import RunRepository, UnknownRun
 from storage.schema import SCHEMA_VERSION, SchemaTooNew
-from storage.turns import TurnRepository, turn_tokens
+from storage.turns import TurnRepository
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -39,5 +39,4 @@ __all__ = [
     "TurnRepository",
     "UnfinishedRun",
     "UnknownRun",
-    "turn_tokens",
 ]

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Literal
 
 RunStatus = Literal["queued", "running", "done", "failed", "interrupted"]
 
 WORKSPACE_DEFAULT = "*"  # the channel id under which a workspace-wide default config is stored
+
+
+def answer_writer(config_json: str, answer_model: str | None = None) -> str:
+    """The model a run's answer is credited to: the one that wrote it when stored (the fallback, when the
+    aggregator failed), else the run's config's aggregator (`main_model`); "" when neither can be read."""
+    if answer_model:
+        return answer_model
+    try:
+        return str(json.loads(config_json).get("main_model") or "")
+    except (ValueError, AttributeError):
+        return ""
 
 
 @dataclass(frozen=True)
@@ -96,6 +108,12 @@ class RunRecord:
     proposers: tuple[ProposerRecord, ...]  # ordered by layer, then config order
     cached_tokens: int | None = None  # of prompt_tokens, served from the providers' prefix caches
     usage_estimated: bool = False  # some of its tokens were estimated from the text: a server reported none
+    answer_model: str | None = None  # the model that wrote the answer (the fallback when the aggregator failed)
+
+    @property
+    def aggregator(self) -> str:
+        """The model that wrote (or was to write) the answer: see `answer_writer`."""
+        return answer_writer(self.config_json, self.answer_model)
 
     def layers(self) -> dict[int, list[ProposerRecord]]:
         grouped: dict[int, list[ProposerRecord]] = {}

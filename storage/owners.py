@@ -1,7 +1,7 @@
 """Owners: the processes that own runs. A run is cut off when its owner is no longer alive.
 
 With SQLite one process holds the file (storage.lock), so at open every other owner is dead. A
-database shared by replicas (PostgreSQL) keeps owners alive with a heartbeat every HEARTBEAT_S and
+database shared by replicas (PostgreSQL) keeps owners alive with a heartbeat (the service's keep-alive) and
 treats one silent for EXPIRY_S as gone; the question "which runs are cut off" is the same for both.
 """
 
@@ -14,7 +14,6 @@ import uuid
 
 from storage.backend import Connection
 
-HEARTBEAT_S = 10.0
 EXPIRY_S = 30.0
 
 

@@ -197,8 +197,13 @@ _V8_ESTIMATED = (
     "ALTER TABLE usage_models ADD COLUMN estimated BIGINT NOT NULL DEFAULT 0",
 )
 
+# v9 (answer model) — the model that wrote a run's answer, the fallback included (see schema.py).
+_V9_ANSWER_MODEL = (
+    "ALTER TABLE runs ADD COLUMN answer_model TEXT",
+)
+
 PG_MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5_EXPERIMENTS, _V6_CACHED,
-                                              _V7_ASSISTANT, _V8_ESTIMATED)
+                                              _V7_ASSISTANT, _V8_ESTIMATED, _V9_ANSWER_MODEL)
 
 
 async def migrate(conn: asyncpg.Connection) -> int:

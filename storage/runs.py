@@ -17,7 +17,7 @@ class UnknownRun(LookupError):
 _RUN_COLUMNS = """
     r.id, r.platform, r.workspace, r.channel, r.thread, r.trigger_message_id, r.config_json,
     r.status, r.question, r.answer, r.error, r.started_at, r.finished_at, r.total_s,
-    r.prompt_tokens, r.completion_tokens, r.cost_usd, r.cached_tokens, r.usage_estimated
+    r.prompt_tokens, r.completion_tokens, r.cost_usd, r.cached_tokens, r.usage_estimated, r.answer_model
 """
 
 _IN_CHANNEL = "r.platform = ? AND r.workspace = ? AND r.channel = ?"
@@ -67,6 +67,7 @@ def _record(row: Row, answer_ids: list[Row], proposers: list[Row]) -> RunRecord:
         cost_usd=row[16],
         cached_tokens=row[17],
         usage_estimated=bool(row[18]),
+        answer_model=row[19],
         proposers=tuple(_proposer(p) for p in proposers),
     )
 
@@ -143,6 +144,7 @@ class RunRepository:
         owner: str | None = None,
         cached_tokens: int | None = None,
         usage_estimated: bool = False,
+        answer_model: str | None = None,
     ) -> bool:
         """Store the outcome and all proposer outputs in one transaction (all or nothing).
 
@@ -154,7 +156,7 @@ class RunRepository:
             updated = await tx.execute(
                 "UPDATE runs SET status = ?, answer = ?, error = ?, finished_at = ?, total_s = ?,"
                 " prompt_tokens = ?, completion_tokens = ?, cost_usd = ?, cached_tokens = ?,"
-                " usage_estimated = ? WHERE id = ?" + mine,
+                " usage_estimated = ?, answer_model = ? WHERE id = ?" + mine,
                 (
                     status,
                     answer,
@@ -166,6 +168,7 @@ class RunRepository:
                     cost_usd,
                     cached_tokens,
                     int(usage_estimated),
+                    answer_model,
                     run_id,
                     *params,
                 ),

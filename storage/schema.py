@@ -219,8 +219,15 @@ _V8_ESTIMATED = (
     "ALTER TABLE usage_models ADD COLUMN estimated INTEGER NOT NULL DEFAULT 0",
 )
 
+# v9 (answer model) — the model that wrote a run's answer: the config's aggregator, or its fallback when
+# the aggregator failed. Usage credited the config's aggregator with every answer (and so with calls and
+# tokens a failed aggregator never produced); NULL (runs stored before) still means the config's aggregator.
+_V9_ANSWER_MODEL = (
+    "ALTER TABLE runs ADD COLUMN answer_model TEXT",
+)
+
 MIGRATIONS: tuple[tuple[str | LoosenCheck, ...], ...] = (_V1, _V2, _V3, _V4, _V5_EXPERIMENTS, _V6_CACHED,
-                                                         _V7_ASSISTANT, _V8_ESTIMATED)
+                                                         _V7_ASSISTANT, _V8_ESTIMATED, _V9_ANSWER_MODEL)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

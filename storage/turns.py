@@ -5,16 +5,9 @@ from __future__ import annotations
 import time
 from typing import Literal
 
+from moa.messages.tokens import MESSAGE_OVERHEAD_TOKENS, message_tokens
 from storage.backend import Connection
 from storage.models import ChannelKey, StoredTurn
-
-TURN_OVERHEAD_TOKENS = 4
-
-
-def turn_tokens(text: str) -> int:
-    """The rough token cost of one turn: len(text)//4 plus a fixed per-message overhead."""
-    return len(text) // 4 + TURN_OVERHEAD_TOKENS
-
 
 # Newest first, walking the (…, thread, created_at) index backwards (rowid breaks ties) one page at a time,
 # so reading stops soon after the budget is spent: a long thread costs no more than a short one. Each
@@ -59,19 +52,20 @@ class TurnRepository:
         )
 
     async def history(self, channel: ChannelKey, thread: str, token_budget: int) -> list[StoredTurn]:
-        """The newest whole turns that fit in token_budget (see turn_tokens), oldest first."""
-        if token_budget < TURN_OVERHEAD_TOKENS:  # not even an empty turn fits
+        """The newest whole turns that fit in token_budget, oldest first; a turn costs what the pacer counts
+        for one message of its text (moa.messages.tokens), so the budget and the pacer agree."""
+        if token_budget < MESSAGE_OVERHEAD_TOKENS:  # not even an empty turn fits
             return []
         key = (channel.platform, channel.workspace, channel.channel, thread)
-        # Every turn costs at least TURN_OVERHEAD_TOKENS, which bounds how many can fit.
-        page = min(FIRST_PAGE, token_budget // TURN_OVERHEAD_TOKENS)
+        # Every turn costs at least MESSAGE_OVERHEAD_TOKENS, which bounds how many can fit.
+        page = min(FIRST_PAGE, token_budget // MESSAGE_OVERHEAD_TOKENS)
         before: tuple[float, int] = (float("inf"), 0)
         picked: list[StoredTurn] = []
         spent = 0
         while True:
             rows = await self._db.fetchall(_PAGE_SQL, (*key, *before, page))
             for _id, role, author, text, created_at in rows:
-                spent += turn_tokens(text)
+                spent += message_tokens(text)
                 if spent > token_budget:
                     break
                 picked.append(StoredTurn(role=role, author=author, text=text, created_at=created_at))

@@ -8,14 +8,14 @@ report (the `moa-bot usage` command next to a running bot) folds the not-yet-cou
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from moa.events import Usage, aggregator_share
 from storage.backend import Connection, Row, Statements
-from storage.models import ChannelKey
+from storage.models import ChannelKey, answer_writer
 
 DAY_S = 86400
 FOLD_BATCH = 500  # runs per transaction: a long catch-up lets answers write in between
@@ -177,15 +177,8 @@ _MODEL_SUMS = ("SUM(calls), SUM(failures), SUM(prompt_tokens), SUM(completion_to
 
 
 _RUN_FIELDS = ("id, platform, workspace, channel, started_at, config_label, status, total_s, prompt_tokens,"
-               " completion_tokens, cost_usd, config_json, cached_tokens, usage_estimated")
+               " completion_tokens, cost_usd, config_json, cached_tokens, usage_estimated, answer_model")
 _PROPOSER_FIELDS = "run_id, model, prompt_tokens, completion_tokens, error, cached_tokens, usage_estimated"
-
-
-def _aggregator(config_json: str) -> str:
-    try:
-        return str(json.loads(config_json).get("main_model") or "")
-    except (ValueError, AttributeError):
-        return ""
 
 
 def _contributions(runs: Sequence[Row], proposers: Iterable[Row]) -> DayUsage:
@@ -203,12 +196,11 @@ def _contributions(runs: Sequence[Row], proposers: Iterable[Row]) -> DayUsage:
         usage.answers += done
         usage.failures += not done
         usage.calls += len(outputs) + done  # the aggregator wrote the answer of every done run
-        proposer_in = sum(p[2] or 0 for p in outputs)
-        proposer_out = sum(p[3] or 0 for p in outputs)
-        usage.prompt_tokens += run[8] if run[8] is not None else proposer_in
-        usage.completion_tokens += run[9] if run[9] is not None else proposer_out
-        proposer_cached = sum(p[5] or 0 for p in outputs)
-        usage.cached_tokens += run[12] if run[12] is not None else proposer_cached
+        calls = [(p[1], Usage(p[2] or 0, p[3] or 0, p[5] or 0, bool(p[6]))) for p in outputs]
+        proposed = sum((used for _, used in calls), Usage())
+        usage.prompt_tokens += run[8] if run[8] is not None else proposed.prompt_tokens
+        usage.completion_tokens += run[9] if run[9] is not None else proposed.completion_tokens
+        usage.cached_tokens += run[12] if run[12] is not None else proposed.cached_tokens
         usage.estimated += bool(run[13]) or any(p[6] for p in outputs)
         if run[10] is not None:  # what a failed run spent counts too
             usage.cost_usd += run[10]
@@ -225,21 +217,15 @@ def _contributions(runs: Sequence[Row], proposers: Iterable[Row]) -> DayUsage:
             m.completion_tokens += p[3] or 0
             m.cached_tokens += p[5] or 0
             m.estimated += bool(p[6])
-        if done and (model := _aggregator(run[11])):
+        if done and (model := answer_writer(run[11], run[14])):  # the fallback, when it wrote the answer
+            share = aggregator_share(Usage(run[8] or 0, run[9] or 0, run[12] or 0, bool(run[13])), calls, model)
             m = out.model(channel, day, model)
             m.calls += 1
-            m.prompt_tokens += max(0, (run[8] or 0) - proposer_in)
-            m.completion_tokens += max(0, (run[9] or 0) - proposer_out)
-            m.cached_tokens += max(0, (run[12] or 0) - proposer_cached)
-            m.estimated += _aggregator_estimated(run, model, outputs)
+            m.prompt_tokens += share.prompt_tokens
+            m.completion_tokens += share.completion_tokens
+            m.cached_tokens += share.cached_tokens
+            m.estimated += share.estimated
     return out
-
-
-def _aggregator_estimated(run: Row, model: str, outputs: Sequence[Row]) -> bool:
-    """Whether the aggregator's share of a run was estimated: the run's total was, and no proposer explains
-    it (or one on the aggregator's own model was estimated too, a server that counts none)."""
-    guessed = [p for p in outputs if p[6]]
-    return bool(run[13]) and (not guessed or any(p[1] == model for p in guessed))
 
 
 async def _proposers_of(tx: Statements | Connection, run_ids: list[int]) -> list[Row]:

@@ -61,10 +61,3 @@ class VoteRepository:
                 " DO UPDATE SET up = usage_configs.up + excluded.up, down = usage_configs.down + excluded.down",
                 (channel.platform, channel.workspace, channel.channel, day_of(runs[0][0]), runs[0][1], up, down))
         return VoteOutcome(previous, vote)
-
-    async def tally(self, run_id: int) -> tuple[int, int]:
-        """(👍, 👎) on one run."""
-        row = await self._db.fetchone(
-            "SELECT COALESCE(SUM(CASE WHEN vote > 0 THEN 1 ELSE 0 END), 0),"
-            " COALESCE(SUM(CASE WHEN vote < 0 THEN 1 ELSE 0 END), 0) FROM votes WHERE run_id = ?", (run_id,))
-        return (int(row[0]), int(row[1])) if row else (0, 0)

@@ -14,7 +14,6 @@ from bot.observe.logs import configure_logging
 from bot.settings import Settings
 from moa.calls.providers import MISSING_GROQ_KEY
 from moa.errors import ConfigError
-from moa.pricing import load_price_file
 from storage.errors import StorageError
 
 HOW_TO_CONFIGURE = """\
@@ -85,7 +84,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings, config_problem = _settings(args.command)
         configure_logging(settings.env)
-        load_price_file(settings.env.get("MOA_PRICES", ""))
         if config_problem is not None and args.command == "doctor":
             from bot.app.doctor import doctor
 

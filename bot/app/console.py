@@ -28,8 +28,9 @@ from bot.commands.values import import_json
 from bot.conversation.service import ConversationService, Mention
 from bot.settings import Settings
 from bot.surface import FinalAnswer, Progress
-from bot.text.render import PLAIN, plural, render_layers, render_progress
+from bot.text.render import PLAIN, render_layers, render_progress, waiting_line, writing_line
 from moa.events import Usage
+from moa.pricing import PriceTable
 from storage.models import ChannelKey, RunRecord
 
 CHANNEL = ChannelKey("console", "local", "terminal")
@@ -50,10 +51,9 @@ def progress_line(progress: Progress) -> str:
     if progress.queued_ahead is not None:
         return render_progress(progress, PLAIN)
     if progress.aggregating:
-        return f"{progress.aggregator_model or 'The aggregator'} is writing the answer…"
+        return writing_line(progress.aggregator_model)
     left = sum(1 for a in progress.agents if a.state in ("waiting", "running"))
-    return (f"Layer {progress.layer}/{progress.total_layers}: waiting for {left} of "
-            f"{plural(len(progress.agents), 'agent')}…")
+    return waiting_line(progress.layer, progress.total_layers, left, len(progress.agents))
 
 
 class ConsoleSurface:
@@ -264,24 +264,17 @@ class ConsoleChat:
         run_id = self.answer.result()
         run = await self.service.reveal_layers(CHANNEL, run_id=run_id) if run_id is not None else None
         if run is not None and run.status == "done":
-            self.err.print(_footer(run), style="dim", highlight=False, markup=False)
+            self.err.print(_footer(run, self.service.providers.prices), style="dim", highlight=False, markup=False)
 
 
-def _footer(run: RunRecord) -> str:
+def _footer(run: RunRecord, prices: PriceTable) -> str:
     # The stored flag makes the same `about()` mark as `ask`'s footer: ≈ when a server counted nothing.
     usage = Usage(run.prompt_tokens or 0, run.completion_tokens or 0, run.cached_tokens or 0,
                   estimated=run.usage_estimated)
     calls = [(p.model, Usage(p.prompt_tokens or 0, p.completion_tokens or 0, p.cached_tokens or 0,
                              estimated=p.usage_estimated)
               if p.prompt_tokens is not None else None) for p in run.proposers]
-    try:
-        aggregator = str(json.loads(run.config_json).get("main_model", ""))
-    except (ValueError, AttributeError):
-        aggregator = ""
-    return done_footer(run.total_s or 0.0, usage, calls, aggregator)
-
-    def handle(self) -> str | None:
-        return None  # a terminal's lines cannot be edited after a restart
+    return done_footer(run.total_s or 0.0, usage, calls, run.aggregator, prices)
 
 
 async def _admin() -> bool:

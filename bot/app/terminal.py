@@ -27,7 +27,7 @@ from bot.checks.preflight import provider_checks
 from bot.conversation.reading import FILES_ONLY, models_of, read_attachments
 from bot.settings import Settings
 from bot.text.redact import Redactor, redact_event
-from bot.text.render import budget_wait_line, plural
+from bot.text.render import budget_wait_line, plural, waiting_line, writing_line
 from moa.calls.counting import about
 from moa.calls.providers import MISSING_GROQ_KEY, ProviderRegistry
 from moa.calls.reach import is_unreachable
@@ -42,8 +42,9 @@ from moa.events import (
     RunFailed,
     RunFinished,
     Usage,
+    aggregator_share,
 )
-from moa.pricing import PRICES_AS_OF, PRICES_SOURCE, describe_cost, format_cost, is_self_hosted, price_for
+from moa.pricing import PRICES_AS_OF, PRICES_SOURCE, PriceTable, format_cost, is_self_hosted
 from moa.run.engine import MoaEngine, layer_cost, layer_usage
 
 
@@ -117,7 +118,7 @@ async def ask(question: str, config_file: str | Path | None, layers: int | None,
         return 1 if any(is_unreachable(p) for p in check.problems) else 2
     engine = MoaEngine(registry, call_timeout_s=settings.call_timeout_s, deadline_s=settings.run_deadline_s,
                        quorum=settings.quorum or None)
-    view = _AskView(err, out, show_layers, config)
+    view = _AskView(err, out, show_layers, config, registry.prices)
     share_console(err)
     redactor = Redactor.from_env(settings.env)
     reading = await read_attachments(attachments, settings.file_limits)
@@ -136,8 +137,9 @@ async def ask(question: str, config_file: str | Path | None, layers: int | None,
 class _AskView:
     """Renders the event stream: a line per proposer on stderr, the answer streamed to stdout."""
 
-    def __init__(self, err: Console, out: TextIO, show_layers: bool, config: MoaConfig) -> None:
+    def __init__(self, err: Console, out: TextIO, show_layers: bool, config: MoaConfig, prices: PriceTable) -> None:
         self.err = err
+        self.prices = prices
         self.out = out
         self.show_layers = show_layers
         self.config = config
@@ -145,6 +147,7 @@ class _AskView:
         self.status_running = False
         self.pending: list[ProposerFinished] = []
         self.layer_total = 0
+        self.layers = 0  # the run's proposer layers
         self.waiting = 0
         self.streamed = False
         # Streamed only to a terminal: piped, stdout gets the whole answer at the end or, when the run
@@ -171,16 +174,15 @@ class _AskView:
                 self.waiting = len(agents)
                 self.stop()
                 self.err.print(Text(f"Layer {layer}/{total}: {plural(len(agents), 'agent')}", style="bold"))
-                self._set_status(f"Layer {layer}/{total}: waiting for {self.waiting} of "
-                                 f"{plural(len(agents), 'agent')}…")
+                self.layers = total
+                self._set_status(waiting_line(layer, total, self.waiting, len(agents)))
             case ProposerFinished() as p:
                 self.pending.append(p)
                 self.waiting -= 1
                 self.stop()
                 self.err.print(_proposer_line(p))
                 if self.waiting > 0:
-                    self._set_status(f"Layer {p.layer}: waiting for {self.waiting} of "
-                                     f"{plural(self.layer_total, 'agent')}…")
+                    self._set_status(waiting_line(p.layer, self.layers, self.waiting, self.layer_total))
                 else:
                     self.err.print(Text(f"  layer {p.layer}: {layer_usage(self.pending).total_tokens:,} tokens · "
                                         f"cost {format_cost(layer_cost(self.pending))}", style="dim"))
@@ -192,12 +194,12 @@ class _AskView:
                     self.out.write("\n")
                     self.streamed = False
                 self.err.print(Text(f"The aggregator failed; {model} writes the answer instead…", style="yellow"))
-                self._set_status(f"{model} is writing the answer…")
+                self._set_status(writing_line(model))
             case AggregatorStarted(model=model):
                 self._flush_layer()
                 self.stop()
                 self.err.print(Text(f"Aggregating with {model}…", style="bold"))
-                self._set_status(f"{model} is writing the answer…")
+                self._set_status(writing_line(model))
             case AggregatorDelta(text=text) if self.stream_out:
                 if not self.streamed:
                     self.stop()
@@ -215,7 +217,8 @@ class _AskView:
                 for warning in done.warnings:
                     self.err.print(Text(f"⚠ {warning}", style="yellow"))
                 calls = [(o.model, o.usage) for layer in done.layers for o in layer.outputs]
-                self.err.print(Text(done_footer(done.timings.total_s, done.usage, calls, done.model), style="dim"))
+                footer = done_footer(done.timings.total_s, done.usage, calls, done.model, self.prices)
+                self.err.print(Text(footer, style="dim"))
                 self.exit_code = 0
             case RunFailed() as failed:
                 self._flush_layer()
@@ -243,15 +246,11 @@ class _AskView:
                            soft_wrap=False)
 
 
-def done_footer(total_s: float, usage: Usage, proposers: list[tuple[str, Usage | None]], aggregator: str) -> str:
+def done_footer(total_s: float, usage: Usage, proposers: list[tuple[str, Usage | None]], aggregator: str,
+                prices: PriceTable) -> str:
     """"Done in 4.2 s · 1,234 tokens (1,000 in, 234 out) · cost $0.0012" — `ask` and the console print it.
     `proposers`: (model, usage) of each proposer call; the aggregator's usage is what the total leaves."""
-    rest = usage
-    for _, used in proposers:
-        if used is not None:
-            rest = Usage(rest.prompt_tokens - used.prompt_tokens, rest.completion_tokens - used.completion_tokens,
-                         max(0, rest.cached_tokens - used.cached_tokens))
-    cost = describe_cost([*proposers, (aggregator, rest)])
+    cost = prices.describe_cost([*proposers, (aggregator, aggregator_share(usage, proposers, aggregator))])
     mark = about(usage)  # "≈": some call's tokens were estimated, its server counted none
     cached = f" of them {usage.cached_tokens:,} cached," if usage.cached_tokens else ""
     return (f"Done in {total_s:.1f} s · {mark}{usage.total_tokens:,} tokens "
@@ -291,7 +290,7 @@ async def models(settings: Settings, *, out: TextIO | None = None) -> int:
         await registry.aclose()
     width = max((len(i) for i in ids), default=0)
     for model in ids:
-        price = price_for(model)
+        price = registry.prices.price_for(model)
         if price is None:
             note = "price unknown (add it to MOA_PRICES)"
         elif is_self_hosted(model) and price.input_per_m == price.output_per_m == 0:

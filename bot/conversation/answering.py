@@ -42,8 +42,7 @@ from moa.events import (
     Turn,
 )
 from moa.messages.prompts import HISTORY_BLOCK_TURNS, keep_whole_blocks
-from moa.pace.budget import Need
-from moa.plan.demand import ModelDemand, answer_demand
+from moa.plan.demand import AnswerPlan
 from moa.run.engine import MoaEngine
 from storage.db import Database
 from storage.models import ChannelKey, StoredConfig
@@ -123,9 +122,9 @@ class Answerer:
 
         # Read once: admission counts the whole prompt, the thread's history included, and the engine is sent it.
         history = await self._history(mention, block=_history_block(config))
-        demand = answer_demand(config, question, history[0], self.engine.reservations.reserve)
+        plan = self.engine.plan(question, config, history[0])  # admission weighs it; the run paces by it
         try:
-            async with self._gate.slot(mention.channel, tell_position, _needs(demand)) as state.ticket:
+            async with self._gate.slot(mention.channel, tell_position, plan.needs()) as state.ticket:
                 if self._here.closing:
                     await self._recorder.settle(state, "interrupted", INTERRUPTED)
                     if not state.taken_over:  # else the process that took it over answers it
@@ -143,7 +142,8 @@ class Answerer:
                     return None
                 if waited:  # answers that finished meanwhile (one may be in this thread) join its history
                     history = await self._history(mention, block=_history_block(config))
-                return await self._run(mention, question, config, surface, state, history)
+                    plan = self.engine.plan(question, config, history[0])
+                return await self._run(mention, question, config, surface, state, history, plan)
         except QueueFull:
             await self._recorder.settle(state, "failed", BUSY)
             await surface.fail(BUSY, None)
@@ -178,7 +178,7 @@ class Answerer:
         return self.config_from(stored), None
 
     async def _run(self, mention: Mention, question: str, config: MoaConfig, surface: ReplySurface,
-                   state: RunState, loaded: tuple[list[Turn], str | None]) -> int | None:
+                   state: RunState, loaded: tuple[list[Turn], str | None], plan: AnswerPlan) -> int | None:
         surface = OwnedSurface(surface, state)  # quiet once another process has taken the run over
         recorder = self._recorder
         if state.run_id is not None:
@@ -203,8 +203,11 @@ class Answerer:
                                             self.settings.file_limits)
                 history, history_note = list(context.turns), context.note or history_note
                 reading = reading.with_images(context.images)
-            async with contextlib.aclosing(self.engine.run(reading.question(question), config, history, state.ticket,
-                                                          reading.shown)) as events:
+            asked = reading.question(question)
+            if asked != question or history is not loaded[0]:  # files or the thread's messages joined the prompt
+                plan = self.engine.plan(asked, config, history)
+            async with contextlib.aclosing(self.engine.run(asked, config, history, state.ticket, reading.shown,
+                                                          plan)) as events:
                 async for event in events:
                     if state.taken_over:  # another process answers it now: stop spending on it here
                         log.warning("run %s was taken over by another process while this one stalled; "
@@ -267,11 +270,6 @@ class Answerer:
             return turns, (f"Only the last {len(turns)} of {total} earlier messages in this thread fit the "
                            f"history budget ({budget:,} tokens).")
         return turns, None
-
-
-def _needs(demand: dict[str, ModelDemand]) -> dict[str, Need]:
-    """What an answer asks of each model: what admission weighs against the models' budgets."""
-    return {model: Need(need.tokens, need.calls) for model, need in demand.items()}
 
 
 def _history_block(config: MoaConfig) -> int:

@@ -160,7 +160,7 @@ class OutcomeRecorder:
             # a failed run's calls cost money too: usage and budgets count them
             cost_usd=done.cost_usd if done else layer_cost(flat(usage.layers)) if usage else None,
             owner=self.db.owner, cached_tokens=spent.usage.cached_tokens if spent else None,
-            usage_estimated=bool(spent and spent.usage.estimated)))
+            usage_estimated=bool(spent and spent.usage.estimated), answer_model=done.model if done else None))
         state.saved = stored.ran and stored.value is True
         if stored.ran and not stored.value:
             state.taken_over = True

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from bot.conversation.attachments import Attachment, FetchRefused, FileLimits
 from moa.config.schema import MoaConfig
 from moa.messages.attachments import Image, Shown, readers
+from moa.messages.tokens import text_tokens
 
 log = logging.getLogger(__name__)
 
@@ -122,11 +123,6 @@ def pdf_text(data: bytes) -> str:
     return text
 
 
-def _tokens(text: str) -> int:
-    ascii_chars = sum(1 for c in text if c.isascii()) if not text.isascii() else len(text)
-    return (ascii_chars + 3) // 4 + (len(text) - ascii_chars)
-
-
 async def read_attachments(attachments: Sequence[Attachment], limits: FileLimits) -> Reading:
     """Download and read what can be read, within the limits; never raises for a file's sake."""
     texts: list[tuple[str, str]] = []
@@ -192,7 +188,7 @@ async def read_attachments(attachments: Sequence[Attachment], limits: FileLimits
             unread.append((name, f"the files before it used all {limits.max_tokens:,} tokens allowed for "
                                  "files (MOA_FILE_MAX_TOKENS)"))
             continue
-        tokens = _tokens(text)
+        tokens = text_tokens(text)
         if tokens > room:
             text = text[:max(1, len(text) * room // tokens)].rstrip() + "\n[… the rest was cut]"
             trimmed.append(f"Only the first ~{room:,} tokens of {name} (of ~{tokens:,}) reached the models "

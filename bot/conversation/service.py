@@ -27,7 +27,6 @@ from bot.settings import Settings
 from bot.surface import ReplySurface
 from bot.text.redact import Redactor
 from moa.calls.providers import ProviderRegistry
-from moa.config.schema import MoaConfig
 from moa.run.engine import MoaEngine
 from storage.db import Database
 from storage.errors import StorageError, describe, is_storage_failure
@@ -101,10 +100,6 @@ class ConversationService:
         return self._answerer.refusal(question)
 
     # ---- everything else adapters ask ----------------------------------------------------------------
-
-    async def effective_config(self, channel: ChannelKey) -> MoaConfig:
-        """The channel's config, else its workspace default, else the deployment's (MOA_CONFIG or built-in)."""
-        return self._answerer.config_from(await self.db.configs.effective(channel))
 
     async def continues_thread(self, channel: ChannelKey, thread: str) -> bool:
         """True when the bot has answered in this thread before (follow-ups need no mention); False while

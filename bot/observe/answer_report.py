@@ -12,7 +12,7 @@ import time
 
 from bot.observe import metrics
 from moa.calls.counting import about
-from moa.events import AggregatorStarted, ProposerFinished, RunFailed, RunFinished, Usage
+from moa.events import AggregatorStarted, ProposerFinished, RunFailed, RunFinished, Usage, aggregator_share
 from moa.pricing import format_cost
 from moa.run.engine import layer_cost, layer_usage
 from storage.models import ChannelKey
@@ -36,7 +36,9 @@ class AnswerReport:
                 self.proposers.append(event)
             case AggregatorStarted(model=model):
                 self.aggregator = model
-            case RunFinished() | RunFailed():
+            case RunFinished(model=model):  # the model that wrote the answer: the fallback, if it did
+                self.aggregator, self.final = model, event
+            case RunFailed():
                 self.final = event
 
     def outcome(self, error: BaseException | None) -> str:
@@ -64,25 +66,20 @@ class AnswerReport:
         for out in self.proposers:
             metrics.record_call(out.model, out.ok, *_tokens(out.usage), estimated=_estimated(out.usage))
         if self.aggregator:
-            proposed = layer_usage(self.proposers)
-            rest = Usage(usage.prompt_tokens - proposed.prompt_tokens,
-                         usage.completion_tokens - proposed.completion_tokens,
-                         max(0, usage.cached_tokens - proposed.cached_tokens))
+            rest = aggregator_share(usage, [(out.model, out.usage) for out in self.proposers], self.aggregator)
             failed = isinstance(self.final, RunFailed) and self.final.kind == "aggregator_failed"
-            # The total is estimated when any call was: the aggregator's share, unless a proposer explains it.
-            guessed = usage.estimated and not any(_estimated(out.usage) for out in self.proposers)
             metrics.record_call(self.aggregator, not failed and self.final is not None, *_tokens(rest),
-                                estimated=guessed)
+                                estimated=rest.estimated)
         fields = {"platform": self.channel.platform, "channel": self.channel.channel,
                   "seconds": round(seconds, 3), "calls": calls, "tokens": usage.total_tokens,
                   "tokens_in": usage.prompt_tokens, "tokens_cached_in": usage.cached_tokens,
                   "tokens_out": usage.completion_tokens, "tokens_estimated": usage.estimated, "cost_usd": cost,
-                  "outcome": outcome}
+                  "aggregator": self.aggregator, "outcome": outcome}
         # `answer` rides along for MOA_LOG_FORMAT=json, which writes it as an object.
         log.info("answer platform=%s channel=%s seconds=%.1f calls=%d tokens=%s%d in=%d cached=%d out=%d cost=%s "
-                 "outcome=%s", self.channel.platform, self.channel.channel, seconds, calls, about(usage),
-                 usage.total_tokens, usage.prompt_tokens, usage.cached_tokens, usage.completion_tokens,
-                 format_cost(cost), outcome, extra={"answer": fields})
+                 "aggregator=%s outcome=%s", self.channel.platform, self.channel.channel, seconds, calls,
+                 about(usage), usage.total_tokens, usage.prompt_tokens, usage.cached_tokens,
+                 usage.completion_tokens, format_cost(cost), self.aggregator or "-", outcome, extra={"answer": fields})
 
     def _cost(self) -> float | None:
         """What the answer cost, as storage records it: a failed run's calls cost money too."""

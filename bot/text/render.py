@@ -74,6 +74,16 @@ def _agent_progress_line(agent: AgentProgress) -> str:
     return line
 
 
+def waiting_line(layer: int, total_layers: int, left: int, agents: int) -> str:
+    """The terminal's one-line status while a layer runs: "Layer 1/3: waiting for 2 of 3 agents…"."""
+    return f"Layer {layer}/{total_layers}: waiting for {left} of {plural(agents, 'agent')}…"
+
+
+def writing_line(model: str | None) -> str:
+    """The terminal's one-line status while the aggregator writes."""
+    return f"{model or 'The aggregator'} is writing the answer…"
+
+
 def budget_wait_line(note: BudgetWaiting) -> str:
     """'⏳ waiting for Groq's token budget for gpt-oss-20b — about 40 s'."""
     provider = "Groq" if note.provider in ("groq", "") else note.provider
@@ -101,13 +111,12 @@ def render_progress(progress: Progress, style: Style = PLAIN) -> str:
     return "\n".join([header, *waits, *(_agent_progress_line(a) for a in progress.agents)])
 
 
-def _aggregator_of(run: RunRecord) -> tuple[str, int | None]:
-    """The run's aggregator model and layer count, from the config it ran with."""
+def _layers_of(run: RunRecord) -> int | None:
+    """The run's layer count, from the config it ran with."""
     try:
-        data = json.loads(run.config_json)
-        return str(data.get("main_model", "")), int(data["cycles"])
-    except (ValueError, TypeError, KeyError, AttributeError):
-        return "", None
+        return int(json.loads(run.config_json)["cycles"])
+    except (ValueError, TypeError, KeyError):
+        return None
 
 
 def _proposer_block(rec: ProposerRecord, style: Style) -> str:
@@ -166,7 +175,7 @@ def _skipped_line(run: RunRecord, layers: dict[int, list[ProposerRecord]], total
 def render_layers(run: RunRecord, style: Style = PLAIN) -> str:
     """Every intermediate answer of a run, layer by layer, then the aggregator's line. Never shortened
     except the quoted question in the header (its full text is the user's own message)."""
-    aggregator, stored_layers = _aggregator_of(run)
+    aggregator, stored_layers = run.aggregator, _layers_of(run)
     layers = run.layers()
     total = stored_layers or max(layers, default=0)
     question = " ".join(run.question.split())

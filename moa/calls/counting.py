@@ -8,24 +8,19 @@ with `≈`) says what it cost, roughly, and that the figure is not the server's 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from moa.events import Usage
+from moa.messages.tokens import text_tokens
 
 
 def estimated_usage(messages: Iterable[Mapping[str, Any]], answer: str) -> Usage:
     """The tokens of a call the server did not count: its prompt and its answer, estimated as a tokenizer
-    would count them — about 4 characters of ASCII a token, other characters (CJK) about one each.
-    (`moa.pace.estimate_tokens` leans high on purpose, to keep within rate limits; a count should not.)"""
-    prompt = sum(_tokens(str(m.get("content") or "")) for m in messages)
-    return Usage(prompt, _tokens(answer), estimated=True)
-
-
-def _tokens(text: str) -> int:
-    ascii_chars = len(text) if text.isascii() else sum(1 for c in text if c.isascii())
-    return math.ceil(ascii_chars / 4) + (len(text) - ascii_chars)
+    would count them (`moa.messages.tokens.text_tokens`: the texts only, without the framing the pacer
+    adds to stay within rate limits — a count should not lean high)."""
+    prompt = sum(text_tokens(str(m.get("content") or "")) for m in messages)
+    return Usage(prompt, text_tokens(answer), estimated=True)
 
 
 def about(usage: Usage | None) -> str:

@@ -53,6 +53,7 @@ from moa.messages.tokens import estimate_tokens
 from moa.pace.budget import Budget, BudgetWait
 from moa.pace.limits import parse_limits
 from moa.pace.pacer import Pacer
+from moa.pricing import PriceTable
 
 __all__ = ["GROQ", "GROQ_KEYS_URL", "MISSING_GROQ_KEY", "Completion", "Provider", "ProviderRegistry",
            "RetryPolicy", "key_variable", "parse_providers"]
@@ -85,6 +86,37 @@ class Completion:
     def cut(self) -> bool:
         """True when the reply stopped at its max_tokens rather than where the model ended it."""
         return self.finish_reason == "length"
+
+
+@dataclass
+class _Call:
+    """One call across its attempts: what it sends, where it is paced, and what its attempts have told."""
+
+    model: str
+    provider: Provider
+    body: dict[str, Any]  # the request as the next attempt sends it (a retry may change it)
+    budget: Budget
+    capacity: ProviderCapacity
+    ticket: int
+    started: float  # loop time
+    deadline: float  # loop time after which no attempt or wait may run
+    timeout_s: float  # one attempt's bound (for a stream: the wait for each chunk)
+    on_delta: Callable[[str], None] | None
+    on_wait: Callable[[BudgetWait], None] | None
+    on_sent: Callable[[float], None] | None
+    trim_to_fit: bool
+    hedge: bool
+    attempts: int = 0
+    held_s: float = 0.0  # waited for the budget since the last attempt went out
+    sent_at: float = 0.0  # when the current attempt went out
+    attempt_s: float = 0.0  # the current attempt's time bound
+    first_token: float | None = None  # when the first visible delta came
+
+    def delta(self, piece: str) -> None:
+        if self.first_token is None:
+            self.first_token = asyncio.get_running_loop().time()
+        assert self.on_delta is not None
+        self.on_delta(piece)
 
 
 def parse_providers(spec: str) -> dict[str, str]:
@@ -127,7 +159,7 @@ class ProviderRegistry:
                  call_timeout_s: float = 60.0, deadline_s: float = 300.0,
                  retry: RetryPolicy | None = None, models_ttl_s: float = 300.0,
                  transport: str = "auto", pacer: Pacer | None = None,
-                 parallel: Mapping[str, int] | None = None) -> None:
+                 parallel: Mapping[str, int] | None = None, prices: PriceTable | None = None) -> None:
         """`transport`: "aiohttp" (the SDK's aiohttp client, `groq[aiohttp]`), "httpx" (the SDK's
         default) or "auto" (aiohttp when installed)."""
         self.call_timeout_s = call_timeout_s
@@ -157,6 +189,7 @@ class ProviderRegistry:
         self.listing_errors: dict[str, str] = {}
         # Every model's rate-limit budget: calls wait here for room instead of bouncing on 429.
         self.pacer = pacer or Pacer()
+        self.prices = prices or PriceTable()  # what its calls cost (MOA_PRICES over the built-in table)
         # How the retry policy waits; a test may swap it to observe waits without spending them.
         self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
@@ -164,7 +197,7 @@ class ProviderRegistry:
     def from_env(cls, env: Mapping[str, str], *, call_timeout_s: float = 60.0, deadline_s: float = 300.0,
                  retry: RetryPolicy | None = None) -> ProviderRegistry:
         """GROQ_API_KEY, GROQ_BASE_URL, MOA_PROVIDERS, MOA_PROVIDER_<NAME>_API_KEY, MOA_HTTP_TRANSPORT,
-        MOA_LIMITS and (unless `retry` is given) MOA_RETRY_ATTEMPTS / MOA_RETRY_BACKOFF from `env`."""
+        MOA_LIMITS, MOA_PRICES and (unless `retry` is given) MOA_RETRY_ATTEMPTS / MOA_RETRY_BACKOFF from `env`."""
         declared = parse_providers(env.get("MOA_PROVIDERS", ""))
         providers = {
             name: (url, env.get(key_variable(name), "").strip() or None)
@@ -176,7 +209,8 @@ class ProviderRegistry:
                    providers=providers, call_timeout_s=call_timeout_s, deadline_s=deadline_s, retry=retry,
                    transport=env.get("MOA_HTTP_TRANSPORT", "auto"),
                    pacer=Pacer(parse_limits(env.get("MOA_LIMITS", ""))),
-                   parallel=parse_parallelism(env.get("MOA_PROVIDERS", "")))
+                   parallel=parse_parallelism(env.get("MOA_PROVIDERS", "")),
+                   prices=PriceTable.from_file(env.get("MOA_PRICES", "")))
 
     # ---- naming -----------------------------------------------------------------------------------
     @property
@@ -244,101 +278,112 @@ class ProviderRegistry:
         provider, wire_model = self.resolve(model)
         loop = asyncio.get_running_loop()
         started = loop.time()
-        deadline = deadline if deadline is not None else started + self.deadline_s
-        timeout_s = timeout_s or self.call_timeout_s
-        body = self._request_body(provider, wire_model, messages, temperature, max_tokens)
+        call = _Call(model, provider, self._request_body(provider, wire_model, messages, temperature, max_tokens),
+                     self.pacer.budget(model, provider.name), self._capacity[provider.name],
+                     ticket if ticket is not None else self.pacer.ticket(), started,
+                     deadline if deadline is not None else started + self.deadline_s,
+                     timeout_s or self.call_timeout_s, on_delta, on_wait, on_sent, trim_to_fit, hedge)
         retries = CallRetries(self.retry)
-        attempts = 0
-        first_token: list[float] = []
+        while True:
+            spent = await self._go_out(call)
+            try:
+                text, usage, finish = await self._send(call, spent)
+            except (groq.APIError, httpx.HTTPError, TimeoutError) as err:
+                await self._after_failure(call, err, spent, retries)
+                continue
+            if usage is None:  # the server did not count it: estimate, and say so
+                usage = estimated_usage(call.body["messages"], text)
+            return Completion(model=model, text=text, usage=usage, latency_s=loop.time() - started,
+                              first_token_s=(call.first_token - started) if call.first_token is not None else None,
+                              attempts=call.attempts, finish_reason=finish, max_tokens=call.body.get("max_tokens"))
 
-        def delta(piece: str) -> None:
-            if not first_token:
-                first_token.append(loop.time())
-            assert on_delta is not None
-            on_delta(piece)
+    async def _go_out(self, call: _Call) -> tuple[float, int] | None:
+        """Pacing around one attempt: room in the model's budget, then a turn on its provider, within the
+        deadline; what the budget spent on it (to refund or credit). Raises ProviderError when time runs out."""
+        loop = asyncio.get_running_loop()
+        model, budget = call.model, call.budget
+        cost = estimate_tokens(call.body["messages"]) + int(call.body.get("max_tokens") or 0)
+        wait_t0 = loop.time()
+        try:
+            spent = await budget.acquire(cost, call.ticket, call.on_wait, call.deadline, hedge=call.hedge)
+        except TimeoutError:
+            who = "Groq" if call.provider.is_groq else call.provider.name
+            raise ProviderError(f"{model} waited for {who}'s rate limit until the run's time limit ran out; "
+                                "try again later or use fewer layers or agents.", model=model, status=429) from None
+        try:
+            await call.capacity.take(call.deadline)  # its turn on a server that answers N at a time
+        except TimeoutError:
+            budget.attempt_over()
+            raise ProviderError(f"{model} waited for its turn on {call.provider.name} until the run's time limit "
+                                "ran out; use fewer layers or agents, or a larger parallel= for it.",
+                                model=model) from None
+        remaining = call.deadline - loop.time()
+        if remaining <= 0:
+            call.capacity.give_back()
+            budget.attempt_over()  # no attempt after all: let another call find out the limits
+            raise ProviderError(f"{model} did not answer before the run's time limit ran out.", model=model)
+        call.attempts += 1
+        call.sent_at = loop.time()
+        if call.on_sent is not None:
+            call.on_sent(call.held_s + call.sent_at - wait_t0)
+        call.held_s = 0.0
+        call.attempt_s = min(call.timeout_s, remaining)
+        return spent
 
-        budget = self.pacer.budget(model, provider.name)
-        capacity = self._capacity[provider.name]
-        held_s = 0.0  # waited for the budget since the last attempt went out
-        ticket = ticket if ticket is not None else self.pacer.ticket()
+    async def _send(self, call: _Call, spent: tuple[float, int] | None) -> tuple[str, Usage | None, str | None]:
+        """One attempt through the seam (`_attempt`), its provider turn and budget attempt given back after."""
+        loop = asyncio.get_running_loop()
 
         def headers_seen(headers: httpx.Headers, sent_at: float) -> None:
-            budget.observe_headers(headers, sent_at, loop.time())
+            call.budget.observe_headers(headers, sent_at, loop.time())
 
-        while True:
-            cost = estimate_tokens(body["messages"]) + int(body.get("max_tokens") or 0)
-            wait_t0 = loop.time()
-            try:
-                spent = await budget.acquire(cost, ticket, on_wait, deadline, hedge=hedge)
-            except TimeoutError:
-                who = "Groq" if provider.is_groq else provider.name
-                raise ProviderError(f"{model} waited for {who}'s rate limit until the run's time limit ran out; "
-                                    "try again later or use fewer layers or agents.", model=model, status=429) from None
-            try:
-                await capacity.take(deadline)  # its turn on a server that answers N at a time
-            except TimeoutError:
-                budget.attempt_over()
-                raise ProviderError(f"{model} waited for its turn on {provider.name} until the run's time limit "
-                                    "ran out; use fewer layers or agents, or a larger parallel= for it.",
-                                    model=model) from None
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                capacity.give_back()
-                budget.attempt_over()  # no attempt after all: let another call find out the limits
-                raise ProviderError(f"{model} did not answer before the run's time limit ran out.", model=model)
-            attempts += 1
-            attempt_t0 = loop.time()
-            held_s += loop.time() - wait_t0
-            if on_sent is not None:
-                on_sent(held_s)
-            held_s = 0.0
-            budget_s = min(timeout_s, remaining)
-            try:
-                try:
-                    text, usage, finish = await self._attempt(provider, body, budget_s,
-                                                              delta if on_delta else None, deadline, headers_seen)
-                finally:
-                    capacity.give_back()
-                    budget.attempt_over()
-                if spent is not None and usage is not None:
-                    budget.credit_cached(spent, usage.cached_tokens)
-            except (groq.APIError, httpx.HTTPError, TimeoutError) as err:
-                now = loop.time()
-                rate_limited = isinstance(err, groq.APIStatusError) and err.status_code == 429
-                if isinstance(err, groq.APIStatusError):
-                    self._learn_from_error(budget, err, spent, attempt_t0, now)
-                decision = retries.decide(FailedAttempt(
-                    error=err, model=model, provider=provider, mid_answer=bool(first_token),
-                    elapsed_s=now - attempt_t0, budget_s=budget_s, timeout_s=timeout_s,
-                    max_tokens=body.get("max_tokens"), asked_reasoning_format="reasoning_format" in body),
-                    left_s=deadline - now)
-            else:
-                capacity.observe(attempt_t0, loop.time())
-                if usage is None:  # the server did not count it: estimate, and say so
-                    usage = estimated_usage(body["messages"], text)
-                return Completion(model=model, text=text, usage=usage, latency_s=loop.time() - started,
-                                  first_token_s=(first_token[0] - started) if first_token else None,
-                                  attempts=attempts, finish_reason=finish, max_tokens=body.get("max_tokens"))
-            match decision:
-                case Retry():
-                    sleep_t0 = loop.time()
-                    await self.sleep(decision.wait_s)
-                    if rate_limited:  # waiting for the budget, not for the model
-                        held_s += loop.time() - sleep_t0
-                    budget.hold_over(loop.time())  # waited out what the provider asked
-                case ShrinkMaxTokens() if budget.tpm is not None and trim_to_fit:
-                    # The 413 named the limit: the caller trims the call to fit and says what it cut.
-                    raise ProviderError(f"The request to {model} is larger than {provider.name}'s "
-                                        f"{budget.tpm:,} tokens-per-minute limit.", model=model, status=413)
-                case ShrinkMaxTokens():
-                    body["max_tokens"] = decision.max_tokens
-                case DropReasoningFormat():
-                    self._no_reasoning_format.add(wire_model)  # remembered: later calls don't ask again
-                    del body["reasoning_format"]
-                case ModelMissing():
-                    raise await self._unavailable(model, decision.status, decision.code) from None
-                case GiveUp():
-                    raise decision.error from None
+        try:
+            text, usage, finish = await self._attempt(call.provider, call.body, call.attempt_s,
+                                                      call.delta if call.on_delta else None, call.deadline,
+                                                      headers_seen)
+        finally:
+            call.capacity.give_back()
+            call.budget.attempt_over()
+        if spent is not None and usage is not None:
+            call.budget.credit_cached(spent, usage.cached_tokens)
+        call.capacity.observe(call.sent_at, loop.time())
+        return text, usage, finish
+
+    async def _after_failure(self, call: _Call, err: groq.APIError | httpx.HTTPError | TimeoutError,
+                             spent: tuple[float, int] | None, retries: CallRetries) -> None:
+        """The retry policy around a failed attempt: returns when another attempt should go (after its
+        wait, or with the body changed); raises ProviderError when the call is over."""
+        loop = asyncio.get_running_loop()
+        model, body, budget = call.model, call.body, call.budget
+        now = loop.time()
+        rate_limited = isinstance(err, groq.APIStatusError) and err.status_code == 429
+        if isinstance(err, groq.APIStatusError):
+            self._learn_from_error(budget, err, spent, call.sent_at, now)
+        decision = retries.decide(FailedAttempt(
+            error=err, model=model, provider=call.provider, mid_answer=call.first_token is not None,
+            elapsed_s=now - call.sent_at, budget_s=call.attempt_s, timeout_s=call.timeout_s,
+            max_tokens=body.get("max_tokens"), asked_reasoning_format="reasoning_format" in body),
+            left_s=call.deadline - now)
+        match decision:
+            case Retry():
+                sleep_t0 = loop.time()
+                await self.sleep(decision.wait_s)
+                if rate_limited:  # waiting for the budget, not for the model
+                    call.held_s += loop.time() - sleep_t0
+                budget.hold_over(loop.time())  # waited out what the provider asked
+            case ShrinkMaxTokens() if budget.tpm is not None and call.trim_to_fit:
+                # The 413 named the limit: the caller trims the call to fit and says what it cut.
+                raise ProviderError(f"The request to {model} is larger than {call.provider.name}'s "
+                                    f"{budget.tpm:,} tokens-per-minute limit.", model=model, status=413)
+            case ShrinkMaxTokens():
+                body["max_tokens"] = decision.max_tokens
+            case DropReasoningFormat():
+                self._no_reasoning_format.add(body["model"])  # remembered: later calls don't ask again
+                del body["reasoning_format"]
+            case ModelMissing():
+                raise await self._unavailable(model, decision.status, decision.code) from None
+            case GiveUp():
+                raise decision.error from None
 
     @staticmethod
     def _learn_from_error(budget: Budget, err: groq.APIStatusError, spent: tuple[float, int] | None,
@@ -368,6 +413,8 @@ class ProviderRegistry:
     async def _attempt(self, provider: Provider, body: dict[str, Any], timeout_s: float,
                        on_delta: Callable[[str], None] | None, deadline: float,
                        on_headers: Callable[[httpx.Headers, float], None]) -> tuple[str, Usage | None, str | None]:
+        """The seam: send one call to `provider` and read its reply — no pacing, no retries (`complete`
+        wraps those around it). Raises the SDK's and httpx's errors, or TimeoutError, as they come."""
         loop = asyncio.get_running_loop()
         sent_at = loop.time()
         client = provider.client
@@ -382,7 +429,7 @@ class ProviderRegistry:
             path = "/chat/completions"
             if stream:
                 wire["stream_options"] = {"include_usage": True}
-        async with asyncio.timeout(min(loop.time() + timeout_s, deadline)) as budget:
+        async with asyncio.timeout(min(loop.time() + timeout_s, deadline)) as bound:
             # Parsed as plain JSON (cast_to=object): building the SDK's typed models costs more CPU per
             # call than the whole engine spends otherwise, and it sits on the critical path of a layer.
             raw: Any = await client.post(
@@ -394,35 +441,8 @@ class ProviderRegistry:
                 return (strip_reasoning(message_content(response)), parse_usage(field(response, "usage")),
                         finish_reason(response))
             assert on_delta is not None
-            stripper = ThinkStripper()
-            parts: list[str] = []
-            usage: Usage | None = None
-            finish: str | None = None
-            try:
-                async for chunk in response:
-                    budget.reschedule(min(loop.time() + timeout_s, deadline))
-                    if not isinstance(chunk, dict):
-                        continue
-                    # Groq puts a streamed call's usage in the last chunk's x_groq; OpenAI-compatible
-                    # servers in a final `usage` chunk (stream_options.include_usage).
-                    raw_usage = field(chunk.get("x_groq"), "usage") or chunk.get("usage")
-                    if raw_usage:
-                        usage = parse_usage(raw_usage)
-                    finish = finish_reason(chunk) or finish
-                    for choice in chunk.get("choices") or ():
-                        piece = field(field(choice, "delta"), "content")
-                        if piece and field(choice, "index") in (0, None):
-                            piece = stripper.feed(piece)
-                            if piece:
-                                parts.append(piece)
-                                on_delta(piece)
-            finally:
-                await response.close()
-            tail = stripper.finish()
-            if tail:
-                parts.append(tail)
-                on_delta(tail)
-            return "".join(parts).strip(), usage, finish
+            return await _read_stream(response, on_delta, lambda: bound.reschedule(
+                min(loop.time() + timeout_s, deadline)))
 
     # ---- models -----------------------------------------------------------------------------------
     async def live_models(self, *, refresh: bool = False) -> list[str]:
@@ -532,3 +552,38 @@ def _http_client(timeout: httpx.Timeout, transport: str) -> httpx.AsyncClient | 
                               "pip install 'groq[aiohttp]'.") from None
         return None
     return groq.DefaultAioHttpClient(timeout=timeout)
+
+
+async def _read_stream(response: Any, on_delta: Callable[[str], None],
+                       chunk_came: Callable[[], None]) -> tuple[str, Usage | None, str | None]:
+    """A streamed reply's visible text (reasoning stripped, each piece to `on_delta` as it comes), its
+    usage and finish reason; `chunk_came` after each chunk (it moves the wait for the next one)."""
+    stripper = ThinkStripper()
+    parts: list[str] = []
+    usage: Usage | None = None
+    finish: str | None = None
+    try:
+        async for chunk in response:
+            chunk_came()
+            if not isinstance(chunk, dict):
+                continue
+            # Groq puts a streamed call's usage in the last chunk's x_groq; OpenAI-compatible
+            # servers in a final `usage` chunk (stream_options.include_usage).
+            raw_usage = field(chunk.get("x_groq"), "usage") or chunk.get("usage")
+            if raw_usage:
+                usage = parse_usage(raw_usage)
+            finish = finish_reason(chunk) or finish
+            for choice in chunk.get("choices") or ():
+                piece = field(field(choice, "delta"), "content")
+                if piece and field(choice, "index") in (0, None):
+                    piece = stripper.feed(piece)
+                    if piece:
+                        parts.append(piece)
+                        on_delta(piece)
+    finally:
+        await response.close()
+    tail = stripper.finish()
+    if tail:
+        parts.append(tail)
+        on_delta(tail)
+    return "".join(parts).strip(), usage, finish

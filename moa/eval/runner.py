@@ -24,7 +24,6 @@ from moa.eval.sets import Question
 from moa.events import AggregatorStarted, RunFailed, RunFinished, Usage
 from moa.judge.extract import final_answer, grade
 from moa.messages.prompts import build_messages, render_system
-from moa.pricing import cost_usd
 from moa.run.engine import MoaEngine
 
 SINGLE = "single:"
@@ -49,10 +48,6 @@ class EvalConfig:
 
     def models(self) -> list[str]:
         return [self.solo] if self.solo is not None else self.moa.models() if self.moa else []
-
-    @property
-    def calls_per_answer(self) -> int:
-        return 1 if self.moa is None else self.moa.call_count
 
 
 @dataclass(frozen=True)
@@ -97,7 +92,8 @@ async def answer_solo(registry: ProviderRegistry, model: str, question: str) -> 
     except MoaError as err:
         return Answered(None, str(err), loop.time() - t0, None, 1, Usage(), None)
     usage = done.usage or Usage()
-    return Answered(done.text, None, done.latency_s, done.first_token_s, 1, usage, cost_usd(model, done.usage))
+    cost = registry.prices.cost_usd(model, done.usage)
+    return Answered(done.text, None, done.latency_s, done.first_token_s, 1, usage, cost)
 
 
 def graded(question: Question, config: EvalConfig, answered: Answered,

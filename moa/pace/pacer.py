@@ -11,19 +11,11 @@ from collections.abc import Callable, Mapping
 from moa.pace.budget import Budget, Need
 from moa.pace.limits import DeclaredLimits
 
-# What admission may assume of a model whose limits no response has told yet (`Pacer(cold_start=…)`):
-# Groq's free tier at its tightest (30 requests and 6,000 tokens a minute), so a cold start lets in as
-# many answers as would fit even then, instead of one. Not the default: a key whose limits are tighter
-# still (a shared organisation) would admit answers that then run out of time waiting.
-COLD_START = DeclaredLimits(rpm=30, tpm=6000)
-
 
 class Pacer:
     """Every model's budget in this process, and the tickets that order answers."""
 
-    def __init__(self, declared: Mapping[str, DeclaredLimits] | None = None,
-                 cold_start: DeclaredLimits | None = None) -> None:
-        self.cold_start = cold_start
+    def __init__(self, declared: Mapping[str, DeclaredLimits] | None = None) -> None:
         self._declared = dict(declared or {})
         self._budgets: dict[str, Budget] = {}
         self._tickets = itertools.count(1)
@@ -72,8 +64,6 @@ class Pacer:
             if budget is None:
                 seen = self._budgets.get(model)
                 if seen is None or not seen.seen_response:
-                    if self._cold_room(model, need):
-                        continue
                     return math.inf  # the first answer's calls find the limits out
                 longest = max(longest, seen.hold_until - now)  # it sends no limits: only a 429's hold
                 continue
@@ -88,17 +78,6 @@ class Pacer:
                 if limit is not None and min(mine, limit) + theirs > limit:
                     return math.inf
         return max(0.0, longest)
-
-    def _cold_room(self, model: str, need: Need) -> bool:
-        """Whether `need` fits, with what admitted answers still ask, within the cold-start limits."""
-        if self.cold_start is None:
-            return False
-        ahead = [left[model] for left in self._remaining.values() if model in left]
-        for limit, mine, theirs in ((self.cold_start.tpm, need.tokens, sum(n.tokens for n in ahead)),
-                                    (self.cold_start.rpm, need.calls, sum(n.calls for n in ahead))):
-            if limit is not None and mine + theirs > limit:
-                return False
-        return True
 
     def watch(self, callback: Callable[[], None]) -> None:
         """Call `callback` (soon, once per burst of changes) whenever room may have been freed."""

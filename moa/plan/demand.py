@@ -1,5 +1,7 @@
 """What one answer asks of each model's rate limits: calls and tokens (prompt + max_tokens, as Groq
-counts), per step and in all, and how long a known budget makes one answer take at the least.
+counts), per step and in all (`AnswerPlan`, made once per answer by `MoaEngine.plan`: admission weighs its
+total, the engine tells the pacer each next step), and how long a known budget makes one answer take at
+the least.
 
 Estimates count the whole prompt, the thread's history included. With a `reserve` (the engine's learned
 reservations, moa.plan.reserve) calls count what they will reserve instead of the config's max_tokens; with
@@ -15,6 +17,7 @@ from moa.config.schema import MoaConfig
 from moa.events import Turn
 from moa.messages.prompts import build_messages
 from moa.messages.tokens import estimate_tokens
+from moa.pace.budget import Need
 from moa.pace.pacer import Pacer
 from moa.plan.reserve import Role
 
@@ -54,21 +57,45 @@ def shared_prefix_tokens(question: str, history: Sequence[Turn]) -> int:
     return max(0, estimate_tokens(build_messages("", question, history)) - estimate_tokens([{"content": ""}]))
 
 
-def answer_demand(config: MoaConfig, question: str = QUESTION_GUESS, history: Sequence[Turn] = (),
-                  reserve: Reserve | None = None) -> dict[str, ModelDemand]:
-    """Calls and tokens one answer asks of each model, the history's included."""
+@dataclass(frozen=True)
+class AnswerPlan:
+    """What one answer will ask of each model: tokens per step (proposer layers 1…layers, then the
+    aggregator) and calls and tokens in all."""
+
+    steps: tuple[dict[str, int], ...]
+    total: dict[str, ModelDemand]
+
+    def step(self, number: int) -> dict[str, int]:
+        """Tokens step `number` (1-based) asks each model for; nothing past the aggregator."""
+        return self.steps[number - 1] if 1 <= number <= len(self.steps) else {}
+
+    def needs(self) -> dict[str, Need]:
+        """What admission weighs against the models' budgets: the whole answer's calls and tokens."""
+        return {model: Need(need.tokens, need.calls) for model, need in self.total.items()}
+
+
+def plan_answer(config: MoaConfig, question: str = QUESTION_GUESS, history: Sequence[Turn] = (),
+                reserve: Reserve | None = None) -> AnswerPlan:
+    """One answer's plan: each step's tokens per model, and the calls and tokens of all steps."""
+    steps = tuple(step_demand(config, question, history, step, reserve) for step in range(1, config.layers + 2))
     out: dict[str, ModelDemand] = {}
-    for step in range(1, config.layers + 2):
+    for step, demand in enumerate(steps, start=1):
         calls = ([config.main_model] if step > config.layers
                  else [a.model_name for a in config.layer_agent_config.values()])
-        for model, tokens in step_demand(config, question, history, step, reserve).items():
+        for model, tokens in demand.items():
             before = out.get(model, ModelDemand(0, 0))
             out[model] = ModelDemand(before.calls + calls.count(model), before.tokens + tokens)
     if config.prompt_layout == "shared_prefix":
         shared = shared_prefix_tokens(question, history)
         out = {model: ModelDemand(d.calls, d.tokens - shared * (d.calls - 1), shared * (d.calls - 1))
                for model, d in out.items()}
-    return out
+    return AnswerPlan(steps, out)
+
+
+def answer_demand(config: MoaConfig, question: str = QUESTION_GUESS, history: Sequence[Turn] = (),
+                  reserve: Reserve | None = None) -> dict[str, ModelDemand]:
+    """Calls and tokens one answer asks of each model, the history's included (a plan's total)."""
+    return plan_answer(config, question, history, reserve).total
 
 
 @dataclass(frozen=True)

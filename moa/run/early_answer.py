@@ -28,19 +28,24 @@ OPENING_WORDS = 12  # the most the opening says before the last layer's answers 
 _WHOLE_WORD = re.compile(r"\s*\S+(?=\s)")
 _LINE_END = re.compile(r"[ \t]*\n")
 
-_told: set[str] = set()  # providers whose fallback was already logged
 
+class Continuation:
+    """Which models' providers continue a partial answer, each provider that does not said once in the log."""
 
-def can_continue(providers: ProviderRegistry, model: str) -> bool:
-    """Whether `model`'s provider continues a partial answer; logs the fallback once per provider."""
-    provider = providers.provider_of(model)
-    if provider == GROQ:
-        return True
-    if provider not in _told:
-        _told.add(provider)
-        log.info("early_answer: %s cannot be relied on to continue a partial answer, so answers whose "
-                 "aggregator it serves come in the usual order (the aggregator after the last layer)", provider)
-    return False
+    def __init__(self, providers: ProviderRegistry) -> None:
+        self._providers = providers
+        self._told: set[str] = set()  # providers whose fallback was already logged
+
+    def can_continue(self, model: str) -> bool:
+        """Whether `model`'s provider continues a partial answer; logs the fallback once per provider."""
+        provider = self._providers.provider_of(model)
+        if provider == GROQ:
+            return True
+        if provider not in self._told:
+            self._told.add(provider)
+            log.info("early_answer: %s cannot be relied on to continue a partial answer, so answers whose "
+                     "aggregator it serves come in the usual order (the aggregator after the last layer)", provider)
+        return False
 
 
 def gap(opening: str, rest: str) -> str:

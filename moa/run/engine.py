@@ -57,11 +57,11 @@ from moa.judge.agreement import Agreement
 from moa.messages.attachments import Shown
 from moa.messages.tokens import estimate_tokens
 from moa.pace.budget import BudgetWait
-from moa.plan.demand import step_demand
+from moa.plan.demand import AnswerPlan, plan_answer
 from moa.plan.fitting import CallShape, Fitted, fit
 from moa.plan.reserve import Reservations, Role
-from moa.pricing import cost_usd, total_cost
-from moa.run.early_answer import Opening, can_continue, gap
+from moa.pricing import total_cost
+from moa.run.early_answer import Continuation, Opening, gap
 from moa.run.early_exit import layer_agreement, skipped_note, stops_after
 
 log = logging.getLogger(__name__)
@@ -115,6 +115,7 @@ class _RunState:
     drafts: list[asyncio.Task[Opening]] = field(default_factory=list)  # early answer: cancelled at the end
     layout: str = "classic"  # the config's prompt_layout
     shown: Shown = field(default_factory=Shown)  # the question's images, and which models read them
+    plan: AnswerPlan = field(default_factory=lambda: AnswerPlan((), {}))  # what each step asks of the models
 
     def tell_wait(self, wait: BudgetWait) -> None:
         """Report the longest wait of the model's waiting calls (0 once none waits)."""
@@ -181,23 +182,33 @@ class MoaEngine:
         self.hedge = hedge
         # What calls reserve of a model's tokens per minute, learned from finished calls (moa.plan.reserve).
         self.reservations = reservations if reservations is not None else Reservations()
+        self._continuation = Continuation(providers)
+
+    def plan(self, question: str, config: MoaConfig, history: Sequence[Turn] = ()) -> AnswerPlan:
+        """What answering `question` will ask of each model, per step and in all, with what calls reserve
+        as learned so far: admission weighs its total (`AnswerPlan.needs`); `run` tells the pacer its steps."""
+        return plan_answer(config, question, history, self.reservations.reserve)
 
     def run(self, question: str, config: MoaConfig, history: Sequence[Turn] = (),
-            ticket: int | None = None, shown: Shown | None = None) -> AsyncGenerator[MoaEvent, None]:
+            ticket: int | None = None, shown: Shown | None = None,
+            plan: AnswerPlan | None = None) -> AsyncGenerator[MoaEvent, None]:
         """The run's events, ending with exactly one RunFinished or RunFailed.
 
         An async generator: `aclose()` it (or iterate inside `contextlib.aclosing`) to stop early; that,
         like cancelling the task iterating it, cancels every call in flight. The run takes its place in
         line for the models' budgets now, when `run` is called — or holds the `ticket` its admission
-        claimed (`Pacer.claim`). `shown`: the question's images, given to the models that read them."""
+        claimed (`Pacer.claim`) for the `plan` admission weighed (`self.plan`, made now when None).
+        `shown`: the question's images, given to the models that read them."""
         ticket = ticket if ticket is not None else self.providers.pacer.ticket()
-        return self._events(question, config, tuple(history), ticket, shown or Shown())
+        history = tuple(history)
+        plan = plan if plan is not None else self.plan(question, config, history)
+        return self._events(question, config, history, ticket, shown or Shown(), plan)
 
     async def _events(self, question: str, config: MoaConfig, history: tuple[Turn, ...],
-                      ticket: int, shown: Shown) -> AsyncGenerator[MoaEvent, None]:
+                      ticket: int, shown: Shown, plan: AnswerPlan) -> AsyncGenerator[MoaEvent, None]:
         queue: asyncio.Queue[MoaEvent | _Crash] = asyncio.Queue()
-        producer = asyncio.create_task(self._produce(question, config, history, ticket, queue.put_nowait, shown),
-                                       name="moa-run")
+        producer = asyncio.create_task(self._produce(question, config, history, ticket, queue.put_nowait, shown,
+                                                     plan), name="moa-run")
         try:
             while True:
                 item = await queue.get()
@@ -217,11 +228,11 @@ class MoaEngine:
                 pass
 
     async def _produce(self, question: str, config: MoaConfig, history: tuple[Turn, ...], ticket: int,
-                       emit: Callable[[MoaEvent | _Crash], None], shown: Shown) -> None:
+                       emit: Callable[[MoaEvent | _Crash], None], shown: Shown, plan: AnswerPlan) -> None:
         try:
             # The calls keep to the deadline themselves; this only guards against a hang elsewhere.
             async with asyncio.timeout(self.deadline_s + 5.0):
-                await self._pipeline(question, config, history, ticket, emit, shown)
+                await self._pipeline(question, config, history, ticket, emit, shown, plan)
         except asyncio.CancelledError:
             raise
         except TimeoutError:
@@ -232,10 +243,10 @@ class MoaEngine:
             emit(_Crash(err))
 
     async def _pipeline(self, question: str, config: MoaConfig, history: tuple[Turn, ...], ticket: int,
-                        emit: Callable[[MoaEvent | _Crash], None], shown: Shown) -> None:
+                        emit: Callable[[MoaEvent | _Crash], None], shown: Shown, plan: AnswerPlan) -> None:
         started_at = time.time()
         state = _RunState(ticket=ticket, emit=emit, deadline=asyncio.get_running_loop().time() + self.deadline_s,
-                          layout=config.prompt_layout, shown=shown)
+                          layout=config.prompt_layout, shown=shown, plan=plan)
 
         pacer = self.providers.pacer
         try:
@@ -260,7 +271,7 @@ class MoaEngine:
 
         for layer in range(1, config.layers + 1):
             layer_t0 = loop.time()
-            pacer.expect(state.ticket, step_demand(config, question, history, layer + 1, self.reservations.reserve))
+            pacer.expect(state.ticket, state.plan.step(layer + 1))
             emit(LayerStarted(layer=layer, total_layers=config.layers, agents=tuple(n for n, _ in agents),
                               models=tuple(a.model_name for _, a in agents)))
             outputs = await self._layer(layer, config, tuple(answers), question, history, state)
@@ -292,7 +303,7 @@ class MoaEngine:
                 log.info("layer %d: %s", layer, skipped)
                 break
             if (draft is None and config.early_answer and layer < config.layers
-                    and can_continue(self.providers, config.main_model)):
+                    and self._continuation.can_continue(config.main_model)):
                 draft = asyncio.create_task(self._draft_opening(config, tuple(answers), question, history, state),
                                             name="moa-opening")
                 state.drafts.append(draft)
@@ -329,10 +340,10 @@ class MoaEngine:
         usage = state.usage() + (result.usage or Usage())
         call_costs = [o.cost_usd for layer_result in state.layers for o in layer_result.outputs
                       if o.usage is not None]
-        call_costs.append(cost_usd(model, result.usage))
+        call_costs.append(self.providers.prices.cost_usd(model, result.usage))
         if opening is not None and opening.usage is not None:  # the early answer's opening call
             usage += opening.usage
-            call_costs.append(cost_usd(config.main_model, opening.usage))
+            call_costs.append(self.providers.prices.cost_usd(config.main_model, opening.usage))
         emit(RunFinished(
             answer=result.text, model=model, layers=tuple(state.layers), usage=usage,
             cost_usd=total_cost(call_costs),
@@ -613,7 +624,8 @@ class MoaEngine:
         if result.text:
             return ProposerFinished(layer=layer, agent=name, model=model, text=result.text,
                                     latency_s=result.latency_s, usage=result.usage,
-                                    cost_usd=cost_usd(model, result.usage), cut=result.cut)
+                                    cost_usd=self.providers.prices.cost_usd(model, result.usage), cut=result.cut)
         return ProposerFinished(
             layer=layer, agent=name, model=model, text="", latency_s=result.latency_s,
-            usage=result.usage, cost_usd=cost_usd(model, result.usage), error=empty_answer(model, result.usage))
+            usage=result.usage, cost_usd=self.providers.prices.cost_usd(model, result.usage),
+            error=empty_answer(model, result.usage))

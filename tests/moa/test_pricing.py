@@ -4,30 +4,16 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from moa.errors import ConfigError
 from moa.events import Usage
-from moa.pricing import (
-    PRICES,
-    PRICES_AS_OF,
-    PRICES_SOURCE,
-    cost_usd,
-    describe_cost,
-    format_cost,
-    load_price_file,
-    price_for,
-    total_cost,
-)
+from moa.pricing import PRICES, PRICES_AS_OF, PRICES_SOURCE, PriceTable, format_cost, total_cost
 
-
-@pytest.fixture(autouse=True)
-def _no_price_file() -> Iterator[None]:
-    yield
-    load_price_file("")  # the overrides are process-wide: leave none behind
+BUILT_IN = PriceTable()
+cost_usd, price_for, describe_cost = BUILT_IN.cost_usd, BUILT_IN.price_for, BUILT_IN.describe_cost
 
 
 def test_the_table_is_dated_names_its_source_and_prices_the_live_groq_models() -> None:
@@ -56,18 +42,19 @@ def test_a_self_hosted_model_costs_nothing_unless_moa_prices_declares_it(tmp_pat
     prices = tmp_path / "prices.json"
     prices.write_text(json.dumps({"together:llama-70b": {"input": 0.88, "output": 0.88},
                                   "openai/gpt-oss-120b": {"input": 0.1, "output": 0.5}}))
-    load_price_file(str(prices))
-    assert cost_usd("together:llama-70b", Usage(1_000_000, 0)) == pytest.approx(0.88)
-    assert cost_usd("openai/gpt-oss-120b", Usage(0, 1_000_000)) == pytest.approx(0.5)  # the file wins
+    declared = PriceTable.from_file(str(prices))
+    assert declared.cost_usd("together:llama-70b", Usage(1_000_000, 0)) == pytest.approx(0.88)
+    assert declared.cost_usd("openai/gpt-oss-120b", Usage(0, 1_000_000)) == pytest.approx(0.5)  # the file wins
+    assert cost_usd("openai/gpt-oss-120b", Usage(0, 1_000_000)) == pytest.approx(0.6)  # another table keeps its own
 
 
 def test_a_bad_price_file_is_a_sentence_naming_moa_prices(tmp_path: Path) -> None:
     prices = tmp_path / "prices.json"
     prices.write_text(json.dumps({"x/y": {"input": "cheap"}}))
     with pytest.raises(ConfigError, match=r"MOA_PRICES: the price of 'x/y' must look like"):
-        load_price_file(str(prices))
+        PriceTable.from_file(str(prices))
     with pytest.raises(ConfigError, match=r"MOA_PRICES: cannot read"):
-        load_price_file(str(tmp_path / "missing.json"))
+        PriceTable.from_file(str(tmp_path / "missing.json"))
 
 
 def test_a_partial_total_names_the_model_without_a_price() -> None:
@@ -86,3 +73,16 @@ def test_format() -> None:
     assert format_cost(None) == "unknown"
     assert format_cost(0.0012) == "$0.0012"
     assert format_cost(1.5) == "$1.5"
+
+
+async def test_moa_prices_reaches_the_providers_costs_and_a_bad_file_stops_them(tmp_path: Path) -> None:
+    from moa.calls.providers import ProviderRegistry
+
+    prices = tmp_path / "prices.json"
+    prices.write_text(json.dumps({"openai/gpt-oss-120b": {"input": 0.1, "output": 0.5}}))
+    env = {"GROQ_API_KEY": "gsk_test", "MOA_PRICES": str(prices)}
+    async with ProviderRegistry.from_env(env) as registry:
+        assert registry.prices.cost_usd("openai/gpt-oss-120b", Usage(0, 1_000_000)) == pytest.approx(0.5)
+    prices.write_text("{not json")
+    with pytest.raises(ConfigError, match=r"MOA_PRICES: .* is not valid JSON"):
+        ProviderRegistry.from_env(env)

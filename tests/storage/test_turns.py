@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from storage import ChannelKey, Database, turn_tokens
+from moa.messages.tokens import estimate_tokens, message_tokens
+from storage import ChannelKey, Database
 
 CHANNEL = ChannelKey("discord", "G01", "C01")
 THREAD = "T100"
@@ -27,11 +28,11 @@ async def test_history_returns_the_thread_oldest_first(db: Database) -> None:
 
 
 async def test_history_keeps_the_newest_whole_turns_within_budget(db: Database) -> None:
-    texts = [f"turn {i} " + "x" * 40 for i in range(10)]  # 47 chars: 11 + 4 = 15 tokens each
+    texts = [f"turn {i} " + "x" * 41 for i in range(10)]  # 48 chars: 12 + 4 = 16 tokens each
     await _add_many(db, texts)
-    assert turn_tokens(texts[0]) == 15
+    assert message_tokens(texts[0]) == 16
 
-    history = await db.turns.history(CHANNEL, THREAD, token_budget=15 * 3 + 14)
+    history = await db.turns.history(CHANNEL, THREAD, token_budget=16 * 3 + 15)
 
     assert [t.text for t in history] == texts[-3:]
 
@@ -92,3 +93,18 @@ async def test_history_survives_restart(db_target: str) -> None:
         assert [t.text for t in await second.turns.history(CHANNEL, THREAD, 1000)] == ["remember me"]
     finally:
         await second.close()
+
+
+async def test_chinese_turns_count_in_the_history_budget_as_the_pacer_counts_them(db: Database) -> None:
+    """The history budget and the pacer weigh the same Chinese text alike (about a token a character), so a
+    thread the budget lets in is the prompt the pacer reserves for — not a quarter of it."""
+    texts = ["9.11和9.9哪个更大？请一步一步地想清楚。" * 4, "9.9更大，因为小数部分0.9大于0.11。" * 4, "为什么？"]
+    await _add_many(db, texts)
+    pacer_counts = [estimate_tokens([{"content": t}]) - estimate_tokens([]) for t in texts]
+    assert pacer_counts[0] > sum(not c.isascii() for c in texts[0])  # a token a Chinese character, not a quarter
+
+    fits = await db.turns.history(CHANNEL, THREAD, token_budget=sum(pacer_counts))
+    one_short = await db.turns.history(CHANNEL, THREAD, token_budget=sum(pacer_counts) - 1)
+
+    assert [t.text for t in fits] == texts
+    assert [t.text for t in one_short] == texts[1:]

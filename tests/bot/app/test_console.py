@@ -125,10 +125,14 @@ async def test_ctrl_c_cancels_the_answer_in_progress_and_the_console_stays(
 def test_the_footer_shows_the_cached_share_and_prices_it() -> None:
     from bot.app.terminal import done_footer
     from moa.events import Usage
-    from moa.pricing import cost_usd, format_cost
+    from moa.pricing import PriceTable, format_cost
+
+    prices = PriceTable()
+    cost_usd = prices.cost_usd
 
     proposer, aggregator = Usage(400, 50, 300), Usage(600, 50, 300)
-    footer = done_footer(1.0, proposer + aggregator, [("openai/gpt-oss-20b", proposer)], "openai/gpt-oss-120b")
+    footer = done_footer(1.0, proposer + aggregator, [("openai/gpt-oss-20b", proposer)], "openai/gpt-oss-120b",
+                         prices)
     cost = (cost_usd("openai/gpt-oss-20b", proposer) or 0) + (cost_usd("openai/gpt-oss-120b", aggregator) or 0)
     assert "(1,000 in, of them 600 cached, 100 out)" in footer
     assert footer.endswith(f"cost {format_cost(cost)}")

@@ -14,9 +14,11 @@ from bot.commands.usage import compact
 from bot.conversation.service import CommandContext, ConversationService
 from bot.text.render import PLAIN, render_layers
 from moa.events import Usage
-from moa.pricing import cost_usd
+from moa.pricing import PriceTable
 from tests.bot.conversation.helpers import GENERAL, RecordingSurface, admin, mention, settings_for
 from tests.fakes.groq_server import FakeGroq, default_reply
+
+cost_usd = PriceTable().cost_usd  # the built-in table
 
 
 @pytest_asyncio.fixture

@@ -296,6 +296,31 @@ async def test_what_a_failed_answer_spent_counts_in_usage(service: ConversationS
     assert all(value.startswith("$") and float(value[1:]) > 0 for value in cost[1:]), cost
 
 
+async def test_an_answer_the_fallback_wrote_is_credited_to_the_fallback_in_usage(
+        service: ConversationService, fake: FakeGroq) -> None:
+    config = service.settings.default_config
+    fallback = config.fallback()
+    assert fallback is not None and config.main_model not in [a.model_name for a in config.layer_agent_config.values()]
+    fake.fail(config.main_model, 400, times=100)  # the aggregator fails every time: the fallback writes
+    surface = RecordingSurface()
+    run_id = await service.handle_mention(mention("who wrote this?"), surface)
+    assert surface.final is not None and any(fallback in w for w in surface.final.warnings)
+
+    assert run_id is not None
+    run = await service.db.runs.get(run_id, GENERAL)
+    assert run is not None and run.answer_model == fallback and run.completion_tokens
+    proposed_out = sum(p.completion_tokens or 0 for p in run.proposers)
+    fallback_proposals = [p for p in run.proposers if p.model == fallback]
+    reply = await service.run_command(CommandContext(GENERAL, "U1", admin), "usage")
+    rows = {cells[0]: cells[1:] for cells in (line.split() for line in reply.text.splitlines()) if cells}
+    # model, calls, failed, in, cached, out: its own proposals and the answer it wrote
+    assert rows[fallback][0] == str(len(fallback_proposals) + 1)
+    written_out = run.completion_tokens - proposed_out
+    assert int(rows[fallback][-1].replace(",", "")) == sum(p.completion_tokens or 0 for p in fallback_proposals) \
+        + written_out
+    assert config.main_model not in rows  # it wrote nothing: no calls, no tokens credited to it
+
+
 def _lite_default(tmp_path: Path) -> str:
     lite = tmp_path / "lite.json"
     lite.write_text(preset("lite").export_json())

@@ -176,7 +176,8 @@ async def test_a_command_while_the_disk_is_full_says_so_and_changes_nothing(
         reply = await service.run_command(CommandContext(GENERAL, "U1", admin), "layers 2")
         assert not reply.changed and "disk is full" in reply.text and "nothing changed" in reply.text
         disk.free()
-        assert (await service.effective_config(GENERAL)).layers == 3
+        shown = await service.run_command(CommandContext(GENERAL, "U1", admin), "show")
+        assert "• Layers: 3\n" in shown.text
     finally:
         disk.free()
         await service.aclose()

@@ -10,12 +10,14 @@ import pytest
 from moa.calls.providers import ProviderRegistry
 from moa.events import Turn, Usage
 from moa.messages.tokens import estimate_tokens
-from moa.pricing import PRICES, cost_usd
+from moa.pricing import PRICES, PriceTable
 from tests.fakes.groq_server import FakeGroq
 from tests.moa.helpers import TRANSPORTS
 
 __all__ = ["fake"]
 from tests.moa.pace.test_limits import FAST, STRONG, collect, fake, final, make_engine, small_config
+
+cost_usd = PriceTable().cost_usd  # the built-in table
 
 HISTORY = [{"role": "user", "content": "Tell me about the harbour. " * 60},
            {"role": "assistant", "content": "The harbour is old and busy. " * 30}]

@@ -187,7 +187,7 @@ async def test_a_request_budget_lets_in_as_many_answers_as_its_calls_fit() -> No
 
 
 async def test_no_answer_is_let_in_beyond_the_floor_while_a_models_limits_are_unknown_or_calls_wait() -> None:
-    pacer = Pacer(cold_start=None)
+    pacer = Pacer()
     assert pacer.room_s({FAST: Need(100, 1)}) == math.inf  # no response yet told the limits
     budget = pacer.budget(FAST, "groq")
     now = asyncio.get_running_loop().time()
@@ -221,14 +221,3 @@ def test_show_tells_calls_tokens_and_the_pace_the_known_limits_allow() -> None:
     assert pace is not None and pace.model == FAST and pace.answers_per_window == pytest.approx(0.5, abs=0.01)
     lite = answer_demand(preset("lite"))
     assert sum(d.calls for d in lite.values()) == 3
-
-
-async def test_a_cold_start_lets_in_as_many_answers_as_conservative_limits_fit() -> None:
-    pacer = Pacer(cold_start=DeclaredLimits(rpm=30, tpm=6000))
-    small = {FAST: Need(2500, 3)}
-    assert pacer.room_s(small) == 0  # no limits known yet, but two small answers fit even the tightest tier
-    pacer.claim(small)
-    assert pacer.room_s(small) == 0
-    pacer.claim(small)
-    assert pacer.room_s(small) == math.inf  # a third would not: wait until the limits are known
-    assert pacer.room_s({STRONG: Need(7000, 1)}) == math.inf  # one answer larger than the tier: the floor's
