@@ -151,3 +151,26 @@ def test_moa_rooms_import_only_rooms_below_them() -> None:
             if other is not None and other != room and MOA_ROOMS.index(other) > MOA_ROOMS.index(room):
                 offenders.append(f"{module} -> {target}")
     assert offenders == []
+
+
+def _reads_the_environment(path: Path) -> list[int]:
+    """Lines of `path` that touch os.environ / os.getenv / os.environb or read a .env file themselves."""
+    lines = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Attribute) and node.attr in ("environ", "environb", "getenv", "putenv") \
+                and isinstance(node.value, ast.Name) and node.value.id == "os":
+            lines.append(node.lineno)
+        elif isinstance(node, ast.ImportFrom) and node.module in ("os", "dotenv") and any(
+                alias.name in ("environ", "environb", "getenv", "dotenv_values", "load_dotenv")
+                for alias in node.names):
+            lines.append(node.lineno)
+    return lines
+
+
+def test_only_the_settings_read_the_environment() -> None:
+    """Settings are read once (bot/settings.py); everything else is handed them. Libraries that read their
+    own variables (the groq SDK's GROQ_BASE_URL, OpenTelemetry's OTEL_*) do so inside the library."""
+    offenders = [f"{module}:{line}" for module, path in MODULES.items() if module != "bot.settings"
+                 for line in _reads_the_environment(path)]
+    assert offenders == []
+    assert _reads_the_environment(MODULES["bot.settings"]) == []  # pydantic-settings reads them there

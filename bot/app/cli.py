@@ -76,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _needs_groq_key(settings: Settings) -> bool:
-    return not settings.groq_api_key and not settings.env.get("MOA_PROVIDERS", "").strip()
+    return not settings.groq_api_key and not settings.providers
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -85,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings, config_problem = _settings(args.command)
         configure_logging(settings.env)
-        load_price_file(settings.env.get("MOA_PRICES", ""))
+        load_price_file(settings.prices_path)
         if config_problem is not None and args.command == "doctor":
             from bot.app.doctor import doctor
 
