@@ -153,18 +153,22 @@ def test_moa_rooms_import_only_rooms_below_them() -> None:
     assert offenders == []
 
 
+_ENVIRONMENT = ("environ", "environb", "getenv", "putenv")
+_ENV_FILE_READERS = ("dotenv_values", "load_dotenv")
+
+
+def _touches_the_environment(node: ast.AST) -> bool:
+    if isinstance(node, ast.Attribute):
+        return node.attr in _ENVIRONMENT and isinstance(node.value, ast.Name) and node.value.id == "os"
+    if isinstance(node, ast.ImportFrom) and node.module in ("os", "dotenv"):
+        return any(alias.name in (*_ENVIRONMENT, *_ENV_FILE_READERS) for alias in node.names)
+    return False
+
+
 def _reads_the_environment(path: Path) -> list[int]:
     """Lines of `path` that touch os.environ / os.getenv / os.environb or read a .env file themselves."""
-    lines = []
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
-        if isinstance(node, ast.Attribute) and node.attr in ("environ", "environb", "getenv", "putenv") \
-                and isinstance(node.value, ast.Name) and node.value.id == "os":
-            lines.append(node.lineno)
-        elif isinstance(node, ast.ImportFrom) and node.module in ("os", "dotenv") and any(
-                alias.name in ("environ", "environb", "getenv", "dotenv_values", "load_dotenv")
-                for alias in node.names):
-            lines.append(node.lineno)
-    return lines
+    return [node.lineno for node in ast.walk(ast.parse(path.read_text(), str(path)))
+            if _touches_the_environment(node) and hasattr(node, "lineno")]
 
 
 def test_only_the_settings_read_the_environment() -> None:
