@@ -25,6 +25,11 @@ from moa.pace.limits import parse_limits
 N = TypeVar("N", int, float)
 
 
+class DefaultConfigUnreadable(ConfigError):
+    """MOA_CONFIG names a file that cannot be read or is not a valid config (`doctor` and `models` go on
+    without it; every other command stops)."""
+
+
 def _variable(info: ValidationInfo) -> str:
     """The environment variable a field is read from (its alias), for sentences."""
     return cast(str, Settings.model_fields[cast(str, info.field_name)].validation_alias)
@@ -216,7 +221,7 @@ class Settings(BaseSettings):
         try:
             return load_config_file(path, limits=limits)
         except ConfigError as err:
-            raise ConfigError(f"MOA_CONFIG: {err}") from None
+            raise DefaultConfigUnreadable(f"MOA_CONFIG: {err}") from None
 
     @property
     def limits(self) -> Limits:

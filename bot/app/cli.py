@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot.observe.logs import configure_logging
-from bot.settings import Settings
+from bot.settings import DefaultConfigUnreadable, Settings
 from moa.calls.providers import MISSING_GROQ_KEY
 from moa.errors import ConfigError
 from moa.pricing import load_price_file
@@ -109,8 +109,8 @@ def _settings(command: str) -> tuple[Settings, str | None]:
     (every other command stops on it)."""
     try:
         return Settings.load(), None
-    except ConfigError as err:
-        if command not in ("doctor", "models") or not str(err).startswith("MOA_CONFIG"):
+    except DefaultConfigUnreadable as err:
+        if command not in ("doctor", "models"):
             raise
         return Settings.load(ignore=("MOA_CONFIG",)), str(err)
 

@@ -153,7 +153,7 @@ class CallRetries:
         """What to do about `failed`, with `left_s` seconds left before the run's deadline."""
         err = failed.error
         if (reason := connect_failure(err)) is not None:  # refused / unknown host: retrying won't help
-            return GiveUp(ProviderError(unreachable(failed.provider, reason), model=failed.model))
+            return GiveUp(unreachable(failed.provider, reason, model=failed.model))
         if isinstance(err, groq.APIStatusError):
             return self._after_status(failed, err, left_s)
         if isinstance(err, groq.APITimeoutError | TimeoutError):
