@@ -20,6 +20,11 @@ class ProviderError(MoaError):
         self.status = status
 
 
+class ProviderUnreachable(ProviderError):
+    """No connection could be made to a provider (refused, unknown host, no route): its URL or the network
+    needs fixing, and retrying will not help."""
+
+
 class ModelUnavailable(ProviderError):
     """The model is decommissioned or unknown; `alternatives` lists live models to use instead."""
 

@@ -151,3 +151,30 @@ def test_moa_rooms_import_only_rooms_below_them() -> None:
             if other is not None and other != room and MOA_ROOMS.index(other) > MOA_ROOMS.index(room):
                 offenders.append(f"{module} -> {target}")
     assert offenders == []
+
+
+_ENVIRONMENT = ("environ", "environb", "getenv", "putenv")
+_ENV_FILE_READERS = ("dotenv_values", "load_dotenv")
+
+
+def _touches_the_environment(node: ast.AST) -> bool:
+    if isinstance(node, ast.Attribute):
+        return node.attr in _ENVIRONMENT and isinstance(node.value, ast.Name) and node.value.id == "os"
+    if isinstance(node, ast.ImportFrom) and node.module in ("os", "dotenv"):
+        return any(alias.name in (*_ENVIRONMENT, *_ENV_FILE_READERS) for alias in node.names)
+    return False
+
+
+def _reads_the_environment(path: Path) -> list[int]:
+    """Lines of `path` that touch os.environ / os.getenv / os.environb or read a .env file themselves."""
+    return [node.lineno for node in ast.walk(ast.parse(path.read_text(), str(path)))
+            if _touches_the_environment(node) and hasattr(node, "lineno")]
+
+
+def test_only_the_settings_read_the_environment() -> None:
+    """Settings are read once (bot/settings.py); everything else is handed them. Libraries that read their
+    own variables (the groq SDK's GROQ_BASE_URL, OpenTelemetry's OTEL_*) do so inside the library."""
+    offenders = [f"{module}:{line}" for module, path in MODULES.items() if module != "bot.settings"
+                 for line in _reads_the_environment(path)]
+    assert offenders == []
+    assert _reads_the_environment(MODULES["bot.settings"]) == []  # pydantic-settings reads them there

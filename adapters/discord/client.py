@@ -10,6 +10,7 @@ from discord.ext import commands
 
 from adapters.discord.cog import MoaCog
 from adapters.discord.shards import SHARDING_REQUIRED, IdentifyPacer, ShardingRequired, session_start_pacer
+from adapters.discord.slash import MoaCommands
 from adapters.discord.surface import NO_PINGS
 from adapters.discord.views import FeedbackButton, LayersPageButton, ShowLayersButton
 from bot.conversation.service import ConversationService
@@ -49,6 +50,7 @@ class MoaBotMixin(_Bot):
 
     async def setup_hook(self) -> None:
         await self.add_cog(MoaCog(self, self.service))
+        await self.add_cog(MoaCommands(self.service))
         self.add_dynamic_items(ShowLayersButton, LayersPageButton, FeedbackButton)
         await self.sync_commands()
 

@@ -44,7 +44,7 @@ def _fatal_sentence(err: BaseException) -> str | None:
 async def _doctor_lines(settings: Settings, misplaced: list[Finding]) -> list[DoctorLine]:
     if not settings.discord_enabled:
         return [("note", "DISCORD_TOKEN not set — Discord adapter off (docs/discord.md)")]
-    wrong = [f for f in misplaced if f.text.startswith("DISCORD_TOKEN")]
+    wrong = [f for f in misplaced if f.platform == "discord"]
     lines = finding_lines(wrong or await check_discord(settings))
     app_id = application_id_from_token(settings.discord_token)
     if app_id:

@@ -31,7 +31,7 @@ async def _doctor_lines(settings: Settings, misplaced: list[Finding]) -> list[Do
     if not settings.slack_enabled:
         lines = [("note", "SLACK_BOT_TOKEN not set — Slack adapter off (docs/slack.md)")]
     else:
-        wrong = [f for f in misplaced if f.text.startswith("SLACK_")]
+        wrong = [f for f in misplaced if f.platform == "slack"]
         lines = finding_lines(wrong or await check_slack(settings))
         if settings.slack_app_token:
             lines.append(("ok", "Socket Mode (SLACK_APP_TOKEN)"))

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot.observe.logs import configure_logging
-from bot.settings import Settings
+from bot.settings import DefaultConfigUnreadable, Settings
 from moa.calls.providers import MISSING_GROQ_KEY
 from moa.errors import ConfigError
 from storage.errors import StorageError
@@ -75,7 +75,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _needs_groq_key(settings: Settings) -> bool:
-    return not settings.groq_api_key and not settings.env.get("MOA_PROVIDERS", "").strip()
+    return not settings.groq_api_key and not settings.providers
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -107,8 +107,8 @@ def _settings(command: str) -> tuple[Settings, str | None]:
     (every other command stops on it)."""
     try:
         return Settings.load(), None
-    except ConfigError as err:
-        if command not in ("doctor", "models") or not str(err).startswith("MOA_CONFIG"):
+    except DefaultConfigUnreadable as err:
+        if command not in ("doctor", "models"):
             raise
         return Settings.load(ignore=("MOA_CONFIG",)), str(err)
 

@@ -54,7 +54,7 @@ async def _provider_lines(settings: Settings, config_problem: str | None, ok: Ca
                 live = await registry.live_models()
                 ok(f"providers reachable: {plural(len(live), 'live model')}")
             for why in registry.listing_errors.values():
-                bad(why)
+                bad(str(why))
             return
         config = settings.default_config
         uses_groq = any(registry.is_groq(m) for m in config.models())

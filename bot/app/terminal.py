@@ -30,7 +30,6 @@ from bot.text.redact import Redactor, redact_event
 from bot.text.render import budget_wait_line, plural, waiting_line, writing_line
 from moa.calls.counting import about
 from moa.calls.providers import MISSING_GROQ_KEY, ProviderRegistry
-from moa.calls.reach import is_unreachable
 from moa.config.schema import MoaConfig, check_limits, load_config_file
 from moa.errors import ConfigError, ProviderError
 from moa.events import (
@@ -115,7 +114,7 @@ async def ask(question: str, config_file: str | Path | None, layers: int | None,
             err.print(Text(problem, style="red"))
         await registry.aclose()
         # An unreachable provider is a failure (1), like a run's; a config that cannot work is usage (2).
-        return 1 if any(is_unreachable(p) for p in check.problems) else 2
+        return 1 if check.unreachable else 2
     engine = MoaEngine(registry, call_timeout_s=settings.call_timeout_s, deadline_s=settings.run_deadline_s,
                        quorum=settings.quorum or None)
     view = _AskView(err, out, show_layers, config, registry.prices)
@@ -300,7 +299,7 @@ async def models(settings: Settings, *, out: TextIO | None = None) -> int:
         out.write(f"{model.ljust(width)}  {note}\n")
     out.flush()
     for why in registry.listing_errors.values():
-        err.print(Text(f"⚠ {Redactor.from_env(settings.env).redact(why)}", style="yellow"))
+        err.print(Text(f"⚠ {Redactor.from_env(settings.env).redact(str(why))}", style="yellow"))
     if not registry.has_groq:
         err.print(Text(f"Groq models are not listed: {MISSING_GROQ_KEY}", style="yellow"))
     prices = f"; Groq prices as of {PRICES_AS_OF} from {PRICES_SOURCE}" if any(registry.is_groq(m) for m in ids) \

@@ -14,9 +14,8 @@ from dataclasses import dataclass, field
 from bot.checks.tokens import check_tokens
 from bot.settings import Settings
 from moa.calls.providers import MISSING_GROQ_KEY, ProviderRegistry
-from moa.calls.reach import is_unreachable
 from moa.config.schema import MoaConfig
-from moa.errors import ConfigError, ProviderError
+from moa.errors import ConfigError, ProviderError, ProviderUnreachable
 
 
 def port_problem(variable: str, host: str, port: int) -> str | None:
@@ -64,15 +63,14 @@ async def model_checks(settings: Settings, *, refuse_unreachable: bool = False) 
     async with registry:
         if settings.default_config_path or refuse_unreachable:
             where = config_name(settings)
+            fix = " Change the file or unset MOA_CONFIG." if settings.default_config_path else ""
             check = await provider_checks(registry, settings.default_config, where,
-                                          refuse_unreachable=refuse_unreachable)
-            problems = [f"{p} Change the file or unset MOA_CONFIG." if settings.default_config_path
-                        and p.startswith(where) else p for p in check.problems]
-            return problems, check.warnings
+                                          refuse_unreachable=refuse_unreachable, fix=fix)
+            return check.problems, check.warnings
         if registry.provider_names:
             with contextlib.suppress(ProviderError):
                 await registry.live_models()
-        return [], list(registry.listing_errors.values())
+        return [], [str(why) for why in registry.listing_errors.values()]
 
 
 def config_name(settings: Settings) -> str:
@@ -104,37 +102,39 @@ class ProviderCheck:
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     passed: list[str] = field(default_factory=list)
+    unreachable: bool = False  # a problem is a provider no connection could be made to (not the config)
 
 
 async def provider_checks(registry: ProviderRegistry, config: MoaConfig, where: str, *,
-                          refuse_unreachable: bool = True) -> ProviderCheck:
+                          refuse_unreachable: bool = True, fix: str = "") -> ProviderCheck:
     """The config's providers and models, checked before any answer spends a call: a key only where a
     provider needs one (Groq, when the config uses a Groq model), every provider it uses reachable
     (`refuse_unreachable`; else a warning: a long-running bot may see it come back), every model
-    served. Providers the config does not use are only warned about."""
+    served. Providers the config does not use are only warned about. `fix` ends each sentence about the
+    config itself (what to change where it came from)."""
     check = ProviderCheck()
     models = config.models()
     if registry.needs_groq_key(models):
         groq_models = [m for m in models if registry.is_groq(m)]
-        check.problems.append(f"{where} uses Groq models ({', '.join(groq_models)}): {MISSING_GROQ_KEY}")
+        check.problems.append(f"{where} uses Groq models ({', '.join(groq_models)}): {MISSING_GROQ_KEY}{fix}")
     live: list[str] = []
     with contextlib.suppress(ProviderError):
         live = await registry.live_models()
     used = {registry.provider_of(m) for m in models}
     down = False
     for name, why in registry.listing_errors.items():
-        if name in used and is_unreachable(why) and refuse_unreachable:
-            check.problems.append(why)
-            down = True
+        if name in used and isinstance(why, ProviderUnreachable) and refuse_unreachable:
+            check.problems.append(str(why))
+            check.unreachable = down = True
         else:
-            check.warnings.append(why)
+            check.warnings.append(str(why))
     if live:
         check.passed.append(f"providers reachable: {len(live)} live model{'' if len(live) == 1 else 's'}")
     if down or check.problems:  # the models of an unreachable provider, or of Groq without a key, can't be told
         return check
     problem = await unknown_models_sentence(registry, config, where)
     if problem is not None:
-        check.problems.append(problem)
+        check.problems.append(problem + fix)
     elif live:
         check.passed.append(f"{where}: models alive: {', '.join(models)}")
     return check

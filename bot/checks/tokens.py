@@ -27,10 +27,11 @@ DISCORD_HOW = f"reset the token at {DISCORD_APPS} → your app → Bot → Reset
 
 @dataclass(frozen=True)
 class Finding:
-    """One check's outcome; `text` is a sentence for the operator."""
+    """One check's outcome; `text` is a sentence for the operator, `platform` whose setting it is about."""
 
     ok: bool
     text: str
+    platform: str = ""  # "slack", "discord"
 
 
 def misplaced_tokens(settings: Settings) -> list[Finding]:
@@ -40,17 +41,18 @@ def misplaced_tokens(settings: Settings) -> list[Finding]:
     if bot.startswith("xapp-"):
         swapped = " — SLACK_BOT_TOKEN and SLACK_APP_TOKEN look swapped" if app.startswith("xoxb-") else ""
         found.append(Finding(False, f"SLACK_BOT_TOKEN holds an app-level token (xapp-…){swapped}: "
-                                    f"{BOT_TOKEN_HOW}."))
+                                    f"{BOT_TOKEN_HOW}.", "slack"))
     elif bot.startswith("xoxp-"):
-        found.append(Finding(False, f"SLACK_BOT_TOKEN holds a user token (xoxp-…): {BOT_TOKEN_HOW}."))
+        found.append(Finding(False, f"SLACK_BOT_TOKEN holds a user token (xoxp-…): {BOT_TOKEN_HOW}.", "slack"))
     if app and not app.startswith("xapp-") and not bot.startswith("xapp-"):
         found.append(Finding(False, "SLACK_APP_TOKEN must be an app-level token (xapp-…), not "
-                                    f"{_prefix(app)}: {APP_TOKEN_HOW}."))
+                                    f"{_prefix(app)}: {APP_TOKEN_HOW}.", "slack"))
     if settings.discord_token.lower().startswith("bot "):
-        found.append(Finding(False, "DISCORD_TOKEN must be the token alone, without the \"Bot \" in front."))
+        found.append(Finding(False, "DISCORD_TOKEN must be the token alone, without the \"Bot \" in front.",
+                             "discord"))
     elif settings.discord_token.startswith(("xoxb-", "xapp-", "gsk_")):
         found.append(Finding(False, f"DISCORD_TOKEN holds a {_prefix(settings.discord_token)} token, "
-                                    f"not a Discord bot token: {DISCORD_HOW}."))
+                                    f"not a Discord bot token: {DISCORD_HOW}.", "discord"))
     return found
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass
 
 from bot.commands.values import token
@@ -170,6 +171,20 @@ def _split(text: str) -> tuple[str, str]:
     return parts[0], parts[1].strip() if len(parts) > 1 else ""
 
 
+# A quoted agent name may hold spaces: `/moa agents remove "my agent"` ('…' for a name with " in it).
+_QUOTED_NAME = re.compile(r"""(?:"(.+?)"|'(.+?)'|“(.+?)”|‘(.+?)’|«(.+?)»|`(.+?)`)(?:\s+|$)""", re.DOTALL)
+
+
+def _name_and_rest(text: str) -> tuple[str, str]:
+    """An agent name and what follows it: a quoted name whole, else the first word without its quotes."""
+    text = text.strip()
+    quoted = _QUOTED_NAME.match(text)
+    if quoted:
+        return next(g for g in quoted.groups() if g is not None), text[quoted.end():].strip()
+    word, rest = _split(text)
+    return token(word), rest
+
+
 def parse(text: str) -> Command:
     """Turn the text after `/moa` into a command; CommandError says what would work."""
     text = text.strip()
@@ -242,27 +257,29 @@ def _parse_agents(rest: str) -> Command:
     """`/moa agents …`: list, add, remove or set one field."""
     word, tail = _split(rest)
     sub = word.lower()
-    args = tail.split()
     if sub in ("", "list", "ls"):
         return ListAgents()
     if sub in ("add", "new"):
-        if len(args) not in (2, 3):
+        name, after = _name_and_rest(tail)
+        args = after.split()
+        if not name or len(args) not in (1, 2):
             raise CommandError(f"Usage: {USAGE_ADD}.")
-        return AddAgent(token(args[0]), token(args[1]), args[2] if len(args) == 3 else None)
+        return AddAgent(name, token(args[0]), args[1] if len(args) == 2 else None)
     if sub in ("remove", "rm", "delete", "del"):
-        if len(args) != 1:
+        name, after = _name_and_rest(tail)
+        if not name or after:
             raise CommandError(f"Usage: {USAGE_REMOVE}.")
-        return RemoveAgent(token(args[0]))
+        return RemoveAgent(name)
     if sub == "set":
         # The value keeps its spaces and newlines: a prompt is many words.
-        name, after_name = _split(tail)
+        name, after_name = _name_and_rest(tail)
         key, value = _split(after_name)
         if not name or not key or not value:
             raise CommandError(f"Usage: {USAGE_SET}.")
         if key.lower() not in AGENT_FIELDS:
             raise CommandError(f"Agents have `model`, `temperature`, `prompt` and `max_tokens`, not "
                                f"`{token(key)[:40]}`. Usage: {USAGE_SET}.")
-        return SetAgentField(token(name), AGENT_FIELDS[key.lower()], value)
+        return SetAgentField(name, AGENT_FIELDS[key.lower()], value)
     raise CommandError(f"Unknown agents command `{token(word)[:40]}`. Try `/moa agents` (list), {USAGE_ADD}, "
                        f"{USAGE_REMOVE} or {USAGE_SET}.")
 

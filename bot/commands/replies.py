@@ -98,6 +98,7 @@ def help_text(topic: str, limits: Limits, style: Style) -> str:
         lines = [style.bold("Agent settings") + " (`/moa agents set NAME FIELD VALUE`):"]
         for name, word in FIELD_WORDS.items():
             lines.append(f"• `{word}` — {AgentConfig.model_fields[name].description}")
+        lines.append('A name with spaces goes in quotes: `/moa agents remove "my agent"`.')
         return "\n".join(lines)
     # The config fields' own descriptions, so help and the schema cannot drift apart.
     fields = {name: (f.description or "").rstrip(".") for name, f in MoaConfig.model_fields.items()}

@@ -12,6 +12,7 @@ from bot.commands.deps import CommandDeps
 from bot.commands.experiment import experiment
 from bot.commands.grammar import (
     CHANGING,
+    Command,
     CommandError,
     SetBudget,
     ShowBudget,
@@ -46,15 +47,19 @@ def _edit_lock(channel: ChannelKey) -> asyncio.Lock:
     return lock
 
 
-async def execute(ctx: CommandContext, text: str, deps: CommandDeps) -> CommandReply:
-    """Run one `/moa` command for `ctx` and say what happened; bad input changes nothing."""
-    if len(text) > MAX_COMMAND_CHARS:
-        return CommandReply(f"That command is {len(text):,} characters; the limit is {MAX_COMMAND_CHARS:,}. "
-                            "Shorten the prompts or import fewer agents. " + NOTHING_CHANGED)
-    try:
-        command = parse(text)
-    except CommandError as err:
-        return CommandReply(str(err))
+async def execute(ctx: CommandContext, typed: str | Command, deps: CommandDeps) -> CommandReply:
+    """Run one `/moa` command for `ctx` and say what happened; bad input changes nothing. `typed` is the
+    text after `/moa` (Slack, the console), or a command already built from typed options (Discord)."""
+    if isinstance(typed, str):
+        if len(typed) > MAX_COMMAND_CHARS:
+            return CommandReply(f"That command is {len(typed):,} characters; the limit is {MAX_COMMAND_CHARS:,}. "
+                                "Shorten the prompts or import fewer agents. " + NOTHING_CHANGED)
+        try:
+            command = parse(typed)
+        except CommandError as err:
+            return CommandReply(str(err))
+    else:
+        command = typed
     changing = isinstance(command, CHANGING)
     # Asked only now: the admin check may cost a platform API call, and reading needs no rights.
     if changing and not await ctx.is_admin():

@@ -6,10 +6,8 @@ Adapters describe each file as an `Attachment` (what the platform says about it,
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-
-from moa.errors import ConfigError
 
 # Downloads at most this many bytes; raises FetchRefused with a sentence when it cannot or must not.
 Fetch = Callable[[int], Awaitable[bytes]]
@@ -27,18 +25,9 @@ class Attachment:
     fetch: Fetch = field(compare=False, repr=False)
 
 
-def _whole(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    if not raw.isdigit():
-        raise ConfigError(f"{name} must be a whole number 0 or more, not {raw!r}.")
-    return int(raw)
-
-
 @dataclass(frozen=True)
 class FileLimits:
-    """How much of people's files is read (MOA_FILE_* in the environment)."""
+    """How much of people's files is read (MOA_FILE_* and MOA_VISION_MODELS, read by bot/settings.py)."""
 
     max_bytes: int = 8_000_000  # MOA_FILE_MAX_BYTES: a larger file is refused before it is downloaded
     max_count: int = 5  # MOA_FILE_MAX_COUNT: files read per message (0: none are)
@@ -46,11 +35,3 @@ class FileLimits:
     max_image_bytes: int = 4_000_000  # images larger than this are not sent (Groq takes 4 MB at most)
     download_timeout_s: float = 30.0
     vision_models: frozenset[str] = frozenset()  # MOA_VISION_MODELS: models besides the known ones that read images
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> FileLimits:
-        vision = frozenset(m.strip() for m in env.get("MOA_VISION_MODELS", "").split(",") if m.strip())
-        return cls(max_bytes=_whole(env, "MOA_FILE_MAX_BYTES", cls.max_bytes),
-                   max_count=_whole(env, "MOA_FILE_MAX_COUNT", cls.max_count),
-                   max_tokens=_whole(env, "MOA_FILE_MAX_TOKENS", cls.max_tokens),
-                   vision_models=vision)

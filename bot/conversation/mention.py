@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
+from typing import Any, cast
 
+from bot.commands.grammar import Command
 from bot.conversation.attachments import Attachment
 from bot.conversation.thread_context import EarlierReader
 from bot.surface import ReplySurface
@@ -34,6 +36,15 @@ class Mention:
 def clean_text(text: str) -> str:
     """Text any storage, JSON and platform accepts: lone surrogates (invalid UTF-8) become U+FFFD."""
     return _LONE_SURROGATE.sub("\ufffd", text)
+
+
+def clean_command(typed: str | Command) -> str | Command:
+    """A `/moa` command as text, or built from typed options, with every text in it made safe to store."""
+    if isinstance(typed, str):
+        return clean_text(typed)
+    texts = {f.name: clean_text(value) for f in fields(typed) if isinstance(value := getattr(typed, f.name), str)}
+    cleaned: Command = replace(cast(Any, typed), **texts)  # any of the command dataclasses
+    return cleaned
 
 
 def clean_mention(mention: Mention) -> Mention:

@@ -16,11 +16,12 @@ from collections import OrderedDict
 
 from bot.commands import CommandDeps, execute
 from bot.commands.context import CommandContext, CommandReply  # re-exported for the tests that import them here
+from bot.commands.grammar import Command
 from bot.conversation.answering import Answerer
 from bot.conversation.feedback import record_vote
 from bot.conversation.gate import FairGate
 from bot.conversation.keeper import read
-from bot.conversation.mention import Mention, RebuildSurface, clean_mention, clean_text
+from bot.conversation.mention import Mention, RebuildSurface, clean_command, clean_mention
 from bot.conversation.outcome import INTERRUPTED, OutcomeRecorder, RunsHere
 from bot.conversation.recovery import RESUMED_NOTE, Recovery
 from bot.settings import Settings
@@ -122,8 +123,9 @@ class ConversationService:
             self._claimed.popitem(last=False)
         return True
 
-    async def run_command(self, ctx: CommandContext, text: str) -> CommandReply:
-        """Parse, check, apply and answer one `/moa` command."""
+    async def run_command(self, ctx: CommandContext, typed: str | Command) -> CommandReply:
+        """Check, apply and answer one `/moa` command: text to parse (Slack, the console), or a command
+        built from typed options (Discord's subcommands)."""
         deps = CommandDeps(configs=self.db.configs, history=self.db, models=self.providers,
                            limits=self.settings.limits, default=self.settings.default_config,
                            default_label="this bot's default (MOA_CONFIG)" if self.settings.default_config_path
@@ -132,7 +134,7 @@ class ConversationService:
                                             self.settings.budget_channel_tokens),
                            pacer=self.providers.pacer, experiments=self.db.experiments)
         try:
-            return await execute(ctx, clean_text(text), deps)
+            return await execute(ctx, clean_command(typed), deps)
         except Exception as err:
             if not is_storage_failure(err):
                 raise

@@ -186,7 +186,7 @@ class ProviderRegistry:
         self._models: dict[str, tuple[float, list[str]]] = {}  # provider -> (fetched at, ids)
         self._models_lock = asyncio.Lock()
         self._no_reasoning_format: set[str] = set()
-        self.listing_errors: dict[str, str] = {}
+        self.listing_errors: dict[str, ProviderError] = {}  # why a provider's models could not be listed
         # Every model's rate-limit budget: calls wait here for room instead of bouncing on 429.
         self.pacer = pacer or Pacer()
         self.prices = prices or PriceTable()  # what its calls cost (MOA_PRICES over the built-in table)
@@ -465,7 +465,7 @@ class ProviderRegistry:
                         self._models[name] = (now, result)
             out = [m for n in self._providers if n in self._models for m in self._models[n][1]]
         if self._providers and not out and self.listing_errors:
-            raise ProviderError(next(iter(self.listing_errors.values())))
+            raise next(iter(self.listing_errors.values()))
         return out
 
     async def _list(self, name: str) -> list[str]:

@@ -13,9 +13,9 @@ import groq
 
 from moa.calls.provider import Provider
 from moa.calls.wire import describe_error
+from moa.errors import ProviderError, ProviderUnreachable
 
 GROQ_HOST = "https://api.groq.com"
-UNREACHABLE = "Could not connect to "  # how every `unreachable` sentence opens
 
 
 def provider_label(name: str) -> str:
@@ -46,8 +46,8 @@ def connect_failure(err: BaseException) -> str | None:
     return None
 
 
-def unreachable(provider: Provider, reason: str) -> str:
-    """The sentence for a provider no connection could be made to."""
+def unreachable(provider: Provider, reason: str, *, model: str = "") -> ProviderUnreachable:
+    """The failure of a provider no connection could be made to, its sentence naming the setting to fix."""
     label = provider_label(provider.name)
     url = provider.base_url.rstrip("/")
     if provider.is_groq:
@@ -55,12 +55,7 @@ def unreachable(provider: Provider, reason: str) -> str:
                else "check this machine's network connection")
     else:
         fix = f"is the server running? Check its URL in MOA_PROVIDERS ({provider.name}=…)"
-    return f"{UNREACHABLE}{label} at {url} ({reason}): {fix}."
-
-
-def is_unreachable(sentence: str) -> bool:
-    """True for a sentence `unreachable` wrote (e.g. a provider's listing error)."""
-    return sentence.startswith(UNREACHABLE)
+    return ProviderUnreachable(f"Could not connect to {label} at {url} ({reason}): {fix}.", model=model)
 
 
 def not_found(provider: Provider, endpoint: str) -> str:
@@ -78,10 +73,10 @@ def not_found(provider: Provider, endpoint: str) -> str:
             f"the part before /chat/completions, usually ending in /v1.")
 
 
-def listing_failure(provider: Provider, err: BaseException) -> str:
-    """The sentence for a model list that could not be fetched."""
+def listing_failure(provider: Provider, err: BaseException) -> ProviderError:
+    """Why a model list could not be fetched: ProviderUnreachable when no connection could be made."""
     if (reason := connect_failure(err)) is not None:
         return unreachable(provider, reason)
     if isinstance(err, groq.APIStatusError) and err.status_code == 404:
-        return not_found(provider, "models")
-    return f"Could not list the models of {provider_label(provider.name)}: {describe_error(err)}."
+        return ProviderError(not_found(provider, "models"), status=404)
+    return ProviderError(f"Could not list the models of {provider_label(provider.name)}: {describe_error(err)}.")

@@ -37,8 +37,9 @@ from moa.calls.wire import (
     retry_after_s,
     smaller_max_tokens,
 )
+from moa.config.variables import number
 from moa.durations import told
-from moa.errors import ConfigError, ProviderError
+from moa.errors import ProviderError
 from moa.figures import MOST_HOLD_S, said, seconds
 from moa.pace.limits import try_again_s
 
@@ -80,16 +81,8 @@ class RetryPolicy:
 
 def _env_value(env: Mapping[str, str], name: str, parse: Callable[[str], _N], default: _N,
                valid: Callable[[_N], bool], rule: str) -> _N:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = parse(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be {rule}, not {raw!r}.") from None
-    if not valid(value):
-        raise ConfigError(f"{name} must be {rule}, not {raw!r}.")
-    return value
+    value = number(name, env.get(name, ""), parse, rule, valid)
+    return default if value is None else value
 
 
 @dataclass(frozen=True)
@@ -160,7 +153,7 @@ class CallRetries:
         """What to do about `failed`, with `left_s` seconds left before the run's deadline."""
         err = failed.error
         if (reason := connect_failure(err)) is not None:  # refused / unknown host: retrying won't help
-            return GiveUp(ProviderError(unreachable(failed.provider, reason), model=failed.model))
+            return GiveUp(unreachable(failed.provider, reason, model=failed.model))
         if isinstance(err, groq.APIStatusError):
             return self._after_status(failed, err, left_s)
         if isinstance(err, groq.APITimeoutError | TimeoutError):

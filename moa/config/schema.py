@@ -49,11 +49,13 @@ _INVISIBLE = ("Cc", "Cf", "Co", "Cn", "Cs", "Zl", "Zp")
 
 
 def check_agent_name(name: str) -> str:
-    """Raise ValueError unless `name` is 1–40 visible characters without spaces (so commands can name it)."""
+    """Raise ValueError unless `name` is 1–40 visible characters, words separated by single spaces (so
+    commands can name it: Discord's typed options as it is, `/moa` text in quotes)."""
     if not name.strip() or len(name) > AGENT_NAME_LIMIT:
         raise ValueError(f"agent name {name!r} must be 1–{AGENT_NAME_LIMIT} characters")
-    if any(ch.isspace() for ch in name):
-        raise ValueError(f"agent name {name!r} has a space; commands could not name it — use _ or - instead")
+    if name != name.strip() or any(ch.isspace() and ch != " " for ch in name):
+        raise ValueError(f"agent name {name!r} starts or ends with a space, or holds a tab, a line break or an "
+                         "unusual space; commands could not name it — use plain spaces, _ or - between words")
     hidden = [ch for ch in name if unicodedata.category(ch) in _INVISIBLE]
     if hidden:
         codes = ", ".join(f"U+{ord(ch):04X}" for ch in dict.fromkeys(hidden))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.settings import Settings
+from bot.settings import DefaultConfigUnreadable, Settings
 from moa.errors import ConfigError
 
 
@@ -69,12 +69,19 @@ def test_moa_config_file_becomes_the_default_for_channels_without_a_setup(tmp_pa
 
 
 def test_an_unreadable_or_invalid_moa_config_is_named_at_start(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="MOA_CONFIG: Cannot read the config file"):
+    # Its own type: `doctor` and `models` go on without MOA_CONFIG, every other command stops.
+    with pytest.raises(DefaultConfigUnreadable, match="MOA_CONFIG: Cannot read the config file"):
         Settings.load(env={"MOA_CONFIG": str(tmp_path / "missing.json")})
     broken = tmp_path / "broken.json"
     broken.write_text('{"cycles": 9, "layer_agent_config": {"a": {"model_name": "x"}}}')
     with pytest.raises(ConfigError, match="cycles is 9, but at most 4 layers are allowed"):
         Settings.load(env={"MOA_CONFIG": str(broken)})
+
+
+def test_other_bad_settings_are_not_taken_for_an_unreadable_moa_config() -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.load(env={"MOA_QUORUM": "-1"})
+    assert not isinstance(caught.value, DefaultConfigUnreadable)
 
 
 def test_database_url_selects_postgresql_over_the_sqlite_file() -> None:

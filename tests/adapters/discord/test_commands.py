@@ -74,6 +74,28 @@ async def test_agents_commands_take_typed_options(discord: FakeDiscord, bot: Run
     assert "critic" in text and "0.9" in text
 
 
+async def test_an_agent_name_and_prompt_with_spaces_and_quotes_arrive_as_typed(discord: FakeDiscord,
+                                                                               bot: RunningBot) -> None:
+    assert bot.service is not None
+    name = 'my "odd" agent'
+    prompt = 'Answer as a "careful" reviewer would; don\'t guess.\n\nEarlier answers: {helper_response}'
+    added = await discord.slash(discord.general, discord.alice, "agents", "add",
+                                options={"name": name, "model": "openai/gpt-oss-20b"})
+    assert name in await replied(discord, added)
+    changed = await discord.slash(discord.general, discord.alice, "agents", "set",
+                                  options={"name": name, "setting": "prompt", "value": prompt})
+    assert "prompt: updated" in await replied(discord, changed)
+
+    stored = await bot.service.db.configs.get(ChannelKey("discord", discord.guild_id, discord.general))
+    assert stored is not None
+    agents = json.loads(stored.config_json)["layer_agent_config"]
+    assert agents[name]["system_prompt"] == prompt
+    assert agents[name]["model_name"] == "openai/gpt-oss-20b"
+
+    removed = await discord.slash(discord.general, discord.alice, "agents", "remove", options={"name": name})
+    assert f"Removed agent `{name}`" in await replied(discord, removed)
+
+
 async def test_model_autocomplete_offers_live_models(discord: FakeDiscord, fake_groq: FakeGroq,
                                                      bot: RunningBot) -> None:
     inter = await discord.autocomplete(discord.general, discord.alice, "model", option="model", value="oss")

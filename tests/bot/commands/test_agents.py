@@ -30,6 +30,19 @@ async def test_admin_adds_an_agent_with_a_temperature(db: Database, deps: Comman
         "qwen/qwen3.8-27b", 0.3, "You are a helpful assistant. {helper_response}")
 
 
+async def test_a_quoted_name_with_spaces_is_added_changed_and_removed_as_text(db: Database,
+                                                                              deps: CommandDeps) -> None:
+    added = await run(deps, 'agents add "fact checker" qwen/qwen3.8-27b')
+    assert added.changed and "`fact checker`" in added.text
+    changed = await run(deps, "agents set 'fact checker' prompt Check every \"fact\". {helper_response}")
+    assert changed.changed, changed.text
+    config = await stored(db)
+    assert config is not None
+    assert config.layer_agent_config["fact checker"].system_prompt == 'Check every "fact". {helper_response}'
+    removed = await run(deps, "agents remove “fact checker”")
+    assert removed.changed and "fact checker" not in ((await stored(db)) or default_config()).layer_agent_config
+
+
 @pytest.mark.parametrize(("text", "expected"), [
     ("agents add layer_agent_1 openai/gpt-oss-20b",
      "There is already an agent called `layer_agent_1`; pick another name or change it with "

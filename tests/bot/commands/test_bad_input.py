@@ -44,8 +44,8 @@ async def test_importing_only_aggregator_fields_changes_just_those(db: Database,
 LOOKALIKE = "ｌａｙｅｒ＿ａｇｅｎｔ＿１"  # full-width: reads as layer_agent_1
 
 
-@pytest.mark.parametrize("name", ["\u200b\u200b", "fast\u200b", "\u202eevil", "two words", LOOKALIKE],
-                         ids=["zero-width-only", "zero-width-suffix", "rtl-override", "space", "lookalike"])
+@pytest.mark.parametrize("name", ["\u200b\u200b", "fast\u200b", "\u202eevil", "two\twords", LOOKALIKE],
+                         ids=["zero-width-only", "zero-width-suffix", "rtl-override", "tab", "lookalike"])
 async def test_agent_names_must_be_visible_distinct_and_addressable(
         db: Database, deps: CommandDeps, name: str) -> None:
     before = await state(db)

@@ -50,6 +50,10 @@ async def test_unknown_command_suggests_the_closest_and_lists_what_works(db: Dat
     ("agents new critic 'qwen/qwen3.8-27b' 0,3", AddAgent("critic", "qwen/qwen3.8-27b", "0,3")),
     ("agents del “critic”", RemoveAgent("critic")),
     ("agents set critic temp 0.2", SetAgentField("critic", "temperature", "0.2")),
+    ('agents add "my odd agent" openai/gpt-oss-20b 0.3', AddAgent("my odd agent", "openai/gpt-oss-20b", "0.3")),
+    ("agents remove 'my \"odd\" agent'", RemoveAgent('my "odd" agent')),
+    ('agents set “my agent” prompt Say "hi". {helper_response}',
+     SetAgentField("my agent", "system_prompt", 'Say "hi". {helper_response}')),
     ("agents set critic prompt Line one.\nLine two {helper_response}",
      SetAgentField("critic", "system_prompt", "Line one.\nLine two {helper_response}")),
     ("presets", ListPresets()),
@@ -67,6 +71,7 @@ def test_parse_reads_verbs_aliases_and_quoted_names(text: str, command: Command)
     ("forget all", "`/moa forget` takes nothing after it."),
     ("preset a b", "Name a preset, e.g. `/moa preset lite`. Presets: article, lite, deep, self-moa, fast."),
     ("agents remove", "Usage: `/moa agents remove NAME`."),
+    ("agents remove my odd agent", "Usage: `/moa agents remove NAME`."),
 ])
 def test_parse_says_what_would_work(text: str, expected: str) -> None:
     with pytest.raises(CommandError) as caught:

@@ -12,7 +12,7 @@ from moa.calls.providers import (
     RetryPolicy,
     parse_providers,
 )
-from moa.errors import ConfigError, ModelUnavailable, ProviderError
+from moa.errors import ConfigError, ModelUnavailable, ProviderError, ProviderUnreachable
 from tests.fakes.groq_server import FakeGroq
 from tests.moa.helpers import TRANSPORTS
 
@@ -124,6 +124,9 @@ async def test_an_unreachable_provider_is_reported_not_guessed(fake_groq: FakeGr
                                      "MOA_PROVIDERS": "ollama=http://127.0.0.1:9/v1"}, call_timeout_s=2)
     live = await reg.live_models()
     assert FAST in live and "ollama" in reg.listing_errors
+    # Told apart by its type (ask exits 1 on it, run and the console refuse it), not by its sentence.
+    assert isinstance(reg.listing_errors["ollama"], ProviderUnreachable)
+    assert str(reg.listing_errors["ollama"]).startswith("Could not connect to ollama at http://127.0.0.1:9/v1")
     assert await reg.unknown_models(["ollama:llama3", "nope/nope"]) == ["nope/nope"]
     await reg.aclose()
 

@@ -68,10 +68,17 @@ def test_export_imports_verbatim() -> None:
     ('{"main_model": "m", "cycles": 0, "layer_agent_config": {"a": {"model_name": "m"}}}', "cycles"),
     ('{"main_model": "m", "layer_agent_config": {}}', "needs at least one agent"),
     ('{"main_model": "m", "cycles": 9, "layer_agent_config": {"a": {"model_name": "m"}}}', "at most 4 layers"),
+    ('{"main_model": "m", "layer_agent_config": {"a\\tb": {"model_name": "m"}}}', "holds a tab, a line break"),
+    ('{"main_model": "m", "layer_agent_config": {" a": {"model_name": "m"}}}', "starts or ends with a space"),
 ])
 def test_bad_configs_are_rejected_with_their_message(raw: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message.replace("{", r"\{").replace("}", r"\}")):
         parse_config(raw)
+
+
+def test_an_agent_name_may_hold_spaces_and_quotes_as_typed() -> None:
+    config = parse_config('{"main_model": "m", "layer_agent_config": {"my \\"odd\\" agent": {"model_name": "m"}}}')
+    assert list(config.layer_agent_config) == ['my "odd" agent']
 
 
 def test_limits_bound_the_number_of_calls() -> None:
