@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from bot.checks.tokens import check_tokens
@@ -104,6 +105,12 @@ class ProviderCheck:
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     passed: list[str] = field(default_factory=list)
+
+
+def problems_exit_code(problems: Sequence[str]) -> int:
+    """The exit code for checks that stopped a command: 1 when a provider cannot be reached (a failure,
+    like a run's), else 2 (a setup that cannot work: a missing key, a model no provider serves)."""
+    return 1 if any(is_unreachable(p) for p in problems) else 2
 
 
 async def provider_checks(registry: ProviderRegistry, config: MoaConfig, where: str, *,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from bot.surface import AgentProgress, Progress
 from bot.text.chunking import close_open_fence, split_text
 from moa.config.schema import MoaConfig
-from moa.durations import measured, rounded
+from moa.durations import agent_time, measured, rounded
 from moa.errors import MoaError, ModelUnavailable
 from moa.events import LEFT_OUT, BudgetWaiting
 from moa.judge.agreement import measure
@@ -70,7 +70,7 @@ def _agent_progress_line(agent: AgentProgress) -> str:
     if agent.state == "failed":
         return f"{line} — {agent.error or 'failed'}"
     if agent.state == "done" and agent.latency_s is not None:
-        return f"{line} {measured(agent.latency_s)}"
+        return f"{line} {agent_time(agent.latency_s, agent.queued_s)}"
     return line
 
 
