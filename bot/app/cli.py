@@ -45,7 +45,8 @@ def _version() -> str:
 EXIT_CODES = """\
 exit codes (every command):
   0    done: answered, measured, checked
-  1    a run failed: a provider or server down or unreachable, every agent failed, an eval stopped
+  1    something failed: a provider or server down or unreachable, a run whose agents all failed, an eval
+       stopped, a problem `doctor` found
   2    a usage or setup problem: a bad option or config, a model no provider serves (a typo), a missing key
        or token, a database that cannot be used
   130  interrupted (Ctrl-C)"""
@@ -81,7 +82,8 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--resume", type=Path, metavar="FILE",
                           help="where graded answers are kept as they come (default: next to --json, else the cache)")
     evaluate.add_argument("--plan", action="store_true",
-                          help="print the calls, tokens and least time the run asks of each model, and ask nothing")
+                          help="print the calls and tokens the run asks of each model and how long it takes (from the "
+                               "known rate limits and the answers timed so far), and ask nothing")
     evaluate.add_argument("--retry-failed", action="store_true",
                           help="ask again the questions whose answer failed in an earlier run")
     sub.add_parser("models", help="list the models the configured providers serve now")
