@@ -197,8 +197,13 @@ _V8_ESTIMATED = (
     "ALTER TABLE usage_models ADD COLUMN estimated BIGINT NOT NULL DEFAULT 0",
 )
 
+# v9 (queued) — a proposer's wait for its server, apart from its time (see schema.py).
+_V9_QUEUED = (
+    "ALTER TABLE proposer_outputs ADD COLUMN queued_s DOUBLE PRECISION NOT NULL DEFAULT 0",
+)
+
 PG_MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5_EXPERIMENTS, _V6_CACHED,
-                                              _V7_ASSISTANT, _V8_ESTIMATED)
+                                              _V7_ASSISTANT, _V8_ESTIMATED, _V9_QUEUED)
 
 
 async def migrate(conn: asyncpg.Connection) -> int:

@@ -111,7 +111,7 @@ def _aggregator_of(run: RunRecord) -> tuple[str, int | None]:
 
 
 def _proposer_block(rec: ProposerRecord, style: Style) -> str:
-    facts = [style.code(rec.model), measured(rec.latency_s)]
+    facts = [style.code(rec.model), agent_time(rec.latency_s, rec.queued_s)]
     usage = tokens(rec.prompt_tokens, rec.completion_tokens, rec.usage_estimated)
     if usage:
         facts.append(usage)

@@ -33,6 +33,8 @@ async def test_the_console_names_attached_files_times_agents_apart_and_prints_us
             # Each layer's two agents go out together; the second waits while the server answers the first.
             assert re.search(r"✓ agent_\d · local:tiny · [\d.]+ s on the server \+ [\d.]+ s queued", screen), screen
             assert any("the sky is blue" in str(c.messages) for c in server.calls)  # the file reached the models
+            term.type("/layers")  # the stored layer view keeps the wait apart too
+            await term.expect("s queued · ")
             term.type("/moa usage")
             screen = await term.expect("By model")
             await term.expect("local:tiny", timeout=10)
