@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 from tests.bot.app.helpers import Terminal, clean_env, two_by_two
-from tests.bot.process import free_port
 from tests.fakes.groq_server import FakeGroq
 
 
@@ -44,21 +43,3 @@ async def test_the_console_names_attached_files_times_agents_apart_and_prints_us
         finally:
             term.close()
 
-
-async def test_a_mistyped_model_exits_2_and_a_server_that_is_down_exits_1(tmp_path: Path) -> None:
-    async with FakeGroq.local(["tiny"]) as server:
-        mistyped = two_by_two(tmp_path)
-        mistyped.write_text(mistyped.read_text().replace('"main_model": "local:tiny"', '"main_model": "local:tiyn"'))
-        term = console(tmp_path, f"local={server.openai_base_url}", mistyped)
-        try:
-            await term.expect("local:tiyn")
-            assert await asyncio.to_thread(term.proc.wait, 15) == 2
-        finally:
-            term.close()
-    down = console(tmp_path, f"local=http://127.0.0.1:{free_port()}/v1", two_by_two(tmp_path))
-    try:
-        await down.expect("local")
-        assert await asyncio.to_thread(down.proc.wait, 30) == 1
-        assert "Traceback" not in down.screen and "refused" in down.screen
-    finally:
-        down.close()
