@@ -21,6 +21,7 @@ class AgentProgress:
     state: AgentState
     latency_s: float | None = None
     error: str | None = None
+    queued_s: float = 0.0  # of latency_s, the wait for a busy server or its budget
 
 
 @dataclass(frozen=True)

@@ -30,3 +30,12 @@ def rounded(value: float) -> str:
     if value >= 10:
         return f"{round(value / 5) * 5:.0f} s"
     return f"{max(1.0, value):.0f} s"
+
+
+def agent_time(latency_s: float, queued_s: float = 0.0) -> str:
+    """An agent's call time: '4.9 s', or '4.9 s on the server + 6.1 s queued' when it waited for a busy
+    server (one that answers one call at a time) or its rate limit — so the wait does not read as the model
+    being slow."""
+    if queued_s <= 0:
+        return measured(latency_s)
+    return f"{measured(max(0.0, latency_s - queued_s))} on the server + {measured(queued_s)} queued"

@@ -84,17 +84,25 @@ class ProposerFinished:
     agent: str
     model: str
     text: str  # the answer without reasoning; "" when `error` is set
-    latency_s: float
+    latency_s: float  # from the call's start to its answer, waits for the budget and the server included
     usage: Usage | None = None
     error: str | None = None  # a user-facing sentence when the call failed
     cost_usd: float | None = None  # None when the model's price is unknown
     left_out: bool = False  # not failed: it lagged far behind the others and the layer went on without it
     cut: bool = False  # its answer stopped at the config's max_tokens (the model had more to say)
+    # Of `latency_s`, the time it waited for the server to be free (a serial self-hosted server answers
+    # the agent before it first), so a per-agent time does not read as the model being slow.
+    queued_s: float = 0.0
     type: Literal["proposer_finished"] = "proposer_finished"
 
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    @property
+    def server_s(self) -> float:
+        """The time the server spent on it: `latency_s` less the queue."""
+        return max(0.0, self.latency_s - self.queued_s)
 
 
 @dataclass(frozen=True)

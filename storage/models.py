@@ -70,6 +70,7 @@ class ProposerRecord:
     cached_tokens: int | None = None  # of prompt_tokens, served from the provider's prefix cache
     cut: bool = False  # the answer stopped at the config's max_tokens
     usage_estimated: bool = False  # its tokens were estimated from the text: the server reported none
+    queued_s: float = 0.0  # of latency_s, the wait for a busy server (or its budget) before its turn
 
 
 @dataclass(frozen=True)

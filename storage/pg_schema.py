@@ -202,8 +202,13 @@ _V9_ANSWER_MODEL = (
     "ALTER TABLE runs ADD COLUMN answer_model TEXT",
 )
 
+# v10 (queued) — a proposer's wait for its server, apart from its time (see schema.py).
+_V10_QUEUED = (
+    "ALTER TABLE proposer_outputs ADD COLUMN queued_s DOUBLE PRECISION NOT NULL DEFAULT 0",
+)
+
 PG_MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5_EXPERIMENTS, _V6_CACHED,
-                                              _V7_ASSISTANT, _V8_ESTIMATED, _V9_ANSWER_MODEL)
+                                              _V7_ASSISTANT, _V8_ESTIMATED, _V9_ANSWER_MODEL, _V10_QUEUED)
 
 
 async def migrate(conn: asyncpg.Connection) -> int:

@@ -26,7 +26,7 @@ _ANSWER_IDS_SQL = "SELECT message_id FROM answer_messages WHERE run_id = ? ORDER
 
 _PROPOSERS_SQL = (
     "SELECT layer, agent, model, text, latency_s, prompt_tokens, completion_tokens, error, cached_tokens, cut,"
-    " usage_estimated FROM proposer_outputs WHERE run_id = ? ORDER BY layer, seq"
+    " usage_estimated, queued_s FROM proposer_outputs WHERE run_id = ? ORDER BY layer, seq"
 )
 
 
@@ -42,9 +42,11 @@ def _owned_by(owner: str | None) -> tuple[str, tuple[str, ...]]:
 
 
 def _proposer(p: Row) -> ProposerRecord:
-    layer, agent, model, text, latency_s, prompt_tokens, completion_tokens, error, cached_tokens, cut, guessed = p
+    layer, agent, model, text, latency_s, prompt_tokens, completion_tokens, error, cached_tokens, cut, guessed, \
+        queued_s = p
     return ProposerRecord(layer, agent, model, text, latency_s, prompt_tokens, completion_tokens, error,
-                          cached_tokens=cached_tokens, cut=bool(cut), usage_estimated=bool(guessed))
+                          cached_tokens=cached_tokens, cut=bool(cut), usage_estimated=bool(guessed),
+                          queued_s=queued_s or 0.0)
 
 
 def _record(row: Row, answer_ids: list[Row], proposers: list[Row]) -> RunRecord:
@@ -182,7 +184,7 @@ class RunRepository:
             await tx.executemany(
                 "INSERT INTO proposer_outputs (run_id, seq, layer, agent, model, text, latency_s,"
                 " prompt_tokens, completion_tokens, error, cached_tokens, cut,"
-                " usage_estimated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " usage_estimated, queued_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         run_id,
@@ -198,6 +200,7 @@ class RunRepository:
                         p.cached_tokens,
                         int(p.cut),
                         int(p.usage_estimated),
+                        p.queued_s,
                     )
                     for seq, p in enumerate(proposers)
                 ],

@@ -226,8 +226,15 @@ _V9_ANSWER_MODEL = (
     "ALTER TABLE runs ADD COLUMN answer_model TEXT",
 )
 
+# v10 (queued) — of a proposer's time, what it waited for a busy server (one call at a time) or its budget,
+# so the layer view shows the server's time and the wait apart. Only an addition.
+_V10_QUEUED = (
+    "ALTER TABLE proposer_outputs ADD COLUMN queued_s REAL NOT NULL DEFAULT 0",
+)
+
 MIGRATIONS: tuple[tuple[str | LoosenCheck, ...], ...] = (_V1, _V2, _V3, _V4, _V5_EXPERIMENTS, _V6_CACHED,
-                                                         _V7_ASSISTANT, _V8_ESTIMATED, _V9_ANSWER_MODEL)
+                                                         _V7_ASSISTANT, _V8_ESTIMATED, _V9_ANSWER_MODEL,
+                                                         _V10_QUEUED)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -14,6 +14,7 @@ from bot.observe.logs import configure_logging
 from bot.settings import DefaultConfigUnreadable, Settings
 from moa.calls.providers import MISSING_GROQ_KEY
 from moa.errors import ConfigError
+from moa.eval.solo import SOLO_MAX_TOKENS
 from storage.errors import StorageError
 
 HOW_TO_CONFIGURE = """\
@@ -26,6 +27,13 @@ and GROQ_API_KEY (https://console.groq.com/keys) — or, for your own models onl
 apps. Run `moa-bot run` on a terminal to chat in the console."""
 
 
+# On a terminal with no key: the console chat needs models, from Groq or from a server of your own.
+LOCAL_ROUTE = """\
+Or, for your own models only (Ollama, llama.cpp, vLLM — no Groq key), declare the server in MOA_PROVIDERS and a
+config that uses it in MOA_CONFIG: docs/local.md walks through it. Then `moa-bot run` here is a console chat;
+DISCORD_TOKEN or SLACK_BOT_TOKEN connect it to a chat platform instead (`moa-bot doctor` checks a setup)."""
+
+
 def _version() -> str:
     try:
         return importlib.metadata.version("moa-bot")
@@ -33,8 +41,19 @@ def _version() -> str:
         return "unknown (not installed)"
 
 
+EXIT_CODES = """\
+exit codes (every command):
+  0    done: answered, measured, checked
+  1    something failed: a provider or server down or unreachable, a run whose agents all failed, an eval
+       stopped, a problem `doctor` found
+  2    a usage or setup problem: a bad option or config, a model no provider serves (a typo), a missing key
+       or token, a database that cannot be used
+  130  interrupted (Ctrl-C)"""
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="moa-bot", description="Mixture-of-Agents answers in Discord and Slack.")
+    parser = argparse.ArgumentParser(prog="moa-bot", description="Mixture-of-Agents answers in Discord and Slack.",
+                                     epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="start every adapter whose token is set (or a console chat on a terminal)")
@@ -46,19 +65,24 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--file", action="append", default=[], metavar="PATH",
                      help="a file the models read with the question (text, code, CSV, JSON, logs, PDF, image); "
                           "repeatable")
-    evaluate = sub.add_parser("eval", help="answer quality of configs on graded questions, with 95% intervals")
+    evaluate = sub.add_parser("eval", help="answer quality of configs on graded questions, with 95%% intervals")
     evaluate.add_argument("--set", dest="question_set", required=True, metavar="FILE.jsonl|NAME",
                           help='a JSONL file of {"question", "answer"} lines or a bundled set; "list" names them')
     evaluate.add_argument("--config", dest="configs", action="append", default=[], metavar="PRESET|FILE|single:MODEL",
                           help="a config to measure (repeat to compare): a preset, a config file, or one model alone")
     evaluate.add_argument("--limit", type=int, help="only the first N questions")
+    evaluate.add_argument("--single-max-tokens", type=int, metavar="N",
+                          help="the longest answer a single:MODEL baseline may write (default: the largest "
+                               "final-answer max_tokens among the compared configs, so both get the same "
+                               f"budget; {SOLO_MAX_TOKENS} with no MoA config to compare)")
     evaluate.add_argument("--json", dest="json_out", type=Path, metavar="OUT", help="write the report as JSON")
     evaluate.add_argument("--chart", dest="chart_out", type=Path, metavar="OUT.png",
                           help="draw accuracy against cost per answer (needs matplotlib)")
     evaluate.add_argument("--resume", type=Path, metavar="FILE",
                           help="where graded answers are kept as they come (default: next to --json, else the cache)")
     evaluate.add_argument("--plan", action="store_true",
-                          help="print the calls, tokens and least time the run asks of each model, and ask nothing")
+                          help="print the calls and tokens the run asks of each model and how long it takes (from the "
+                               "known rate limits and the answers timed so far), and ask nothing")
     evaluate.add_argument("--retry-failed", action="store_true",
                           help="ask again the questions whose answer failed in an earlier run")
     sub.add_parser("models", help="list the models the configured providers serve now")
@@ -128,7 +152,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
             return asyncio.run(evaluate(args.question_set, args.configs, settings, limit=args.limit,
                                         json_out=args.json_out, chart_out=args.chart_out, resume=args.resume,
-                                        retry_failed=args.retry_failed, plan_only=args.plan))
+                                        retry_failed=args.retry_failed, plan_only=args.plan,
+                                        single_max_tokens=args.single_max_tokens))
         case "models":
             from bot.app.terminal import models
 
@@ -152,7 +177,7 @@ def _run(settings: Settings) -> int:
     if not (settings.slack_enabled or settings.discord_enabled):
         if sys.stdin.isatty() and sys.stdout.isatty():
             if _needs_groq_key(settings):
-                print(MISSING_GROQ_KEY, file=sys.stderr)
+                print(f"{MISSING_GROQ_KEY}\n{LOCAL_ROUTE}", file=sys.stderr)
                 return 2
             from bot.app.console import chat
 

@@ -27,8 +27,9 @@ from bot.commands.context import CommandContext
 from bot.commands.values import import_json
 from bot.conversation.service import ConversationService, Mention
 from bot.settings import Settings
-from bot.surface import FinalAnswer, Progress
+from bot.surface import AgentProgress, FinalAnswer, Progress
 from bot.text.render import PLAIN, render_layers, render_progress, waiting_line, writing_line
+from moa.durations import agent_time
 from moa.events import Usage
 from moa.pricing import PriceTable
 from storage.models import ChannelKey, RunRecord
@@ -56,6 +57,13 @@ def progress_line(progress: Progress) -> str:
     return waiting_line(progress.layer, progress.total_layers, left, len(progress.agents))
 
 
+def agent_line(agent: AgentProgress) -> str:
+    """'  ✓ a · model · 4.9 s on the server + 6.1 s queued', or '  ✗ a · model · why'."""
+    if agent.state == "failed":
+        return f"  ✗ {agent.name} · {agent.model} · {agent.error or 'failed'}"
+    return f"  ✓ {agent.name} · {agent.model} · {agent_time(agent.latency_s or 0.0, agent.queued_s)}"
+
+
 class ConsoleSurface:
     """Progress in place on stderr, the answer on stdout."""
 
@@ -67,6 +75,7 @@ class ConsoleSurface:
         self._status = err.status("Starting…", spinner="dots")
         self._live = False
         self.cancelled = False  # Ctrl-C: say "Cancelled.", not the service's restart notice
+        self._told: set[tuple[int, str]] = set()  # (layer, agent) whose line is printed
 
     def stop(self) -> None:
         if self._live:
@@ -74,6 +83,13 @@ class ConsoleSurface:
             self._live = False
 
     async def show_progress(self, progress: Progress) -> None:
+        finished = [a for a in progress.agents if a.state in ("done", "failed")
+                    and (progress.layer, a.name) not in self._told]
+        if finished:  # one line per agent as it answers, as `ask` prints them
+            self.stop()
+            for agent in finished:
+                self._told.add((progress.layer, agent.name))
+                self._err.print(agent_line(agent), style="dim", highlight=False, markup=False)
         self._status.update(progress_line(progress))
         if not self._live:
             self._status.start()
@@ -146,6 +162,16 @@ class LineReader:
     def close(self) -> None:
         with contextlib.suppress(ValueError, OSError):
             self._loop.remove_reader(self._fd)
+
+
+# A line that only opens or closes a Markdown code block (chat platforms draw those; a terminal would
+# print the backticks).
+_FENCE = re.compile(r"^[ \t]*```[\w-]*[ \t]*\n?", re.MULTILINE)
+
+
+def unfenced(text: str) -> str:
+    """A chat reply for the terminal: without the ``` lines around its tables and JSON."""
+    return _FENCE.sub("", text)
 
 
 def _read_file(name: str) -> str:
@@ -224,7 +250,7 @@ class ConsoleChat:
             text = f"import {payload}"
         reply = await self.service.run_command(CommandContext(CHANNEL, "console", _admin), text)
         # soft_wrap: an export must stay copyable — no line breaks inside its JSON strings.
-        self.out.print(reply.text, highlight=False, markup=False, soft_wrap=True)
+        self.out.print(unfenced(reply.text), highlight=False, markup=False, soft_wrap=True)
 
     async def import_payload(self, rest: str) -> str | None:
         """The config to import: `@FILE`'s text, or the JSON pasted on this and the following lines."""
@@ -251,6 +277,9 @@ class ConsoleChat:
         except ValueError as err:
             self.err.print(str(err), style="red", highlight=False, markup=False)
             return
+        for file in files:
+            size = f" ({file.size:,} bytes)" if file.size is not None else ""
+            self.err.print(f"📎 {file.name} attached{size}.", highlight=False, markup=False)
         surface = ConsoleSurface(self.err, self.out)
         mention = Mention(CHANNEL, THREAD, f"console-{time.time_ns()}", "console", question, attachments=files)
         self.surface = surface
@@ -289,13 +318,13 @@ async def chat(settings: Settings) -> int:
     service = await ConversationService.create(settings)  # the database first, as `run` does
     # The same checks as `run` with chat platforms, refusing an unreachable provider too: every question
     # would fail on it.
-    problems, warnings = await model_checks(settings, refuse_unreachable=True)
-    if problems:
-        for problem in problems:
+    check = await model_checks(settings, refuse_unreachable=True)
+    if check.problems:
+        for problem in check.problems:
             err.print(problem, style="red", highlight=False, markup=False)
         await service.aclose()
-        return 2
-    for warning in warnings:
+        return check.exit_code  # as `ask`: a server down is 1, a mistyped model 2
+    for warning in check.warnings:
         err.print(f"⚠ {warning}", style="yellow", highlight=False, markup=False)
     session = ConsoleChat(service, err, out)
     loop = asyncio.get_running_loop()

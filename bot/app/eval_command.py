@@ -4,7 +4,8 @@ The report (a rich table, then the paired comparisons) goes to stdout; progress 
 stderr — a progress bar with ETA on a terminal, one plain line per answer off one. Every graded answer
 is appended to a results file as it comes, so Ctrl-C stops cleanly and the same command continues.
 
-Exit codes: 0 measured, 1 interrupted or nothing could be measured, 2 a usage problem.
+Exit codes: 0 measured (or planned), 1 stopped (failures in a row, Ctrl-C) or nothing could be measured,
+2 a usage problem (a bad option, a model no provider serves, a missing key).
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ import hashlib
 import json
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Task as BarTask
 from rich.table import Table
 from rich.text import Text
 
@@ -28,14 +31,15 @@ from bot.settings import Settings
 from bot.text.redact import Redactor
 from bot.text.render import plural
 from moa.calls.providers import MISSING_GROQ_KEY, ProviderRegistry
-from moa.config.schema import check_limits, preset
-from moa.durations import measured, rounded
+from moa.config.schema import MOST_MAX_TOKENS, check_limits, preset
+from moa.durations import agent_time, measured, rounded
 from moa.errors import ConfigError
-from moa.eval.plan import RunPlan, plan_run
+from moa.eval.plan import Pace, RunPlan, answers_left, plan_run
 from moa.eval.report import Report, build_report
 from moa.eval.results import Outcome, ResultsFile
-from moa.eval.runner import SINGLE, EvalConfig, RunStopped, Task, pending, run_tasks
+from moa.eval.runner import EvalConfig, RunStopped, Task, pending, run_tasks
 from moa.eval.sets import Question, listing, load_set
+from moa.eval.solo import SINGLE, solo_max_tokens
 from moa.run.engine import MoaEngine
 
 
@@ -84,21 +88,29 @@ def print_set_list(out: TextIO) -> int:
 
 async def evaluate(set_spec: str, config_specs: Sequence[str], settings: Settings, *, limit: int | None = None,
                    json_out: Path | None = None, chart_out: Path | None = None, resume: Path | None = None,
-                   retry_failed: bool = False, plan_only: bool = False, out: TextIO | None = None) -> int:
-    """Run the evaluation; returns the exit code. Answers already in the results file are not asked again."""
+                   retry_failed: bool = False, plan_only: bool = False, single_max_tokens: int | None = None,
+                   out: TextIO | None = None) -> int:
+    """Run the evaluation; returns the exit code. Answers already in the results file are not asked again.
+    `single_max_tokens`: the single:MODEL baseline's answer budget (default: the compared configs')."""
     out = out if out is not None else sys.stdout
     err = _stderr()
     if set_spec.strip().lower() == "list":
         return print_set_list(out)
     try:
-        configs, questions = _inputs(set_spec, config_specs, settings, limit)
+        configs, questions = _inputs(set_spec, config_specs, settings, limit, single_max_tokens)
         registry = ProviderRegistry.from_env(settings.env, call_timeout_s=settings.call_timeout_s,
                                              deadline_s=settings.run_deadline_s)
     except ConfigError as exc:
         err.print(Text(str(exc), style="red"))
         return 2
+    results = ResultsFile(resume or default_results_path(set_spec, config_specs, json_out, dict(settings.env)))
+    tasks = pending(questions, configs, results, retry_failed)
+    pace = Pace.of(results.outcomes.values(), configs)
+    budget = solo_budget_sentence(configs, single_max_tokens)
     if plan_only:  # what the run would ask, and nothing asked
-        print_plan(plan_run(questions, configs, registry.pacer), out)
+        print_plan(plan_run([], [], registry.pacer, tasks=tasks, pace=pace, sends_limits=registry.is_groq), out)
+        if budget:
+            print(budget, file=out)
         await registry.aclose()
         return 0
     try:
@@ -106,11 +118,11 @@ async def evaluate(set_spec: str, config_specs: Sequence[str], settings: Setting
         if problem is not None:
             err.print(Text(Redactor.from_env(settings.env).redact(problem), style="red"))
             return 2
-        results = ResultsFile(resume or default_results_path(set_spec, config_specs, json_out, dict(settings.env)))
-        tasks = pending(questions, configs, results, retry_failed)
         total = len(questions) * len(configs)
-        err.print(Text(plan_sentence(plan_run([], [], registry.pacer, tasks=tasks)),
-                       style="dim"))
+        if budget:
+            err.print(Text(budget, style="dim"))
+        err.print(Text(plan_sentence(plan_run([], [], registry.pacer, tasks=tasks, pace=pace,
+                                              sends_limits=registry.is_groq)), style="dim"))
         if total - len(tasks):
             err.print(Text(f"Continuing: {total - len(tasks)} of {total} answers were graded already "
                            f"({results.path}).", style="dim"))
@@ -118,7 +130,7 @@ async def evaluate(set_spec: str, config_specs: Sequence[str], settings: Setting
                            quorum=settings.quorum or None)
         try:
             await _run_with_progress(tasks, engine, registry, results, err, total,
-                                     Redactor.from_env(settings.env).redact)
+                                     Redactor.from_env(settings.env).redact, pace)
         except RunStopped as stopped:
             err.print(Text(Redactor.from_env(settings.env).redact(str(stopped)), style="red"))
             return 1
@@ -154,8 +166,8 @@ def write_outputs(report: Report, json_out: Path | None, chart_out: Path | None)
     return problems
 
 
-def _inputs(set_spec: str, config_specs: Sequence[str], settings: Settings,
-            limit: int | None) -> tuple[list[EvalConfig], list[Question]]:
+def _inputs(set_spec: str, config_specs: Sequence[str], settings: Settings, limit: int | None,
+            single_max_tokens: int | None = None) -> tuple[list[EvalConfig], list[Question]]:
     if not config_specs:
         raise ConfigError("Name at least one config to measure: --config article --config single:openai/gpt-oss-120b")
     repeated = sorted({s for s in config_specs if list(config_specs).count(s) > 1})
@@ -163,9 +175,29 @@ def _inputs(set_spec: str, config_specs: Sequence[str], settings: Settings,
         raise ConfigError(f"--config {repeated[0]} is given twice; each config is measured once.")
     if limit is not None and limit < 1:
         raise ConfigError(f"--limit must be 1 or more, not {limit}.")
+    if single_max_tokens is not None and not 1 <= single_max_tokens <= MOST_MAX_TOKENS:
+        raise ConfigError(f"--single-max-tokens must be 1 to {MOST_MAX_TOKENS:,}, not {single_max_tokens}.")
     configs = [resolve_config(spec, settings) for spec in config_specs]
+    budget = solo_max_tokens((c.moa.max_tokens for c in configs if c.moa is not None), single_max_tokens)
+    configs = [replace(c, solo_max_tokens=budget) if c.moa is None else c for c in configs]
     questions = load_set(set_spec)
     return configs, questions[:limit] if limit else questions
+
+
+def solo_budget_sentence(configs: Sequence[EvalConfig], chosen: int | None) -> str | None:
+    """What the single:MODEL baselines may write and why, or None when there is none."""
+    solos = [c for c in configs if c.moa is None]
+    if not solos:
+        return None
+    budget = solos[0].solo_max_tokens
+    names = ", ".join(c.name for c in solos)
+    if chosen is not None:
+        why = "as --single-max-tokens sets"
+    else:
+        followed = [c.name for c in configs if c.moa is not None and c.moa.max_tokens == budget]
+        why = (f"the final-answer max_tokens of {followed[0]}; --single-max-tokens sets another" if followed
+               else "no MoA config to follow; --single-max-tokens sets another")
+    return f"{names} may write up to {budget:,} tokens ({why})."
 
 
 async def _preflight(registry: ProviderRegistry, configs: Sequence[EvalConfig]) -> str | None:
@@ -185,14 +217,42 @@ async def _preflight(registry: ProviderRegistry, configs: Sequence[EvalConfig]) 
     return None
 
 
+class _Eta(ProgressColumn):
+    """Time left at the pace of the answers timed so far, per config (rich's own ETA needs several
+    answers within 30 s, which a slow server never gives); said plainly while it cannot be told."""
+
+    def __init__(self, pace: Pace, left: dict[str, int]) -> None:
+        super().__init__()
+        self.pace = pace
+        self.left = left
+
+    def render(self, task: BarTask) -> Text:
+        return Text(eta(self.pace, self.left), style="progress.remaining")
+
+
+def eta(pace: Pace, left: dict[str, int]) -> str:
+    """'ETA 12 min', or what it waits for: 'ETA after the first answer of single:m'."""
+    seconds = pace.time_left(left)
+    if seconds is not None:
+        return f"ETA {rounded(seconds)}" if seconds > 0 else "ETA —"
+    return f"ETA after the first answer of {', '.join(pace.untimed(left))}"
+
+
 async def _run_with_progress(tasks: Sequence[Task], engine: MoaEngine, registry: ProviderRegistry,
-                             results: ResultsFile, err: Console, total: int, scrub: Callable[[str], str]) -> None:
+                             results: ResultsFile, err: Console, total: int, scrub: Callable[[str], str],
+                             pace: Pace) -> None:
     done = total - len(tasks)
     if not tasks:
         return
+    left = answers_left(tasks)
+
+    def counted(task: Task, outcome: Outcome) -> None:
+        left[task.config.name] -= 1
+        pace.add(task.config.name, outcome.seconds)
+
     if err.is_terminal:
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                   TextColumn("ETA"), TimeRemainingColumn())
+                   _Eta(pace, left))
         with Progress(*columns, console=err, transient=False) as progress:
             bar = progress.add_task("answering", total=total, completed=done)
 
@@ -200,6 +260,7 @@ async def _run_with_progress(tasks: Sequence[Task], engine: MoaEngine, registry:
                 progress.update(bar, description=f"{task.config.name} · {task.question.id}")
 
             def finished(task: Task, outcome: Outcome) -> None:
+                counted(task, outcome)
                 progress.advance(bar)
 
             await run_tasks(tasks, engine, registry, results, started, finished, scrub=scrub)
@@ -208,19 +269,43 @@ async def _run_with_progress(tasks: Sequence[Task], engine: MoaEngine, registry:
 
     def line(task: Task, outcome: Outcome) -> None:
         count[0] += 1
+        counted(task, outcome)
         verdict = "right" if outcome.correct else (f"failed: {outcome.failed}" if outcome.failed else
                                                    f"wrong (answered {outcome.extracted}, expected {outcome.expected})")
         err.print(f"[{count[0]}/{total}] {task.config.name} · {task.question.id} · {verdict} · "
-                  f"{measured(outcome.seconds)}", markup=False)
+                  f"{measured(outcome.seconds)}{_agents_waited(outcome)} · {eta(pace, left)}", markup=False)
 
     await run_tasks(tasks, engine, registry, results, on_outcome=line, scrub=scrub)
 
 
+def _agents_waited(outcome: Outcome) -> str:
+    """' (agents: 24.1 s on the server + 12.3 s queued)' when the answer's agents waited for a busy server."""
+    if not outcome.agents_queued_s:
+        return ""
+    return f" (agents: {agent_time(outcome.agents_s, outcome.agents_queued_s)})"
+
+
 def plan_sentence(plan: RunPlan) -> str:
-    when = (f"at the limits known now that takes at least {rounded(plan.seconds)}" if plan.seconds is not None
-            else "the models' limits are learnt from the first answers (MOA_LIMITS declares them)")
+    """What the run asks and how long it takes, as far as can honestly be told."""
+    when: list[str] = []
+    if plan.seconds is not None:
+        when.append(f"at the limits known now that takes at least {rounded(plan.seconds)}")
+    else:
+        learnt = [m.model for m in plan.models if m.seconds is None and m.learns]
+        silent = [m.model for m in plan.models if m.seconds is None and not m.learns]
+        if learnt:
+            when.append(f"the limits of {', '.join(learnt)} are learnt from the first answers' headers")
+        if silent:
+            when.append(f"{', '.join(silent)} {'has' if len(silent) == 1 else 'have'} no declared rate limit "
+                        "(its server sends none; MOA_LIMITS declares one)")
+    if plan.paced_s is not None and plan.answers:
+        when.append(f"at the pace of the answers timed so far it takes about {rounded(plan.paced_s)}")
+    elif plan.untimed:
+        when.append(f"how long it takes cannot be told before {', '.join(plan.untimed)} "
+                    f"{'has' if len(plan.untimed) == 1 else 'have'} answered once (the ETA starts then; "
+                    "or run with --limit 1, then --plan again)")
     return (f"{plural(plan.answers, 'answer')} to go: up to {plan.calls:,} calls and {plan.tokens:,} tokens counted "
-            f"against the limits (prompt + max_tokens, as Groq counts them); {when}.")
+            f"against the limits (prompt + max_tokens, as Groq counts them); {'; '.join(when)}.")
 
 
 def print_plan(plan: RunPlan, out: TextIO) -> None:
@@ -249,14 +334,17 @@ def print_report(report: Report, out: TextIO) -> None:
         table.add_column(column, justify="left" if column == "config" else "right")
     for c in report.configs:
         cached = f" ({c.tokens_cached:,} cached)" if c.tokens_cached else ""
+        mark = "≈" if c.tokens_estimated else ""  # counted from the text where the server said none
         table.add_row(
             c.name, str(c.n), str(c.correct) + (f" ({c.failed} failed)" if c.failed else ""),
             f"{c.accuracy:.0%} ({c.ci_low:.0%}–{c.ci_high:.0%})" if c.n else "—",
             _seconds(c.median_s), _seconds(c.p95_s), _seconds(c.first_word_s), f"{c.calls:,}",
-            f"{c.tokens_in:,}{cached} / {c.tokens_out:,}",
+            f"{mark}{c.tokens_in:,}{cached} / {mark}{c.tokens_out:,}",
             "unknown" if c.cost_usd is None else f"${c.cost_usd:.4f}",
             "unknown" if c.cost_per_answer is None else f"${c.cost_per_answer:.5f}")
     console.print(table)
+    if any(c.tokens_estimated for c in report.configs):
+        console.print("≈ tokens counted from the text: the server reported none for some calls.", markup=False)
     for pair in report.pairs:
         console.print(pair.sentence(), markup=False)
     for c in report.configs:

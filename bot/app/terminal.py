@@ -31,6 +31,7 @@ from bot.text.render import budget_wait_line, plural, waiting_line, writing_line
 from moa.calls.counting import about
 from moa.calls.providers import MISSING_GROQ_KEY, ProviderRegistry
 from moa.config.schema import MoaConfig, check_limits, load_config_file
+from moa.durations import agent_time
 from moa.errors import ConfigError, ProviderError
 from moa.events import (
     AggregatorDelta,
@@ -113,8 +114,7 @@ async def ask(question: str, config_file: str | Path | None, layers: int | None,
         for problem in check.problems:
             err.print(Text(problem, style="red"))
         await registry.aclose()
-        # An unreachable provider is a failure (1), like a run's; a config that cannot work is usage (2).
-        return 1 if check.unreachable else 2
+        return check.exit_code  # an unreachable provider is a failure (1), a config that cannot work usage (2)
     engine = MoaEngine(registry, call_timeout_s=settings.call_timeout_s, deadline_s=settings.run_deadline_s,
                        quorum=settings.quorum or None)
     view = _AskView(err, out, show_layers, config, registry.prices)
@@ -260,7 +260,7 @@ def _proposer_line(p: ProposerFinished) -> Text:
     if p.ok:
         tokens = f" · {p.usage.total_tokens:,} tokens" if p.usage is not None else ""
         line = Text("  ✓ ", style="green")
-        line.append(f"{p.agent} · {p.model} · {p.latency_s:.2f} s{tokens}")
+        line.append(f"{p.agent} · {p.model} · {agent_time(p.latency_s, p.queued_s)}{tokens}")
         return line
     line = Text("  ✗ ", style="red")
     line.append(f"{p.agent} · {p.model} · {p.error}")

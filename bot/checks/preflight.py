@@ -51,26 +51,26 @@ def listening_ports(settings: Settings) -> list[tuple[str, str, int]]:
     return ports
 
 
-async def model_checks(settings: Settings, *, refuse_unreachable: bool = False) -> tuple[list[str], list[str]]:
-    """(problems, warnings) about the providers and models `run` will use (`provider_checks`): MOA_CONFIG
-    naming a model no provider serves now, or a key it needs missing, is a problem (found before any
-    answer spends a call); a provider that cannot be reached is a problem with `refuse_unreachable` (the
-    console: every question would fail), else a warning (a chat bot runs long; it may come back)."""
+async def model_checks(settings: Settings, *, refuse_unreachable: bool = False) -> ProviderCheck:
+    """What is wrong (problems) or doubtful (warnings) about the providers and models `run` will use
+    (`provider_checks`): MOA_CONFIG naming a model no provider serves now, or a key it needs missing, is a
+    problem (found before any answer spends a call); a provider that cannot be reached is a problem with
+    `refuse_unreachable` (the console: every question would fail), else a warning (a chat bot runs long;
+    it may come back)."""
     try:
         registry = ProviderRegistry.from_env(settings.env, call_timeout_s=10, deadline_s=20)
     except ConfigError:
-        return [], []  # the CLI reports a bad MOA_PROVIDERS itself
+        return ProviderCheck()  # the CLI reports a bad MOA_PROVIDERS itself
     async with registry:
         if settings.default_config_path or refuse_unreachable:
             where = config_name(settings)
             fix = " Change the file or unset MOA_CONFIG." if settings.default_config_path else ""
-            check = await provider_checks(registry, settings.default_config, where,
-                                          refuse_unreachable=refuse_unreachable, fix=fix)
-            return check.problems, check.warnings
+            return await provider_checks(registry, settings.default_config, where,
+                                         refuse_unreachable=refuse_unreachable, fix=fix)
         if registry.provider_names:
             with contextlib.suppress(ProviderError):
                 await registry.live_models()
-        return [], [str(why) for why in registry.listing_errors.values()]
+        return ProviderCheck(warnings=[str(why) for why in registry.listing_errors.values()])
 
 
 def config_name(settings: Settings) -> str:
@@ -103,6 +103,12 @@ class ProviderCheck:
     warnings: list[str] = field(default_factory=list)
     passed: list[str] = field(default_factory=list)
     unreachable: bool = False  # a problem is a provider no connection could be made to (not the config)
+
+    @property
+    def exit_code(self) -> int:
+        """For checks that stopped a command: 1 when a provider cannot be reached (a failure, like a
+        run's), else 2 (a setup that cannot work: a missing key, a model no provider serves)."""
+        return 1 if self.unreachable else 2
 
 
 async def provider_checks(registry: ProviderRegistry, config: MoaConfig, where: str, *,
@@ -149,4 +155,5 @@ async def startup_checks(settings: Settings) -> tuple[list[str], list[str]]:
             problems.append(problem)
     if problems:
         return problems, []
-    return await model_checks(settings)
+    check = await model_checks(settings)
+    return check.problems, check.warnings

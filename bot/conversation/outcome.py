@@ -208,6 +208,7 @@ def records(outputs: list[ProposerFinished]) -> list[ProposerRecord]:
                        prompt_tokens=out.usage.prompt_tokens if out.usage else None,
                        completion_tokens=out.usage.completion_tokens if out.usage else None,
                        error=out.error, cached_tokens=out.usage.cached_tokens if out.usage else None,
-                       cut=out.cut, usage_estimated=bool(out.usage and out.usage.estimated))
+                       cut=out.cut, usage_estimated=bool(out.usage and out.usage.estimated),
+                       queued_s=out.queued_s)
         for out in outputs
     ]

@@ -32,7 +32,7 @@ class ProgressTracker:
             case ProposerFinished():
                 self._agents = [
                     AgentProgress(a.name, a.model, "done" if event.ok else "failed", event.latency_s,
-                                  self._redact(event.error) if event.error else None)
+                                  self._redact(event.error) if event.error else None, event.queued_s)
                     if a.name == event.agent else a
                     for a in self._agents
                 ]

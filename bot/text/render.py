@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from bot.surface import AgentProgress, Progress
 from bot.text.chunking import close_open_fence, split_text
 from moa.config.schema import MoaConfig
-from moa.durations import measured, rounded
+from moa.durations import agent_time, measured, rounded
 from moa.errors import MoaError, ModelUnavailable
 from moa.events import LEFT_OUT, BudgetWaiting
 from moa.judge.agreement import measure
@@ -70,7 +70,7 @@ def _agent_progress_line(agent: AgentProgress) -> str:
     if agent.state == "failed":
         return f"{line} — {agent.error or 'failed'}"
     if agent.state == "done" and agent.latency_s is not None:
-        return f"{line} {measured(agent.latency_s)}"
+        return f"{line} {agent_time(agent.latency_s, agent.queued_s)}"
     return line
 
 
@@ -120,7 +120,7 @@ def _layers_of(run: RunRecord) -> int | None:
 
 
 def _proposer_block(rec: ProposerRecord, style: Style) -> str:
-    facts = [style.code(rec.model), measured(rec.latency_s)]
+    facts = [style.code(rec.model), agent_time(rec.latency_s, rec.queued_s)]
     usage = tokens(rec.prompt_tokens, rec.completion_tokens, rec.usage_estimated)
     if usage:
         facts.append(usage)

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from moa.errors import ConfigError
 
 HELPER_SLOT = "{helper_response}"
+MOST_MAX_TOKENS = 32768  # the longest answer a config may ask of a model
 
 # The paper's aggregate-and-synthesize instruction (Wang et al., 2024, arXiv 2406.04692).
 AGGREGATE_AND_SYNTHESIZE = (
@@ -81,7 +82,7 @@ class AgentConfig(BaseModel):
     )
     model_name: str = Field(description="A Groq model id, or provider:model for an OpenAI-compatible one.")
     temperature: float = Field(0.7, ge=0.0, le=2.0, description="Sampling temperature, 0–2.")
-    max_tokens: int = Field(1024, ge=1, le=32768, description="Longest answer, in tokens (1–32768).")
+    max_tokens: int = Field(1024, ge=1, le=MOST_MAX_TOKENS, description="Longest answer, in tokens (1–32768).")
 
     @field_validator("system_prompt")
     @classmethod
@@ -119,7 +120,7 @@ class MoaConfig(BaseModel):
         description="The aggregate-and-synthesize instruction placed before the numbered earlier answers.",
     )
     temperature: float = Field(0.5, ge=0.0, le=2.0, description="The aggregator's temperature, 0–2.")
-    max_tokens: int = Field(2048, ge=1, le=32768, description="The aggregator's longest answer, in tokens.")
+    max_tokens: int = Field(2048, ge=1, le=MOST_MAX_TOKENS, description="The aggregator's longest answer, in tokens.")
     fallback_model: str | None = Field(
         None, description="Writes the answer when the aggregator fails; unset: the strongest proposer.")
     early_exit: bool = Field(

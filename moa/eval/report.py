@@ -24,6 +24,7 @@ class ConfigSummary:
     tokens_in: int
     tokens_cached: int | None
     tokens_out: int
+    tokens_estimated: bool  # some call's tokens were counted from the text (its server said none)
     cost_usd: float | None  # None: some call's price is unknown
     median_s: float | None
     p95_s: float | None
@@ -42,7 +43,8 @@ class ConfigSummary:
         return {
             "name": self.name, "n": self.n, "correct": self.correct, "failed": self.failed,
             "accuracy": self.accuracy, "ci_low": self.ci_low, "ci_high": self.ci_high, "calls": self.calls,
-            "tokens": {"in": self.tokens_in, "cached": self.tokens_cached, "out": self.tokens_out},
+            "tokens": {"in": self.tokens_in, "cached": self.tokens_cached, "out": self.tokens_out,
+                       "estimated": self.tokens_estimated},
             "cost_usd": self.cost_usd, "cost_per_answer_usd": self.cost_per_answer,
             "median_s": self.median_s, "p95_s": self.p95_s, "first_word_s": self.first_word_s,
             "failures": list(self.failures),
@@ -97,6 +99,7 @@ def summarise(name: str, outcomes: Sequence[Outcome]) -> ConfigSummary:
         calls=sum(o.calls for o in outcomes), tokens_in=sum(o.prompt_tokens for o in outcomes),
         tokens_cached=None if not cached or any(c is None for c in cached) else sum(c or 0 for c in cached),
         tokens_out=sum(o.completion_tokens for o in outcomes),
+        tokens_estimated=any(o.tokens_estimated for o in outcomes),
         cost_usd=None if any(c is None for c in costs) else sum(c or 0.0 for c in costs),
         median_s=statistics.median(times) if times else None, p95_s=percentile(times, 0.95),
         first_word_s=statistics.median(firsts) if firsts else None,

@@ -34,6 +34,9 @@ class Outcome:
     completion_tokens: int = 0
     cost_usd: float | None = None  # None: some call's price is unknown
     reply_tail: str = ""  # the reply's last characters, to audit a grade
+    tokens_estimated: bool = False  # some call's tokens were counted from the text: its server said none
+    agents_s: float = 0.0  # the proposers' calls: time their servers spent on them, summed
+    agents_queued_s: float = 0.0  # … and time they waited for a busy server (or its budget), summed
 
     @property
     def key(self) -> tuple[str, str]:

@@ -21,15 +21,13 @@ from moa.config.schema import DEFAULT_MAIN_PROMPT, MoaConfig
 from moa.errors import MoaError
 from moa.eval.results import Outcome, ResultsFile
 from moa.eval.sets import Question
-from moa.events import AggregatorStarted, RunFailed, RunFinished, Usage
+from moa.eval.solo import SOLO_MAX_TOKENS, SOLO_TEMPERATURE
+from moa.events import AggregatorStarted, LayerResult, ProposerFinished, RunFailed, RunFinished, Usage
 from moa.judge.extract import final_answer, grade
 from moa.messages.prompts import build_messages, render_system
 from moa.run.engine import MoaEngine
 
-SINGLE = "single:"
 TAIL_CHARS = 300
-SOLO_TEMPERATURE = 0.5  # the aggregator's default: the model alone answers as it would aggregate
-SOLO_MAX_TOKENS = 2048
 
 
 @dataclass(frozen=True)
@@ -39,11 +37,14 @@ class EvalConfig:
     name: str
     moa: MoaConfig | None = None  # None: `solo` answers alone
     solo: str | None = None
+    solo_max_tokens: int = SOLO_MAX_TOKENS  # the longest answer `solo` may write
 
     @property
     def key(self) -> str:
         """A fingerprint of what the config asks the models."""
-        what = {"single": self.solo} if self.moa is None else self.moa.export()
+        what: dict[str, object] = {"single": self.solo} if self.moa is None else self.moa.export()
+        if self.moa is None and self.solo_max_tokens != SOLO_MAX_TOKENS:  # answers kept at 2,048 stay valid
+            what["max_tokens"] = self.solo_max_tokens
         return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:12]
 
     def models(self) -> list[str]:
@@ -61,6 +62,7 @@ class Answered:
     calls: int
     usage: Usage
     cost_usd: float | None
+    agents: tuple[ProposerFinished, ...] = ()  # a MoA answer's proposer calls
 
 
 async def answer_moa(engine: MoaEngine, config: MoaConfig, question: str) -> Answered:
@@ -73,21 +75,27 @@ async def answer_moa(engine: MoaEngine, config: MoaConfig, question: str) -> Ans
                 case RunFinished() as done:
                     calls = sum(len(layer.outputs) for layer in done.layers) + 1 + restarts
                     return Answered(done.answer, None, done.timings.total_s, done.timings.first_token_s, calls,
-                                    done.usage, done.cost_usd)
+                                    done.usage, done.cost_usd, _agents(done.layers))
                 case RunFailed() as failed:
                     calls = sum(len(layer.outputs) for layer in failed.layers)
-                    return Answered(None, failed.error, loop.time() - t0, None, calls, failed.usage, None)
+                    return Answered(None, failed.error, loop.time() - t0, None, calls, failed.usage, None,
+                                    _agents(failed.layers))
                 case AggregatorStarted(restarted=True):  # the fallback wrote the answer: one call more
                     restarts += 1
     raise AssertionError("a run always ends with RunFinished or RunFailed")
 
 
-async def answer_solo(registry: ProviderRegistry, model: str, question: str) -> Answered:
+def _agents(layers: Sequence[LayerResult]) -> tuple[ProposerFinished, ...]:
+    return tuple(output for layer in layers for output in layer.outputs)
+
+
+async def answer_solo(registry: ProviderRegistry, model: str, question: str,
+                      max_tokens: int = SOLO_MAX_TOKENS) -> Answered:
     loop = asyncio.get_running_loop()
     t0 = loop.time()
     messages = build_messages(render_system(DEFAULT_MAIN_PROMPT, ""), question)
     try:
-        done = await registry.complete(model, messages, temperature=SOLO_TEMPERATURE, max_tokens=SOLO_MAX_TOKENS,
+        done = await registry.complete(model, messages, temperature=SOLO_TEMPERATURE, max_tokens=max_tokens,
                                        on_delta=lambda _piece: None)
     except MoaError as err:
         return Answered(None, str(err), loop.time() - t0, None, 1, Usage(), None)
@@ -111,7 +119,9 @@ def graded(question: Question, config: EvalConfig, answered: Answered,
         calls=answered.calls, prompt_tokens=answered.usage.prompt_tokens,
         cached_tokens=_cached_tokens(answered.usage),
         completion_tokens=answered.usage.completion_tokens, cost_usd=answered.cost_usd,
-        reply_tail=scrub(text[-TAIL_CHARS:]))
+        reply_tail=scrub(text[-TAIL_CHARS:]), tokens_estimated=answered.usage.estimated,
+        agents_s=round(sum(a.server_s for a in answered.agents), 4),
+        agents_queued_s=round(sum(a.queued_s for a in answered.agents), 4))
 
 
 def _cached_tokens(usage: Usage) -> int | None:
@@ -156,7 +166,8 @@ async def run_tasks(tasks: Sequence[Task], engine: MoaEngine, registry: Provider
             answered = await answer_moa(engine, task.config.moa, task.question.question)
         else:
             assert task.config.solo is not None
-            answered = await answer_solo(registry, task.config.solo, task.question.question)
+            answered = await answer_solo(registry, task.config.solo, task.question.question,
+                                         task.config.solo_max_tokens)
         outcome = graded(task.question, task.config, answered, scrub)
         results.append(outcome)
         on_outcome(task, outcome)

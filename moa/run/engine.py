@@ -66,6 +66,9 @@ from moa.run.early_exit import layer_agreement, skipped_note, stops_after
 
 log = logging.getLogger(__name__)
 
+# A proposer's wait for its server (or budget) shorter than this is clock noise, not worth a word.
+QUEUE_WORTH_SAYING_S = 0.05
+
 FailureKind = Literal["all_proposers_failed", "aggregator_failed", "model_unavailable", "config", "deadline"]
 
 
@@ -161,6 +164,13 @@ class _AgentCall:
 
     def running(self) -> list[_Attempt]:
         return [a for a in self.attempts if not a.task.done()]
+
+
+def _with_queue(result: ProposerFinished, server_s: float) -> ProposerFinished:
+    """`result` with the part of its time spent waiting for the server (or its budget) as `queued_s`;
+    unchanged where the server began on it at once."""
+    queued_s = result.latency_s - server_s
+    return replace(result, queued_s=round(queued_s, 4)) if queued_s > QUEUE_WORTH_SAYING_S else result
 
 
 class MoaEngine:
@@ -554,6 +564,7 @@ class MoaEngine:
                         began = self._turn_began(call.agent, attempt, answered_at)
                         if began is not None:
                             service.append(loop.time() - began)
+                            result = _with_queue(result, loop.time() - began)
                         answered_at[self.providers.provider_of(call.agent.model_name)] = loop.time()
                         settle(call, result)
                     elif call.running():

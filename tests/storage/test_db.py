@@ -115,6 +115,17 @@ async def test_prune_takes_proposer_outputs_with_the_run(db: Database) -> None:
     assert await count_rows(db, "answer_messages") == 0
 
 
+async def test_a_proposers_wait_for_its_server_is_kept_apart_from_its_time(db: Database) -> None:
+    run_id = await db.runs.start(CHANNEL, "t", "M1", "q", "{}", started_at=NOW)
+    await db.runs.finish(run_id, status="done", answer="a", error=None,
+                         proposers=[ProposerRecord(1, "a", "local:tiny", "first", 4.9, 1, 1, None),
+                                    ProposerRecord(1, "b", "local:tiny", "second", 10.95, 1, 1, None, queued_s=6.05)],
+                         total_s=12.0, prompt_tokens=None, completion_tokens=None, cost_usd=None)
+    run = await db.runs.get(run_id, CHANNEL)
+    assert run is not None
+    assert [(p.latency_s, p.queued_s) for p in run.proposers] == [(4.9, 0.0), (10.95, 6.05)]
+
+
 async def test_forget_deletes_the_channels_history_in_every_thread(db: Database) -> None:
     for thread in ("A", "B"):
         await db.turns.add(CHANNEL, thread, "user", "U1", f"hello from {thread}")

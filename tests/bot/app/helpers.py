@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import json
 import os
 import pty
 import select
@@ -14,6 +15,23 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[3]
+
+
+def two_by_two(tmp_path: Path, *, final_budget: int | None = None, agent_budget: int | None = None) -> Path:
+    """A MOA_CONFIG file: 2 layers × 2 agents and the aggregator, all on a provider named `local` serving
+    `tiny`; the budgets (max_tokens) when given."""
+    agents: dict[str, dict[str, object]] = {
+        f"agent_{i}": {"model_name": "local:tiny", "system_prompt": f"You are agent {i}. {{helper_response}}"}
+        for i in (1, 2)}
+    config: dict[str, object] = {"main_model": "local:tiny", "cycles": 2, "layer_agent_config": agents}
+    if agent_budget is not None:
+        for agent in agents.values():
+            agent["max_tokens"] = agent_budget
+    if final_budget is not None:
+        config["max_tokens"] = final_budget
+    path = tmp_path / "2x2.json"
+    path.write_text(json.dumps(config), encoding="utf-8")
+    return path
 
 
 def clean_env(**extra: str) -> dict[str, str]:

@@ -4,26 +4,16 @@ declared about it, no GROQ_API_KEY. The real process and groq SDK against the fa
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from tests.bot.app.helpers import clean_env
+from tests.bot.app.helpers import clean_env, two_by_two
 from tests.fakes.groq_server import FakeGroq
 
 DONE = re.compile(r"(≈?)([\d,]+) tokens \((≈?)([\d,]+) in, (≈?)([\d,]+) out\)")
-
-
-def two_by_two(tmp_path: Path) -> Path:
-    """A MOA_CONFIG file: 2 layers × 2 agents and the aggregator, all on the local server."""
-    agents = {f"agent_{i}": {"model_name": "local:tiny", "system_prompt": f"You are agent {i}. {{helper_response}}"}
-              for i in (1, 2)}
-    path = tmp_path / "moa.json"
-    path.write_text(json.dumps({"main_model": "local:tiny", "cycles": 2, "layer_agent_config": agents}))
-    return path
 
 
 async def ask(server: FakeGroq, tmp_path: Path, **env: str) -> tuple[int, str, str, float]:
@@ -80,3 +70,17 @@ async def test_a_frozen_server_is_given_up_on_with_a_sentence_and_nothing_on_std
     assert re.search(r"did not answer within 5(\.0)? s, twice; giving up", err), err
     assert calls == 2 * 2  # each agent of layer 1 tried once more, then given up; no aggregator call
     assert "Traceback" not in err
+
+
+async def test_an_agent_queued_behind_another_shows_its_server_time_and_its_wait_apart(tmp_path: Path) -> None:
+    async with FakeGroq.local(["tiny"], latency=0.3) as server:  # one call at a time
+        code, _, err, _ = await ask(server, tmp_path)
+    assert code == 0, err
+    worked = [c.ended - c.served_at for c in server.calls if c.ended is not None and c.served_at is not None]
+    lines = [line for line in err.splitlines() if line.lstrip().startswith("✓")]
+    assert len(lines) == 4  # two layers of two agents
+    # In each layer the agents go out together; the second waits while the server answers the first.
+    queued = [re.search(r"([\d.]+) s on the server \+ ([\d.]+) s queued", line) for line in lines]
+    assert sum(1 for q in queued if q) >= 2, err
+    for q in (q for q in queued if q):  # the time the server says it worked on a call, not that plus the wait
+        assert min(abs(float(q.group(1)) - w) for w in worked) < 0.1, (q.group(0), worked)

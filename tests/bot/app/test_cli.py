@@ -84,3 +84,14 @@ async def test_ask_keeps_stdout_for_the_answer_even_when_a_call_is_retried(fake:
     assert out.decode() == "openai/gpt-oss-120b says: is 9.11 or 9.9 larger? [saw 3 answers]\n"
     assert "retry 1" in err.decode()
     assert "gsk_ask_test" not in err.decode()
+
+
+async def test_run_on_a_terminal_with_nothing_set_names_groq_and_the_local_route(tmp_path: Path) -> None:
+    term = Terminal([sys.executable, "-m", "bot", "run"], tmp_path, clean_env(TERM="dumb"))
+    try:
+        await term.expect("docs/local.md")
+        assert await asyncio.to_thread(term.proc.wait, 15) == 2
+        for name in ("GROQ_API_KEY", "console.groq.com/keys", "MOA_PROVIDERS", "MOA_CONFIG", "llama.cpp"):
+            assert name in term.screen
+    finally:
+        term.close()

@@ -91,10 +91,12 @@ async def test_moa_import_at_file_reads_the_file(console: tuple[Terminal, FakeGr
 async def test_an_export_printed_on_a_narrow_terminal_imports_again(console: tuple[Terminal, FakeGroq]) -> None:
     term, _ = console
     term.type("/moa export")
-    screen = await term.expect("```\r\n")
-    exported = screen[screen.index("```json"):].split("```\r\n")[0] + "```"
-    exported = exported.replace("\r\n", "\n")
-    assert json.loads(exported.removeprefix("```json").removesuffix("```"))  # no line broken inside a string
+    screen = await term.expect("\r\n}\r\n")  # the export's last line: the JSON alone, no ``` around it
+    text = screen[screen.index("/moa export"):].replace("\r\n", "\n")
+    start = text.index("\n{") + 1
+    config, length = json.JSONDecoder().raw_decode(text[start:])  # no line broken inside a string
+    assert config and "```" not in text
+    exported = text[start:start + length]
 
     term.type("/moa layers 2")
     await term.expect("2 layers")

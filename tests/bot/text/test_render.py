@@ -178,3 +178,19 @@ def test_layer_view_says_which_layers_an_early_exit_skipped_and_why() -> None:
         update={"layers": 3, "early_exit": True}).export_json()})
     assert "⏭️ layers 2–3 skipped: 3 of 3 agents agreed\n\n✍️ Final answer" in render_layers(early)
     assert "skipped" not in render_layers(run)  # without early exit, a short run was not an early exit
+
+
+def test_the_layer_view_shows_an_agents_server_time_and_its_wait_apart() -> None:
+    queued = ProposerRecord(layer=1, agent="agent_2", model="local:tiny", text="blue", latency_s=11.0,
+                            prompt_tokens=100, completion_tokens=20, error=None, queued_s=6.0)
+    view = render_layers(_run((_proposer(1, "agent_1", "blue"), queued), layers=1), PLAIN)
+    assert "agent_2 · `local:tiny` · 5.0 s on the server + 6.0 s queued ·" in view, view
+    assert "agent_1 · `openai/gpt-oss-20b` · 1.2 s ·" in view, view  # no wait: one time
+
+
+def test_progress_shows_a_queued_agents_server_time_and_its_wait_apart() -> None:
+    progress = Progress(layer=1, total_layers=2, agents=(
+        AgentProgress("a", "local:tiny", "done", latency_s=4.9),
+        AgentProgress("b", "local:tiny", "done", latency_s=11.0, queued_s=6.0)))
+    lines = render_progress(progress, PLAIN).splitlines()
+    assert lines[1:] == ["✅ a (local:tiny) 4.9 s", "✅ b (local:tiny) 5.0 s on the server + 6.0 s queued"]
