@@ -34,7 +34,7 @@ from moa.errors import ConfigError
 from moa.eval.plan import RunPlan, plan_run
 from moa.eval.report import Report, build_report
 from moa.eval.results import Outcome, ResultsFile
-from moa.eval.runner import SINGLE, EvalConfig, RunStopped, Task, pending, run_tasks
+from moa.eval.runner import SINGLE, EvalConfig, RunStopped, Task, pending, regrade_changed, run_tasks
 from moa.eval.sets import Question, listing, load_set
 from moa.run.engine import MoaEngine
 
@@ -91,7 +91,10 @@ async def evaluate(set_spec: str, config_specs: Sequence[str], settings: Setting
     if set_spec.strip().lower() == "list":
         return print_set_list(out)
     try:
-        configs, questions = _inputs(set_spec, config_specs, settings, limit)
+        notes: list[str] = []
+        configs, questions = _inputs(set_spec, config_specs, settings, limit, notes)
+        for note in notes:
+            err.print(Text(note, style="yellow"))
         registry = ProviderRegistry.from_env(settings.env, call_timeout_s=settings.call_timeout_s,
                                              deadline_s=settings.run_deadline_s)
     except ConfigError as exc:
@@ -107,6 +110,8 @@ async def evaluate(set_spec: str, config_specs: Sequence[str], settings: Setting
             err.print(Text(Redactor.from_env(settings.env).redact(problem), style="red"))
             return 2
         results = ResultsFile(resume or default_results_path(set_spec, config_specs, json_out, dict(settings.env)))
+        for sentence in results_notes(results, regrade_changed(questions, configs, results)):
+            err.print(Text(sentence, style="yellow"))
         tasks = pending(questions, configs, results, retry_failed)
         total = len(questions) * len(configs)
         err.print(Text(plan_sentence(plan_run([], [], registry.pacer, tasks=tasks)),
@@ -137,6 +142,15 @@ async def evaluate(set_spec: str, config_specs: Sequence[str], settings: Setting
     return 0 if any(c.n for c in report.configs) else 1
 
 
+def results_notes(results: ResultsFile, regraded: int) -> list[str]:
+    """What the results file needed: lines set aside or mended, answers graded again against a changed set."""
+    notes = [results.problem()] if results.problem() else []
+    if regraded:
+        notes.append(f"{plural(regraded, 'kept answer')} graded again against the set's changed expected answers "
+                     "(no calls).")
+    return [n for n in notes if n]
+
+
 def write_outputs(report: Report, json_out: Path | None, chart_out: Path | None) -> list[str]:
     """Write --json and --chart; a sentence for each that could not be written."""
     problems: list[str] = []
@@ -154,8 +168,8 @@ def write_outputs(report: Report, json_out: Path | None, chart_out: Path | None)
     return problems
 
 
-def _inputs(set_spec: str, config_specs: Sequence[str], settings: Settings,
-            limit: int | None) -> tuple[list[EvalConfig], list[Question]]:
+def _inputs(set_spec: str, config_specs: Sequence[str], settings: Settings, limit: int | None,
+            notes: list[str]) -> tuple[list[EvalConfig], list[Question]]:
     if not config_specs:
         raise ConfigError("Name at least one config to measure: --config article --config single:openai/gpt-oss-120b")
     repeated = sorted({s for s in config_specs if list(config_specs).count(s) > 1})
@@ -164,7 +178,7 @@ def _inputs(set_spec: str, config_specs: Sequence[str], settings: Settings,
     if limit is not None and limit < 1:
         raise ConfigError(f"--limit must be 1 or more, not {limit}.")
     configs = [resolve_config(spec, settings) for spec in config_specs]
-    questions = load_set(set_spec)
+    questions = load_set(set_spec, notes)
     return configs, questions[:limit] if limit else questions
 
 
