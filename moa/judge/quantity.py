@@ -58,7 +58,7 @@ _UNIT = "|".join(re.escape(u) for u in _UNIT_WORDS)
 # One number: an optional sign (symbol or word), digits with separators, then an exponent, a percent, a
 # fraction's denominator, and a unit. Words for signs: minus/negative, 负, 零下 (below zero).
 NUMBER = re.compile(
-    r"(?<![A-Za-z0-9_.,^/])"
+    r"(?<![A-Za-z0-9_.,^/:-])"
     r"(?P<sign>(?:minus|negative)\s+|零下|负|[-−–+](?=\s?\d))?\s?"
     r"(?P<money>[$€£¥])?\s?"
     r"(?P<digits>\d+(?:[.,\u2009\u202f]\d+)*)"
@@ -67,7 +67,8 @@ NUMBER = re.compile(
     r"(?:\s?/\s?(?P<den>\d+)(?!\d|[.,]\d))?"
     r"(?P<pct>\s?%)?"
     rf"(?:\s?(?P<unit>(?:{_UNIT}))(?![a-zA-Z]))?"
-    r"(?P<below>\s*below zero)?",
+    r"(?P<below>\s*below zero)?"
+    r"(?![A-Za-z0-9_]|[-/.:]\d)",  # not part of a token: "gpt-oss-20b", "2025-07-21", "3:30"
     re.IGNORECASE,
 )
 
