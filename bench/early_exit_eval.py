@@ -57,7 +57,8 @@ async def main() -> int:
                        XDG_CACHE_HOME=str(folder / "cache"))
             proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "bot.app.cli", "eval", "--set", args.set, "--limit", str(args.limit),
-                "--config", str(off), "--config", str(on), "--json", str(report), "--resume", str(answers), cwd=folder, env=env,
+                "--config", str(off), "--config", str(on), "--json", str(report), "--resume", str(answers),
+                cwd=folder, env=env,
                 stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
             _, err = await proc.communicate()
             if proc.returncode != 0:
