@@ -39,13 +39,19 @@ async def _run(path: Path, fake: FakeGroq, tmp_path: Path, answers: Path) -> dic
     return config
 
 
-async def test_a_changed_expected_answer_is_graded_again_without_a_call(
-        fake_groq: FakeGroq, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    truth = _questions(6)
-    fake_groq.reply = GradedQuestions(truth, rates={STRONG: 1.0}).reply
+async def _first_run(n: int, fake: FakeGroq, tmp_path: Path) -> tuple[dict[str, str], Path, Path, dict[str, object]]:
+    """A set of `n` questions the fake always answers right, run once: (truth, set file, results file, report)."""
+    truth = _questions(n)
+    fake.reply = GradedQuestions(truth, rates={STRONG: 1.0}).reply
     path, answers = tmp_path / "set.jsonl", tmp_path / "answers.jsonl"
     _write_set(path, truth)
-    assert (await _run(path, fake_groq, tmp_path, answers))["correct"] == 6
+    return truth, path, answers, await _run(path, fake, tmp_path, answers)
+
+
+async def test_a_changed_expected_answer_is_graded_again_without_a_call(
+        fake_groq: FakeGroq, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    truth, path, answers, first = await _first_run(6, fake_groq, tmp_path)
+    assert first["correct"] == 6
     asked = len(fake_groq.calls)
 
     _write_set(path, {q: str(int(a) + 1) for q, a in truth.items()})  # every expected answer edited
@@ -62,11 +68,7 @@ async def test_a_changed_expected_answer_is_graded_again_without_a_call(
 
 async def test_a_cut_last_line_and_stray_bytes_lose_nothing_and_count_nothing_twice(
         fake_groq: FakeGroq, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    truth = _questions(4)
-    fake_groq.reply = GradedQuestions(truth, rates={STRONG: 1.0}).reply
-    path, answers = tmp_path / "set.jsonl", tmp_path / "answers.jsonl"
-    _write_set(path, truth)
-    await _run(path, fake_groq, tmp_path, answers)
+    _, path, answers, _ = await _first_run(4, fake_groq, tmp_path)
     lines = answers.read_bytes().splitlines(keepends=True)
     assert len(lines) == 4
     stray = lines[0].replace(b"the answer is", b"the answer \xff\xfe is", 1)  # not UTF-8, inside the reply
