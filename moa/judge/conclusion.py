@@ -35,7 +35,9 @@ class _Doubt(Exception):
     """The region says something the reader cannot place (a stray negation, an ambiguous number)."""
 
 
-_NUM = r"[-−]?\d+(?:[.,]\d+)*(?:\s?%)?"
+_NUM = r"(?<![\d.])(?<!\d,)[-−]?\d{1,30}(?:[.,]\d{1,30}){0,8}(?:\s?%)?"
+# A conclusion is a sentence; a longer run of text without a sentence end is not read (and not scanned).
+MAX_REGION = 1200
 _BIG = "larger|greater|bigger|higher|more"
 _SMALL = "smaller|less|lower|fewer|lesser"
 _ADVERB = r"(?:(?:strictly|slightly|much|a bit|a little|actually|indeed|definitely|clearly|still|numerically)\s+)?"
@@ -168,7 +170,7 @@ def _verdict_first(text: str) -> tuple[str, str | None] | None:
 def _bold_sentence(text: str) -> tuple[str, str | None] | None:
     """The sentence holding the last bold phrase that is not a heading, and the phrase."""
     for sentence in reversed(_SENTENCE_END.split(text)):
-        if sentence.strip().endswith(("?", "？")):
+        if sentence.strip().endswith(("?", "？")) or len(sentence) > MAX_REGION:
             continue
         bolds = [b.group(1) or b.group(2) for b in _BOLD.finditer(sentence)]
         bolds = [b.strip() for b in bolds if not b.strip().endswith((":", "：")) and not _NEGATION.fullmatch(b.strip())]
@@ -179,6 +181,8 @@ def _bold_sentence(text: str) -> tuple[str, str | None] | None:
 
 def _read(region: str, bold: str | None, *, names: bool) -> Conclusion | None:
     """One region's conclusion; raises _Doubt when it says something the reader cannot place."""
+    if len(region) > MAX_REGION:
+        return None
     region = _REASON.sub("", _ASIDE.sub(" ", region.replace("**", ""))).strip()
     if not region:
         return None

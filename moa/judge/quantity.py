@@ -58,10 +58,10 @@ _UNIT = "|".join(re.escape(u) for u in _UNIT_WORDS)
 # One number: an optional sign (symbol or word), digits with separators, then an exponent, a percent, a
 # fraction's denominator, and a unit. Words for signs: minus/negative, 负, 零下 (below zero).
 NUMBER = re.compile(
-    r"(?<![A-Za-z0-9_.,^/:-])"
+    r"(?<![A-Za-z0-9_.^/:-])(?<![0-9],)"  # a comma only joins digits: "，9.9" (after NFKC) starts one
     r"(?P<sign>(?:minus|negative)\s+|零下|负|[-−–+](?=\s?\d))?\s?"
     r"(?P<money>[$€£¥])?\s?"
-    r"(?P<digits>\d+(?:[.,\u2009\u202f]\d+)*)"
+    r"(?P<digits>\d{1,30}(?:[.,\u2009\u202f]\d{1,30}){0,8})"
     r"(?:\s?(?:[x×*·]\s?10\s?(?:\^|\*\*)\s?\(?(?P<sci>[-−]?\d+)\)?|[eE](?P<e>[-+]?\d+)(?![\w])"
     r"|\^\s?\(?(?P<pow>[-−]?\d+)\)?|\*\*\s?(?P<pow2>\d+)|(?P<sup>[⁰¹²³⁴⁵⁶⁷⁸⁹⁻]+)))?"
     r"(?:\s?/\s?(?P<den>\d+)(?!\d|[.,]\d))?"

@@ -55,3 +55,7 @@ def test_another_reader_can_be_given() -> None:
 
     agreement = measure(list(finals), read=read)
     assert agreement is not None and agreement.sentence() == "agents split 2–1 (9.9 / 9.11)"
+
+
+def test_walls_of_digits_or_brackets_are_read_as_nothing() -> None:
+    assert measure(["1" * 20000, "a" * 20000, "(" * 5000 + "x", "1 " * 5000]) is None
