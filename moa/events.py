@@ -154,7 +154,7 @@ class RunFinished:
     cost_usd: float | None  # None if any call's price is unknown
     timings: Timings
     warnings: tuple[str, ...] = field(default=())  # e.g. "1 of 3 agents failed in layer 2"
-    agreement: str | None = None  # the last layer's: "3 of 3 agents agreed", "agents split 2–1 (9.9 / 9.11)"
+    agreement: str | None = None  # the last layer's: "3 of 3 agents agreed", "agents split 2–1 (9 / 12)"
     skipped: str | None = None  # early exit: "layers 2–3 skipped: 3 of 3 agents agreed"
     type: Literal["run_finished"] = "run_finished"
 

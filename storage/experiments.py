@@ -105,6 +105,13 @@ class ExperimentRepository:
             (time.time() if now is None else now, adopted, channel.platform, channel.workspace, channel.channel))
         return _experiment(rows[0]) if rows else None
 
+    async def member_votes(self, experiment_id: int) -> list[tuple[Arm, str, int]]:
+        """Every 👍 (+1) / 👎 (-1) on the experiment's answers as (arm, member, vote): one per member and run."""
+        rows = await self._db.fetchall(
+            "SELECT er.arm, v.member, v.vote FROM experiment_runs er JOIN votes v ON v.run_id = er.run_id"
+            " WHERE er.experiment_id = ? ORDER BY er.run_id, v.member", (experiment_id,))
+        return [(row[0], str(row[1]), int(row[2])) for row in rows]
+
     async def runs(self, experiment_id: int) -> list[ArmRun]:
         """Every answer of the experiment with its arm, status, time, cost and votes."""
         rows = await self._db.fetchall(

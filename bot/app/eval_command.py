@@ -37,7 +37,7 @@ from moa.errors import ConfigError
 from moa.eval.plan import Pace, RunPlan, answers_left, plan_run
 from moa.eval.report import Report, build_report
 from moa.eval.results import Outcome, ResultsFile
-from moa.eval.runner import EvalConfig, RunStopped, Task, pending, run_tasks
+from moa.eval.runner import EvalConfig, RunStopped, Task, pending, regrade_changed, run_tasks
 from moa.eval.sets import Question, listing, load_set
 from moa.eval.solo import SINGLE, solo_max_tokens
 from moa.run.engine import MoaEngine
@@ -97,13 +97,19 @@ async def evaluate(set_spec: str, config_specs: Sequence[str], settings: Setting
     if set_spec.strip().lower() == "list":
         return print_set_list(out)
     try:
-        configs, questions = _inputs(set_spec, config_specs, settings, limit, single_max_tokens)
+        notes: list[str] = []
+        configs, questions = _inputs(set_spec, config_specs, settings, limit, notes, single_max_tokens)
+        for note in notes:
+            err.print(Text(note, style="yellow"))
         registry = ProviderRegistry.from_env(settings.env, call_timeout_s=settings.call_timeout_s,
                                              deadline_s=settings.run_deadline_s)
     except ConfigError as exc:
         err.print(Text(str(exc), style="red"))
         return 2
     results = ResultsFile(resume or default_results_path(set_spec, config_specs, json_out, dict(settings.env)))
+    # A kept answer is graded again where the set's expected answer changed (no call; not in a plan).
+    for sentence in results_notes(results, 0 if plan_only else regrade_changed(questions, configs, results)):
+        err.print(Text(sentence, style="yellow"))
     tasks = pending(questions, configs, results, retry_failed)
     pace = Pace.of(results.outcomes.values(), configs)
     budget = solo_budget_sentence(configs, single_max_tokens)
@@ -149,6 +155,15 @@ async def evaluate(set_spec: str, config_specs: Sequence[str], settings: Setting
     return 0 if any(c.n for c in report.configs) else 1
 
 
+def results_notes(results: ResultsFile, regraded: int) -> list[str]:
+    """What the results file needed: lines set aside or mended, answers graded again against a changed set."""
+    notes = [results.problem()] if results.problem() else []
+    if regraded:
+        notes.append(f"{plural(regraded, 'kept answer')} graded again against the set's changed expected answers "
+                     "(no calls).")
+    return [n for n in notes if n]
+
+
 def write_outputs(report: Report, json_out: Path | None, chart_out: Path | None) -> list[str]:
     """Write --json and --chart; a sentence for each that could not be written."""
     problems: list[str] = []
@@ -167,7 +182,7 @@ def write_outputs(report: Report, json_out: Path | None, chart_out: Path | None)
 
 
 def _inputs(set_spec: str, config_specs: Sequence[str], settings: Settings, limit: int | None,
-            single_max_tokens: int | None = None) -> tuple[list[EvalConfig], list[Question]]:
+            notes: list[str], single_max_tokens: int | None = None) -> tuple[list[EvalConfig], list[Question]]:
     if not config_specs:
         raise ConfigError("Name at least one config to measure: --config article --config single:openai/gpt-oss-120b")
     repeated = sorted({s for s in config_specs if list(config_specs).count(s) > 1})
@@ -180,7 +195,7 @@ def _inputs(set_spec: str, config_specs: Sequence[str], settings: Settings, limi
     configs = [resolve_config(spec, settings) for spec in config_specs]
     budget = solo_max_tokens((c.moa.max_tokens for c in configs if c.moa is not None), single_max_tokens)
     configs = [replace(c, solo_max_tokens=budget) if c.moa is None else c for c in configs]
-    questions = load_set(set_spec)
+    questions = load_set(set_spec, notes)
     return configs, questions[:limit] if limit else questions
 
 

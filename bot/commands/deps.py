@@ -9,7 +9,7 @@ from typing import Protocol
 from moa.config.schema import Limits, MoaConfig, default_config
 from moa.pace.pacer import Pacer
 from storage.budgets import StoredBudget, Used
-from storage.experiments import ArmRun, Experiment
+from storage.experiments import Arm, ArmRun, Experiment
 from storage.models import ChannelKey, ConfigChange, StoredConfig
 from storage.usage import Period
 
@@ -63,6 +63,7 @@ class ExperimentStore(Protocol):
     async def stop(self, channel: ChannelKey, adopted: str | None = None,
                    now: float | None = None) -> Experiment | None: ...
     async def runs(self, experiment_id: int) -> list[ArmRun]: ...
+    async def member_votes(self, experiment_id: int) -> list[tuple[Arm, str, int]]: ...
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ import statistics
 from bot.commands.context import CommandContext, CommandReply
 from bot.commands.current import current_config, mention, when
 from bot.commands.deps import CommandDeps, ExperimentStore
+from bot.commands.experiment_votes import ArmVotes, members_phrase, tally, verdict
 from bot.commands.grammar import (
-    USAGE_EXPERIMENT,
     CommandError,
     ShowExperiment,
     StartExperiment,
@@ -24,10 +24,10 @@ from bot.commands.live import require_live
 from bot.text.render import Style, describe_calls, plural, style_for
 from moa.config.schema import PRESET_DESCRIPTIONS, MoaConfig, check_limits, parse_config, preset
 from moa.errors import ConfigError
-from moa.eval.stats import difference_interval, wilson
 from storage.experiments import Arm, ArmRun, Experiment
 
 CURRENT = "current"
+START_EXAMPLE = "`/moa experiment A B`"
 NOT_AVAILABLE = "Experiments need the bot's storage, which this place does not have."
 
 
@@ -105,19 +105,40 @@ async def _stop(adopt: str | None, ctx: CommandContext, deps: CommandDeps) -> Co
     if arm is None:
         return CommandReply(f"🧪 Experiment stopped; this channel's setup is unchanged.\n{standing}", changed=True)
     config = parse_config(running.config(arm), limits=deps.limits)
+    now, _ = await current_config(deps, ctx.channel)
     await deps.configs.put(ctx.channel, config.export_json(), ctx.user, f"experiment: adopted {running.name(arm)}")
-    return CommandReply(f"🧪 Experiment stopped; this channel now uses {arm} `{running.name(arm)}`: "
-                        f"{describe_calls(config)}.\n{standing}", changed=True)
+    what = f"{arm} `{running.name(arm)}`"
+    if running.name(arm) == CURRENT:
+        what += " — this channel's setup as it was when the experiment started"
+    if now.export() == config.export():
+        return CommandReply(f"🧪 Experiment stopped; this channel keeps {what}: {describe_calls(config)}.\n{standing}",
+                            changed=True)
+    undone = " (the setup changes made here since then are undone)" if running.name(arm) == CURRENT else ""
+    return CommandReply(f"🧪 Experiment stopped; this channel now uses {what}{undone}: {describe_calls(config)}."
+                        f"\n{standing}", changed=True)
 
 
-def _arm_line(style: Style, arm: Arm, name: str, runs: list[ArmRun]) -> str:
+async def during_experiment(reply: CommandReply, ctx: CommandContext, deps: CommandDeps) -> CommandReply:
+    """A change to the channel's setup while an experiment runs says what it changes: not the answers'
+    setups (the arms were fixed at the start), only what answers after the experiment is stopped."""
+    if not reply.changed or deps.experiments is None:
+        return reply
+    running = await deps.experiments.running(ctx.channel)
+    if running is None:
+        return reply
+    return CommandReply(
+        f"{reply.text}\n🧪 An experiment is running here: answers keep alternating between A `{running.arm_a}` "
+        f"and B `{running.arm_b}` as they were set when it started, so this change takes effect only after "
+        "`/moa experiment stop` (stopping with A or B adopts that arm instead).", changed=True)
+
+
+def _arm_line(style: Style, arm: Arm, name: str, runs: list[ArmRun], votes: ArmVotes) -> str:
     answered = [r for r in runs if r.status == "done"]
-    up, down = sum(r.up for r in runs), sum(r.down for r in runs)
-    votes = up + down
+    up, down = votes.up, votes.down
     liked = ""
-    if votes:
-        low, high = wilson(up, votes)
-        liked = f" — {up / votes:.0%} liked ({low:.0%}–{high:.0%})"
+    if votes.members:
+        low, high = votes.interval()
+        liked = f" {members_phrase(votes.members)} — {votes.share:.0%} liked ({low:.0%}–{high:.0%})"
     times = [r.total_s for r in answered if r.total_s is not None]
     costs = [r.cost_usd for r in answered]
     median = f" · median {statistics.median(times):.1f} s" if times else ""
@@ -133,26 +154,14 @@ async def standing_text(ctx: CommandContext, deps: CommandDeps) -> str:
     store = _store(deps)
     running = await store.running(ctx.channel)
     if running is None:
-        return f"No experiment is running here. Admins start one with {USAGE_EXPERIMENT.split(',')[0]}."
+        return (f"No experiment is running here. Admins start one with {START_EXAMPLE}: answers then alternate "
+                "between two setups (presets, or `current` for this channel's own).")
     style = style_for(ctx.channel.platform)
     runs = await store.runs(running.id)
+    votes = tally(await store.member_votes(running.id))
     by_arm: dict[Arm, list[ArmRun]] = {"A": [r for r in runs if r.arm == "A"], "B": [r for r in runs if r.arm == "B"]}
     lines = [f"🧪 {style.bold('Experiment')}: A `{running.arm_a}` vs B `{running.arm_b}`, answers alternating "
              f"(started by {mention(running.started_by, ctx.channel)}, {when(running.started_at)})"]
-    lines += [_arm_line(style, arm, running.name(arm), by_arm[arm]) for arm in ("A", "B")]
-    lines.append(_verdict(running, by_arm))
+    lines += [_arm_line(style, arm, running.name(arm), by_arm[arm], votes[arm]) for arm in ("A", "B")]
+    lines.append(verdict(votes["A"], votes["B"], running.arm_a, running.arm_b))
     return "\n".join(lines)
-
-
-def _verdict(running: Experiment, by_arm: dict[Arm, list[ArmRun]]) -> str:
-    up_a, votes_a = sum(r.up for r in by_arm["A"]), sum(r.up + r.down for r in by_arm["A"])
-    up_b, votes_b = sum(r.up for r in by_arm["B"]), sum(r.up + r.down for r in by_arm["B"])
-    if not votes_a or not votes_b:
-        return "Not clear yet: each arm needs 👍/👎 on its answers before they can be compared."
-    difference, low, high = difference_interval(up_a, votes_a, up_b, votes_b)
-    span = f"{difference * 100:+.0f} points liked, B − A ({low * 100:+.0f} to {high * 100:+.0f}, 95%)"
-    if low > 0:
-        return f"Clear: B `{running.arm_b}` is liked more — {span}."
-    if high < 0:
-        return f"Clear: A `{running.arm_a}` is liked more — {span}."
-    return f"Not clear yet: {span}; more votes will tell."

@@ -9,11 +9,12 @@ from bot.commands import edits, replies
 from bot.commands.budget import budget_text, change_budget
 from bot.commands.context import CommandContext, CommandReply
 from bot.commands.deps import CommandDeps
-from bot.commands.experiment import experiment
+from bot.commands.experiment import during_experiment, experiment
 from bot.commands.grammar import (
     CHANGING,
     Command,
     CommandError,
+    Forget,
     SetBudget,
     ShowBudget,
     ShowExperiment,
@@ -71,7 +72,8 @@ async def execute(ctx: CommandContext, typed: str | Command, deps: CommandDeps) 
                     return await change_budget(command, ctx, deps)
                 if isinstance(command, StartExperiment | StopExperiment):
                     return await experiment(command, ctx, deps)
-                return await edits.change(command, ctx, deps)
+                changed = await edits.change(command, ctx, deps)
+                return changed if isinstance(command, Forget) else await during_experiment(changed, ctx, deps)
         if isinstance(command, ShowUsage):
             return CommandReply(await usage_text(ctx.channel, deps, style_for(ctx.channel.platform)))
         if isinstance(command, ShowExperiment):

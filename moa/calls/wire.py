@@ -35,16 +35,27 @@ def message_content(response: Any) -> str:
     return content if isinstance(content, str) else ""
 
 
+# More tokens than any one call can hold (context windows are far smaller): a figure beyond is no count.
+MOST_CALL_TOKENS = 10**7
+
+
 def parse_usage(raw: Any) -> Usage | None:
-    """A `usage` object as Usage; None when absent."""
+    """A `usage` object as Usage; None when absent or impossible, so the call is estimated from its text
+    (`moa.calls.counting`, marked ≈) rather than counted as 0 tokens and $0."""
     if not isinstance(raw, dict):
         return None
-    # A count that is no count ("inf", -1, "many") reads as 0 rather than breaking the answer it came with.
-    prompt = count(raw.get("prompt_tokens")) or 0
+    prompt = _tokens(raw.get("prompt_tokens"))
+    completion = _tokens(raw.get("completion_tokens"))
+    if prompt is None or completion is None:  # missing, negative, 1e30, "many": the server did not count it
+        return None
     # Groq and OpenAI-compatible servers report the cached share as prompt_tokens_details.cached_tokens.
-    cached = count(field(raw.get("prompt_tokens_details"), "cached_tokens")) or 0
-    return Usage(prompt_tokens=prompt, completion_tokens=count(raw.get("completion_tokens")) or 0,
-                 cached_tokens=min(cached, prompt))
+    cached = _tokens(field(raw.get("prompt_tokens_details"), "cached_tokens")) or 0
+    return Usage(prompt_tokens=prompt, completion_tokens=completion, cached_tokens=min(cached, prompt))
+
+
+def _tokens(raw: Any) -> int | None:
+    found = count(raw)
+    return found if found is not None and found <= MOST_CALL_TOKENS else None
 
 
 def finish_reason(response: Any) -> str | None:

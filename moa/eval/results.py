@@ -2,8 +2,12 @@
 
 A run appends every outcome the moment it is graded and flushes it, so Ctrl-C or a crash loses at most
 the answers in flight, and the same command run again asks only what is missing. A line cut short by a
-kill is ignored (that answer is asked again). An outcome is kept only for the same config: a record
-whose config fingerprint differs (the file or preset changed) is asked again.
+kill (or a full disk) is set aside and that answer asked again; the next outcome starts on a line of its
+own, so it is not glued to the cut one and lost. Bytes that are not UTF-8 are read as U+FFFD: the line
+still counts when it is still JSON. `problem()` says what was set aside, in a sentence. An outcome is
+kept only for the same config: a record whose config fingerprint differs (the file or preset changed) is
+asked again; the last line for a question and config wins, so nothing is counted twice. Each outcome
+keeps its expected answer and the reply, so a changed expected answer is graded again without a call.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ class Outcome:
     tokens_estimated: bool = False  # some call's tokens were counted from the text: its server said none
     agents_s: float = 0.0  # the proposers' calls: time their servers spent on them, summed
     agents_queued_s: float = 0.0  # … and time they waited for a busy server (or its budget), summed
+    reply: str = ""  # the whole reply, to grade it again when the expected answer changes ("" in old files)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -50,18 +55,40 @@ class ResultsFile:
         self.path = path
         self.outcomes: dict[tuple[str, str], Outcome] = {}
         self.skipped_lines = 0
+        self.mended_lines = 0  # lines with bytes that are not UTF-8, read with them replaced
+        self._needs_newline = False  # the file ends in a cut line: the next outcome starts a new one
         if path.exists():
             self._read()
 
     def _read(self) -> None:
-        with self.path.open(encoding="utf-8") as handle:
-            for line in handle:
-                try:
-                    outcome = Outcome(**json.loads(line))
-                except (json.JSONDecodeError, TypeError):
-                    self.skipped_lines += 1  # cut short by a kill, or not ours: that answer is asked again
-                    continue
-                self.outcomes[outcome.key] = outcome
+        try:
+            data = self.path.read_bytes()
+        except OSError:
+            return
+        self._needs_newline = bool(data) and not data.endswith(b"\n")
+        for raw in data.splitlines():
+            if not raw.strip():
+                continue
+            line = raw.decode("utf-8", errors="replace")
+            try:
+                outcome = Outcome(**json.loads(line))
+            except (json.JSONDecodeError, TypeError, ValueError):
+                self.skipped_lines += 1  # cut short by a kill, or not ours: that answer is asked again
+                continue
+            if "\ufffd" in line and "\ufffd".encode() not in raw:
+                self.mended_lines += 1
+            self.outcomes[outcome.key] = outcome
+
+    def problem(self) -> str | None:
+        """A sentence about lines that could not be read as they were, or None."""
+        said: list[str] = []
+        if self.skipped_lines:
+            said.append(f"{_lines(self.skipped_lines)} of {self.path} could not be read (cut short, or not an "
+                        "answer of ours); those answers are asked again")
+        if self.mended_lines:
+            said.append(f"{_lines(self.mended_lines)} held bytes that are not UTF-8 and were read with them "
+                        "replaced")
+        return "; ".join(said) + "." if said else None
 
     def done(self, question_id: str, config: str, config_key: str, *, retry_failed: bool = False) -> Outcome | None:
         outcome = self.outcomes.get((question_id, config))
@@ -75,11 +102,18 @@ class ResultsFile:
         """Keep `outcome` on disk now (flushed and synced), then in memory."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         line = json.dumps(_jsonable(outcome), ensure_ascii=False) + "\n"
+        if self._needs_newline:
+            line = "\n" + line
+            self._needs_newline = False
         with self.path.open("a", encoding="utf-8") as handle:
             handle.write(line)
             handle.flush()
             os.fsync(handle.fileno())
         self.outcomes[outcome.key] = outcome
+
+
+def _lines(n: int) -> str:
+    return "1 line" if n == 1 else f"{n} lines"
 
 
 def _jsonable(outcome: Outcome) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import hashlib
 import json
 from collections.abc import Callable, Sequence
 from contextlib import aclosing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from moa.calls.providers import ProviderRegistry
 from moa.config.schema import DEFAULT_MAIN_PROMPT, MoaConfig
@@ -111,7 +111,7 @@ def graded(question: Question, config: EvalConfig, answered: Answered,
     found = final_answer(text, question.kind) if answered.text else None
     return Outcome(
         question_id=question.id, config=config.name, config_key=config.key,
-        correct=answered.failed is None and grade(text, question.answer, question.kind),
+        correct=answered.failed is None and grade(text, question.answer, question.kind, question.question),
         expected=question.answer, extracted=found.value if found else None,
         failed=scrub(answered.failed) if answered.failed is not None else None,
         seconds=round(answered.seconds, 4),
@@ -119,9 +119,28 @@ def graded(question: Question, config: EvalConfig, answered: Answered,
         calls=answered.calls, prompt_tokens=answered.usage.prompt_tokens,
         cached_tokens=_cached_tokens(answered.usage),
         completion_tokens=answered.usage.completion_tokens, cost_usd=answered.cost_usd,
-        reply_tail=scrub(text[-TAIL_CHARS:]), tokens_estimated=answered.usage.estimated,
+        reply_tail=scrub(text[-TAIL_CHARS:]), reply=scrub(text), tokens_estimated=answered.usage.estimated,
         agents_s=round(sum(a.server_s for a in answered.agents), 4),
         agents_queued_s=round(sum(a.queued_s for a in answered.agents), 4))
+
+
+def regrade_changed(questions: Sequence[Question], configs: Sequence[EvalConfig], results: ResultsFile) -> int:
+    """Grade kept answers again, without a call, where the set's expected answer changed since they were
+    graded (the reply is kept; older records kept only its tail, which holds the final answer). The new
+    grade is appended, so the file follows the set. Returns how many were graded again."""
+    regraded = 0
+    for question in questions:
+        for config in configs:
+            kept = results.done(question.id, config.name, config.key)
+            if kept is None or kept.expected == question.answer:
+                continue
+            text = kept.reply or kept.reply_tail
+            found = final_answer(text, question.kind) if kept.failed is None and text else None
+            results.append(replace(
+                kept, expected=question.answer, extracted=found.value if found else None,
+                correct=kept.failed is None and grade(text, question.answer, question.kind, question.question)))
+            regraded += 1
+    return regraded
 
 
 def _cached_tokens(usage: Usage) -> int | None:

@@ -40,16 +40,18 @@ def make(question: str, answer: str, kind: GradeKind = "auto") -> Question:
     return Question(question_id(question), question, answer, kind)
 
 
-def load_jsonl(path: Path) -> list[Question]:
-    """The questions of a JSONL file; ConfigError names the line that is wrong."""
+def load_jsonl(path: Path, notes: list[str] | None = None) -> list[Question]:
+    """The questions of a JSONL file; ConfigError names the line that is wrong. A question left out (empty,
+    or the same as an earlier line's) is named in `notes`. A UTF-8 byte-order mark is accepted."""
+    notes = notes if notes is not None else []
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
     except OSError as err:
         raise ConfigError(f"Cannot read the question set {path}: {err.strerror or err}.") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path} is not UTF-8 text: a question set is JSON lines.") from None
     out: list[Question] = []
-    seen: set[str] = set()
+    seen: dict[str, tuple[int, Question]] = {}
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -65,9 +67,17 @@ def load_jsonl(path: Path) -> list[Question]:
         if kind not in _KINDS:
             raise ConfigError(f'{path} line {number}: "kind" is number, choice or text, not {kind!r}.')
         question = make(data["question"], str(data["answer"]), kind)
-        if question.id in seen:  # the same question twice would be graded twice under one key
+        if not question.question.strip() or not question.answer.strip():
+            what = "question" if not question.question.strip() else "answer"
+            notes.append(f"{path.name} line {number}: the {what} is empty; that line is left out.")
             continue
-        seen.add(question.id)
+        if question.id in seen:  # the same question twice would be graded twice under one key
+            first, kept = seen[question.id]
+            other = "" if kept.answer == question.answer else \
+                f" with another answer ({question.answer!r}; line {first}'s {kept.answer!r} is kept)"
+            notes.append(f"{path.name} line {number} repeats the question of line {first}{other}; it is asked once.")
+            continue
+        seen[question.id] = (number, question)
         out.append(question)
     if not out:
         raise ConfigError(f"{path} has no questions.")
@@ -225,8 +235,9 @@ def mixed() -> list[Question]:
     return [group[i] for i in range(MIXED_EACH) for group in sets]
 
 
-def load_set(spec: str) -> list[Question]:
-    """A bundled set by name ("mixed" takes ten of each) or a JSONL file; ConfigError says which exist."""
+def load_set(spec: str, notes: list[str] | None = None) -> list[Question]:
+    """A bundled set by name ("mixed" takes ten of each) or a JSONL file; ConfigError says which exist.
+    Lines of a file that are left out are named in `notes`."""
     key = spec.strip().lower()
     if key in BUNDLED:
         return BUNDLED[key].questions()
@@ -234,7 +245,7 @@ def load_set(spec: str) -> list[Question]:
         return mixed()
     path = Path(spec).expanduser()
     if path.exists() or spec.endswith(".jsonl") or "/" in spec:
-        return load_jsonl(path)
+        return load_jsonl(path, notes)
     raise ConfigError(f"There is no question set called {spec!r}. Sets: {', '.join(set_names())}, or a "
                       ".jsonl file of {\"question\", \"answer\"} lines.")
 

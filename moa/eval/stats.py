@@ -16,8 +16,8 @@ from dataclasses import dataclass
 Z95 = 1.959963984540054
 
 
-def wilson(correct: int, n: int, z: float = Z95) -> tuple[float, float]:
-    """The Wilson score interval for `correct` of `n`; (0, 1) when n is 0."""
+def wilson(correct: float, n: int, z: float = Z95) -> tuple[float, float]:
+    """The Wilson score interval for `correct` of `n` (a sum of shares counts too); (0, 1) when n is 0."""
     if n == 0:
         return 0.0, 1.0
     p = correct / n
@@ -85,7 +85,7 @@ def mcnemar_exact(only_a: int, only_b: int) -> float:
     return min(1.0, 2 * tail)
 
 
-def difference_interval(success_a: int, n_a: int, success_b: int, n_b: int,
+def difference_interval(success_a: float, n_a: int, success_b: float, n_b: int,
                         z: float = Z95) -> tuple[float, float, float]:
     """(b − a, low, high): the difference of two independent proportions with Newcombe's 95% interval
     (built from each side's Wilson interval; sound for small counts). With no data: (0, −1, 1)."""

@@ -270,11 +270,27 @@ def final_answer(text: str, kind: Kind = "auto") -> Extracted | None:
     return _number(text) or _text(text)
 
 
-def grade(answer_text: str, expected: str, kind: Kind = "auto") -> bool:
+# A sentence that asks: from a sentence start to its "?", never across a sentence end ("7.3" is no end).
+_ASKING = re.compile(r"(?:^|(?<=[.!。！？]\s)|(?<=\?\s))(?:[^\n.!?。！？]|\.(?!\s|$))*[?？]", re.MULTILINE)
+
+
+def without_echo(answer_text: str, question: str) -> str:
+    """The reply without what only repeats the question: lines of the question copied back, and sentences
+    that ask ("…7.3 or 7.99?"). A number or a choice the question offers is not an answer by itself."""
+    for line in (q.strip() for q in question.splitlines()):
+        if len(line) >= 8:
+            answer_text = answer_text.replace(line, " ")
+    return _ASKING.sub(" ", answer_text)
+
+
+def grade(answer_text: str, expected: str, kind: Kind = "auto", question: str | None = None) -> bool:
     """Whether the reply `answer_text` gives the `expected` answer (GSM8K's "… #### 72" is read as 72).
 
     With kind "auto" the expected answer's own shape decides: a number, a single letter, yes/no, or text.
+    With the `question`, what merely echoes it is not graded (`without_echo`).
     """
+    if question is not None:
+        answer_text = without_echo(answer_text, question)
     expected_text = expected.rsplit("####", 1)[1] if "####" in expected else expected
     wanted_kind = _looks_like(expected_text) if kind == "auto" else kind
     if wanted_kind == "number":

@@ -338,6 +338,7 @@ class FakeGroq:
     usage_mode: str = "on_request"  # "on_request": streamed usage only with stream_options.include_usage;
     #                                 "never": streamed replies never carry usage (non-streamed ones do)
     frozen: bool = False  # accept every chat call and never answer it (not even headers)
+    reported_usage: dict[str, Any] | None = None  # reported instead of the count: a provider that gets usage wrong
 
     def __post_init__(self) -> None:
         self._failures: dict[str, list[_Failure]] = {}
@@ -591,6 +592,8 @@ class FakeGroq:
                  "prompt_time": 0.001, "completion_time": 0.01, "total_time": 0.011}
         if self.prefix_cache:
             usage["prompt_tokens_details"] = {"cached_tokens": call.cached_tokens}
+        if self.reported_usage is not None:
+            usage = dict(self.reported_usage)
         call.usage = usage
         request_id = f"req_{uuid.uuid4().hex[:26]}"
         if call.stream:

@@ -38,6 +38,9 @@ async def test_the_standing_reads_each_arms_runs_votes_time_and_cost(db: Databas
     runs = await db.experiments.runs(experiment.id)
     assert [(r.arm, r.status, r.total_s, r.cost_usd, r.up, r.down) for r in runs] == [
         ("A", "done", 1.5, 0.001, 2, 0), ("B", "done", 3.0, 0.004, 0, 1)]
+    await db.votes.cast(CHANNEL, b, "U2", 1)  # U2 changes their mind: one vote still
+    assert sorted(await db.experiments.member_votes(experiment.id)) == [("A", "U2", 1), ("A", "U3", 1),
+                                                                       ("B", "U2", 1)]
     assert await db.forget(CHANNEL) == 2  # `/moa forget`: the runs go, and their arms with them
     assert await db.experiments.runs(experiment.id) == []
 

@@ -8,14 +8,14 @@ from tests.adapters.discord.conftest import RunningBot
 from tests.adapters.discord.helpers import AGGREGATOR, answers
 from tests.edit_pacing import assert_paced
 from tests.fakes.discord_server import FakeDiscord
-from tests.fakes.groq_server import FakeCall, FakeGroq, default_reply
+from tests.fakes.groq_server import FakeCall, FakeGroq
 
 PARAGRAPH = ("Mixture-of-Agents layers several models; each layer reads the previous answers. " * 3).strip()
 
 
 def long_answer(call: FakeCall) -> str:
     if call.model != AGGREGATOR:
-        return default_reply(call)
+        return "Having weighed it, the answer is **42**."
     paragraphs = [f"{i}. {PARAGRAPH}" for i in range(24)]
     paragraphs.insert(10, "```python\n" + "\n".join(f"print({i})" for i in range(60)) + "\n```")
     return "\n\n".join(paragraphs)
@@ -35,7 +35,7 @@ async def test_a_6000_character_answer_arrives_whole_split_at_paragraphs(
     # the answer, then the agents' verdict in small print: nothing cut, nothing lost
     answer, verdict = "\n\n".join(parts).rsplit("\n\n-# ", 1)
     assert answer.replace("```\n\n```python\n", "\n") == expected
-    assert verdict == "3 of 3 agents agreed"  # the fake's agents all end on "[saw 3 answers]"
+    assert verdict == "3 of 3 agents agreed"  # the fake's agents all conclude 42
     assert all(p.count("```") % 2 == 0 for p in parts)  # every part's code block is closed
     with_button = [i for i, m in enumerate(discord.bot_messages(question["id"])) if discord.buttons(m)]
     assert with_button == [len(parts) - 1]

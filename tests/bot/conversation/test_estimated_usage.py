@@ -100,3 +100,23 @@ async def test_an_answer_whose_server_counted_everything_has_no_mark(tmp_path: P
             assert "≈" not in reply.text
         finally:
             await svc.aclose()
+
+
+async def test_impossible_usage_figures_are_estimated_from_the_text_never_zero(tmp_path: Path) -> None:
+    for wrong in ({"prompt_tokens": -5, "completion_tokens": 12}, {"prompt_tokens": 10, "completion_tokens": 1e30},
+                  {"prompt_tokens": "many", "completion_tokens": "few"}):
+        async with FakeGroq.local(["tiny"]) as server:
+            server.reported_usage = wrong
+            svc = await ConversationService.create(settings_for(
+                server, tmp_path / f"moa{len(server.calls)}-{id(wrong)}.db",
+                MOA_PROVIDERS=f"local={server.openai_base_url}", MOA_CONFIG=str(local_config(tmp_path))))
+            try:
+                run_id = await svc.handle_mention(mention("why is the sky blue?"), RecordingSurface())
+                assert run_id is not None
+                run = await svc.db.runs.get(run_id, GENERAL)
+                assert run is not None and run.usage_estimated, wrong
+                assert 0 < run.prompt_tokens < 10**6 and 0 < run.completion_tokens < 10**6, wrong
+                assert all(p.usage_estimated and p.completion_tokens > 0 for p in run.proposers), wrong
+                assert "≈" in render_layers(run, PLAIN)
+            finally:
+                await svc.aclose()

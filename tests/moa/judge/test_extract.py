@@ -137,3 +137,14 @@ def test_text_normalisation_folds_case_accents_punctuation_and_articles() -> Non
 
 def test_the_table_is_big_enough_to_trust() -> None:
     assert len(NUMBER_CASES) + len(CHOICE_CASES) + len(AUTO_CASES) + len(GRADE_CASES) >= 60
+
+
+def test_echoing_the_question_is_not_an_answer() -> None:
+    question = "Which number is larger: 7.3 or 7.99? Give the larger number."
+    assert not grade("Let me think about it. Which is larger, 7.3 or 7.99?", "7.99", "number", question)
+    assert not grade("Which number is larger: 7.3 or 7.99? Give the larger number.", "7.99", "number", question)
+    assert grade("7.99 is larger. Anything else?", "7.99", "number", question)
+    assert grade("The answer is 7.99.", "7.99", "number", question)
+    choices = "Which planet is largest? (A) Mars (B) Jupiter (C) Venus"
+    assert not grade("You asked: Which planet is largest? (A) Mars (B) Jupiter (C) Venus", "B", "choice", choices)
+    assert grade("The answer is (B) Jupiter.", "B", "choice", choices)

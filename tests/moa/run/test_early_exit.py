@@ -96,9 +96,42 @@ async def test_agents_stating_one_final_answer_in_their_own_words_stop_early(
     assert len(fake_groq.calls) == 4 and done.skipped == "layers 2–3 skipped: 3 of 3 agents agreed"
 
 
-async def test_a_failed_agent_counts_against_agreement(fake_groq: FakeGroq, engine: MoaEngine) -> None:
+async def test_a_failed_agent_is_doubt_and_every_layer_runs(fake_groq: FakeGroq, engine: MoaEngine) -> None:
     fake_groq.reply = agreeing
     fake_groq.fail(QWEN, 400)  # not retried: agent_2 fails in layer 1
+    events = await answer(engine, council(early_exit=True, layers=2))
+    done = events[-1]
+    assert isinstance(done, RunFinished)
+    assert [e.layer for e in events if isinstance(e, LayerStarted)] == [1, 2] and done.skipped is None
+
+
+async def test_a_quorum_lets_the_agents_that_answered_stop_early(fake_groq: FakeGroq, engine: MoaEngine) -> None:
+    fake_groq.reply = agreeing
+    fake_groq.fail(QWEN, 400)
+    engine.quorum = 2
     done = (await answer(engine, council(early_exit=True, layers=2)))[-1]
     assert isinstance(done, RunFinished)
     assert done.skipped == "layer 2 skipped: 2 of 3 agents agreed"
+
+
+async def test_a_majority_is_not_agreement_and_every_layer_runs(fake_groq: FakeGroq, engine: MoaEngine) -> None:
+    words = {FAST: "9.9 is larger than 9.11.", QWEN: "9.11 is larger than 9.9.", STRONG: "9.9 is larger."}
+    fake_groq.reply = lambda call: words[call.model]
+    engine.quorum = 2
+    events = await answer(engine, council(early_exit=True))
+    done = events[-1]
+    assert isinstance(done, RunFinished)
+    assert [e.layer for e in events if isinstance(e, LayerStarted)] == [1, 2, 3] and done.skipped is None
+    assert done.agreement == "agents split 2–1 (9.9 > 9.11 / 9.11 > 9.9)"
+
+
+async def test_agents_that_contradict_in_similar_words_get_every_layer(fake_groq: FakeGroq,
+                                                                       engine: MoaEngine) -> None:
+    """The issue's false agreement: same words, opposite conclusions — once skipped layers 2–3."""
+    words = {FAST: "Comparing them, 9.11 is larger than 9.9.", QWEN: "Comparing them, 9.11 is smaller than 9.9.",
+             STRONG: "9.9 is larger."}
+    fake_groq.reply = lambda call: words[call.model]
+    done = (await answer(engine, council(early_exit=True)))[-1]
+    assert isinstance(done, RunFinished)
+    assert len(fake_groq.calls) == 10 and done.skipped is None
+    assert done.agreement is not None and done.agreement.startswith("agents split")
