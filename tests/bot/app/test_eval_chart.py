@@ -12,7 +12,7 @@ from moa.eval.report import ConfigSummary, Report
 def summary(name: str, *, cost: float | None, seconds: float, tokens: int = 1000, calls: int = 10) -> ConfigSummary:
     return ConfigSummary(name=name, n=10, correct=7, failed=0, ci_low=0.4, ci_high=0.9, calls=calls,
                          tokens_in=tokens, tokens_cached=None, tokens_out=tokens, cost_usd=cost, median_s=seconds,
-                         p95_s=seconds, first_word_s=None, failures=())
+                         p95_s=seconds, first_word_s=None, failures=(), tokens_estimated=False)
 
 
 def test_costs_that_differ_are_the_axis() -> None:
