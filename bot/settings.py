@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
 
@@ -50,6 +50,13 @@ def _leases(env: Mapping[str, str]) -> tuple[float, float]:
         raise ConfigError(f"MOA_LEASE_EXPIRY ({expiry:g} s) must be longer than MOA_LEASE_HEARTBEAT "
                           f"({heartbeat:g} s), or live processes would look gone between heartbeats.")
     return heartbeat, expiry
+
+
+def _file_limits(env: Mapping[str, str]) -> FileLimits:
+    """MOA_FILE_* and MOA_VISION_MODELS; the two budgets bound how long a mention's files may take."""
+    return replace(FileLimits.from_env(env),
+                   download_budget_s=_float(env, "MOA_FILE_DOWNLOAD_TIMEOUT", FileLimits.download_budget_s),
+                   read_budget_s=_float(env, "MOA_FILE_READ_TIMEOUT", FileLimits.read_budget_s))
 
 
 def _database_url(env: Mapping[str, str]) -> str:
@@ -204,7 +211,7 @@ class Settings:
             budget_member_answers=_int(e, "MOA_BUDGET_MEMBER_ANSWERS", 0, low=0),
             budget_channel_tokens=_int(e, "MOA_BUDGET_CHANNEL_TOKENS", 0, low=0),
             default_config=_default_config(config_path, limits),
-            file_limits=FileLimits.from_env(e),
+            file_limits=_file_limits(e),
             assistant_status_refresh_s=_number(e, "MOA_ASSISTANT_STATUS_REFRESH", 90.0, float,
                                                "a number of seconds", 0.1, 119.0),
             env=dict(e),

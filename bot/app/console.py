@@ -47,7 +47,7 @@ CANCELLED = "Cancelled."
 
 def progress_line(progress: Progress) -> str:
     """The one-line status `ask` shows too: queue place, layer and agents left, or the aggregator."""
-    if progress.queued_ahead is not None:
+    if progress.queued_ahead is not None or progress.reading:
         return render_progress(progress, PLAIN)
     if progress.aggregating:
         return f"{progress.aggregator_model or 'The aggregator'} is writing the answer…"
