@@ -247,10 +247,13 @@ class ConsoleChat:
 
     async def ask(self, question: str) -> None:
         try:
-            question, files = files_in(question)
+            question, files, not_files = files_in(question)
         except ValueError as err:
             self.err.print(str(err), style="red", highlight=False, markup=False)
             return
+        for word in not_files:  # a typo'd file name is still asked, as written; say why it was not read
+            self.err.print(f"(There is no file {word}: “@{word}” is sent as written.)", style="dim",
+                           highlight=False, markup=False)
         surface = ConsoleSurface(self.err, self.out)
         mention = Mention(CHANNEL, THREAD, f"console-{time.time_ns()}", "console", question, attachments=files)
         self.surface = surface

@@ -146,7 +146,17 @@ async def test_an_at_file_in_a_question_is_read_by_the_models(console: tuple[Ter
     assert fake.calls and all("the meeting moved to room 4B" in c.question for c in fake.calls)
     assert all(c.question.startswith("where is the meeting? notes.txt") for c in fake.calls)
     term.type("and this? @nowhere.txt")
-    await term.expect("There is no file nowhere.txt.")
+    await term.expect("There is no file nowhere.txt: “@nowhere.txt” is sent as written.")
+
+
+async def test_an_at_word_that_is_no_file_goes_to_the_models_as_written(console: tuple[Terminal, FakeGroq]) -> None:
+    term, fake = console
+    term.type("/moa layers 1")
+    await term.expect("1 layer")
+    term.type("what does @property do in Python?")
+    await term.expect(" out) · cost $")
+
+    assert fake.calls and all(c.question == "what does @property do in Python?" for c in fake.calls)
 async def test_control_keys_typed_into_a_question_never_reach_the_models(console: tuple[Terminal, FakeGroq]) -> None:
     term, fake = console
     term.type("/moa layers 1")
