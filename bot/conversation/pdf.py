@@ -24,6 +24,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 WORKER = Path(__file__).with_name("pdf_worker.py")
+MEMORY_EXIT = 3  # pdf_worker.py's exit status when its address space is used up
 PDF_MEMORY_BYTES = 768 * 1024 * 1024  # the worker's address space; pypdf on a hostile file stops here
 _LINE_LIMIT = 64 * 1024 * 1024  # one page's JSON line (its text is already cut to what fits)
 
@@ -35,7 +36,8 @@ class PdfText:
     text: str
     pages_read: int
     pages: int  # the PDF's page count (0 when not even that was read)
-    stopped: str | None = None  # "time": its budget ran out; "memory": it needed more; "full": enough text
+    stopped: str | None = None  # "time": its budget ran out; "memory": it needed more; "full": enough text;
+    # "crashed": the worker ended without saying why
 
 
 def _limit_memory() -> None:  # runs in the child between fork and exec
@@ -83,9 +85,9 @@ async def _run_worker(path: str, max_chars: int, budget_s: float) -> PdfText:
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
         await proc.wait()
-    if stopped == "memory":
-        log.warning("the PDF worker ended without finishing (exit %s): over its %d MB?", proc.returncode,
-                    PDF_MEMORY_BYTES // 2**20)
+    if stopped == "memory" and proc.returncode != MEMORY_EXIT:  # it ended some other way: say no more than that
+        log.warning("the PDF worker ended without finishing (exit status %s)", proc.returncode)
+        stopped = "crashed"
     text = "\n\n".join(t for t in texts if t)
     if not text and stopped in (None, "full"):
         raise ValueError("it has no text to read (a scan? images of pages are not read)")

@@ -5,12 +5,13 @@ pypdf, so it runs as a plain script), under an address-space limit and killed wh
 on a hostile file can take minutes and hundreds of megabytes, and a thread could be neither stopped nor
 bounded. Lines: `{"pages": N}` once, then `{"page": i, "text": …}` per page in order, then `{"done": "all"}`
 or `{"done": "full"}` (MAX_CHARS of text read, the rest not parsed); or `{"error": "password" | "aes" |
-"unreadable", "detail": …}`.
+"unreadable", "detail": …}`. Out of memory it exits with status 3.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Any
 
@@ -54,5 +55,11 @@ def read(path: str, max_chars: int) -> None:
     _say({"done": "all"})
 
 
+MEMORY_EXIT = 3  # the exit status that says the address-space limit was reached
+
+
 if __name__ == "__main__":
-    read(sys.argv[1], int(sys.argv[2]))
+    try:
+        read(sys.argv[1], int(sys.argv[2]))
+    except MemoryError:
+        os._exit(MEMORY_EXIT)  # nothing more can be allocated, not even a line to say so

@@ -18,8 +18,8 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
+from bot.conversation import pdf as pdf_reader
 from bot.conversation.attachments import Attachment, FetchRefused, FileLimits
-from bot.conversation.pdf import PDF_MEMORY_BYTES, read_pdf
 from moa.config.schema import MoaConfig
 from moa.durations import told
 from moa.messages.attachments import Image, Shown, readers
@@ -200,7 +200,7 @@ async def _read_one(attachment: Attachment, data: bytes | str, limits: FileLimit
 
 async def _read_pdf(name: str, data: bytes, limits: FileLimits) -> _Read:
     try:
-        pdf = await read_pdf(data, max(1, limits.max_tokens) * 4, limits.read_budget_s)
+        pdf = await pdf_reader.read_pdf(data, max(1, limits.max_tokens) * 4, limits.read_budget_s)
     except ValueError as err:
         return _Read(why=str(err))
     except Exception as err:  # the worker could not be started: that file is not read, the answer goes on
@@ -214,9 +214,14 @@ async def _read_pdf(name: str, data: bytes, limits: FileLimits) -> _Read:
                                          f"(it took too long: the rest did not fit in {budget}).")
     if pdf.stopped == "memory":
         if not pdf.pages_read:
-            return _Read(why=f"reading it needed more than {PDF_MEMORY_BYTES // 2**20} MB")
+            return _Read(why=f"reading it needed more than {pdf_reader.PDF_MEMORY_BYTES // 2**20} MB")
         return _Read(text=pdf.text, note=f"I read the first {pdf.pages_read} of {pdf.pages} pages of {name} "
                                          "(the rest needed more memory than a file may use).")
+    if pdf.stopped == "crashed":
+        if not pdf.pages_read:
+            return _Read(why="the PDF reader stopped before finishing a page")
+        return _Read(text=pdf.text, note=f"I read the first {pdf.pages_read} of {pdf.pages} pages of {name} "
+                                         "(the PDF reader stopped there).")
     if pdf.stopped == "full" and pdf.pages_read < pdf.pages:
         return _Read(text=pdf.text, note=f"I read the first {pdf.pages_read} of {pdf.pages} pages of {name}: "
                                          f"they fill the {limits.max_tokens:,} tokens allowed for files "

@@ -6,6 +6,9 @@ import asyncio
 import os
 from pathlib import Path
 
+import pytest
+
+from bot.conversation import pdf
 from bot.conversation.attachments import Attachment, FetchRefused, FileLimits
 from bot.conversation.reading import read_attachments
 from moa.messages.attachments import Shown
@@ -161,3 +164,10 @@ async def test_stalled_downloads_are_given_up_together_after_one_budget_and_name
     assert [name for name, _ in reading.texts] == ["ok.txt"]
     assert reading.notes([]) == tuple(f"I could not read log{i}.txt: it did not arrive within 0.5 s."
                                       for i in range(1, 5))
+
+
+async def test_a_pdf_that_needs_more_memory_than_a_worker_may_use_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pdf, "PDF_MEMORY_BYTES", 16 * 1024 * 1024)  # too little for even pypdf to load
+    reading = await read_attachments([served("scan.pdf", "application/pdf", pdf_with_text("hello"))], FileLimits())
+    assert reading.notes([]) == ("I could not read scan.pdf: reading it needed more than 16 MB.",)
+    assert pdf_workers() == []
