@@ -24,8 +24,9 @@ in threads (`slack.said(...)`) are what `conversations.replies` returns, with th
 Slack pages them: oldest first, at most `limit` (default 200) a page, `has_more` and
 `response_metadata.next_cursor`. `method_latency` slows one method (`users.info` can take a third of a
 second); `most_at_once` records how many calls of a method were in flight together. `add_file(...,
-arrival=...)` makes a download stall after its headers ("stall"), come a byte a second ("drip") or come
-without Content-Length ("chunked"); `stalled` counts the downloads the fake holds open.
+arrival=...)` makes a download stall after its headers ("stall"), come a byte a second ("drip"), come
+without Content-Length ("chunked") or redirect to `redirects[file id]` ("redirect"); `stalled` counts the
+downloads the fake holds open.
 """
 
 from __future__ import annotations
@@ -179,7 +180,8 @@ class FakeSlack:
         self.downloads: list[tuple[str, str]] = []  # (path, Authorization header) of every file request
         self.people: list[dict[str, Any]] = []  # people's messages, as conversations.replies returns them
         self.files_scope = True  # False: the app lacks files:read, so downloads get the sign-in page
-        self.arrivals: dict[str, str] = {}  # file id -> "stall" | "drip" | "chunked"
+        self.arrivals: dict[str, str] = {}  # file id -> "stall" | "drip" | "chunked" | "redirect"
+        self.redirects: dict[str, str] = {}  # file id -> where a "redirect" arrival sends the client
         self.stalled = 0  # downloads held open after their headers right now
         self._released = asyncio.Event()  # set at stop: held downloads end
         self._at_once: dict[str, int] = {}
@@ -324,6 +326,8 @@ class FakeSlack:
         arrival = self.arrivals.get(file_id)
         if arrival is None:
             return web.Response(body=data, content_type=mimetype)
+        if arrival == "redirect":  # e.g. to another host, which must never see the bot token
+            raise web.HTTPFound(self.redirects[file_id])
         response = web.StreamResponse(headers={"Content-Type": mimetype})
         if arrival == "chunked":
             response.enable_chunked_encoding()  # no Content-Length, as some servers send files

@@ -108,6 +108,18 @@ async def test_a_dripping_download_without_length_is_given_up_at_the_budget(worl
     assert "I could not read slow.csv: it did not arrive within 1.5 s." in seen(world, "C0GENERAL", ts)
 
 
+async def test_a_download_redirected_to_another_host_is_not_followed_and_is_named(world: SlackWorld) -> None:
+    elsewhere = world.slack.add_file("notes.txt", "text/plain", b"the secret plan")
+    moved = world.slack.add_file("moved.txt", "text/plain", b"", arrival="redirect")
+    world.slack.redirects[moved["id"]] = elsewhere["url_private"].replace("127.0.0.1", "localhost")
+    ts = await mention_with_files(world, "what does it say?", [moved])
+
+    await world.slack.wait_for(answered("C0GENERAL", ts), timeout=10)
+    assert [path for path, _ in world.slack.downloads] == [moved["url_private"].removeprefix(world.slack.url)]
+    assert "I could not read moved.txt: Slack answered a sign-in page instead of the file" in seen(
+        world, "C0GENERAL", ts)
+
+
 async def test_a_slow_pdf_is_answered_with_the_pages_read_in_time_and_a_note(world: SlackWorld) -> None:
     await restart_with(world, MOA_FILE_READ_TIMEOUT="3")
     report = world.slack.add_file("report.pdf", "application/pdf", slow_pdf(pages=15, text="quarterly figures p"))
