@@ -73,9 +73,10 @@ def seen(slack: FakeSlack, channel: str, thread: str) -> str:
     return "\n".join(m.visible for m in slack.thread(channel, thread))
 
 
-def notes(slack: FakeSlack, channel: str, thread: str) -> str:
+def notes(slack: FakeSlack, channel: str, thread: str, start: str = "I ") -> str:
+    """What the answer's notes say, from the first one starting with `start`."""
     text = seen(slack, channel, thread)
-    return text[text.find("I "):].replace("\n", " ")[:400] if "I " in text else ""
+    return text[text.find(start):].replace("\n", " ")[:400] if start in text else ""
 
 
 async def mention_with_files(sender: SlackSender, text: str, files: list[dict[str, Any]], channel: str) -> str:
@@ -97,8 +98,7 @@ async def thread_case(latency: float) -> dict[str, Any]:
         sent = "\n".join(str(m.get("content")) for c in groq.calls for m in c.messages)
         return {"answer_s": time.monotonic() - t0, "fact_reached": "expired TLS certificate" in sent,
                 "pages": len(slack.calls_to("conversations.replies")),
-                "note": next((line for line in seen(slack, "C0GENERAL", root).split(" · ") if "Only the last" in line),
-                             "")}
+                "note": notes(slack, "C0GENERAL", root, start="Only the last")}
 
 
 async def stalled_case(latency: float) -> dict[str, Any]:
