@@ -161,10 +161,13 @@ async def _download_all(wanted: dict[int, Attachment], limits: FileLimits) -> di
     if not wanted:
         return {}
     tasks = {index: asyncio.create_task(_download(a, limits.max_bytes)) for index, a in wanted.items()}
-    _, late = await asyncio.wait(tasks.values(), timeout=limits.download_budget_s)
-    for task in late:
-        task.cancel()
-    await asyncio.gather(*late, return_exceptions=True)
+    late: set[asyncio.Task[bytes | str]] = set(tasks.values())
+    try:
+        _, late = await asyncio.wait(tasks.values(), timeout=limits.download_budget_s)
+    finally:  # over budget, or the answer itself cancelled (shutdown): no download outlives it
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
     return {index: task.result() if task not in late
             else f"it did not arrive within {told(limits.download_budget_s)}"
             for index, task in tasks.items()}

@@ -171,3 +171,25 @@ async def test_a_pdf_that_needs_more_memory_than_a_worker_may_use_is_named(monke
     reading = await read_attachments([served("scan.pdf", "application/pdf", pdf_with_text("hello"))], FileLimits())
     assert reading.notes([]) == ("I could not read scan.pdf: reading it needed more than 16 MB.",)
     assert pdf_workers() == []
+
+
+async def test_cancelling_a_reading_cancels_its_downloads() -> None:
+    started, never = asyncio.Event(), asyncio.Event()
+    cancelled: list[str] = []
+
+    async def fetch(max_bytes: int) -> bytes:
+        started.set()
+        try:
+            await never.wait()
+        except asyncio.CancelledError:
+            cancelled.append("big.log")
+            raise
+        return b""
+
+    reading = asyncio.create_task(read_attachments([Attachment("big.log", "text/plain", None, fetch)],
+                                                   FileLimits(download_budget_s=60)))
+    await started.wait()
+    reading.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await reading
+    assert cancelled == ["big.log"]  # not left downloading after its answer is gone
