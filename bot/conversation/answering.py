@@ -53,6 +53,7 @@ from storage.models import ChannelKey, StoredConfig
 
 log = logging.getLogger(__name__)
 
+
 @dataclass(frozen=True)
 class Brought:
     """What a mention brought, read before it waits for a slot: its files, and the thread it was tagged into."""
