@@ -24,7 +24,7 @@ def _say(line: dict[str, Any]) -> None:
 def read(path: str, max_chars: int) -> None:
     """Report the text of the PDF at `path`, page by page, until MAX_CHARS are read."""
     from pypdf import PdfReader
-    from pypdf.errors import DependencyError, FileNotDecryptedError, PdfReadError
+    from pypdf.errors import DependencyError, FileNotDecryptedError, PyPdfError
 
     try:
         reader = PdfReader(path)
@@ -49,7 +49,8 @@ def read(path: str, max_chars: int) -> None:
     except FileNotDecryptedError:
         _say({"error": "password", "detail": ""})
         return
-    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError) as err:
+    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError) as err:
+        # A broken file, or a stream past pypdf's own inflate limit (LimitReachedError).
         _say({"error": "unreadable", "detail": f"{type(err).__name__}: {err}"[:200]})
         return
     _say({"done": "all"})

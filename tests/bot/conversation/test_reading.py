@@ -167,9 +167,11 @@ async def test_stalled_downloads_are_given_up_together_after_one_budget_and_name
 
 
 async def test_a_pdf_that_needs_more_memory_than_a_worker_may_use_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pdf, "PDF_MEMORY_BYTES", 16 * 1024 * 1024)  # too little for even pypdf to load
-    reading = await read_attachments([served("scan.pdf", "application/pdf", pdf_with_text("hello"))], FileLimits())
-    assert reading.notes([]) == ("I could not read scan.pdf: reading it needed more than 16 MB.",)
+    monkeypatch.setattr(pdf, "PDF_MEMORY_BYTES", 100 * 1024 * 1024)
+    # 59 KB that inflate to a 60 MB content stream: pypdf starts within 100 MB, the page does not fit.
+    bomb = pdf_pages([b"BT /F1 12 Tf 72 720 Td (hello) Tj ET\n" + b" " * 60_000_000], compress=True)
+    reading = await read_attachments([served("scan.pdf", "application/pdf", bomb)], FileLimits())
+    assert reading.notes([]) == ("I could not read scan.pdf: reading it needed more than 100 MB.",)
     assert pdf_workers() == []
 
 
