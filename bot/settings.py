@@ -127,6 +127,9 @@ class Settings(BaseSettings):
     file_max_count: Count = _var("MOA_FILE_MAX_COUNT", FileLimits.max_count)
     file_max_tokens: Count = _var("MOA_FILE_MAX_TOKENS", FileLimits.max_tokens)
     vision_models: Names = _var("MOA_VISION_MODELS", frozenset())
+    # How long a mention's files may take: all downloads together, then parsing one PDF (its worker is stopped).
+    file_download_timeout_s: Seconds = _var("MOA_FILE_DOWNLOAD_TIMEOUT", FileLimits.download_budget_s)
+    file_read_timeout_s: Seconds = _var("MOA_FILE_READ_TIMEOUT", FileLimits.read_budget_s)
     # Under Slack's 2-minute expiry of an assistant status.
     assistant_status_refresh_s: Annotated[float, _numeric(float, "a number of seconds", 0.1, 119.0)] = _var(
         "MOA_ASSISTANT_STATUS_REFRESH", 90.0)
@@ -232,7 +235,8 @@ class Settings(BaseSettings):
     def file_limits(self) -> FileLimits:
         """MOA_FILE_* and MOA_VISION_MODELS: how much of people's files is read."""
         return FileLimits(max_bytes=self.file_max_bytes, max_count=self.file_max_count,
-                          max_tokens=self.file_max_tokens, vision_models=self.vision_models)
+                          max_tokens=self.file_max_tokens, vision_models=self.vision_models,
+                          download_budget_s=self.file_download_timeout_s, read_budget_s=self.file_read_timeout_s)
 
     @property
     def database(self) -> str:

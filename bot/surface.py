@@ -33,6 +33,7 @@ class Progress:
     agents: tuple[AgentProgress, ...] = ()
     aggregator_model: str = ""
     queued_ahead: int | None = None  # set while the request waits for a slot
+    reading: tuple[str, ...] = ()  # set while what the mention brought is read (file names, "this thread")
     budget_waits: tuple[BudgetWaiting, ...] = ()  # models whose rate limit holds a call back now
 
     @property

@@ -33,6 +33,7 @@ from slack_bolt.context.assistant.thread_context_store.async_store import AsyncA
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.files import slack_attachments
+from adapters.slack.text import question_text
 from bot.conversation.service import ConversationService, Mention
 from bot.settings import Settings
 from storage.db import Database
@@ -106,7 +107,7 @@ async def on_user_message(payload: dict[str, Any], body: dict[str, Any], context
         return
     if not await service.claim_event(f"slack:msg:{team}:{channel}:{ts}"):
         return
-    text = str(payload.get("text") or "").strip()
+    text = question_text(str(payload.get("text") or ""), context.bot_user_id)  # as a channel mention's
     key = ChannelKey("slack", team, channel)
     if not await service.continues_thread(key, thread):  # the thread's first question names it
         with contextlib.suppress(Exception):
@@ -114,7 +115,7 @@ async def on_user_message(payload: dict[str, Any], body: dict[str, Any], context
     keeper = asyncio.create_task(_keep_status(set_status, refresh_s))
     try:
         mention = Mention(channel=key, thread=thread, message_id=ts, author=payload["user"], text=text,
-                          attachments=slack_attachments(payload.get("files") or [], client.token or "",
+                          attachments=slack_attachments(payload.get("files"), client.token or "",
                                                         client.base_url))
         await service.handle_mention(mention, surfaces(client, team, channel, thread, payload["user"]))
     finally:

@@ -13,7 +13,6 @@ event id), so every answer is claimed twice: by event id and by the message itse
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -24,9 +23,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import blocks
 from adapters.slack.assistant import register_assistant
+from adapters.slack.authors import AuthorNames
 from adapters.slack.feedback import register_feedback
 from adapters.slack.files import slack_attachments
 from adapters.slack.surface import FeedbackSupport, SlackSurface, StreamingSupport, slack_error
+from adapters.slack.text import mentions_bot, question_text, unescape
 from adapters.slack.thread import earlier_reader
 from bot.commands.context import CommandContext
 from bot.conversation.service import ConversationService, Mention
@@ -63,10 +64,12 @@ def register_listeners(app: AsyncApp, service: ConversationService, settings: Se
 
 @dataclass(frozen=True)
 class SurfaceFactory:
-    """Builds the SlackSurface of one answer; what the workspace supports is learnt once for all answers."""
+    """Builds the SlackSurface of one answer; what the workspace supports (and who its members are) is
+    learnt once for all answers."""
 
     streaming: StreamingSupport = field(default_factory=StreamingSupport)
     feedback: FeedbackSupport = field(default_factory=FeedbackSupport)
+    names: AuthorNames = field(default_factory=AuthorNames)  # thread authors' names, cached for all threads
 
     def __call__(self, client: AsyncWebClient, team: str, channel: str, thread: str, user: str) -> SlackSurface:
         return SlackSurface(client, channel=channel, thread_ts=thread, team_id=team, user_id=user,
@@ -88,7 +91,7 @@ async def on_message(event: dict[str, Any], body: dict[str, Any], context: Async
         await _answer(event, body, context, client, service=service, surfaces=surfaces)
         return
     thread = event.get("thread_ts")
-    if not thread or _mentions_bot(event.get("text", ""), context):
+    if not thread or mentions_bot(str(event.get("text") or ""), context.bot_user_id):
         return  # not a follow-up, or `app_mention` brings it
     if event.get("channel") and await service.continues_thread(
             ChannelKey("slack", _team(body, context), event["channel"]), thread):
@@ -172,12 +175,14 @@ async def _answer(event: dict[str, Any], body: dict[str, Any], context: AsyncBol
     if not await _claim(service, body, f"slack:msg:{team}:{channel}:{ts}"):
         return
     thread = event.get("thread_ts") or ts
-    files = slack_attachments(event.get("files") or [], client.token or "", client.base_url)
+    files = slack_attachments(event.get("files"), client.token or "", client.base_url)
+    bot_user = context.bot_user_id
     mention = Mention(channel=ChannelKey("slack", team, channel), thread=thread, message_id=ts,
-                      author=event.get("user", ""), text=_strip_mention(event.get("text", ""), context),
+                      author=event.get("user", ""), text=question_text(str(event.get("text") or ""), bot_user),
                       attachments=files,
-                      earlier=earlier_reader(client, channel, thread, ts, context.bot_user_id,
-                                             partial(_strip_mention, context=context)) if thread != ts else None)
+                      earlier=earlier_reader(client, channel, thread, ts, bot_user,
+                                             partial(question_text, bot_user=bot_user),
+                                             surfaces.names) if thread != ts else None)
     await service.handle_mention(mention, surfaces(client, team, channel, thread, mention.author))
 
 
@@ -226,26 +231,6 @@ async def _claim(service: ConversationService, body: dict[str, Any], message_key
     if event_id and not await service.claim_event(f"slack:event:{event_id}"):
         return False
     return await service.claim_event(message_key)
-
-
-def _mention_pattern(context: AsyncBoltContext) -> re.Pattern[str] | None:
-    bot = context.bot_user_id
-    return re.compile(rf"<@{re.escape(bot)}(\|[^>]*)?>") if bot else None
-
-
-def _mentions_bot(text: str, context: AsyncBoltContext) -> bool:
-    pattern = _mention_pattern(context)
-    return bool(pattern and pattern.search(text))
-
-
-def _strip_mention(text: str, context: AsyncBoltContext) -> str:
-    pattern = _mention_pattern(context)
-    return unescape((pattern.sub("", text) if pattern else text).strip())
-
-
-def unescape(text: str) -> str:
-    """Undo Slack's escaping of &, < and > in message and command text (only those three are escaped)."""
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def _layer_messages(run: RunRecord) -> list[dict[str, Any]]:

@@ -219,7 +219,7 @@ class SlackSurface:
             chunks.append({"type": "plan_update", "title": blocks.no_pings(title)})
             self._plan_title = title
         tasks: list[tuple[str, str, str, str | None]] = []
-        if progress.queued_ahead is None:
+        if progress.queued_ahead is None and not progress.reading:
             for agent in progress.agents:
                 tasks.append(self._agent_task(progress, agent))
             if progress.aggregating:

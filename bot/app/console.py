@@ -49,7 +49,7 @@ CANCELLED = "Cancelled."
 
 def progress_line(progress: Progress) -> str:
     """The one-line status `ask` shows too: queue place, layer and agents left, or the aggregator."""
-    if progress.queued_ahead is not None:
+    if progress.queued_ahead is not None or progress.reading:
         return render_progress(progress, PLAIN)
     if progress.aggregating:
         return writing_line(progress.aggregator_model)
@@ -273,13 +273,16 @@ class ConsoleChat:
 
     async def ask(self, question: str) -> None:
         try:
-            question, files = files_in(question)
+            question, files, not_files = files_in(question)
         except ValueError as err:
             self.err.print(str(err), style="red", highlight=False, markup=False)
             return
         for file in files:
             size = f" ({file.size:,} bytes)" if file.size is not None else ""
             self.err.print(f"📎 {file.name} attached{size}.", highlight=False, markup=False)
+        for word in not_files:  # a typo'd file name is still asked, as written; say why it was not read
+            self.err.print(f"(There is no file {word}: “@{word}” is sent as written.)", style="dim",
+                           highlight=False, markup=False)
         surface = ConsoleSurface(self.err, self.out)
         mention = Mention(CHANNEL, THREAD, f"console-{time.time_ns()}", "console", question, attachments=files)
         self.surface = surface

@@ -33,8 +33,20 @@ def local_attachment(path: str | Path) -> Attachment:
     return Attachment(name=file.name, mimetype=mimetype, size=file.stat().st_size, fetch=fetch)
 
 
-def files_in(line: str) -> tuple[str, tuple[Attachment, ...]]:
-    """A console question with its `@FILE` words read as attachments (each left as the file's name);
-    ValueError when one names no file."""
-    attachments = [local_attachment(match) for match in _FILE_WORD.findall(line)]
-    return _FILE_WORD.sub(lambda m: Path(m.group(1)).name, line).strip(), tuple(attachments)
+def files_in(line: str) -> tuple[str, tuple[Attachment, ...], tuple[str, ...]]:
+    """A console question with its `@FILE` words read as attachments (each left as the file's name). A
+    word is a file only when such a file exists ("what does @property do?" goes to the models as
+    written); the third value names the words that look like paths but are not files, for a hint."""
+    attachments: list[Attachment] = []
+    not_files: list[str] = []
+
+    def as_file(match: re.Match[str]) -> str:
+        word = match.group(1)
+        if not Path(word).expanduser().is_file():
+            if "." in word or "/" in word:
+                not_files.append(word)
+            return match.group(0)
+        attachments.append(local_attachment(word))
+        return Path(word).name
+
+    return _FILE_WORD.sub(as_file, line).strip(), tuple(attachments), tuple(not_files)

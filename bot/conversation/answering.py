@@ -1,8 +1,10 @@
 """Answering one mention: refuse what must be refused, wait a fair turn, drive the engine, show and store.
 
 The path: the channel's config (or an experiment's arm), the member's and channel's budgets, the run
-recorded as `queued`, the thread's history (read once: admission weighs it, the engine is sent it), a slot
-in the fair gate, then the engine's events rendered through the surface and the outcome stored.
+recorded as `queued`, the thread's history (read once: admission weighs it, the engine is sent it), what
+the mention brought (its files, the thread it was tagged into: read before it waits, so reading never holds
+another answer's turn), a slot in the fair gate, then the engine's events rendered through the surface and
+the outcome stored.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import contextlib
 import logging
 import sys
 import time
+from dataclasses import dataclass
 from functools import partial
 
 from bot.conversation.budgets import over_budget
@@ -21,8 +24,8 @@ from bot.conversation.keeper import StorageKeeper, failure_note, read
 from bot.conversation.mention import Mention, clean_text
 from bot.conversation.outcome import INTERRUPTED, OutcomeRecorder, OwnedSurface, RunsHere, RunState
 from bot.conversation.progress import ProgressTracker
-from bot.conversation.reading import FILES_ONLY, models_of, read_attachments
-from bot.conversation.thread_context import read_thread
+from bot.conversation.reading import FILES_ONLY, Reading, models_of, read_attachments
+from bot.conversation.thread_context import ThreadContext, read_thread
 from bot.conversation.throttle import CoalescingUpdater
 from bot.observe.answer_report import AnswerReport
 from bot.settings import Settings
@@ -48,6 +51,19 @@ from storage.db import Database
 from storage.models import ChannelKey, StoredConfig
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Brought:
+    """What a mention brought, read before it waits for a slot: its files, and the thread it was tagged into."""
+
+    reading: Reading
+    context: ThreadContext | None = None
+
+    @property
+    def turns(self) -> list[Turn]:
+        return list(self.context.turns) if self.context is not None else []
+
 
 BUSY = "I'm answering too many questions right now — please ask again in a minute."
 
@@ -122,8 +138,13 @@ class Answerer:
 
         # Read once: admission counts the whole prompt, the thread's history included, and the engine is sent it.
         history = await self._history(mention, block=_history_block(config))
-        plan = self.engine.plan(question, config, history[0])  # admission weighs it; the run paces by it
         try:
+            # Files and the thread are read before a slot is taken: a stalled download or a slow PDF costs
+            # this answer its reading budgets, never another channel its turn.
+            brought = await self._read_brought(mention, config, surface, state, bool(history[0]))
+            asked = brought.reading.question(question)
+            # Admission weighs the plan; the run paces by it.
+            plan = self.engine.plan(asked, config, history[0] or brought.turns)
             async with self._gate.slot(mention.channel, tell_position, plan.needs()) as state.ticket:
                 if self._here.closing:
                     await self._recorder.settle(state, "interrupted", INTERRUPTED)
@@ -142,19 +163,40 @@ class Answerer:
                     return None
                 if waited:  # answers that finished meanwhile (one may be in this thread) join its history
                     history = await self._history(mention, block=_history_block(config))
-                    plan = self.engine.plan(question, config, history[0])
-                return await self._run(mention, question, config, surface, state, history, plan)
+                    plan = self.engine.plan(asked, config, history[0] or brought.turns)
+                return await self._run(mention, question, config, surface, state, history, brought, plan)
         except QueueFull:
             await self._recorder.settle(state, "failed", BUSY)
             await surface.fail(BUSY, None)
             return None
-        except asyncio.CancelledError:  # cancelled while waiting in the queue (shutdown)
+        except asyncio.CancelledError:  # cancelled while reading or waiting in the queue (shutdown)
             if not state.settled:
                 await asyncio.shield(self._recorder.settle(state, "interrupted", INTERRUPTED))
                 if not state.taken_over:  # else the process that took it over answers it
                     with contextlib.suppress(Exception):
                         await asyncio.shield(surface.fail(INTERRUPTED, None))
             raise
+
+    async def _read_brought(self, mention: Mention, config: MoaConfig, surface: ReplySurface, state: RunState,
+                            has_history: bool) -> Brought:
+        """The mention's files and (tagged into a thread with nothing stored) the thread's earlier
+        messages, read side by side; the status says what is being read meanwhile."""
+        thread = mention.earlier if not has_history else None
+        if not mention.attachments and thread is None:
+            return Brought(Reading())
+        what = [a.name or "a file" for a in mention.attachments] + (["this thread"] if thread else [])
+        try:
+            await surface.show_progress(Progress(layer=0, total_layers=config.layers, reading=tuple(what)))
+            await self._recorder.remember_status(state, surface)
+        except Exception:  # the reading goes on; the next status may work
+            log.warning("could not show the reading status", exc_info=True)
+        limits = self.settings.file_limits
+        files = read_attachments(mention.attachments, limits)
+        if thread is None:
+            return Brought(await files)
+        reading, context = await asyncio.gather(files, read_thread(thread, self.settings.history_token_budget,
+                                                                   limits))
+        return Brought(reading, context)
 
     async def _over_budget(self, mention: Mention, surface: ReplySurface, exclude_run: int | None = None) -> bool:
         """Budgets bind admins too; a mention over one is told so (True) and costs no model call.
@@ -178,7 +220,8 @@ class Answerer:
         return self.config_from(stored), None
 
     async def _run(self, mention: Mention, question: str, config: MoaConfig, surface: ReplySurface,
-                   state: RunState, loaded: tuple[list[Turn], str | None], plan: AnswerPlan) -> int | None:
+                   state: RunState, loaded: tuple[list[Turn], str | None], brought: Brought,
+                   plan: AnswerPlan) -> int | None:
         surface = OwnedSurface(surface, state)  # quiet once another process has taken the run over
         recorder = self._recorder
         if state.run_id is not None:
@@ -197,15 +240,12 @@ class Answerer:
         answer = ""
         report = AnswerReport(mention.channel)  # the answer's log line and metrics, at its end
         try:
-            reading = await read_attachments(mention.attachments, self.settings.file_limits)
-            if not history and mention.earlier is not None:  # tagged into a thread it has not answered in
-                context = await read_thread(mention.earlier, self.settings.history_token_budget,
-                                            self.settings.file_limits)
+            reading = brought.reading
+            if not history and brought.context is not None:  # tagged into a thread it has not answered in
+                context = brought.context
                 history, history_note = list(context.turns), context.note or history_note
                 reading = reading.with_images(context.images)
             asked = reading.question(question)
-            if asked != question or history is not loaded[0]:  # files or the thread's messages joined the prompt
-                plan = self.engine.plan(asked, config, history)
             async with contextlib.aclosing(self.engine.run(asked, config, history, state.ticket, reading.shown,
                                                           plan)) as events:
                 async for event in events:

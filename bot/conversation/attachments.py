@@ -33,5 +33,6 @@ class FileLimits:
     max_count: int = 5  # MOA_FILE_MAX_COUNT: files read per message (0: none are)
     max_tokens: int = 3000  # MOA_FILE_MAX_TOKENS: all of a message's file text together, then trimmed
     max_image_bytes: int = 4_000_000  # images larger than this are not sent (Groq takes 4 MB at most)
-    download_timeout_s: float = 30.0
+    download_budget_s: float = 10.0  # MOA_FILE_DOWNLOAD_TIMEOUT: all of a message's downloads, in parallel
+    read_budget_s: float = 20.0  # MOA_FILE_READ_TIMEOUT: parsing one PDF (its worker is then stopped)
     vision_models: frozenset[str] = frozenset()  # MOA_VISION_MODELS: models besides the known ones that read images

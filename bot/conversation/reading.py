@@ -1,23 +1,27 @@
 """What the models get from the files on a question.
 
 Text, code, Markdown, CSV, JSON and logs go inline (decoded as UTF-8, the whole message's file text
-bounded by `MOA_FILE_MAX_TOKENS` and trimmed with a note); PDFs as their text (pypdf); images beside the
-question, for the models that read images (`moa.messages.attachments.Shown`). Whatever cannot be read — binary,
-too large, an archive, a download refused — is named in the answer and told to the models; it never costs
-the answer. A file over `MOA_FILE_MAX_BYTES` is refused on its declared size, before any download.
+bounded by `MOA_FILE_MAX_TOKENS` and trimmed with a note); PDFs as their text (`bot/conversation/pdf.py`: a
+worker process, page by page, stopped at the token limit or its time budget); images beside the question,
+for the models that read images (`moa.messages.attachments.Shown`). Whatever cannot be read — binary, too
+large, an archive, a download refused or stalled — is named in the answer and told to the models; it never
+costs the answer. A file over `MOA_FILE_MAX_BYTES` is refused on its declared size, before any download.
+A message's files download in parallel within one budget (`MOA_FILE_DOWNLOAD_TIMEOUT`); a file still on
+its way then is named ("log3.txt did not arrive within 10 s").
 """
 
 from __future__ import annotations
 
 import asyncio
-import io
 import logging
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
+from bot.conversation import pdf as pdf_reader
 from bot.conversation.attachments import Attachment, FetchRefused, FileLimits
 from moa.config.schema import MoaConfig
+from moa.durations import told
 from moa.messages.attachments import Image, Shown, readers
 from moa.messages.tokens import text_tokens
 
@@ -105,94 +109,153 @@ def decode_text(data: bytes) -> str | None:
     return text
 
 
-def pdf_text(data: bytes) -> str:
-    """The PDF's text, page by page; raises ValueError with a reason when there is none to read."""
-    from pypdf import PdfReader  # imported when a PDF comes: most answers never need it
-    from pypdf.errors import PdfReadError
+@dataclass(frozen=True)
+class _Read:
+    """One file's outcome before the token budget is shared out: its text, an image, or why not."""
 
-    try:
-        reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted:
-            raise ValueError("it is password-protected")
-        pages = [page.extract_text() or "" for page in reader.pages]
-    except PdfReadError as err:
-        raise ValueError(f"it is not a PDF I can open ({err})") from None
-    text = "\n\n".join(p.strip() for p in pages if p.strip())
-    if not text:
-        raise ValueError("it has no text to read (a scan? images of pages are not read)")
-    return text
+    text: str | None = None
+    image: Image | None = None
+    why: str | None = None  # not read, and why
+    note: str | None = None  # read in part, and why (a PDF stopped early)
 
 
 async def read_attachments(attachments: Sequence[Attachment], limits: FileLimits) -> Reading:
-    """Download and read what can be read, within the limits; never raises for a file's sake."""
+    """Download and read what can be read, within the limits; never raises for a file's sake.
+
+    Downloads run in parallel within one budget (`download_budget_s`), PDFs are parsed in parallel in
+    worker processes within `read_budget_s` each: a mention's files cost at most the two budgets."""
+    outcomes: list[_Read] = []
+    wanted: dict[int, Attachment] = {}
+    for index, attachment in enumerate(attachments):
+        why = _refused_before_download(index, attachment, limits)
+        outcomes.append(_Read(why=why))
+        if why is None:
+            wanted[index] = attachment
+    downloaded = await _download_all(wanted, limits)
+    reads = [_read_one(attachment, downloaded[index], limits) for index, attachment in wanted.items()]
+    for index, outcome in zip(wanted, await asyncio.gather(*reads), strict=True):
+        outcomes[index] = outcome
+    return _share_out(attachments, outcomes, limits)
+
+
+def _refused_before_download(index: int, attachment: Attachment, limits: FileLimits) -> str | None:
+    if index >= limits.max_count:
+        return f"only the first {limits.max_count} files of a message are read (MOA_FILE_MAX_COUNT)"
+    kind = kind_of(attachment)
+    if kind == "archive":
+        return "it is an archive; I don't open archives"
+    if kind == "binary":
+        return f"it is not text, a PDF or an image ({attachment.mimetype or 'unknown type'})"
+    if attachment.size is not None and attachment.size > limits.max_bytes:
+        return (f"it is {_megabytes(attachment.size)}, over the {_megabytes(limits.max_bytes)} limit "
+                "(MOA_FILE_MAX_BYTES)")
+    return None
+
+
+async def _download_all(wanted: dict[int, Attachment], limits: FileLimits) -> dict[int, bytes | str]:
+    """Each wanted file's bytes, or why it did not come; all at once, within one budget."""
+    if not wanted:
+        return {}
+    tasks = {index: asyncio.create_task(_download(a, limits.max_bytes)) for index, a in wanted.items()}
+    late: set[asyncio.Task[bytes | str]] = set(tasks.values())
+    try:
+        _, late = await asyncio.wait(tasks.values(), timeout=limits.download_budget_s)
+    finally:  # over budget, or the answer itself cancelled (shutdown): no download outlives it
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
+    return {index: task.result() if task not in late
+            else f"it did not arrive within {told(limits.download_budget_s)}"
+            for index, task in tasks.items()}
+
+
+async def _download(attachment: Attachment, max_bytes: int) -> bytes | str:
+    try:
+        data = await attachment.fetch(max_bytes)
+    except FetchRefused as err:
+        return str(err).rstrip(".")
+    except Exception as err:  # a failed download costs that file, never the answer
+        log.warning("downloading %s failed", attachment.name, exc_info=True)
+        return f"the download failed ({type(err).__name__})"
+    if len(data) > max_bytes:
+        return f"it is over the {_megabytes(max_bytes)} limit (MOA_FILE_MAX_BYTES)"
+    return data
+
+
+async def _read_one(attachment: Attachment, data: bytes | str, limits: FileLimits) -> _Read:
+    if isinstance(data, str):
+        return _Read(why=data)
+    kind = kind_of(attachment)
+    name = attachment.name or "a file"
+    if kind == "image":
+        if len(data) > limits.max_image_bytes:
+            return _Read(why=f"images over {_megabytes(limits.max_image_bytes)} are not sent to models")
+        return _Read(image=Image(name, attachment.mimetype.split(";")[0].strip().lower(), data))
+    if kind == "pdf":
+        return await _read_pdf(name, data, limits)
+    text = decode_text(data)
+    return _Read(why="it is not UTF-8 text") if text is None else _Read(text=text)
+
+
+async def _read_pdf(name: str, data: bytes, limits: FileLimits) -> _Read:
+    try:
+        pdf = await pdf_reader.read_pdf(data, max(1, limits.max_tokens) * 4, limits.read_budget_s)
+    except ValueError as err:
+        return _Read(why=str(err))
+    except Exception as err:  # the worker could not be started: that file is not read, the answer goes on
+        log.warning("reading the PDF %s failed", name, exc_info=True)
+        return _Read(why=f"it could not be read ({type(err).__name__})")
+    budget = told(limits.read_budget_s)
+    if pdf.stopped == "time":
+        if not pdf.pages_read:
+            return _Read(why=f"reading it took longer than {budget} and no page was finished")
+        return _Read(text=pdf.text, note=f"I read the first {pdf.pages_read} of {pdf.pages} pages of {name} "
+                                         f"(it took too long: the rest did not fit in {budget}).")
+    if pdf.stopped == "memory":
+        if not pdf.pages_read:
+            return _Read(why=f"reading it needed more than {pdf_reader.PDF_MEMORY_BYTES // 2**20} MB")
+        return _Read(text=pdf.text, note=f"I read the first {pdf.pages_read} of {pdf.pages} pages of {name} "
+                                         "(the rest needed more memory than a file may use).")
+    if pdf.stopped == "crashed":
+        if not pdf.pages_read:
+            return _Read(why="the PDF reader stopped before finishing a page")
+        return _Read(text=pdf.text, note=f"I read the first {pdf.pages_read} of {pdf.pages} pages of {name} "
+                                         "(the PDF reader stopped there).")
+    if pdf.stopped == "full" and pdf.pages_read < pdf.pages:
+        return _Read(text=pdf.text, note=f"I read the first {pdf.pages_read} of {pdf.pages} pages of {name}: "
+                                         f"they fill the {limits.max_tokens:,} tokens allowed for files "
+                                         "(MOA_FILE_MAX_TOKENS).")
+    return _Read(text=pdf.text)
+
+
+def _share_out(attachments: Sequence[Attachment], outcomes: Sequence[_Read], limits: FileLimits) -> Reading:
+    """The files' text within MOA_FILE_MAX_TOKENS, in the order they were attached."""
     texts: list[tuple[str, str]] = []
     images: list[Image] = []
     unread: list[tuple[str, str]] = []
     trimmed: list[str] = []
     room = limits.max_tokens
-    for index, attachment in enumerate(attachments):
+    for attachment, outcome in zip(attachments, outcomes, strict=True):
         name = attachment.name or "a file"
-        if index >= limits.max_count:
-            unread.append((name, f"only the first {limits.max_count} files of a message are read "
-                                 "(MOA_FILE_MAX_COUNT)"))
+        if outcome.why is not None:
+            unread.append((name, outcome.why))
             continue
-        kind = kind_of(attachment)
-        if kind in ("archive", "binary"):
-            unread.append((name, "it is an archive; I don't open archives" if kind == "archive"
-                           else f"it is not text, a PDF or an image ({attachment.mimetype or 'unknown type'})"))
+        if outcome.image is not None:
+            images.append(outcome.image)
             continue
-        if attachment.size is not None and attachment.size > limits.max_bytes:
-            unread.append((name, f"it is {_megabytes(attachment.size)}, over the "
-                                 f"{_megabytes(limits.max_bytes)} limit (MOA_FILE_MAX_BYTES)"))
-            continue
-        try:
-            async with asyncio.timeout(limits.download_timeout_s):
-                data = await attachment.fetch(limits.max_bytes)
-        except FetchRefused as err:
-            unread.append((name, str(err).rstrip(".")))
-            continue
-        except TimeoutError:
-            unread.append((name, f"the download took longer than {limits.download_timeout_s:.0f} s"))
-            continue
-        except Exception as err:  # a failed download costs that file, never the answer
-            log.warning("downloading %s failed", name, exc_info=True)
-            unread.append((name, f"the download failed ({type(err).__name__})"))
-            continue
-        if len(data) > limits.max_bytes:
-            unread.append((name, f"it is over the {_megabytes(limits.max_bytes)} limit (MOA_FILE_MAX_BYTES)"))
-            continue
-        if kind == "image":
-            if len(data) > limits.max_image_bytes:
-                unread.append((name, f"images over {_megabytes(limits.max_image_bytes)} are not sent to models"))
-            else:
-                images.append(Image(name, attachment.mimetype.split(";")[0].strip().lower(), data))
-            continue
-        if kind == "pdf":
-            try:
-                text: str | None = await asyncio.to_thread(pdf_text, data)
-            except ValueError as err:
-                unread.append((name, str(err)))
-                continue
-            except Exception as err:  # pypdf on a broken file: that file is not read, the answer goes on
-                log.warning("reading the PDF %s failed", name, exc_info=True)
-                unread.append((name, f"it is not a PDF I can open ({type(err).__name__})"))
-                continue
-        else:
-            text = decode_text(data)
-            if text is None:
-                unread.append((name, "it is not UTF-8 text"))
-                continue
-        assert text is not None
-        text = text.replace("\r\n", "\n").strip()
+        text = (outcome.text or "").replace("\r\n", "\n").strip()
         if room <= 0:
             unread.append((name, f"the files before it used all {limits.max_tokens:,} tokens allowed for "
                                  "files (MOA_FILE_MAX_TOKENS)"))
             continue
+        if outcome.note:
+            trimmed.append(outcome.note)
         tokens = text_tokens(text)
         if tokens > room:
             text = text[:max(1, len(text) * room // tokens)].rstrip() + "\n[… the rest was cut]"
-            trimmed.append(f"Only the first ~{room:,} tokens of {name} (of ~{tokens:,}) reached the models "
-                           "(MOA_FILE_MAX_TOKENS).")
+            if not outcome.note:
+                trimmed.append(f"Only the first ~{room:,} tokens of {name} (of ~{tokens:,}) reached the models "
+                               "(MOA_FILE_MAX_TOKENS).")
             tokens = room
         room -= tokens
         texts.append((name, text))

@@ -92,10 +92,19 @@ def budget_wait_line(note: BudgetWaiting) -> str:
     return f"⏳ waiting for {provider}'s {what} budget for {model} — about {rounded(note.wait_s)}"
 
 
+def _listed(names: tuple[str, ...], most: int = 3) -> str:
+    """"a.txt, b.pdf and this thread"; beyond `most`, "a.txt, b.pdf, c.txt and 2 more"."""
+    if len(names) > most:
+        return ", ".join(names[:most]) + f" and {len(names) - most} more"
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
 def render_progress(progress: Progress, style: Style = PLAIN) -> str:
     """The status message while an answer is being made: queue place, layer, each agent's state, and
     any wait for a model's rate limit."""
     waits = [budget_wait_line(n) for n in progress.budget_waits]
+    if progress.reading:
+        return f"📎 Reading {_listed(progress.reading)}…"
     if progress.queued_ahead is not None:
         ahead = progress.queued_ahead
         return "⏳ Queued — you're next" if ahead <= 0 else f"⏳ Queued — {ahead} ahead of you"

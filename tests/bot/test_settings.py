@@ -145,3 +145,14 @@ def test_file_limits_and_the_assistant_refresh_are_read_and_checked() -> None:
     refresh = re.escape("MOA_ASSISTANT_STATUS_REFRESH must be a number of seconds from 0.1 to 119")
     with pytest.raises(ConfigError, match=refresh):
         Settings.load(env={"MOA_ASSISTANT_STATUS_REFRESH": "300"})
+
+
+def test_the_file_reading_budgets_default_to_10_and_20_s_and_are_checked() -> None:
+    default = Settings.load(env={}).file_limits
+    assert (default.download_budget_s, default.read_budget_s) == (10.0, 20.0)
+    set_ = Settings.load(env={"MOA_FILE_DOWNLOAD_TIMEOUT": "4", "MOA_FILE_READ_TIMEOUT": "2.5",
+                              "MOA_FILE_MAX_COUNT": "3"}).file_limits
+    assert (set_.download_budget_s, set_.read_budget_s, set_.max_count) == (4.0, 2.5, 3)
+    sentence = re.escape("MOA_FILE_READ_TIMEOUT must be a number of seconds 0.1 or more, not '0'")
+    with pytest.raises(ConfigError, match=sentence):
+        Settings.load(env={"MOA_FILE_READ_TIMEOUT": "0"})

@@ -20,12 +20,19 @@ sends there lands in `slack.responses`.
 Files: `slack.add_file(name, mimetype, data)` returns the file object an event carries; its `url_private`
 serves the bytes only with the bot token in `Authorization` — without it, as Slack does, a 200 HTML login
 page. Every download attempt is kept in `slack.downloads` (path, Authorization header). People's messages
-in threads (`slack.said(...)`) are what `conversations.replies` returns, with the bot's own.
+in threads (`slack.said(...)`) are what `conversations.replies` returns, with the bot's own — paged as
+Slack pages them: oldest first, at most `limit` (default 200) a page, `has_more` and
+`response_metadata.next_cursor`. `method_latency` slows one method (`users.info` can take a third of a
+second); `most_at_once` records how many calls of a method were in flight together. `add_file(...,
+arrival=...)` makes a download stall after its headers ("stall"), come a byte a second ("drip"), come
+without Content-Length ("chunked") or redirect to `redirects[file id]` ("redirect"); `stalled` counts the
+downloads the fake holds open.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import hmac
 import json
@@ -155,6 +162,7 @@ class FakeSlack:
     admins: set[str] = field(default_factory=set)  # users.info says is_admin
     owners: set[str] = field(default_factory=set)  # users.info says is_owner
     latency: float = 0.0  # added to every Web API answer
+    method_latency: dict[str, float] = field(default_factory=dict)  # added to one method's answers
 
     def __post_init__(self) -> None:
         self.calls: list[SlackCall] = []
@@ -172,6 +180,12 @@ class FakeSlack:
         self.downloads: list[tuple[str, str]] = []  # (path, Authorization header) of every file request
         self.people: list[dict[str, Any]] = []  # people's messages, as conversations.replies returns them
         self.files_scope = True  # False: the app lacks files:read, so downloads get the sign-in page
+        self.arrivals: dict[str, str] = {}  # file id -> "stall" | "drip" | "chunked" | "redirect"
+        self.redirects: dict[str, str] = {}  # file id -> where a "redirect" arrival sends the client
+        self.stalled = 0  # downloads held open after their headers right now
+        self._released = asyncio.Event()  # set at stop: held downloads end
+        self._at_once: dict[str, int] = {}
+        self.most_at_once: dict[str, int] = {}  # method -> most calls in flight together
 
     # ---- control & inspection -------------------------------------------------------------------
     @property
@@ -207,11 +221,14 @@ class FakeSlack:
         return await self._changes.wait_for(lambda: predicate(self), timeout)
 
     def add_file(self, name: str, mimetype: str, data: bytes, *, size: int | None = None,
-                 host: str | None = None) -> dict[str, Any]:
-        """A file as an event's `files` lists it; `host` (e.g. "localhost:PORT") puts its URL elsewhere."""
+                 host: str | None = None, arrival: str | None = None) -> dict[str, Any]:
+        """A file as an event's `files` lists it; `host` (e.g. "localhost:PORT") puts its URL elsewhere;
+        `arrival` "stall", "drip" or "chunked" serves it as a slow or odd server would."""
         self._counter += 1
         file_id = f"F{self._counter:08d}"
         self.files[file_id] = (mimetype, data)
+        if arrival is not None:
+            self.arrivals[file_id] = arrival
         base = f"http://{host}" if host else self.url
         url = f"{base}/files-pri/{self.team_id}-{file_id}/{name}"
         return {"id": file_id, "name": name, "title": name, "mimetype": mimetype,
@@ -242,6 +259,7 @@ class FakeSlack:
         return self
 
     async def stop(self) -> None:
+        self._released.set()
         for ws in list(self._sockets):
             await ws.close()
         if self._runner is not None:
@@ -305,7 +323,29 @@ class FakeSlack:
         if file_id not in self.files:
             return web.Response(status=404, text="file_not_found")
         mimetype, data = self.files[file_id]
-        return web.Response(body=data, content_type=mimetype)
+        arrival = self.arrivals.get(file_id)
+        if arrival is None:
+            return web.Response(body=data, content_type=mimetype)
+        if arrival == "redirect":  # e.g. to another host, which must never see the bot token
+            raise web.HTTPFound(self.redirects[file_id])
+        response = web.StreamResponse(headers={"Content-Type": mimetype})
+        if arrival == "chunked":
+            response.enable_chunked_encoding()  # no Content-Length, as some servers send files
+        await response.prepare(request)
+        if arrival == "stall":  # the headers came; the body never does
+            self.stalled += 1
+            await self._notify()
+            try:
+                await self._released.wait()
+            finally:
+                self.stalled -= 1
+            return response
+        for i in range(len(data)) if arrival == "drip" else [0]:
+            await response.write(data[i:i + 1] if arrival == "drip" else data)
+            if arrival == "drip":
+                await asyncio.sleep(1.0)  # a byte a second: the way a congested link serves it
+        await response.write_eof()
+        return response
 
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
@@ -320,8 +360,14 @@ class FakeSlack:
         token = request.headers.get("Authorization", "").removeprefix("Bearer ")
         call = SlackCall(method, args, token, time.monotonic())
         self.calls.append(call)
-        if self.latency:
-            await asyncio.sleep(self.latency)
+        self._at_once[method] = self._at_once.get(method, 0) + 1
+        self.most_at_once[method] = max(self.most_at_once.get(method, 0), self._at_once[method])
+        try:
+            delay = self.latency + self.method_latency.get(method, 0.0)
+            if delay:
+                await asyncio.sleep(delay)
+        finally:
+            self._at_once[method] -= 1
         status, payload, headers = self._answer(method, args, token)
         call.ok = bool(payload.get("ok"))
         call.error = payload.get("error")
@@ -384,7 +430,15 @@ class FakeSlack:
                    "ts": m.ts, "thread_ts": m.thread_ts} for m in self.thread(channel, thread)]
         if not found:
             return {"ok": False, "error": "thread_not_found"}
-        return {"ok": True, "messages": sorted(found, key=lambda m: float(m["ts"])), "has_more": False}
+        found.sort(key=lambda m: float(m["ts"]))
+        if args.get("latest"):  # only messages before it (Slack's default: `inclusive` false)
+            found = [m for m in found if float(m["ts"]) < float(args["latest"])]
+        limit = min(int(args.get("limit") or 200), 1000)
+        start = int(base64.b64decode(str(args["cursor"])).decode().removeprefix("next_ts:")) \
+            if args.get("cursor") else 0
+        page, more = found[start:start + limit], start + limit < len(found)
+        cursor = base64.b64encode(f"next_ts:{start + limit}".encode()).decode() if more else ""
+        return {"ok": True, "messages": page, "has_more": more, "response_metadata": {"next_cursor": cursor}}
 
     # Slack's assistant pane: what the app set is kept as calls (`calls_to("assistant.threads.setStatus")`).
     def _m_assistant_threads_setStatus(self, args: dict[str, Any]) -> dict[str, Any]:

@@ -54,3 +54,20 @@ async def test_a_reply_to_a_message_in_another_channel_never_reaches_the_models(
     await discord.wait_for(lambda f: answers(f, question["id"]), timeout=10)
     assert fake_groq.calls
     assert "merger" not in everything_sent(fake_groq)
+
+
+async def test_a_long_paste_in_a_thread_is_cut_and_the_fact_before_it_still_reaches_the_models(
+        discord: FakeDiscord, fake_groq: FakeGroq, bot: RunningBot) -> None:
+    starter = await discord.say(discord.general, discord.bob, "which port does staging use?")
+    thread = await discord.person_thread(discord.general, starter, "staging")
+    await discord.say(thread, discord.bob, "staging listens on port 8443")
+    # Nitro members may send 4,000 characters (~1,000 tokens): two such pastes outgrow the history budget.
+    await discord.say(thread, discord.bob, "the whole config:\n" + "key = value\n" * 320)
+    await discord.say(thread, discord.bob,
+                      "and the old one:\n" + "old = thing\n" * 320)
+    await discord.say(thread, discord.alice, f"{discord.bot_mention} so which port?")
+
+    await discord.wait_for(lambda f: answers(f, thread), timeout=10)
+    sent = everything_sent(fake_groq)
+    assert "bob: staging listens on port 8443" in sent
+    assert "[… cut: this message was too long to keep whole]" in sent

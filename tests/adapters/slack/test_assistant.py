@@ -102,3 +102,16 @@ async def test_moving_to_another_channel_updates_the_stored_context(world: Slack
                                                                             "team_id": world.slack.team_id}:
         assert loop.time() < deadline, f"context still {stored}"
         await asyncio.sleep(0.02)  # the listener runs after bolt's ack; nothing to wait on but the database
+
+
+async def test_the_pane_sends_the_models_the_question_as_a_channel_mention_does(world: SlackWorld) -> None:
+    thread = await open_pane(world)
+    await world.slack.wait_for(lambda s: s.thread(PANE, thread))
+    await ask_in_pane(world, thread, "Is 3 &lt; 5 &amp;&amp; 5 &gt; 2? <@UBOT>")
+    await world.slack.wait_for(answered(PANE, thread), timeout=10)
+    in_pane = {call.question for call in world.groq.calls}
+
+    world.groq.calls.clear()
+    ts = await world.send.mention("Is 3 &lt; 5 &amp;&amp; 5 &gt; 2?")
+    await world.slack.wait_for(answered("C0GENERAL", ts), timeout=10)
+    assert in_pane == {call.question for call in world.groq.calls} == {"Is 3 < 5 && 5 > 2?"}

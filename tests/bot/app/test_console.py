@@ -34,13 +34,18 @@ async def console(tmp_path: Path) -> AsyncIterator[tuple[Terminal, FakeGroq]]:
             term.close()
 
 
-async def test_an_answer_ends_with_the_done_tokens_cost_line(console: tuple[Terminal, FakeGroq]) -> None:
-    term, _ = console
+async def ask_with_one_layer(term: Terminal, question: str) -> str:
+    """Set one layer, ask `question`, and return the screen once the answer's cost line is there."""
     term.type("/moa layers 1")
     await term.expect("1 layer")
-    term.type("is 9.11 or 9.9 larger?")
-    await term.expect("[saw 3 answers]")
-    screen = await term.expect(" out) · cost $")
+    term.type(question)
+    return await term.expect(" out) · cost $")
+
+
+async def test_an_answer_ends_with_the_done_tokens_cost_line(console: tuple[Terminal, FakeGroq]) -> None:
+    term, _ = console
+    screen = await ask_with_one_layer(term, "is 9.11 or 9.9 larger?")
+    assert "[saw 3 answers]" in screen
 
     assert re.search(r"Done in \d+\.\d s · [\d,]+ tokens \([\d,]+ in, [\d,]+ out\) · cost \$[\d.]+", screen)
     assert "⏳ Layer" not in screen  # not the platforms' multi-line status block
@@ -152,7 +157,14 @@ async def test_an_at_file_in_a_question_is_read_by_the_models(console: tuple[Ter
     assert fake.calls and all("the meeting moved to room 4B" in c.question for c in fake.calls)
     assert all(c.question.startswith("where is the meeting? notes.txt") for c in fake.calls)
     term.type("and this? @nowhere.txt")
-    await term.expect("There is no file nowhere.txt.")
+    await term.expect("There is no file nowhere.txt: “@nowhere.txt” is sent as written.")
+
+
+async def test_an_at_word_that_is_no_file_goes_to_the_models_as_written(console: tuple[Terminal, FakeGroq]) -> None:
+    term, fake = console
+    await ask_with_one_layer(term, "what does @property do in Python?")
+
+    assert fake.calls and all(c.question == "what does @property do in Python?" for c in fake.calls)
 async def test_control_keys_typed_into_a_question_never_reach_the_models(console: tuple[Terminal, FakeGroq]) -> None:
     term, fake = console
     term.type("/moa layers 1")

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+from pathlib import Path
+
+import pytest
+
+from bot.conversation import pdf
 from bot.conversation.attachments import Attachment, FetchRefused, FileLimits
 from bot.conversation.reading import read_attachments
 from moa.messages.attachments import Shown
-from tests.fakes.files import pdf_with_text, tiny_png
+from tests.fakes.files import locked_pdf, pdf_pages, pdf_with_text, slow_pdf, tiny_png
 
 
 def served(name: str, mimetype: str, data: bytes, fetched: list[str] | None = None,
@@ -90,3 +97,101 @@ async def test_images_go_as_parts_to_readers_and_by_name_to_the_rest() -> None:
     assert isinstance(blind, str) and "photo.png" in blind
     assert reading.notes(["local:llava", "openai/gpt-oss-20b"]) == (
         "photo.png was not shown to openai/gpt-oss-20b, which reads no images.",)
+
+
+def pdf_workers() -> list[int]:
+    """This process's PDF worker processes still alive (their command line names pdf_worker.py)."""
+    alive = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(stat[1]) == os.getpid() and b"pdf_worker.py" in command and stat[0] != "Z":
+            alive.append(int(entry.name))
+    return alive
+
+
+async def test_a_pdf_with_only_an_owner_password_is_read() -> None:
+    reading = await read_attachments([served("terms.pdf", "application/pdf", locked_pdf("Notice period is 3 months"))],
+                                     FileLimits())
+    assert "Notice period is 3 months" in reading.question("Q")
+    assert reading.notes([]) == ()
+
+
+async def test_a_pdf_that_needs_a_password_to_open_is_named_as_password_protected() -> None:
+    reading = await read_attachments([served("payroll.pdf", "application/pdf",
+                                             locked_pdf("salaries", user_password="open-sesame"))], FileLimits())
+    assert reading.notes([]) == ("I could not read payroll.pdf: it is password-protected.",)
+
+
+async def test_a_slow_pdf_is_read_as_far_as_its_budget_allows_and_its_worker_is_stopped() -> None:
+    reading = await read_attachments([served("report.pdf", "application/pdf", slow_pdf(pages=15))],
+                                     FileLimits(read_budget_s=2.5))
+    question = reading.question("Q")
+    assert "page 1" in question and "page 15" not in question
+    [note] = reading.notes([])
+    read = int(note.removeprefix("I read the first ").split()[0])
+    assert 1 <= read < 15
+    assert note == (f"I read the first {read} of 15 pages of report.pdf (it took too long: the rest did not fit "
+                    "in 2.5 s).")
+    assert pdf_workers() == []  # stopped, not left parsing in the background
+
+
+async def test_a_long_pdf_is_parsed_only_as_far_as_the_file_token_limit() -> None:
+    pages = [f"BT /F1 12 Tf 72 720 Td (page {n} {'words ' * 60}) Tj ET".encode() for n in range(1, 41)]
+    reading = await read_attachments([served("book.pdf", "application/pdf", pdf_pages(pages))],
+                                     FileLimits(max_tokens=200))
+    [note] = reading.notes([])
+    assert note.startswith("I read the first ") and "of 40 pages of book.pdf: they fill the 200 tokens" in note
+    assert "page 40" not in reading.question("Q")
+
+
+async def test_stalled_downloads_are_given_up_together_after_one_budget_and_named() -> None:
+    never = asyncio.Event()
+
+    def stalled(name: str) -> Attachment:
+        async def fetch(max_bytes: int) -> bytes:
+            await never.wait()  # the headers came, the body never does
+            return b""
+        return Attachment(name, "text/plain", None, fetch)
+
+    files = [stalled(f"log{i}.txt") for i in range(1, 5)] + [served("ok.txt", "text/plain", b"all good")]
+    reading = await read_attachments(files, FileLimits(download_budget_s=0.5))
+    assert [name for name, _ in reading.texts] == ["ok.txt"]
+    assert reading.notes([]) == tuple(f"I could not read log{i}.txt: it did not arrive within 0.5 s."
+                                      for i in range(1, 5))
+
+
+async def test_a_pdf_that_needs_more_memory_than_a_worker_may_use_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pdf, "PDF_MEMORY_BYTES", 100 * 1024 * 1024)
+    # 59 KB that inflate to a 60 MB content stream: pypdf starts within 100 MB, the page does not fit.
+    bomb = pdf_pages([b"BT /F1 12 Tf 72 720 Td (hello) Tj ET\n" + b" " * 60_000_000], compress=True)
+    reading = await read_attachments([served("scan.pdf", "application/pdf", bomb)], FileLimits())
+    assert reading.notes([]) == ("I could not read scan.pdf: reading it needed more than 100 MB.",)
+    assert pdf_workers() == []
+
+
+async def test_cancelling_a_reading_cancels_its_downloads() -> None:
+    started, never = asyncio.Event(), asyncio.Event()
+    cancelled: list[str] = []
+
+    async def fetch(max_bytes: int) -> bytes:
+        started.set()
+        try:
+            await never.wait()
+        except asyncio.CancelledError:
+            cancelled.append("big.log")
+            raise
+        return b""
+
+    reading = asyncio.create_task(read_attachments([Attachment("big.log", "text/plain", None, fetch)],
+                                                   FileLimits(download_budget_s=60)))
+    await started.wait()
+    reading.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await reading
+    assert cancelled == ["big.log"]  # not left downloading after its answer is gone
