@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot.observe.logs import configure_logging
+from bot.observe.traces import traces
 from bot.settings import Settings
 from moa.calls.providers import MISSING_GROQ_KEY
 from moa.errors import ConfigError
@@ -25,6 +26,9 @@ moa-bot has no chat platform to connect to. Set at least one of these (in the en
 and GROQ_API_KEY (https://console.groq.com/keys) — or, for your own models only, MOA_PROVIDERS and MOA_CONFIG
 (docs/local.md). `moa-bot doctor` checks a setup; docs/slack.md and docs/discord.md walk through creating the
 apps. Run `moa-bot run` on a terminal to chat in the console."""
+
+
+TRACED = ("run", "ask", "eval")  # the commands that answer questions (the console is `run` on a terminal)
 
 
 def _version() -> str:
@@ -92,7 +96,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(doctor(settings, config_problem))
         if config_problem is not None:  # `models`: the list does not depend on MOA_CONFIG
             print(f"⚠ {config_problem}", file=sys.stderr)
-        return _dispatch(args, settings)
+        if args.command not in TRACED:
+            return _dispatch(args, settings)
+        with traces(settings.env):  # OTEL_EXPORTER_OTLP_ENDPOINT…: each answer as one trace (docs/traces.md)
+            return _dispatch(args, settings)
     except ConfigError as err:  # e.g. a malformed MOA_PROVIDERS: say so, no traceback
         print(err, file=sys.stderr)
         return 2

@@ -25,6 +25,7 @@ from bot.conversation.reading import FILES_ONLY, models_of, read_attachments
 from bot.conversation.thread_context import read_thread
 from bot.conversation.throttle import CoalescingUpdater
 from bot.observe.answer_report import AnswerReport
+from bot.observe.traces import start_answer
 from bot.settings import Settings
 from bot.surface import Progress, ReplySurface
 from bot.text.render import render_failure
@@ -196,6 +197,8 @@ class Answerer:
         outputs: list[ProposerFinished] = []  # kept so an interrupted or crashed run still shows its layers
         answer = ""
         report = AnswerReport(mention.channel)  # the answer's log line and metrics, at its end
+        answer_trace = start_answer(config, question, channel=mention.channel, thread=mention.thread,
+                                    run_id=state.run_id)
         try:
             reading = await read_attachments(mention.attachments, self.settings.file_limits)
             if not history and mention.earlier is not None:  # tagged into a thread it has not answered in
@@ -211,6 +214,7 @@ class Answerer:
                                     "stopping it here", state.run_id)
                         break
                     report.see(event)
+                    answer_trace.see(event)
                     match event:
                         case LayerStarted() | ProposerFinished() | AggregatorStarted() | BudgetWaiting():
                             if isinstance(event, ProposerFinished):
@@ -244,6 +248,7 @@ class Answerer:
                 await surface.fail(recorder.redact(render_failure(err)), state.run_id if state.saved else None)
         finally:
             report.end(sys.exc_info()[1])
+            answer_trace.end(sys.exc_info()[1])
             if state.run_id is not None:
                 self._here.live.pop(state.run_id, None)
         return state.run_id

@@ -31,6 +31,7 @@ import httpx
 from groq import AsyncGroq
 from groq.types import ModelListResponse
 
+from moa import trace
 from moa.calls.capacity import ProviderCapacity, parse_options
 from moa.calls.counting import estimated_usage
 from moa.calls.provider import GROQ, GROQ_KEYS_URL, Provider, key_variable
@@ -307,6 +308,7 @@ class ProviderRegistry:
                 rate_limited = isinstance(err, groq.APIStatusError) and err.status_code == 429
                 if isinstance(err, groq.APIStatusError):
                     self._learn_from_error(budget, err, spent, attempt_t0, now)
+                failed_as = _status(err)
                 decision = retries.decide(FailedAttempt(
                     error=err, model=model, provider=provider, mid_answer=bool(first_token),
                     elapsed_s=now - attempt_t0, budget_s=budget_s, timeout_s=timeout_s,
@@ -321,6 +323,7 @@ class ProviderRegistry:
                                   attempts=attempts, finish_reason=finish, max_tokens=body.get("max_tokens"))
             match decision:
                 case Retry():
+                    trace.event("moa.retry", attempt=attempts, wait_s=decision.wait_s, **{"error.type": failed_as})
                     sleep_t0 = loop.time()
                     await self.sleep(decision.wait_s)
                     if rate_limited:  # waiting for the budget, not for the model
@@ -391,6 +394,7 @@ class ProviderRegistry:
             on_headers(raw.headers, sent_at)
             response: Any = await raw.parse()
             if not stream:
+                trace.response_model(field(response, "model"))
                 return (strip_reasoning(message_content(response)), parse_usage(field(response, "usage")),
                         finish_reason(response))
             assert on_delta is not None
@@ -408,6 +412,7 @@ class ProviderRegistry:
                     raw_usage = field(chunk.get("x_groq"), "usage") or chunk.get("usage")
                     if raw_usage:
                         usage = parse_usage(raw_usage)
+                        trace.response_model(chunk.get("model"))
                     finish = finish_reason(chunk) or finish
                     for choice in chunk.get("choices") or ():
                         piece = field(field(choice, "delta"), "content")
@@ -515,6 +520,11 @@ class ProviderRegistry:
 
 
 # ---- helpers ----------------------------------------------------------------------------------------
+def _status(err: BaseException) -> str:
+    """A failed attempt's `error.type`: the HTTP status, else the kind of failure."""
+    return str(err.status_code) if isinstance(err, groq.APIStatusError) else type(err).__name__
+
+
 def _http_client(timeout: httpx.Timeout, transport: str) -> httpx.AsyncClient | None:
     """The SDK's aiohttp client when `groq[aiohttp]` is installed and not refused (it spends far less
     CPU per call than httpx's own transport, and that CPU sits on a layer's critical path), else None:
