@@ -32,7 +32,7 @@ from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan, Span, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 from opentelemetry.util.types import AttributeValue
 
-from moa.events import AggregatorStarted, LayerStarted, MoaEvent, RunFailed, RunFinished, Usage
+from moa.events import AggregatorStarted, LayerStarted, MoaEvent, ProposerFinished, RunFailed, RunFinished, Usage
 
 _tracer = trace.get_tracer("moa")
 
@@ -220,8 +220,7 @@ class AnswerTrace:
 
     def __init__(self, span: Span, conversation: str | None) -> None:
         self.span = span
-        self._layers = 0
-        self._total_layers = 0
+        self._waiting = 0  # agents of the running layer yet to finish
         self._outcome = "interrupted"
         self._conversation: Token[str | None] = _CONVERSATION.set(conversation)
         self._context = otel_context.attach(trace.set_span_in_context(span))
@@ -249,12 +248,14 @@ class AnswerTrace:
         if not span.is_recording():
             return
         match event:
-            case LayerStarted(layer=number, total_layers=total):
-                self._layers, self._total_layers = number, total
+            case LayerStarted(agents=agents):
+                self._waiting = len(agents)
+            case ProposerFinished():
+                self._waiting -= 1
             case AggregatorStarted(restarted=True, model=model):
                 span.add_event("moa.fallback", {"moa.fallback.model": model})
-            case AggregatorStarted() if self._layers < self._total_layers:
-                span.set_attribute("moa.early_answer.taken", True)  # the opening came before the last layer
+            case AggregatorStarted() if self._waiting > 0:
+                span.set_attribute("moa.early_answer.taken", True)  # the opening came while a layer still ran
             case RunFinished():
                 self._outcome = "answered"
                 span.set_attributes({**_usage_attributes(event.usage), "moa.outcome": "answered",

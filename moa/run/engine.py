@@ -384,6 +384,9 @@ class MoaEngine:
             done = call.result() if finished else None
             opening.usage = done.usage if done is not None and done.usage is not None else Usage(
                 estimate_tokens(shape.messages()), len(opening.text.split()))
+            if done is None:  # its span has no usage: the answer's estimate goes on the answer's span
+                trace.event("moa.opening.estimated_usage", input_tokens=opening.usage.prompt_tokens,
+                            output_tokens=opening.usage.completion_tokens)
         if not call.cancelled() and call.exception() is not None:
             log.info("the answer's opening failed (%s); the aggregator writes it after the last layer",
                      call.exception())
