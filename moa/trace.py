@@ -196,7 +196,7 @@ def layer(number: int, total: int, agents: int) -> Iterator[None]:
     """The span of one proposer layer; the calls its agents make are its children."""
     span = _tracer.start_span(f"layer {number}", attributes={"moa.layer": number, "moa.layers": total,
                                                              "moa.layer.agents": agents})
-    with trace.use_span(span, end_on_exit=True):
+    with trace.use_span(span, end_on_exit=True, record_exception=False, set_status_on_exception=False):
         yield
 
 
