@@ -170,3 +170,24 @@ async def test_without_the_traces_extra_doctor_names_it_and_answers_still_come(
     assert "OTEL_EXPORTER_OTLP_ENDPOINT is set but the OpenTelemetry SDK is not installed" in checklist.decode()
     assert "pip install 'moa-bot[traces]'" in checklist.decode()
     assert store.requests == 0
+
+
+async def test_eval_exports_each_graded_answer_as_a_trace_and_each_single_model_answer_as_a_call(
+        fake_groq: FakeGroq, tmp_path: Path) -> None:
+    async with OtlpReceiver() as store:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "eval", "--set", "decimals", "--config", "lite",
+            "--config", "single:openai/gpt-oss-20b", "--limit", "2", "--json", str(tmp_path / "out.json"),
+            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env=clean_env(GROQ_API_KEY="gsk_test", GROQ_BASE_URL=fake_groq.base_url, COLUMNS="200",
+                          MOA_DB_PATH=str(tmp_path / "moa.db"), OTEL_EXPORTER_OTLP_ENDPOINT=store.endpoint,
+                          **FAST_EXPORT))
+        _, err = await asyncio.wait_for(proc.communicate(), 60)
+        roots = await store.wait_for(lambda s: len(s.named("invoke_agent moa")) == 2 and s.named("invoke_agent moa"))
+        solo = await store.wait_for(lambda s: [c for c in s.named("chat ") if c.parent_id == ""])
+    assert proc.returncode == 0, err.decode()
+    assert {r.attributes["moa.platform"] for r in roots} == {"eval"}
+    assert {r.attributes["moa.config"] for r in roots} == {"lite"}
+    for root in roots:  # lite: one layer of two agents, then the aggregator
+        assert len([s for s in store.spans if s.trace_id == root.trace_id and s.name.startswith("chat ")]) == 3
+    assert len(solo) == 2 and all(c.attributes["gen_ai.request.model"] == "openai/gpt-oss-20b" for c in solo)
