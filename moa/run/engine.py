@@ -119,11 +119,10 @@ class _RunState:
 
     def tell_wait(self, wait: BudgetWait) -> None:
         """Report the longest wait of the model's waiting calls (0 once none waits)."""
-        if wait.wait_s > 0:
-            trace.event("moa.rate_limit.wait", model=wait.model, resource=wait.resource, wait_s=wait.wait_s)
         calls = self.waits.setdefault(wait.model, {})
         if wait.wait_s > 0:
             calls[wait.waiter] = wait
+            trace.event("moa.rate_limit.wait", model=wait.model, resource=wait.resource, wait_s=wait.wait_s)
         else:
             calls.pop(wait.waiter, None)
         longest = max(calls.values(), key=lambda w: w.wait_s, default=None)

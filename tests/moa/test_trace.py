@@ -4,6 +4,7 @@ is tests/bot/observe/test_traces.py)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator, Sequence
 
 import pytest
@@ -143,3 +144,17 @@ async def test_the_early_answers_opening_is_its_own_call_and_the_answer_says_it_
     roles = sorted(str(_attr(s, "moa.role")) for s in _named(spans, "chat ") if s.parent == root.context)
     assert roles == ["aggregator", "opening"]
     assert all(_attr(s, "gen_ai.conversation.id") == "c1" for s in _named(spans, "chat "))
+
+
+async def test_a_wait_for_a_models_rate_limit_is_an_event_of_the_call_that_waited(
+        fake_groq: FakeGroq, spans: list[ReadableSpan]) -> None:
+    fake_groq.limit("*", tpm=2400, window_s=3.0)
+    engine = make_engine(fake_groq)
+    await asyncio.gather(*(_answer(engine, make_config((FAST, FAST), layers=1)) for _ in range(3)))
+    await engine.providers.aclose()
+    waited = [(s, e) for s in spans for e in s.events if e.name == "moa.rate_limit.wait"]
+    assert waited and all(s.name.startswith("chat ") for s, _ in waited)
+    assert all((e.attributes or {})["resource"] == "tokens" and float((e.attributes or {})["wait_s"]) >= 1
+               for _, e in waited)
+    assert len(_named(spans, "invoke_agent moa")) == 3  # each answer its own trace
+    assert len({s.context.trace_id for s in spans}) == 3
