@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.bot.app.helpers import ROOT, clean_env
+from tests.bot.app.helpers import ROOT, Terminal, clean_env
 from tests.bot.process import base_env, free_port, get_when, start_bot, stop_bot
 from tests.fakes.groq_server import FakeGroq
 from tests.fakes.otlp_receiver import OtlpReceiver, Span
@@ -191,3 +191,21 @@ async def test_eval_exports_each_graded_answer_as_a_trace_and_each_single_model_
     for root in roots:  # lite: one layer of two agents, then the aggregator
         assert len([s for s in store.spans if s.trace_id == root.trace_id and s.name.startswith("chat ")]) == 3
     assert len(solo) == 2 and all(c.attributes["gen_ai.request.model"] == "openai/gpt-oss-20b" for c in solo)
+
+
+async def test_a_console_answer_is_a_trace_of_the_console_conversation(fake_groq: FakeGroq, tmp_path: Path) -> None:
+    async with OtlpReceiver() as store:
+        env = clean_env(GROQ_API_KEY="gsk_test", GROQ_BASE_URL=fake_groq.base_url, COLUMNS="60", TERM="dumb",
+                        MOA_DB_PATH=str(tmp_path / "console.db"), OTEL_EXPORTER_OTLP_ENDPOINT=store.endpoint,
+                        **FAST_EXPORT)
+        term = Terminal([sys.executable, "-m", "bot", "run"], tmp_path, env)
+        try:
+            await term.expect("moa-bot console")
+            term.type("is 9.11 or 9.9 larger?")
+            await term.expect("[saw 3 answers]")
+            [root] = await store.wait_for(lambda s: s.named("invoke_agent moa"))
+            await store.wait_for(lambda s: len(s.named("chat ")) == 10)
+        finally:
+            term.close()
+    assert root.attributes["moa.platform"] == "console" and root.attributes["moa.outcome"] == "answered"
+    assert all(c.trace_id == root.trace_id for c in store.named("chat "))
