@@ -121,7 +121,7 @@ def test_no_code_tells_errors_apart_by_their_class_names() -> None:
 # moa/, which import no room). A newcomer reads them in this order: what a config is, what the models are
 # sent, how answers are judged, how calls are paced and made, what an answer will ask for, running it, eval.
 MOA_ROOMS = ("config", "messages", "judge", "pace", "calls", "plan", "run", "eval")
-MOA_LEAVES = ("errors", "events", "durations", "figures", "pricing")
+MOA_LEAVES = ("errors", "events", "durations", "figures", "pricing", "trace")
 
 
 def _moa_room(module: str) -> str | None:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot.observe.logs import configure_logging
+from bot.observe.traces import traces
 from bot.settings import DefaultConfigUnreadable, Settings
 from moa.calls.providers import MISSING_GROQ_KEY
 from moa.errors import ConfigError
@@ -32,6 +33,8 @@ LOCAL_ROUTE = """\
 Or, for your own models only (Ollama, llama.cpp, vLLM — no Groq key), declare the server in MOA_PROVIDERS and a
 config that uses it in MOA_CONFIG: docs/local.md walks through it. Then `moa-bot run` here is a console chat;
 DISCORD_TOKEN or SLACK_BOT_TOKEN connect it to a chat platform instead (`moa-bot doctor` checks a setup)."""
+
+TRACED = ("run", "ask", "eval")  # the commands that answer questions (the console is `run` on a terminal)
 
 
 def _version() -> str:
@@ -114,7 +117,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(doctor(settings, config_problem))
         if config_problem is not None:  # `models`: the list does not depend on MOA_CONFIG
             print(f"⚠ {config_problem}", file=sys.stderr)
-        return _dispatch(args, settings)
+        if args.command not in TRACED:
+            return _dispatch(args, settings)
+        with traces(settings.env):  # OTEL_EXPORTER_OTLP_ENDPOINT…: each answer as one trace (docs/traces.md)
+            return _dispatch(args, settings)
     except ConfigError as err:  # e.g. a malformed MOA_PROVIDERS: say so, no traceback
         print(err, file=sys.stderr)
         return 2

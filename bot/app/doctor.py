@@ -7,10 +7,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 from adapters.platforms import PLATFORMS
 from bot.checks.preflight import config_name, listening_ports, port_problem, provider_checks
 from bot.checks.tokens import Finding, misplaced_tokens
+from bot.observe.traces import doctor_lines as trace_lines
 from bot.settings import Settings
 from bot.text.redact import Redactor
 from bot.text.render import plural
@@ -80,15 +82,15 @@ async def doctor(settings: Settings, config_problem: str | None = None) -> int:
     redact = Redactor.from_env(settings.env).redact  # a provider's error body may quote a key
 
     def ok(text: str) -> None:
-        out.print(f"[green]✓[/green] {redact(text)}")
+        out.print(f"[green]✓[/green] {escape(redact(text))}")
 
     def bad(text: str) -> None:
         nonlocal problems
         problems += 1
-        out.print(f"[red]✗[/red] {redact(text)}")
+        out.print(f"[red]✗[/red] {escape(redact(text))}")  # text, not markup: "[traces]" stays
 
     def note(text: str) -> None:
-        out.print(f"[yellow]•[/yellow] {redact(text)}")
+        out.print(f"[yellow]•[/yellow] {escape(redact(text))}")
 
     def show(findings: list[Finding]) -> None:
         for finding in findings:
@@ -120,6 +122,10 @@ async def doctor(settings: Settings, config_problem: str | None = None) -> int:
             ok(f"/healthz and /metrics on {host}:{port} ({variable})")
     if not settings.status_port and not (settings.slack_enabled and not settings.slack_app_token):
         note("no /healthz or /metrics: set MOA_STATUS_PORT (e.g. 8080) to serve them")
+
+    out.print("\n[bold]Traces[/bold]")
+    for level, line in trace_lines(settings.env):
+        {"ok": ok, "note": note, "bad": bad}[level](line)
 
     if not (settings.discord_enabled or settings.slack_enabled):
         note("no platform token set: `moa-bot run` on a terminal opens a console chat")

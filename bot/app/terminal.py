@@ -25,6 +25,7 @@ from rich.text import Text
 from bot.app.local_files import local_attachment
 from bot.checks.preflight import provider_checks
 from bot.conversation.reading import FILES_ONLY, models_of, read_attachments
+from bot.observe.traces import start_answer
 from bot.settings import Settings
 from bot.text.redact import Redactor, redact_event
 from bot.text.render import budget_wait_line, plural, waiting_line, writing_line
@@ -121,11 +122,14 @@ async def ask(question: str, config_file: str | Path | None, layers: int | None,
     share_console(err)
     redactor = Redactor.from_env(settings.env)
     reading = await read_attachments(attachments, settings.file_limits)
+    answer_trace = start_answer(config, question)
     try:
         async with aclosing(engine.run(reading.question(question), config, shown=reading.shown)) as events:
             async for event in events:
+                answer_trace.see(event)
                 view.show(redact_event(event, redactor))
     finally:
+        answer_trace.end(sys.exc_info()[1])
         view.stop()
         await registry.aclose()
     for note in reading.notes(models_of(config)):

@@ -28,6 +28,7 @@ from bot.conversation.reading import FILES_ONLY, Reading, models_of, read_attach
 from bot.conversation.thread_context import ThreadContext, read_thread
 from bot.conversation.throttle import CoalescingUpdater
 from bot.observe.answer_report import AnswerReport
+from bot.observe.traces import start_answer
 from bot.settings import Settings
 from bot.surface import Progress, ReplySurface
 from bot.text.render import render_failure
@@ -239,6 +240,8 @@ class Answerer:
         outputs: list[ProposerFinished] = []  # kept so an interrupted or crashed run still shows its layers
         answer = ""
         report = AnswerReport(mention.channel)  # the answer's log line and metrics, at its end
+        answer_trace = start_answer(config, question, channel=mention.channel, thread=mention.thread,
+                                    run_id=state.run_id)
         try:
             reading = brought.reading
             if not history and brought.context is not None:  # tagged into a thread it has not answered in
@@ -254,6 +257,7 @@ class Answerer:
                                     "stopping it here", state.run_id)
                         break
                     report.see(event)
+                    answer_trace.see(event)
                     match event:
                         case LayerStarted() | ProposerFinished() | AggregatorStarted() | BudgetWaiting():
                             if isinstance(event, ProposerFinished):
@@ -287,6 +291,7 @@ class Answerer:
                 await surface.fail(recorder.redact(render_failure(err)), state.run_id if state.saved else None)
         finally:
             report.end(sys.exc_info()[1])
+            answer_trace.end(sys.exc_info()[1])
             if state.run_id is not None:
                 self._here.live.pop(state.run_id, None)
         return state.run_id

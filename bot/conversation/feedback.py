@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from bot.observe.traces import run_key
+from moa import trace
 from storage.db import Database
 from storage.models import ChannelKey
 
@@ -18,6 +20,8 @@ async def record_vote(db: Database, channel: ChannelKey, run_id: int, member: st
     if outcome is None:
         return NOT_FOUND
     mark = _MARK[outcome.vote]
+    if outcome.changed:  # a backend scores the answer from its trace
+        trace.feedback(run_key(channel, run_id), up=up, changed=outcome.previous is not None, run_id=run_id)
     if outcome.previous is None:
         return f"Thanks — your {mark} is counted. `/moa usage` shows how this channel rates its answers."
     if not outcome.changed:

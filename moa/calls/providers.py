@@ -31,6 +31,7 @@ import httpx
 from groq import AsyncGroq
 from groq.types import ModelListResponse
 
+from moa import trace
 from moa.calls.capacity import ProviderCapacity, parse_options
 from moa.calls.counting import estimated_usage
 from moa.calls.provider import GROQ, GROQ_KEYS_URL, Provider, key_variable
@@ -366,6 +367,7 @@ class ProviderRegistry:
             left_s=call.deadline - now)
         match decision:
             case Retry():
+                trace.event("moa.retry", attempt=call.attempts, wait_s=decision.wait_s, **{"error.type": _status(err)})
                 sleep_t0 = loop.time()
                 await self.sleep(decision.wait_s)
                 if rate_limited:  # waiting for the budget, not for the model
@@ -438,6 +440,7 @@ class ProviderRegistry:
             on_headers(raw.headers, sent_at)
             response: Any = await raw.parse()
             if not stream:
+                trace.response_model(field(response, "model"))
                 return (strip_reasoning(message_content(response)), parse_usage(field(response, "usage")),
                         finish_reason(response))
             assert on_delta is not None
@@ -535,6 +538,11 @@ class ProviderRegistry:
 
 
 # ---- helpers ----------------------------------------------------------------------------------------
+def _status(err: BaseException) -> str:
+    """A failed attempt's `error.type`: the HTTP status, else the kind of failure."""
+    return str(err.status_code) if isinstance(err, groq.APIStatusError) else type(err).__name__
+
+
 def _http_client(timeout: httpx.Timeout, transport: str) -> httpx.AsyncClient | None:
     """The SDK's aiohttp client when `groq[aiohttp]` is installed and not refused (it spends far less
     CPU per call than httpx's own transport, and that CPU sits on a layer's critical path), else None:
@@ -572,6 +580,7 @@ async def _read_stream(response: Any, on_delta: Callable[[str], None],
             raw_usage = field(chunk.get("x_groq"), "usage") or chunk.get("usage")
             if raw_usage:
                 usage = parse_usage(raw_usage)
+                trace.response_model(chunk.get("model"))
             finish = finish_reason(chunk) or finish
             for choice in chunk.get("choices") or ():
                 piece = field(field(choice, "delta"), "content")

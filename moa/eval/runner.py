@@ -12,11 +12,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import sys
 from collections.abc import Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, replace
 
+from moa import trace
 from moa.calls.providers import ProviderRegistry
+from moa.config.labels import config_label
 from moa.config.schema import DEFAULT_MAIN_PROMPT, MoaConfig
 from moa.errors import MoaError
 from moa.eval.results import Outcome, ResultsFile
@@ -66,11 +69,24 @@ class Answered:
 
 
 async def answer_moa(engine: MoaEngine, config: MoaConfig, question: str) -> Answered:
+    """One MoA answer, as one trace (moa/trace.py)."""
+    answer_trace = trace.AnswerTrace.start(conversation=None, run_key=None, question=question, attributes={
+        "moa.platform": "eval", "moa.config": config_label(config), "moa.layers": config.layers,
+        "moa.agents": len(config.agents)})
+    try:
+        return await _events_answered(engine, config, question, answer_trace)
+    finally:
+        answer_trace.end(sys.exc_info()[1])
+
+
+async def _events_answered(engine: MoaEngine, config: MoaConfig, question: str,
+                           answer_trace: trace.AnswerTrace) -> Answered:
     loop = asyncio.get_running_loop()
     t0 = loop.time()
     restarts = 0
     async with aclosing(engine.run(question, config)) as events:
         async for event in events:
+            answer_trace.see(event)
             match event:
                 case RunFinished() as done:
                     calls = sum(len(layer.outputs) for layer in done.layers) + 1 + restarts
@@ -95,8 +111,11 @@ async def answer_solo(registry: ProviderRegistry, model: str, question: str,
     t0 = loop.time()
     messages = build_messages(render_system(DEFAULT_MAIN_PROMPT, ""), question)
     try:
-        done = await registry.complete(model, messages, temperature=SOLO_TEMPERATURE, max_tokens=max_tokens,
-                                       on_delta=lambda _piece: None)
+        with trace.chat(model, registry.provider_of(model), messages, max_tokens=max_tokens,
+                        temperature=SOLO_TEMPERATURE) as span:
+            done = await registry.complete(model, messages, temperature=SOLO_TEMPERATURE,
+                                           max_tokens=max_tokens, on_delta=lambda _piece: None)
+            span.done(done.text, done.usage, done.finish_reason, done.attempts)
     except MoaError as err:
         return Answered(None, str(err), loop.time() - t0, None, 1, Usage(), None)
     usage = done.usage or Usage()

@@ -34,6 +34,7 @@ from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from moa import trace
 from moa.calls.providers import Completion, ProviderRegistry
 from moa.config.schema import AgentConfig, MoaConfig
 from moa.durations import measured
@@ -125,6 +126,7 @@ class _RunState:
         calls = self.waits.setdefault(wait.model, {})
         if wait.wait_s > 0:
             calls[wait.waiter] = wait
+            trace.event("moa.rate_limit.wait", model=wait.model, resource=wait.resource, wait_s=wait.wait_s)
         else:
             calls.pop(wait.waiter, None)
         longest = max(calls.values(), key=lambda w: w.wait_s, default=None)
@@ -284,7 +286,8 @@ class MoaEngine:
             pacer.expect(state.ticket, state.plan.step(layer + 1))
             emit(LayerStarted(layer=layer, total_layers=config.layers, agents=tuple(n for n, _ in agents),
                               models=tuple(a.model_name for _, a in agents)))
-            outputs = await self._layer(layer, config, tuple(answers), question, history, state)
+            with trace.layer(layer, config.layers, len(agents)):
+                outputs = await self._layer(layer, config, tuple(answers), question, history, state)
             state.layers.append(LayerResult(layer=layer, outputs=outputs))
             layer_times.append(loop.time() - layer_t0)
             answers = [o.text for o in outputs if o.ok]
@@ -372,6 +375,7 @@ class MoaEngine:
         call stops once the opening is complete. A failure leaves the opening as far as it got (maybe "")."""
         loop = asyncio.get_running_loop()
         opening, complete = Opening(), asyncio.Event()
+        trace.step("opening")
 
         def on_delta(piece: str) -> None:
             kept = opening.take(piece)
@@ -400,6 +404,9 @@ class MoaEngine:
             done = call.result() if finished else None
             opening.usage = done.usage if done is not None and done.usage is not None else Usage(
                 estimate_tokens(shape.messages()), len(opening.text.split()))
+            if done is None:  # its span has no usage: the answer's estimate goes on the answer's span
+                trace.event("moa.opening.estimated_usage", input_tokens=opening.usage.prompt_tokens,
+                            output_tokens=opening.usage.completion_tokens)
         if not call.cancelled() and call.exception() is not None:
             log.info("the answer's opening failed (%s); the aggregator writes it after the last layer",
                      call.exception())
@@ -419,6 +426,7 @@ class MoaEngine:
                          history: tuple[Turn, ...], state: _RunState, prefill: str | None = None) -> Completion:
         """The final answer from `model`, streamed; ProviderError when it fails or comes back empty.
         With `prefill` (early answer) the model continues that opening, and only the rest is returned."""
+        trace.step("aggregator" if model == config.main_model else "fallback")
         shape = CallShape(config.system_prompt, config.aggregate_prompt, answers, question, history,
                           config.max_tokens, layout=config.prompt_layout)
         pieces: list[str] = []
@@ -490,11 +498,15 @@ class MoaEngine:
             if prefill is not None:
                 messages = [*messages, {"role": "assistant", "content": prefill}]  # continued, not restarted
             try:
-                return await self.providers.complete(
-                    model, messages, temperature=temperature, max_tokens=fitted.max_tokens,
-                    on_delta=on_delta, timeout_s=self.call_timeout_s, deadline=state.deadline,
-                    ticket=state.ticket, on_wait=state.tell_wait, on_sent=on_sent, trim_to_fit=attempt == 1,
-                    hedge=hedge)
+                with trace.chat(model, self.providers.provider_of(model), messages, max_tokens=fitted.max_tokens,
+                                temperature=temperature) as span:
+                    result = await self.providers.complete(
+                        model, messages, temperature=temperature, max_tokens=fitted.max_tokens,
+                        on_delta=on_delta, timeout_s=self.call_timeout_s, deadline=state.deadline,
+                        ticket=state.ticket, on_wait=state.tell_wait, on_sent=on_sent, trim_to_fit=attempt == 1,
+                        hedge=hedge)
+                    span.done(result.text, result.usage, result.finish_reason, result.attempts)
+                return result
             except ProviderError as err:
                 if err.status != 413 or attempt == 2 or pacer.largest_request(model) is None:
                     raise
@@ -548,6 +560,7 @@ class MoaEngine:
                         elif self.hedge and len(call.attempts) == 1 and self._has_room(call.agent) \
                                 and self.providers.capacity(call.agent.model_name).has_room():
                             log.info("layer %d: %s lags; hedging with a second call", layer, call.name)
+                            trace.event("moa.agent.hedged", agent=call.name, model=call.agent.model_name)
                             start(call)
                 running = [a.task for c in calls if c.result is None for a in c.running()]
                 if not running:
@@ -592,6 +605,7 @@ class MoaEngine:
 
     def _left_out(self, layer: int, call: _AgentCall, ran_s: float, slowest_s: float) -> ProposerFinished:
         model = call.agent.model_name
+        trace.event("moa.agent.left_out", agent=call.name, model=model, ran_s=ran_s, slowest_s=slowest_s)
         return ProposerFinished(
             layer=layer, agent=call.name, model=model, text="", latency_s=ran_s, left_out=True,
             error=f"{LEFT_OUT} {model} had not answered after {measured(ran_s)}, while the others answered within "
@@ -613,6 +627,7 @@ class MoaEngine:
         t0 = loop.time()
         name, agent = call.name, call.agent
         model = agent.model_name
+        trace.step("proposer", agent=name, layer=layer, hedge=hedge)
         if model in state.dead_models:  # found unavailable in an earlier layer: don't call again
             return ProposerFinished(layer=layer, agent=name, model=model, text="", latency_s=0.0,
                                     error=state.dead_models[model])
