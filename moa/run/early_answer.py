@@ -5,9 +5,10 @@ while they are still being written: layer 1's agents stream, and once the first 
 `OPENING_AFTER_WORDS` words (or finished), the aggregator is asked with every answer so far (an unfinished
 one ends in " […]"), as staircase streaming does (arXiv 2510.05059). It streams its opening — the first
 sentence, at most `OPENING_WORDS` words — and stops. People see the answer begin while layer 1 is still
-writing. Once the last layer has answered, the aggregator is asked again with the last layer's answers and its own opening as the start of
-its reply (assistant prefill), and continues it: every answer of the last layer reaches the final answer,
-which is the opening plus the continuation, and the answer says its opening came early (`opening_note`).
+writing. Once the last layer has answered, the aggregator is asked again with the last layer's answers
+and its own opening as the start of its reply (assistant prefill), and continues it: every answer of the
+last layer reaches the final answer, which is the opening plus the continuation, and the answer says its
+opening came early (`opening_note`).
 With `early_exit` on too the opening waits for layer 1 to be complete (early exit may then end the
 proposing, and the aggregator's one call writes the whole answer).
 
