@@ -388,8 +388,11 @@ class MoaEngine:
             if opening.done:
                 complete.set()
 
+        # It stops after a sentence: it asks for what the aggregator is likely to write (moa.plan.reserve), and
+        # if that cuts it short, the opening is shorter or empty and the answer comes as usual.
         shape = CallShape(config.system_prompt, config.aggregate_prompt, answers, question, history,
-                          config.max_tokens, layout=config.prompt_layout)
+                          self.reservations.reserve(config.main_model, "aggregator", config.max_tokens),
+                          layout=config.prompt_layout)
         call = asyncio.create_task(self._call(config.main_model, shape, "The aggregator", state,
                                               temperature=config.temperature, on_delta=on_delta))
         waiter = asyncio.create_task(complete.wait())
@@ -437,6 +440,7 @@ class MoaEngine:
         if prefill:  # the opening is already shown: a continuation is never restarted, so it reserves in full
             result = await self._call(model, shape, "The aggregator", state, temperature=config.temperature,
                                       on_delta=on_delta, prefill=prefill)
+            self._learn(model, "aggregator", result, config.max_tokens)  # so later openings reserve less
         else:
             result = await self._reserved_call(
                 model, shape, "aggregator", "The aggregator", state, temperature=config.temperature,
