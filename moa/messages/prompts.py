@@ -34,8 +34,9 @@ T = TypeVar("T")
 THINK_OPEN = "<think>"
 THINK_CLOSE = "</think>"
 
-# With the shared_prefix layout, older turns leave the history this many at a time, so the history's
-# start, and with it the cached prefix, stays the same for several turns instead of moving every turn.
+# With the instruction_first and shared_prefix layouts, older turns leave the history this many at a time,
+# so the history's start, and with it the cached prefix, stays the same for several turns instead of
+# moving every turn.
 HISTORY_BLOCK_TURNS = 8
 
 # instruction_first: between the question and the earlier answers in the last user message.
@@ -101,11 +102,13 @@ def layout_messages(layout: str, system_prompt: str, helper: str, question: str,
 
 def keep_whole_blocks(turns: Sequence[T], total: int, block: int = HISTORY_BLOCK_TURNS) -> list[T]:
     """`turns`, the newest of a thread's `total`, with the oldest left out so the number left out is a
-    whole number of `block`s (nothing changes when nothing was left out)."""
+    whole number of `block`s (nothing changes when nothing was left out) — unless that would leave fewer
+    than half of `turns`: a thread's context is worth more than a cached prefix."""
     skipped = total - len(turns)
     if skipped <= 0 or block <= 1:
         return list(turns)
-    return list(turns[-skipped % block:])
+    kept = list(turns[-skipped % block:])
+    return kept if 2 * len(kept) >= len(turns) else list(turns)
 
 
 def strip_reasoning(text: str) -> str:

@@ -196,8 +196,6 @@ async def test_an_answer_says_when_older_messages_were_left_out_of_the_history(
     svc = await ConversationService.create(settings_for(fake, tmp_path / "h.db", MOA_HISTORY_TOKENS="40"))
     try:
         await svc.run_command(CommandContext(GENERAL, "U1", admin), "preset lite")
-        # classic: turns leave one by one (the cache-friendly layouts drop them in whole blocks)
-        await svc.run_command(CommandContext(GENERAL, "U1", admin), 'import {"prompt_layout": "classic"}')
         first = RecordingSurface()
         await svc.handle_mention(mention("one " * 20, message_id="m1"), first)
         assert first.final is not None and first.final.warnings == ()  # nothing earlier to leave out

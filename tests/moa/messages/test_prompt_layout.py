@@ -77,11 +77,13 @@ async def test_in_a_thread_shared_prefix_is_counted_far_less_than_classic(fake: 
 
 
 def test_history_leaves_in_whole_blocks_so_its_start_stays_put() -> None:
-    thread = list(range(30))
-    starts = [keep_whole_blocks(thread[n - 12:n], n, block=8)[0] for n in range(12, 31)]
+    thread = list(range(40))
+    starts = [keep_whole_blocks(thread[n - 20:n], n, block=8)[0] for n in range(20, 41)]
     assert all(start % 8 == 0 for start in starts)  # the start moves 8 turns at a time, never 1
     assert len(set(starts)) < len(starts) / 4
     assert keep_whole_blocks(thread[:5], 5, block=8) == thread[:5]  # nothing left out: nothing changes
+    # never more than half of what fits given up for a stable start: a short history keeps what fits
+    assert keep_whole_blocks(thread[9:12], 12, block=8) == thread[9:12]
 
 
 THREAD = [Turn("user", "what is a harbour?", "ana"), Turn("assistant", "A sheltered port.")]
