@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from moa.config.labels import config_label
 from moa.config.schema import AGGREGATE_AND_SYNTHESIZE, MoaConfig, parse_config, preset
 from moa.events import Turn
@@ -59,21 +61,6 @@ async def test_shared_prefix_sends_the_thread_first_and_each_agent_its_own_promp
     assert told == {a.system_prompt.replace("{helper_response}", "").strip() for _, a in config.agents}
     assert [c.seen_answers for c in fake.calls] == [0, 0, 0, 3, 3, 3, 3, 3, 3, 3]
     assert done.answer.endswith("[saw 3 answers]")
-
-
-async def test_in_a_thread_shared_prefix_is_counted_far_less_than_classic(fake: FakeGroq) -> None:
-    fake.prefix_cache = True
-    fake.cut_at_max_tokens = True
-    fake.reply = _long_reply
-    classic = await _thread(fake, _layout("classic"), 4)
-    fake.calls.clear()
-    shared = await _thread(fake, _layout("shared_prefix"), 4)
-
-    def counted(calls: list[FakeCall]) -> int:
-        return sum((c.requested_tokens or 0) - (c.max_tokens or 0) for c in calls)  # prompts, as Groq counts
-
-    assert counted(shared[-1]) < counted(classic[-1]) / 2  # the fourth turn's prompts
-    assert sum(c.cached_tokens for c in shared[-1]) > sum(c.cached_tokens for c in classic[-1])
 
 
 def test_history_leaves_in_whole_blocks_so_its_start_stays_put() -> None:
@@ -133,19 +120,23 @@ async def test_a_seed_article_config_runs_unchanged_in_meaning(fake: FakeGroq) -
     assert done.answer.endswith("[saw 1 answers]") and len(fake.calls) == 4
 
 
-async def test_in_a_thread_instruction_first_is_counted_at_most_half_of_classic(fake: FakeGroq) -> None:
+@pytest.mark.parametrize("layout", ["instruction_first", "shared_prefix"])
+async def test_in_a_thread_a_cache_friendly_layout_is_counted_at_most_half_of_classic(fake: FakeGroq,
+                                                                                       layout: str) -> None:
     fake.prefix_cache = True
     fake.cut_at_max_tokens = True
     fake.reply = _long_reply
     classic = await _thread(fake, _layout("classic"), 4)
     fake.calls.clear()
-    first = await _thread(fake, preset("article"), 4)
+    cached = await _thread(fake, _layout(layout), 4)
 
     def counted(calls: list[FakeCall]) -> int:
         return sum((c.requested_tokens or 0) - (c.max_tokens or 0) for c in calls)  # prompts, as Groq counts
 
-    assert counted(first[-1]) <= counted(classic[-1]) / 2  # the fourth turn's prompts
-    assert all(c.cached_tokens > 0 for c in first[-1])  # every call finds its agent's instruction and the thread
+    assert counted(cached[-1]) <= counted(classic[-1]) / 2  # the fourth turn's prompts
+    assert sum(c.cached_tokens for c in cached[-1]) > sum(c.cached_tokens for c in classic[-1])
+    if layout == "instruction_first":  # every call finds its agent's instruction and the thread
+        assert all(c.cached_tokens > 0 for c in cached[-1])
 
 
 def test_the_layout_is_a_config_switch_instruction_first_by_default() -> None:
