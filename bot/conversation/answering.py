@@ -318,5 +318,5 @@ class Answerer:
 
 
 def _history_block(config: MoaConfig) -> int:
-    """Turns leave the history in whole blocks with the shared_prefix layout, one by one otherwise."""
-    return HISTORY_BLOCK_TURNS if config.prompt_layout == "shared_prefix" else 1
+    """Turns leave the history in whole blocks with a layout that caches the thread, one by one with classic."""
+    return 1 if config.prompt_layout == "classic" else HISTORY_BLOCK_TURNS

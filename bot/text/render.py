@@ -259,7 +259,7 @@ def describe_budget(config: MoaConfig, pacer: Pacer | None) -> list[str]:
     if cached:
         share = cached / (total + cached)
         lines.append(f"About {cached:,} more prompt tokens ({share:.0%} of what is sent) are expected from the "
-                     "providers' prefix cache (prompt_layout shared_prefix), which Groq does not count")
+                     f"providers' prefix cache (prompt_layout {config.prompt_layout}), which Groq does not count")
     pace = budget_pace(demand, pacer) if pacer is not None else None
     if pace is not None:
         window = "minute" if pace.window_s >= 59 else f"{pace.window_s:g} s"

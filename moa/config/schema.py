@@ -31,6 +31,11 @@ AGGREGATE_AND_SYNTHESIZE = (
     "is well-structured, coherent, and adheres to the highest standards of accuracy and reliability."
 )
 
+# The prompt layout a config without `prompt_layout` uses (moa.messages.prompts; docs/ARCHITECTURE.md has
+# what `moa-bot eval` showed for it against classic).
+PromptLayout = Literal["instruction_first", "classic", "shared_prefix"]
+DEFAULT_LAYOUT: PromptLayout = "instruction_first"
+
 DEFAULT_AGENT_PROMPT = "You are a helpful assistant. {helper_response}"
 DEFAULT_MAIN_PROMPT = "You are a helpful assistant answering in a team chat. {helper_response}"
 
@@ -128,10 +133,11 @@ class MoaConfig(BaseModel):
     early_answer: bool = Field(
         False, description="Start the final answer before the last layer has finished; all its answers "
                            "still reach it.")
-    prompt_layout: Literal["classic", "shared_prefix"] = Field(
-        "classic", description="classic: each agent's instruction first, then the thread; shared_prefix: the "
-        "thread and question first, shared by every call of an answer (providers cache it: fewer tokens counted "
-        "against rate limits, half price on Groq), then each agent's instruction and the earlier answers.")
+    prompt_layout: PromptLayout = Field(
+        DEFAULT_LAYOUT, description="instruction_first: each agent's instruction first, then the thread and the "
+        "question, then the earlier layer's answers in the last message (what providers cache repeats across "
+        "layers and turns); classic: the earlier answers inside each agent's instruction, first; shared_prefix: "
+        "the thread and question first, then each agent's instruction and the earlier answers.")
 
     @field_validator("layer_agent_config")
     @classmethod
@@ -181,7 +187,7 @@ class MoaConfig(BaseModel):
         for switch in ("early_exit", "early_answer"):  # off unless a channel chose otherwise
             if not data.get(switch):
                 data.pop(switch, None)
-        if data.get("prompt_layout") == "classic":  # the default: left out, so existing configs keep their label
+        if data.get("prompt_layout") == DEFAULT_LAYOUT:  # the default: left out, so configs keep their label
             data.pop("prompt_layout", None)
         return data
 

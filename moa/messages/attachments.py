@@ -12,6 +12,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from moa.messages.prompts import ANSWERS_BREAK
+
 # Models known to accept images (Groq's vision models); MOA_VISION_MODELS adds more (e.g. a local llava).
 KNOWN_VISION_MODELS = frozenset({
     "meta-llama/llama-4-scout-17b-16e-instruct",
@@ -47,7 +49,8 @@ class Shown:
         that reads them, as a sentence naming them for one that does not."""
         out = list(messages)
         # The question is the last user message: with prompt_layout shared_prefix the agent's own
-        # instructions come after it, and images belong to a user turn.
+        # instructions come after it, with instruction_first the earlier answers end it, and images belong
+        # to a user turn.
         users = [i for i, message in enumerate(out) if message.get("role") == "user"]
         if not self.images or not users:
             return out
@@ -58,9 +61,10 @@ class Shown:
             parts: list[dict[str, Any]] = [{"type": "text", "text": text}]
             parts += [{"type": "image_url", "image_url": {"url": image.data_url()}} for image in self.images]
             out[at] = {**last, "content": parts}
-        else:
-            out[at] = {**last, "content": f"{text}\n\n({self.unseen()} also attached, but you cannot see "
-                                          "images; say so if the answer depends on them.)"}
+        else:  # said right after the question, before any earlier answers (instruction_first)
+            question, answers_break, answers = text.partition(ANSWERS_BREAK)
+            out[at] = {**last, "content": f"{question}\n\n({self.unseen()} also attached, but you cannot see "
+                                          f"images; say so if the answer depends on them.){answers_break}{answers}"}
         return out
 
     def unseen(self) -> str:

@@ -5,10 +5,19 @@ layers and the aggregator see, in its place, the configured aggregate-and-synthe
 by the previous layer's successful answers, numbered "1. …", "2. …". Earlier conversation turns go
 between the system prompt and the question, as user / assistant messages.
 
-With the `shared_prefix` layout the same messages come in another order: the earlier turns and the
-question first — the same for every call of an answer, and a prefix of the next turn's — then the
-agent's system prompt (with the earlier answers). Providers that cache prompt prefixes (Groq, vLLM,
-llama.cpp) then read the thread once per model instead of once per call.
+With the `instruction_first` layout (the default) each call starts with the agent's own instruction,
+`{helper_response}` removed, as the system message — the same in every layer of an answer and every turn
+of a thread; then the earlier turns; then one last user message: the question and, from layer 2 on,
+`ANSWERS_BREAK` and the aggregate instruction with the earlier layer's numbered answers. Only that last
+message changes from layer to layer, so providers that cache prompt prefixes (Groq, vLLM, llama.cpp)
+serve the rest, and roles stay in the order chat templates expect (system, then user and assistant
+taking turns, ending with the user).
+
+With the `shared_prefix` layout the same messages as `classic` come in another order: the earlier turns
+and the question first — the same for every call of an answer, and a prefix of the next turn's — then the
+agent's system prompt (with the earlier answers). Providers that cache prompt prefixes then read the
+thread once per model instead of once per call, but the system message comes last, which some chat
+templates refuse.
 """
 
 from __future__ import annotations
@@ -25,9 +34,14 @@ T = TypeVar("T")
 THINK_OPEN = "<think>"
 THINK_CLOSE = "</think>"
 
-# With the shared_prefix layout, older turns leave the history this many at a time, so the history's
-# start, and with it the cached prefix, stays the same for several turns instead of moving every turn.
+# With the instruction_first and shared_prefix layouts, older turns leave the history this many at a time,
+# so the history's start, and with it the cached prefix, stays the same for several turns instead of
+# moving every turn.
 HISTORY_BLOCK_TURNS = 8
+
+# instruction_first: between the question and the earlier answers in the last user message.
+ANSWERS_BREAK = "\n\n---\n\n"
+LAYOUTS = ("instruction_first", "classic", "shared_prefix")
 
 _THINK_BLOCK = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
 
@@ -65,13 +79,36 @@ def build_shared_prefix_messages(system: str, question: str,
     return [*messages[1:], messages[0]]
 
 
+def build_instruction_first_messages(system: str, question: str, history: Sequence[Turn] = (),
+                                     helper: str = "") -> list[dict[str, Any]]:
+    """The agent's own instruction, then the earlier turns, then the question with the `helper` (the
+    earlier answers) after it in the same, last user message: only that message changes between layers."""
+    messages = build_messages(system, question, history)
+    if helper:
+        messages[-1]["content"] = f"{question}{ANSWERS_BREAK}{helper}"
+    return messages
+
+
+def layout_messages(layout: str, system_prompt: str, helper: str, question: str,
+                    history: Sequence[Turn] = ()) -> list[dict[str, Any]]:
+    """One call's messages in the config's `prompt_layout`; `system_prompt` still has `{helper_response}`."""
+    if layout == "instruction_first":
+        return build_instruction_first_messages(render_system(system_prompt, ""), question, history, helper)
+    system = render_system(system_prompt, helper)
+    if layout == "shared_prefix":
+        return build_shared_prefix_messages(system, question, history)
+    return build_messages(system, question, history)
+
+
 def keep_whole_blocks(turns: Sequence[T], total: int, block: int = HISTORY_BLOCK_TURNS) -> list[T]:
     """`turns`, the newest of a thread's `total`, with the oldest left out so the number left out is a
-    whole number of `block`s (nothing changes when nothing was left out)."""
+    whole number of `block`s (nothing changes when nothing was left out) — unless that would leave fewer
+    than half of `turns`: a thread's context is worth more than a cached prefix."""
     skipped = total - len(turns)
     if skipped <= 0 or block <= 1:
         return list(turns)
-    return list(turns[-skipped % block:])
+    kept = list(turns[-skipped % block:])
+    return kept if 2 * len(kept) >= len(turns) else list(turns)
 
 
 def strip_reasoning(text: str) -> str:

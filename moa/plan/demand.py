@@ -5,8 +5,9 @@ the least.
 
 Estimates count the whole prompt, the thread's history included. With a `reserve` (the engine's learned
 reservations, moa.plan.reserve) calls count what they will reserve instead of the config's max_tokens; with
-the shared_prefix layout, every call of a model after its first is expected to find the thread and the
-question in the provider's prefix cache, which Groq does not count (`ModelDemand.cached`)."""
+the shared_prefix layout every call of a model after its first is expected to find the thread and the
+question in the provider's prefix cache, and with the instruction_first layout every call of an agent after
+its first its own instruction and the thread; Groq does not count those (`ModelDemand.cached`)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 
 from moa.config.schema import MoaConfig
 from moa.events import Turn
-from moa.messages.prompts import build_messages
+from moa.messages.prompts import build_messages, render_system
 from moa.messages.tokens import estimate_tokens
 from moa.pace.budget import Need
 from moa.pace.pacer import Pacer
@@ -54,7 +55,29 @@ def step_demand(config: MoaConfig, question: str, history: Sequence[Turn], step:
 
 def shared_prefix_tokens(question: str, history: Sequence[Turn]) -> int:
     """What the shared_prefix layout puts before each agent's own prompt: the thread and the question."""
-    return max(0, estimate_tokens(build_messages("", question, history)) - estimate_tokens([{"content": ""}]))
+    return _prompt_tokens("", question, history)
+
+
+def _prompt_tokens(system: str, question: str, history: Sequence[Turn]) -> int:
+    return max(0, estimate_tokens(build_messages(system, question, history)) - estimate_tokens([{"content": ""}]))
+
+
+def expected_cached(config: MoaConfig, question: str, history: Sequence[Turn]) -> dict[str, int]:
+    """Prompt tokens each model's calls of one answer are expected to find in the provider's prefix cache
+    (from the answer's own earlier calls; a thread's earlier answers may leave more)."""
+    cached: dict[str, int] = {}
+    if config.prompt_layout == "shared_prefix":  # the thread and the question, after each model's first call
+        calls: dict[str, int] = {}
+        for agent in config.layer_agent_config.values():
+            calls[agent.model_name] = calls.get(agent.model_name, 0) + config.layers
+        calls[config.main_model] = calls.get(config.main_model, 0) + 1
+        shared = shared_prefix_tokens(question, history)
+        cached = {model: shared * (n - 1) for model, n in calls.items()}
+    elif config.prompt_layout == "instruction_first":  # an agent's instruction and the thread, after its first
+        for agent in config.layer_agent_config.values():
+            prefix = _prompt_tokens(render_system(agent.system_prompt, ""), "", history)
+            cached[agent.model_name] = cached.get(agent.model_name, 0) + prefix * (config.layers - 1)
+    return cached
 
 
 @dataclass(frozen=True)
@@ -85,10 +108,9 @@ def plan_answer(config: MoaConfig, question: str = QUESTION_GUESS, history: Sequ
         for model, tokens in demand.items():
             before = out.get(model, ModelDemand(0, 0))
             out[model] = ModelDemand(before.calls + calls.count(model), before.tokens + tokens)
-    if config.prompt_layout == "shared_prefix":
-        shared = shared_prefix_tokens(question, history)
-        out = {model: ModelDemand(d.calls, d.tokens - shared * (d.calls - 1), shared * (d.calls - 1))
-               for model, d in out.items()}
+    cached = expected_cached(config, question, history)
+    out = {model: ModelDemand(d.calls, d.tokens - cached.get(model, 0), cached.get(model, 0))
+           for model, d in out.items()}
     return AnswerPlan(steps, out)
 
 

@@ -16,8 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from moa.config.schema import DEFAULT_LAYOUT
 from moa.events import Turn
-from moa.messages.prompts import build_messages, build_shared_prefix_messages, helper_block, render_system
+from moa.messages.prompts import helper_block, layout_messages
 from moa.messages.tokens import estimate_tokens
 
 MIN_ANSWER_TOKENS = 256  # max_tokens is not lowered below this (or the configured value, if smaller)
@@ -34,12 +35,11 @@ class CallShape:
     question: str
     history: tuple[Turn, ...]
     max_tokens: int
-    layout: str = "classic"  # the config's prompt_layout
+    layout: str = DEFAULT_LAYOUT  # the config's prompt_layout
 
     def messages(self) -> list[dict[str, Any]]:
         helper = helper_block(self.aggregate_prompt, self.answers) if self.answers else ""
-        build = build_shared_prefix_messages if self.layout == "shared_prefix" else build_messages
-        return build(render_system(self.system_prompt, helper), self.question, self.history)
+        return layout_messages(self.layout, self.system_prompt, helper, self.question, self.history)
 
     def cost(self) -> int:
         return estimate_tokens(self.messages()) + self.max_tokens

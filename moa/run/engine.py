@@ -32,11 +32,12 @@ import logging
 import time
 from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Literal
 
 from moa import trace
 from moa.calls.providers import Completion, ProviderRegistry
-from moa.config.schema import AgentConfig, MoaConfig
+from moa.config.schema import DEFAULT_LAYOUT, AgentConfig, MoaConfig
 from moa.durations import measured
 from moa.errors import MoaError, ModelUnavailable, ProviderError
 from moa.events import (
@@ -62,7 +63,7 @@ from moa.plan.demand import AnswerPlan, plan_answer
 from moa.plan.fitting import CallShape, Fitted, fit
 from moa.plan.reserve import Reservations, Role
 from moa.pricing import total_cost
-from moa.run.early_answer import Continuation, Opening, gap
+from moa.run.early_answer import Continuation, LayerSoFar, Opening, gap, opening_note
 from moa.run.early_exit import layer_agreement, skipped_note, stops_after
 
 log = logging.getLogger(__name__)
@@ -117,7 +118,7 @@ class _RunState:
     trimmed: list[str] = field(default_factory=list)  # what was cut to fit rate limits, as sentences
     waits: dict[str, dict[int, BudgetWait]] = field(default_factory=dict)  # model -> waiting calls
     drafts: list[asyncio.Task[Opening]] = field(default_factory=list)  # early answer: cancelled at the end
-    layout: str = "classic"  # the config's prompt_layout
+    layout: str = DEFAULT_LAYOUT  # the config's prompt_layout
     shown: Shown = field(default_factory=Shown)  # the question's images, and which models read them
     plan: AnswerPlan = field(default_factory=lambda: AnswerPlan((), {}))  # what each step asks of the models
 
@@ -286,8 +287,14 @@ class MoaEngine:
             pacer.expect(state.ticket, state.plan.step(layer + 1))
             emit(LayerStarted(layer=layer, total_layers=config.layers, agents=tuple(n for n, _ in agents),
                               models=tuple(a.model_name for _, a in agents)))
+            so_far = None  # early answer: layer 1's answers as they are written, for the opening
+            if layer == 1 and self._opens_during_layer_one(config):
+                so_far = LayerSoFar(agents=len(agents))
+                draft = asyncio.create_task(self._opening_from(so_far, config, question, history, state),
+                                            name="moa-opening")
+                state.drafts.append(draft)
             with trace.layer(layer, config.layers, len(agents)):
-                outputs = await self._layer(layer, config, tuple(answers), question, history, state)
+                outputs = await self._layer(layer, config, tuple(answers), question, history, state, so_far)
             state.layers.append(LayerResult(layer=layer, outputs=outputs))
             layer_times.append(loop.time() - layer_t0)
             answers = [o.text for o in outputs if o.ok]
@@ -315,7 +322,7 @@ class MoaEngine:
                 skipped = skipped_note(layer, config.layers, agreement)
                 log.info("layer %d: %s", layer, skipped)
                 break
-            if (draft is None and config.early_answer and layer < config.layers
+            if (draft is None and config.early_answer and layer < config.layers  # with early_exit on too
                     and self._continuation.can_continue(config.main_model)):
                 draft = asyncio.create_task(self._draft_opening(config, tuple(answers), question, history, state),
                                             name="moa-opening")
@@ -334,6 +341,8 @@ class MoaEngine:
                                            prefill=prefix or None)
             if prefix:  # the opening, continued with the last layer's answers
                 result = dataclasses.replace(result, text=prefix + result.text, first_token_s=None)
+                if opening is not None and (opening.unfinished or len(state.layers) > 1):
+                    warnings.append(opening_note(opening.unfinished, len(state.layers)))
         except MoaError as err:
             fallback = config.fallback()
             if fallback is None or loop.time() >= deadline:
@@ -369,6 +378,23 @@ class MoaEngine:
             warnings=(*warnings, *state.trimmed),
             agreement=agreement.sentence() if agreement else None, skipped=skipped))
 
+    def _opens_during_layer_one(self, config: MoaConfig) -> bool:
+        """Early answer from layer 1's answers as they are written (moa.run.early_answer); with early_exit
+        on too, the opening waits for layer 1 to be complete, which may end the proposing."""
+        return (config.early_answer and not config.early_exit and config.layers > 1
+                and self._continuation.can_continue(config.main_model))
+
+    async def _opening_from(self, so_far: LayerSoFar, config: MoaConfig, question: str, history: tuple[Turn, ...],
+                            state: _RunState) -> Opening:
+        """The opening, once enough of layer 1 is written; none when nothing of it is (every agent failed)."""
+        await so_far.ready.wait()
+        answers = so_far.answers()
+        if not answers:
+            return Opening()
+        opening = await self._draft_opening(config, answers, question, history, state)
+        opening.unfinished = so_far.seen_unfinished
+        return opening
+
     async def _draft_opening(self, config: MoaConfig, answers: tuple[str, ...], question: str,
                              history: tuple[Turn, ...], state: _RunState) -> Opening:
         """Early answer: the aggregator's opening from an earlier layer's answers, streamed as it comes; the
@@ -387,8 +413,11 @@ class MoaEngine:
             if opening.done:
                 complete.set()
 
+        # It stops after a sentence: it asks for what the aggregator is likely to write (moa.plan.reserve), and
+        # if that cuts it short, the opening is shorter or empty and the answer comes as usual.
         shape = CallShape(config.system_prompt, config.aggregate_prompt, answers, question, history,
-                          config.max_tokens)
+                          self.reservations.reserve(config.main_model, "aggregator", config.max_tokens),
+                          layout=config.prompt_layout)
         call = asyncio.create_task(self._call(config.main_model, shape, "The aggregator", state,
                                               temperature=config.temperature, on_delta=on_delta))
         waiter = asyncio.create_task(complete.wait())
@@ -440,6 +469,7 @@ class MoaEngine:
         if prefill:  # the opening is already shown: a continuation is never restarted, so it reserves in full
             result = await self._call(model, shape, "The aggregator", state, temperature=config.temperature,
                                       on_delta=on_delta, prefill=prefill)
+            self._learn(model, "aggregator", result, config.max_tokens)  # so later openings reserve less
         else:
             result = await self._reserved_call(
                 model, shape, "aggregator", "The aggregator", state, temperature=config.temperature,
@@ -513,28 +543,39 @@ class MoaEngine:
         raise AssertionError("unreachable")
 
     # ---- one proposer layer ----
+    def _quorum(self, agents: int) -> int:
+        """Answers a layer of `agents` needs before a straggler may be left out."""
+        return min(agents, max(1, self.quorum if self.quorum is not None else agents - 1))
+
     async def _layer(self, layer: int, config: MoaConfig, answers: tuple[str, ...], question: str,
-                     history: tuple[Turn, ...], state: _RunState) -> tuple[ProposerFinished, ...]:
-        """Every agent's answer in this layer (config order), each also emitted as it comes."""
+                     history: tuple[Turn, ...], state: _RunState,
+                     so_far: LayerSoFar | None = None) -> tuple[ProposerFinished, ...]:
+        """Every agent's answer in this layer (config order), each also emitted as it comes; with `so_far`,
+        the first call of each agent streams into it (early answer)."""
         loop = asyncio.get_running_loop()
         layer_t0 = loop.time()
         calls = [_AgentCall(name, agent) for name, agent in config.agents]
-        quorum = min(len(calls), max(1, self.quorum if self.quorum is not None else len(calls) - 1))
+        quorum = self._quorum(len(calls))
         owner: dict[asyncio.Task[ProposerFinished], _AgentCall] = {}
         service: list[float] = []  # how long answered calls took once sent
         answered_at: dict[str, float] = {}  # provider -> when its latest call of this layer answered
 
         def start(call: _AgentCall) -> None:
+            streams = so_far is not None and not call.attempts  # a hedge's copy would say it all twice
             attempt = _Attempt(asyncio.create_task(
                 self._propose(layer, call, config.aggregate_prompt, answers, question, history, state,
                               on_sent=lambda held_s: attempt.went_out(loop.time(), held_s),
-                              hedge=bool(call.attempts)),
+                              hedge=bool(call.attempts),
+                              on_delta=partial(so_far.feed, call.name) if so_far and streams else None,
+                              on_restart=partial(so_far.restart, call.name) if so_far and streams else None),
                 name=f"moa-l{layer}-{call.name}"))
             call.attempts.append(attempt)
             owner[attempt.task] = call
 
         def settle(call: _AgentCall, result: ProposerFinished) -> None:
             call.result = result
+            if so_far is not None:
+                so_far.finish(call.name, result.text if result.ok else None)
             for attempt in call.running():
                 attempt.task.cancel()
             state.emit(result)
@@ -621,7 +662,9 @@ class MoaEngine:
 
     async def _propose(self, layer: int, call: _AgentCall, aggregate_prompt: str, answers: tuple[str, ...],
                        question: str, history: tuple[Turn, ...], state: _RunState,
-                       on_sent: Callable[[float], None], hedge: bool = False) -> ProposerFinished:
+                       on_sent: Callable[[float], None], hedge: bool = False,
+                       on_delta: Callable[[str], None] | None = None,
+                       on_restart: Callable[[], None] | None = None) -> ProposerFinished:
         """One call of an agent in one layer; never raises (except when cancelled)."""
         loop = asyncio.get_running_loop()
         t0 = loop.time()
@@ -635,7 +678,8 @@ class MoaEngine:
                           layout=state.layout)
         try:
             result = await self._reserved_call(model, shape, "proposer", f"Agent {name}", state,
-                                               temperature=agent.temperature, on_sent=on_sent, hedge=hedge)
+                                               temperature=agent.temperature, on_sent=on_sent, hedge=hedge,
+                                               on_delta=on_delta, on_restart=on_restart)
         except ModelUnavailable as err:
             state.dead_models[model] = str(err)
             return ProposerFinished(layer=layer, agent=name, model=model, text="",

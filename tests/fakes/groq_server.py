@@ -60,6 +60,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
+from moa.messages.prompts import ANSWERS_BREAK
 from tests.fakes.local import Changes, serve
 
 T = TypeVar("T")
@@ -122,13 +123,27 @@ class FakeCall:
         return "groq" if self.path.startswith("/openai/") else "openai"
 
     @property
-    def system(self) -> str:
+    def instruction(self) -> str:
+        """The system messages: the agent's own instruction (classic: with the earlier answers in it)."""
         return "\n".join(str(m.get("content", "")) for m in self.messages if m.get("role") == "system")
 
     @property
+    def system(self) -> str:
+        """The agent's instruction and the earlier answers it was shown, wherever the layout put them
+        (instruction_first: after `ANSWERS_BREAK` in the last user message), as a model reads them."""
+        shown = self._last_user().partition(ANSWERS_BREAK)[2]
+        return f"{self.instruction}\n\n{shown}" if shown else self.instruction
+
+    @property
     def question(self) -> str:
+        return self._last_user().partition(ANSWERS_BREAK)[0]
+
+    def _last_user(self) -> str:
         users = [m for m in self.messages if m.get("role") == "user"]
-        return str(users[-1].get("content", "")) if users else ""
+        content = users[-1].get("content", "") if users else ""
+        if isinstance(content, list):  # text and image parts: the text is what a layout arranges
+            return "\n".join(str(p.get("text", "")) for p in content if p.get("type") == "text")
+        return str(content)
 
     @property
     def seen_answers(self) -> int:
@@ -355,6 +370,7 @@ class FakeGroq:
         self._cache: dict[str, list[tuple[float, list[tuple[str, str]]]]] = {}  # model -> recent prompts
         self._turn = asyncio.Lock()  # the serial server's one slot
         self._held: asyncio.Event | None = None  # set by hold(): chat calls wait on it before being answered
+        self._stall: tuple[set[str], int, asyncio.Event] | None = None  # set by stall()
 
     @classmethod
     def local(cls, models: list[str] | None = None, *, latency: float = 0.0, usage_mode: str = "on_request",
@@ -387,6 +403,16 @@ class FakeGroq:
     def delay(self, model: str, seconds: float, times: int = 1) -> None:
         """Make the next `times` answered calls to `model` take `seconds` longer (a straggler)."""
         self._delays.setdefault(model, []).extend([seconds] * times)
+
+    def stall(self, models: set[str], after_words: int) -> None:
+        """Streamed replies of `models` stop after `after_words` words of content until `unstall()`: a test
+        can look at what happens while those answers are still being written."""
+        self._stall = (set(models), after_words, asyncio.Event())
+
+    def unstall(self) -> None:
+        if self._stall is not None:
+            self._stall[2].set()
+            self._stall = None
 
     def hold(self) -> None:
         """Accept chat calls but answer none until `release()`: a test can look at what happens while every
@@ -747,7 +773,15 @@ class FakeGroq:
             first_s, step = self._word_timing(call)
             first_at = t0 + first_s
             latency = first_s + step * len(pieces)
+        written = ""
         for i, (kind, piece) in enumerate(pieces):
+            stall = self._stall
+            if stall is not None and call.model in stall[0] and len(written.split()) >= stall[1]:
+                await stall[2].wait()
+                late = max(0.0, loop.time() - (first_at + i * step))  # the rest comes at the usual pace
+                t0, first_at = t0 + late, first_at + late
+            if kind == "content":
+                written += piece
             await _sleep_until(loop, first_at + i * step)
             if kind == "content" and call.first_chunk_at is None:
                 call.first_chunk_at = time.monotonic()

@@ -14,6 +14,7 @@ from tests.fakes.groq_server import FakeGroq
 from tests.fakes.slack_api import FakeSlack
 
 SECRET = "process-signing-secret"
+CHECKOUT = Path(__file__).resolve().parents[3]  # the repository these tests belong to
 
 
 async def wait_for_port(port: int, proc: asyncio.subprocess.Process, timeout: float = 10.0) -> None:
@@ -38,6 +39,7 @@ async def start_bot(slack: FakeSlack, groq: FakeGroq, tmp_path: Path, port: int,
     and `extra_env` over the defaults)."""
     env = {
         "PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path),
+        "PYTHONPATH": str(CHECKOUT),  # this checkout's code, not whichever the installed package points at
         "SLACK_BOT_TOKEN": slack.token, "SLACK_SIGNING_SECRET": SECRET, "SLACK_PORT": str(port),
         "SLACK_HOST": "127.0.0.1", "SLACK_API_URL": slack.api_url,
         "GROQ_BASE_URL": groq.base_url, "GROQ_API_KEY": "gsk_test",

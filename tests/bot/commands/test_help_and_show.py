@@ -69,8 +69,9 @@ async def test_discord_replies_use_discord_bold(deps: CommandDeps) -> None:
 
 async def test_show_tells_tokens_per_answer_and_once_limits_are_known_the_pace(deps: CommandDeps) -> None:
     reply = await execute(Asker(admin=False).ctx, "show", deps)
-    assert "• About " in reply.text and " tokens per answer count against rate limits (prompt + max_tokens): " \
-        "openai/gpt-oss-20b " in reply.text
+    assert "• About " in reply.text and " tokens per answer count against rate limits (prompt − cached + " \
+        "max_tokens): openai/gpt-oss-20b " in reply.text
+    assert "are expected from the providers' prefix cache (prompt_layout instruction_first)" in reply.text
     assert "Known limits" not in reply.text  # nothing known yet: nothing claimed
     limited = replace(deps, pacer=Pacer(parse_limits("openai/gpt-oss-20b=30rpm+4000tpm")))
     reply = await execute(Asker(admin=False).ctx, "show", limited)

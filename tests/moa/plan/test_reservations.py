@@ -97,14 +97,15 @@ def test_estimates_count_the_history_the_cached_share_and_what_calls_reserve() -
     from moa.events import Turn
     from moa.plan.demand import answer_demand
 
-    article = preset("article")
+    article = preset("article").model_copy(update={"prompt_layout": "classic"})  # nothing expected cached
     history = [Turn("user", "Tell me about the harbour. " * 40, "ana"), Turn("assistant", "It is old. " * 60)]
     alone, threaded = answer_demand(article, "and the quay?"), answer_demand(article, "and the quay?", history)
     # every one of the ten calls carries the history
     assert sum(d.tokens for d in threaded.values()) - sum(d.tokens for d in alone.values()) > 10 * 300
-    shared = answer_demand(article.model_copy(update={"prompt_layout": "shared_prefix"}), "and the quay?", history)
-    assert shared[FAST].cached > 0 and shared[FAST].tokens < threaded[FAST].tokens
-    assert shared[FAST].tokens + shared[FAST].cached == threaded[FAST].tokens  # the same prompts, part cached
+    for layout in ("shared_prefix", "instruction_first"):
+        cached = answer_demand(article.model_copy(update={"prompt_layout": layout}), "and the quay?", history)
+        assert cached[FAST].cached > 4 * 300 and cached[FAST].tokens < threaded[FAST].tokens
+        assert cached[FAST].tokens + cached[FAST].cached == threaded[FAST].tokens  # the same prompts, part cached
     learned = Reservations(warm_up=1)
     learned.record(FAST, "proposer", 100, cut=False, configured=CONFIGURED)
     reserved = answer_demand(article, "and the quay?", history, learned.reserve)

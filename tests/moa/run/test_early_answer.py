@@ -76,7 +76,8 @@ async def test_the_opening_streams_during_the_later_layers_and_the_answer_carrie
     streamed = "".join(e.text for e in events if isinstance(e, AggregatorDelta))
     assert streamed == done.answer  # what people saw is the answer, nothing said twice
     opening, rest = fake.calls_to(STRONG)
-    assert _layers_seen(opening) == [1] and opening.seen_answers == 3
+    assert _layers_seen(opening) == [1] and 1 <= opening.seen_answers <= 3  # layer 1's, as far as written
+    assert any(w.startswith("The opening words came early, from layer 1's answers") for w in done.warnings)
     assert _layers_seen(rest) == [3] and rest.messages[-1] == {"role": "assistant",
                                                                "content": "Here is the verdict."}
     layer_3 = [c for c in fake.calls if c.model != STRONG and _layers_seen(c) == [2]]
@@ -85,6 +86,31 @@ async def test_the_opening_streams_during_the_later_layers_and_the_answer_carrie
     # the stopped opening call still counts: the answer's tokens are more than the layers' and the rest's
     layers = sum(o.usage.prompt_tokens for layer in done.layers for o in layer.outputs if o.usage)
     assert rest.usage is not None and done.usage.prompt_tokens - layers > rest.usage["prompt_tokens"]
+
+
+async def test_the_opening_starts_from_layer_1_answers_still_being_written(fake_groq: FakeGroq) -> None:
+    fake_groq.reply = lambda call: reply(call) + (" and it weighs the digits" * 6 if call.model != STRONG else "")
+    fake_groq.stall({FAST, QWEN}, after_words=10)  # layer 1 stops mid-answer until the opening is out
+    engine = make_engine(fake_groq)
+    run = asyncio.create_task(answer(engine, council()))
+    opening = await fake_groq.wait_for(lambda g: next((c for c in g.calls_to(STRONG) if c.ended), None), 10)
+    assert all(c.ended is None for c in fake_groq.calls if c.model != STRONG)  # layer 1 is still writing
+    seen = re.findall(r"^\d+\. (.*)$", opening.system, flags=re.MULTILINE)
+    replies = [c.reply_text.split() for c in fake_groq.calls if c.model != STRONG]
+    for shown in seen:  # each answer as far as it was written, in whole words
+        assert shown.endswith(" […]")
+        words = shown.removesuffix(" […]").split()
+        assert any(written[:len(words)] == words for written in replies)
+    assert seen
+    fake_groq.unstall()
+    events = await run
+    await engine.providers.aclose()
+    done = events[-1]
+    assert isinstance(done, RunFinished) and done.answer == "Here is the verdict. It rests on layer 3"
+    assert "".join(e.text for e in events if isinstance(e, AggregatorDelta)) == done.answer
+    assert "The opening words came early, from layer 1's answers while they were still being written; the " \
+        "rest reflects layer 3's answers." in done.warnings
+    assert not any(o.cut for layer in done.layers for o in layer.outputs)
 
 
 async def test_without_early_answer_the_aggregator_starts_after_the_last_layer(slow_proposers: FakeGroq) -> None:
