@@ -25,7 +25,8 @@ async def test_an_answers_plan_adds_its_steps_up_to_what_admission_weighs() -> N
     assert plan.step(article.layers + 2) == {}  # nothing after the aggregator
     needs = plan.needs()
     for model in needs:
-        assert needs[model].tokens == sum(step.get(model, 0) for step in plan.steps)
+        # every step's tokens, less what the layout expects the provider's prefix cache to serve
+        assert needs[model].tokens == sum(step.get(model, 0) for step in plan.steps) - plan.total[model].cached
     assert sum(need.calls for need in needs.values()) == article.call_count
     # what this engine learned its calls reserve is in its plan: less for the proposer's model
     assert plan.step(1)[proposer] < fresh.step(1)[proposer]
