@@ -176,6 +176,32 @@ def _with_queue(result: ProposerFinished, server_s: float) -> ProposerFinished:
     return replace(result, queued_s=round(queued_s, 4)) if queued_s > QUEUE_WORTH_SAYING_S else result
 
 
+
+@dataclass
+class _Proposed:
+    """What the proposer layers leave the aggregator: the last layer's answers and what to say about them."""
+
+    answers: list[str] = field(default_factory=list)
+    layer_times: list[float] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    agreement: Agreement | None = None  # the last layer's (moa.judge.agreement)
+    skipped: str | None = None  # early exit: which layers were skipped, and why
+    draft: asyncio.Task[Opening] | None = None  # early answer: the aggregator's opening
+
+
+def _layer_warnings(layer: int, outputs: Sequence[ProposerFinished], failed: Sequence[ProposerFinished],
+                    left_out: Sequence[ProposerFinished]) -> list[str]:
+    """The answer's notes about a layer's failed and left-out agents."""
+    warnings = []
+    if failed:
+        warnings.append(f"{len(failed)} of {len(outputs)} agents failed in layer {layer}: "
+                        + "; ".join(f"{o.agent} ({o.model})" for o in failed))
+    if left_out:
+        warnings.append(f"{len(left_out)} of {len(outputs)} agents were left out of layer {layer} for "
+                        "lagging far behind the others: " + "; ".join(f"{o.agent} ({o.model})" for o in left_out))
+    return warnings
+
+
 class MoaEngine:
     def __init__(self, providers: ProviderRegistry, *, call_timeout_s: float = 60.0,
                  deadline_s: float = 300.0, quorum: int | None = None, straggler_factor: float = 1.5,
@@ -271,17 +297,19 @@ class MoaEngine:
 
     async def _steps(self, question: str, config: MoaConfig, history: tuple[Turn, ...], state: _RunState,
                      started_at: float) -> None:
+        t0 = asyncio.get_running_loop().time()
+        proposed = await self._proposer_layers(question, config, history, state)
+        if proposed is not None:  # else every agent of a layer failed, and the run said so
+            await self._aggregator_step(question, config, history, state, proposed, started_at, t0)
+
+    async def _proposer_layers(self, question: str, config: MoaConfig, history: tuple[Turn, ...],
+                               state: _RunState) -> _Proposed | None:
+        """Layers 1…N (fewer when early exit stops them); None when a layer had no answer (RunFailed sent)."""
         loop = asyncio.get_running_loop()
-        t0 = loop.time()
         deadline, emit, pacer = state.deadline, state.emit, self.providers.pacer
         agents = config.agents
         answers: list[str] = []
-        layer_times: list[float] = []
-        warnings: list[str] = []
-        agreement: Agreement | None = None  # the last layer's (moa.judge.agreement)
-        skipped: str | None = None
-        draft: asyncio.Task[Opening] | None = None  # early answer: the aggregator's opening
-
+        made = _Proposed()
         for layer in range(1, config.layers + 1):
             layer_t0 = loop.time()
             pacer.expect(state.ticket, state.plan.step(layer + 1))
@@ -290,14 +318,14 @@ class MoaEngine:
             so_far = None  # early answer: layer 1's answers as they are written, for the opening
             if layer == 1 and self._opens_during_layer_one(config):
                 so_far = LayerSoFar(agents=len(agents))
-                draft = asyncio.create_task(self._opening_from(so_far, config, question, history, state),
-                                            name="moa-opening")
-                state.drafts.append(draft)
+                made.draft = asyncio.create_task(self._opening_from(so_far, config, question, history, state),
+                                                 name="moa-opening")
+                state.drafts.append(made.draft)
             with trace.layer(layer, config.layers, len(agents)):
                 outputs = await self._layer(layer, config, tuple(answers), question, history, state, so_far)
             state.layers.append(LayerResult(layer=layer, outputs=outputs))
-            layer_times.append(loop.time() - layer_t0)
-            answers = [o.text for o in outputs if o.ok]
+            made.layer_times.append(loop.time() - layer_t0)
+            made.answers = answers = [o.text for o in outputs if o.ok]
             failed = [o for o in outputs if not o.ok and not o.left_out]
             left_out = [o for o in outputs if o.left_out]
             if not answers:
@@ -308,27 +336,28 @@ class MoaEngine:
                     + f"Every agent of layer {layer} failed, so there is nothing to aggregate — {reasons}.",
                     kind="deadline" if timed_out else "all_proposers_failed",
                     layers=tuple(state.layers), usage=state.usage()))
-                return
-            if failed:
-                warnings.append(f"{len(failed)} of {len(outputs)} agents failed in layer {layer}: "
-                                + "; ".join(f"{o.agent} ({o.model})" for o in failed))
-            if left_out:
-                warnings.append(f"{len(left_out)} of {len(outputs)} agents were left out of layer {layer} for "
-                                "lagging far behind the others: " + "; ".join(f"{o.agent} ({o.model})"
-                                                                             for o in left_out))
-            agreement = layer_agreement(outputs)
+                return None
+            made.warnings += _layer_warnings(layer, outputs, failed, left_out)
+            made.agreement = agreement = layer_agreement(outputs)
             if stops_after(config, layer, agreement, self.quorum):
                 assert agreement is not None
-                skipped = skipped_note(layer, config.layers, agreement)
-                log.info("layer %d: %s", layer, skipped)
+                made.skipped = skipped_note(layer, config.layers, agreement)
+                log.info("layer %d: %s", layer, made.skipped)
                 break
-            if (draft is None and config.early_answer and layer < config.layers  # with early_exit on too
+            if (made.draft is None and config.early_answer and layer < config.layers  # with early_exit on too
                     and self._continuation.can_continue(config.main_model)):
-                draft = asyncio.create_task(self._draft_opening(config, tuple(answers), question, history, state),
-                                            name="moa-opening")
-                state.drafts.append(draft)
+                made.draft = asyncio.create_task(
+                    self._draft_opening(config, tuple(answers), question, history, state), name="moa-opening")
+                state.drafts.append(made.draft)
+        return made
 
-        # ---- the aggregator, or its fallback ----
+    async def _aggregator_step(self, question: str, config: MoaConfig, history: tuple[Turn, ...], state: _RunState,
+                               proposed: _Proposed, started_at: float, t0: float) -> None:
+        """The aggregator (or its fallback) writes the answer from the last layer's answers; RunFinished."""
+        loop = asyncio.get_running_loop()
+        deadline, emit, pacer = state.deadline, state.emit, self.providers.pacer
+        answers, warnings, draft = proposed.answers, proposed.warnings, proposed.draft
+        agreement, skipped, layer_times = proposed.agreement, proposed.skipped, proposed.layer_times
         agg_t0 = loop.time()
         model = config.main_model
         pacer.expect(state.ticket, {})  # the aggregator is the last call: nothing to keep room for
