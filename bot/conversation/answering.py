@@ -142,7 +142,13 @@ class Answerer:
         try:
             # Files and the thread are read before a slot is taken: a stalled download or a slow PDF costs
             # this answer its reading budgets, never another channel its turn.
-            brought = await self._read_brought(mention, config, surface, state, bool(history[0]))
+            try:
+                brought = await self._read_brought(mention, config, surface, state, bool(history[0]))
+            except Exception as err:  # a surprise while reading: a failed answer told to the person, never silence
+                log.exception("reading what run %s brought failed", state.run_id)
+                await self._recorder.settle(state, "failed", repr(err))
+                await surface.fail(self._recorder.redact(render_failure(err)), None)
+                return None
             asked = brought.reading.question(question)
             # Admission weighs the plan; the run paces by it.
             plan = self.engine.plan(asked, config, history[0] or brought.turns)

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
+from bot.conversation.attachments import Attachment
 from bot.conversation.service import INTERRUPTED, CommandContext, ConversationService
 from storage import Database, DatabaseInUse, StorageError
 from storage.errors import StorageFailure
@@ -235,3 +236,26 @@ async def test_a_bug_while_reading_the_config_is_told_as_unexpected_not_as_stora
     assert ("Something unexpected went wrong, so this answer used the default setup, not this channel's."
             in surface.final.warnings)
     assert not any("Storage failed" in w or "TypeError" in w for w in surface.final.warnings)
+
+
+async def test_a_surprise_while_reading_a_file_is_a_sentence_not_a_frozen_status(
+        fake: FakeGroq, tmp_path: Path) -> None:
+    """Files are read before the answer takes its turn; whatever goes wrong there still ends the answer."""
+    async def fetch(limit: int) -> bytes:
+        return b"never read"
+
+    service = await ConversationService.create(settings_for(fake, tmp_path / "moa.db"))
+    try:
+        surface = RecordingSurface()
+        odd = Attachment("notes.txt", "text/plain", "twelve", fetch)  # type: ignore[arg-type]  # a platform's odd size
+        asked = mention("what do my notes say?")
+        await asyncio.wait_for(service.handle_mention(type(asked)(**{**asked.__dict__, "attachments": (odd,)}),
+                                                      surface), 20)
+
+        assert surface.final is None and surface.failure is not None  # told, in a sentence
+        assert "Traceback" not in surface.failure
+        assert fake.calls == []  # no model call for an answer that could not be read
+        [(_, status, _)] = run_rows(tmp_path / "moa.db")
+        assert status == "failed"  # not left queued for a restart to answer again
+    finally:
+        await service.aclose()
