@@ -56,8 +56,18 @@ from moa.pace.limits import parse_limits
 from moa.pace.pacer import Pacer
 from moa.pricing import PriceTable
 
-__all__ = ["GROQ", "GROQ_KEYS_URL", "MISSING_GROQ_KEY", "Completion", "Provider", "ProviderRegistry",
-           "RetryPolicy", "key_variable", "parse_providers"]
+__all__ = [
+    "GROQ",
+    "GROQ_KEYS_URL",
+    "MISSING_GROQ_KEY",
+    "Completion",
+    "DeclaredProvider",
+    "Provider",
+    "ProviderRegistry",
+    "RetryPolicy",
+    "key_variable",
+    "parse_providers",
+]
 
 MISSING_GROQ_KEY = (
     f"GROQ_API_KEY is not set: create a key at {GROQ_KEYS_URL} and put it in the environment or in .env "
@@ -120,16 +130,25 @@ class _Call:
         self.on_delta(piece)
 
 
-def parse_providers(spec: str) -> dict[str, str]:
-    """`"ollama=http://…/v1,together=https://…/v1"` → {name: base_url}; ConfigError names the bad part."""
-    out: dict[str, str] = {}
+@dataclass(frozen=True)
+class DeclaredProvider:
+    """One MOA_PROVIDERS entry: where the server is, and how many calls it answers at once if declared."""
+
+    url: str
+    parallel: int | None = None  # `;parallel=N` after the URL (None: not declared)
+
+
+def parse_providers(spec: str) -> dict[str, DeclaredProvider]:
+    """`"ollama=http://…/v1;parallel=2,together=https://…/v1"` → {name: DeclaredProvider}; ConfigError
+    names the bad part."""
+    out: dict[str, DeclaredProvider] = {}
     for part in (p.strip() for p in spec.split(",")):
         if not part:
             continue
         name, sep, url = part.partition("=")
         url, _, options = url.partition(";")
         name, url = name.strip().lower(), url.strip().rstrip("/")
-        parse_options(name, options)  # checked here, read by `parse_parallelism`
+        parallel = parse_options(name, options)
         if not sep or not url:
             raise ConfigError(f"MOA_PROVIDERS entry {part!r} must look like name=http://host:port/v1.")
         if not _PROVIDER_NAME.match(name) or name == GROQ:
@@ -137,18 +156,7 @@ def parse_providers(spec: str) -> dict[str, str]:
                               "(and not \"groq\", which is built in).")
         if not url.startswith(("http://", "https://")):
             raise ConfigError(f"MOA_PROVIDERS URL for {name!r} must start with http:// or https://, not {url!r}.")
-        out[name] = url
-    return out
-
-
-def parse_parallelism(spec: str) -> dict[str, int]:
-    """The declared `parallel=N` of each MOA_PROVIDERS entry that has one."""
-    out: dict[str, int] = {}
-    for part in (p.strip() for p in spec.split(",")):
-        name, _, rest = part.partition("=")
-        _, _, options = rest.partition(";")
-        if (parallel := parse_options(name.strip().lower(), options)) is not None:
-            out[name.strip().lower()] = parallel
+        out[name] = DeclaredProvider(url, parallel)
     return out
 
 
@@ -200,17 +208,14 @@ class ProviderRegistry:
         """GROQ_API_KEY, GROQ_BASE_URL, MOA_PROVIDERS, MOA_PROVIDER_<NAME>_API_KEY, MOA_HTTP_TRANSPORT,
         MOA_LIMITS, MOA_PRICES and (unless `retry` is given) MOA_RETRY_ATTEMPTS / MOA_RETRY_BACKOFF from `env`."""
         declared = parse_providers(env.get("MOA_PROVIDERS", ""))
-        providers = {
-            name: (url, env.get(key_variable(name), "").strip() or None)
-            for name, url in declared.items()
-        }
+        providers = {name: (d.url, env.get(key_variable(name), "").strip() or None) for name, d in declared.items()}
         retry = retry if retry is not None else RetryPolicy.from_env(env)
         return cls(groq_api_key=env.get("GROQ_API_KEY", "").strip() or None,
                    groq_base_url=env.get("GROQ_BASE_URL", "").strip() or None,
                    providers=providers, call_timeout_s=call_timeout_s, deadline_s=deadline_s, retry=retry,
                    transport=env.get("MOA_HTTP_TRANSPORT", "auto"),
                    pacer=Pacer(parse_limits(env.get("MOA_LIMITS", ""))),
-                   parallel=parse_parallelism(env.get("MOA_PROVIDERS", "")),
+                   parallel={name: d.parallel for name, d in declared.items() if d.parallel is not None},
                    prices=PriceTable.from_file(env.get("MOA_PRICES", "")))
 
     # ---- naming -----------------------------------------------------------------------------------

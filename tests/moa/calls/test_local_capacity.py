@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import pytest
 
 from moa.calls.capacity import ProviderCapacity
-from moa.calls.providers import parse_parallelism, parse_providers
+from moa.calls.providers import DeclaredProvider, parse_providers
 from moa.errors import ConfigError
 from tests.fakes.groq_server import FakeCall, FakeGroq
 from tests.moa.local_helpers import answer, local_config, local_engine
@@ -64,9 +64,9 @@ async def test_a_server_seen_running_calls_in_parallel_still_leaves_a_straggler_
 
 def test_parallelism_is_declared_after_the_url() -> None:
     spec = "local=http://127.0.0.1:8080/v1;parallel=1,vllm=http://10.0.0.2:8000/v1; parallel=8,cloud=https://x/v1"
-    assert parse_providers(spec) == {"local": "http://127.0.0.1:8080/v1", "vllm": "http://10.0.0.2:8000/v1",
-                                     "cloud": "https://x/v1"}
-    assert parse_parallelism(spec) == {"local": 1, "vllm": 8}
+    assert parse_providers(spec) == {"local": DeclaredProvider("http://127.0.0.1:8080/v1", parallel=1),
+                                     "vllm": DeclaredProvider("http://10.0.0.2:8000/v1", parallel=8),
+                                     "cloud": DeclaredProvider("https://x/v1")}
 
 
 @pytest.mark.parametrize("option", ["parallel=0", "paralel=2", "parallel=two"])

@@ -8,6 +8,7 @@ import pytest
 
 from moa.calls.providers import (
     GROQ_KEYS_URL,
+    DeclaredProvider,
     ProviderRegistry,
     RetryPolicy,
     parse_providers,
@@ -32,7 +33,8 @@ async def registry(fake_groq: FakeGroq, request: pytest.FixtureRequest) -> Async
 # ---- declaring and routing ---------------------------------------------------------------------------
 def test_providers_are_declared_by_name_and_url() -> None:
     assert parse_providers("ollama=http://127.0.0.1:11434/v1/, together=https://api.together.xyz/v1") == {
-        "ollama": "http://127.0.0.1:11434/v1", "together": "https://api.together.xyz/v1"}
+        "ollama": DeclaredProvider("http://127.0.0.1:11434/v1"),
+        "together": DeclaredProvider("https://api.together.xyz/v1")}
     assert parse_providers("") == {}
 
 
