@@ -4,7 +4,9 @@ pypdf parses in pure Python: a PDF of a few dozen KB can carry megabytes of comp
 take minutes (and hundreds of MB) to read. So the file goes to a temporary file and `pdf_worker.py` reads it
 in its own process, page by page, stopping by itself once `max_chars` of text are in; it runs with its
 address space limited to `PDF_MEMORY_BYTES` (RLIMIT_AS) and is killed when `budget_s` is over. Pages that
-arrived before then are kept, and the person is told how many.
+arrived before then are kept, and the person is told how many. At most `MOST_WORKERS` run at once in the
+process: files are read before an answer takes its turn, so a burst of mentions with PDFs would otherwise
+start a worker each; a file waits for a worker within its own budget.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import os
 import resource
 import sys
 import tempfile
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +30,26 @@ WORKER = Path(__file__).with_name("pdf_worker.py")
 MEMORY_EXIT = 3  # pdf_worker.py's exit status when its address space is used up
 PDF_MEMORY_BYTES = 768 * 1024 * 1024  # the worker's address space; pypdf on a hostile file stops here
 _LINE_LIMIT = 64 * 1024 * 1024  # one page's JSON line (its text is already cut to what fits)
+MOST_WORKERS = max(2, os.cpu_count() or 2)  # PDF workers at once: parsing is CPU-bound, and each may use 768 MB
+
+
+class WorkerSlots:
+    """The process's PDF workers: at most `most` at once (one semaphore per event loop)."""
+
+    def __init__(self, most: int) -> None:
+        self.most = most
+        self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = \
+            weakref.WeakKeyDictionary()
+
+    def slots(self) -> asyncio.Semaphore:
+        """This event loop's semaphore of worker slots."""
+        loop = asyncio.get_running_loop()
+        if (slots := self._by_loop.get(loop)) is None:
+            slots = self._by_loop[loop] = asyncio.Semaphore(self.most)
+        return slots
+
+
+WORKERS = WorkerSlots(MOST_WORKERS)
 
 
 @dataclass(frozen=True)
@@ -45,15 +68,27 @@ def _limit_memory() -> None:  # runs in the child between fork and exec
 
 
 async def read_pdf(data: bytes, max_chars: int, budget_s: float) -> PdfText:
-    """The PDF's text within `budget_s` seconds; ValueError with a reason when there is none to read."""
-    fd, name = tempfile.mkstemp(suffix=".pdf", prefix="moa-")
+    """The PDF's text within `budget_s` seconds (waiting for a free worker included); ValueError with a
+    reason when there is none to read."""
+    loop = asyncio.get_running_loop()
+    ends = loop.time() + budget_s
+    slots = WORKERS.slots()
     try:
-        with os.fdopen(fd, "wb") as handle:
-            await asyncio.to_thread(handle.write, data)
-        return await _run_worker(name, max_chars, budget_s)
+        async with asyncio.timeout(budget_s):
+            await slots.acquire()
+    except TimeoutError:  # every worker stayed busy for the whole budget
+        return PdfText("", 0, 0, "time")
+    try:
+        fd, name = tempfile.mkstemp(suffix=".pdf", prefix="moa-")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                await asyncio.to_thread(handle.write, data)
+            return await _run_worker(name, max_chars, max(0.0, ends - loop.time()))
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(name)
     finally:
-        with contextlib.suppress(OSError):
-            os.unlink(name)
+        slots.release()
 
 
 async def _run_worker(path: str, max_chars: int, budget_s: float) -> PdfText:

@@ -141,6 +141,20 @@ async def test_a_slow_pdf_is_read_as_far_as_its_budget_allows_and_its_worker_is_
     assert pdf_workers() == []  # stopped, not left parsing in the background
 
 
+async def test_pdfs_wait_for_a_free_worker_within_their_own_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reading happens before an answer takes its turn: a burst of PDFs shares the process's workers."""
+    monkeypatch.setattr(pdf, "WORKERS", pdf.WorkerSlots(1))
+    first, second = await asyncio.gather(*(
+        read_attachments([served(name, "application/pdf", slow_pdf(pages=15))], FileLimits(read_budget_s=2.0))
+        for name in ("a.pdf", "b.pdf")))
+    notes = sorted((*first.notes([]), *second.notes([])))
+    # one worker at a time: the PDF that got it read some pages; the other waited its whole budget for it
+    assert notes[0].startswith("I could not read ") and notes[0].endswith(
+        ": reading it took longer than 2.0 s and no page was finished.")
+    assert notes[1].startswith("I read the first ")
+    assert pdf_workers() == []
+
+
 async def test_a_long_pdf_is_parsed_only_as_far_as_the_file_token_limit() -> None:
     pages = [f"BT /F1 12 Tf 72 720 Td (page {n} {'words ' * 60}) Tj ET".encode() for n in range(1, 41)]
     reading = await read_attachments([served("book.pdf", "application/pdf", pdf_pages(pages))],
