@@ -9,11 +9,11 @@ import re
 import discord
 
 from adapters.discord.files import discord_attachments
-from bot.conversation.thread_context import EarlierMessage, EarlierReader
+from bot.conversation.thread_context import EarlierMessage, EarlierMessages, EarlierReader
 
 log = logging.getLogger(__name__)
 
-MAX_MESSAGES = 50  # one page of history
+MAX_MESSAGES = 200  # the newest messages read before a mention (discord.py pages them 100 at a time)
 
 
 def earlier_reader(message: discord.Message, me: int) -> EarlierReader | None:
@@ -21,11 +21,13 @@ def earlier_reader(message: discord.Message, me: int) -> EarlierReader | None:
     channel = message.channel
     replied = message.reference
     if isinstance(channel, discord.Thread):
-        async def read_thread() -> list[EarlierMessage]:
-            found = [m async for m in channel.history(limit=MAX_MESSAGES, before=message)]
+        async def read_thread() -> EarlierMessages:
+            found = [m async for m in channel.history(limit=MAX_MESSAGES + 1, before=message)]  # newest first
+            older_unread = len(found) > MAX_MESSAGES
+            found = found[:MAX_MESSAGES]
             found.reverse()
-            starter = await _starter(channel)
-            return [_earlier(m, me) for m in ([starter] if starter else []) + found]
+            starter = await _starter(channel)  # what the thread is about, even when messages between are unread
+            return EarlierMessages([_earlier(m, me) for m in ([starter] if starter else []) + found], older_unread)
         return read_thread
     if replied is not None and replied.message_id is not None and replied.channel_id == channel.id:
         async def read_replied() -> list[EarlierMessage]:

@@ -33,8 +33,18 @@ class EarlierMessage:
     from_bot: bool = False  # the bot's own message: an assistant turn
 
 
-# Fetches the thread's messages before the mention, oldest first (from that thread only).
-EarlierReader = Callable[[], Awaitable[Sequence[EarlierMessage]]]
+@dataclass(frozen=True)
+class EarlierMessages:
+    """What a reader found when it stopped short of the thread's start: the newest messages before the
+    mention, oldest first, older ones left unread (a note then says so, and counts only what was read)."""
+
+    messages: Sequence[EarlierMessage]
+    older_unread: bool = True
+
+
+# Fetches the thread's messages before the mention, oldest first (from that thread only): all of them, or
+# `EarlierMessages` when older ones were left unread.
+EarlierReader = Callable[[], Awaitable[Sequence[EarlierMessage] | EarlierMessages]]
 
 
 @dataclass(frozen=True)
@@ -53,11 +63,13 @@ async def read_thread(reader: EarlierReader, budget: int, limits: FileLimits) ->
     """The thread's earlier messages as turns within `budget` tokens, the newest kept first; a message too
     long is cut (with a mark), not the reason older ones are dropped. A failed read is a note, not a failure."""
     try:
-        messages = list(await reader())
+        found = await reader()
     except Exception as err:  # the answer goes on without the thread
         log.warning("reading the thread's earlier messages failed", exc_info=True)
         return ThreadContext(note=f"I could not read this thread's earlier messages ({type(err).__name__}), "
                                   "so I answered the question alone.")
+    older_unread = isinstance(found, EarlierMessages) and found.older_unread
+    messages = list(found.messages if isinstance(found, EarlierMessages) else found)
     messages = [m for m in messages if m.text.strip() or m.attachments]  # e.g. content hidden by the platform
     texts, images = await _with_files(messages, limits)
     turns: list[Turn] = []
@@ -75,8 +87,15 @@ async def read_thread(reader: EarlierReader, budget: int, limits: FileLimits) ->
     turns.reverse()
     notes = []
     if len(turns) < len(messages):
-        notes.append(f"Only the last {len(turns)} of {len(messages)} earlier messages in this thread fit the "
-                     f"history budget ({budget:,} tokens).")
+        if older_unread:
+            notes.append(f"Only the last {len(turns)} of the {len(messages)} earlier messages I read fit the history "
+                         f"budget ({budget:,} tokens); older ones in this thread were not read.")
+        else:
+            notes.append(f"Only the last {len(turns)} of {len(messages)} earlier messages in this thread fit the "
+                         f"history budget ({budget:,} tokens).")
+    elif older_unread:
+        notes.append(f"I read {len(messages)} earlier messages of this thread, not all of them: older ones were "
+                     "not read.")
     if cut:
         notes.append(f"{cut} long earlier message{'s were' if cut > 1 else ' was'} cut to fit.")
     return ThreadContext(tuple(turns), tuple(images), " ".join(notes) or None)

@@ -3,6 +3,9 @@ nothing from another channel does."""
 
 from __future__ import annotations
 
+import pytest
+
+from adapters.discord import thread as thread_reader
 from tests.adapters.discord.conftest import RunningBot
 from tests.adapters.discord.helpers import answers
 from tests.fakes.discord_server import FakeDiscord
@@ -71,3 +74,21 @@ async def test_a_long_paste_in_a_thread_is_cut_and_the_fact_before_it_still_reac
     sent = everything_sent(fake_groq)
     assert "bob: staging listens on port 8443" in sent
     assert "[… cut: this message was too long to keep whole]" in sent
+
+
+async def test_a_thread_longer_than_what_is_read_says_older_messages_were_not_read(
+        discord: FakeDiscord, fake_groq: FakeGroq, bot: RunningBot, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(thread_reader, "MAX_MESSAGES", 4)  # the newest four (Discord pages 100 at a time)
+    starter = await discord.say(discord.general, discord.bob, "release checklist")
+    thread = await discord.person_thread(discord.general, starter, "release")
+    for n in range(1, 8):
+        await discord.say(thread, discord.bob, f"step {n} is done")
+    await discord.say(thread, discord.alice, f"{discord.bot_mention} what is left?")
+
+    await discord.wait_for(lambda f: answers(f, thread), timeout=10)
+    shown = "\n".join(m["content"] for m in discord.bot_messages(thread))
+    sent = everything_sent(fake_groq)
+    assert "step 7 is done" in sent and "step 4 is done" in sent  # the newest reach the models
+    assert "step 3 is done" not in sent
+    assert "release checklist" in sent  # and what the thread is about
+    assert "older ones were not read" in shown  # the note never counts the read messages as the whole thread
