@@ -244,6 +244,7 @@ class Answerer:
         updater = CoalescingUpdater(surface.min_update_interval, last_update=shown_at)
 
         outputs: list[ProposerFinished] = []  # kept so an interrupted or crashed run still shows its layers
+        crashed: Exception | None = None
         answer = ""
         report = AnswerReport(mention.channel)  # the answer's log line and metrics, at its end
         answer_trace = start_answer(config, question, channel=mention.channel, thread=mention.thread,
@@ -289,6 +290,7 @@ class Answerer:
             await asyncio.shield(recorder.interrupt(mention, question, state, outputs, surface))
             raise
         except Exception as err:  # never leave a mention unanswered
+            crashed = err  # handled here, so the finally below no longer sees it
             log.exception("run %s crashed", state.run_id)
             await updater.settle()
             await recorder.settle(state, "failed", repr(err), outputs)
@@ -296,8 +298,9 @@ class Answerer:
                 await recorder.save_turns(mention, state, question)
                 await surface.fail(recorder.redact(render_failure(err)), state.run_id if state.saved else None)
         finally:
-            report.end(sys.exc_info()[1])
-            answer_trace.end(sys.exc_info()[1])
+            ended = sys.exc_info()[1] or crashed
+            report.end(ended)
+            answer_trace.end(ended)
             if state.run_id is not None:
                 self._here.live.pop(state.run_id, None)
         return state.run_id
