@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from bot.conversation.budgets import over_budget
-from bot.conversation.experiments import experiment_turn
+from bot.conversation.experiments import ArmTurn, experiment_turn
 from bot.conversation.gate import FairGate, QueueFull
 from bot.conversation.keeper import StorageKeeper, failure_note, read
 from bot.conversation.mention import Mention, clean_text
@@ -118,17 +118,10 @@ class Answerer:
         turn = await experiment_turn(self.db, mention.channel, self.settings.limits)
         if turn is not None:  # an experiment runs here: its arm answers, in turn
             config, config_note = turn.config, None
-        keeper = StorageKeeper()
         config_json = config.export_json()
-        # Recorded before it waits: a restart finds the question even if it never got a slot.
-        run_id = (await keeper.value("recording a question", lambda: self.db.runs.start(
-            mention.channel, mention.thread, mention.message_id, question, config_json,
-            status="queued", owner=self.db.owner, author=mention.author, author_name=mention.author_name,
-            config_label=config_label(config)))).value
-        state = RunState(run_id, keeper, (*notes, *([config_note] if config_note else [])))
-        if turn is not None and run_id is not None:
-            await keeper.value("recording the experiment's arm", partial(
-                self.db.experiments.record, run_id, turn.experiment_id, turn.arm))
+        state = await self._record_question(mention, question, config, config_json, turn,
+                                            (*notes, *([config_note] if config_note else [])))
+        run_id, keeper = state.run_id, state.keeper
         waited = False
 
         async def tell_position(ahead: int) -> None:
@@ -183,6 +176,20 @@ class Answerer:
                     with contextlib.suppress(Exception):
                         await asyncio.shield(surface.fail(INTERRUPTED, None))
             raise
+
+    async def _record_question(self, mention: Mention, question: str, config: MoaConfig, config_json: str,
+                               turn: ArmTurn | None, notes: tuple[str, ...]) -> RunState:
+        """The run row, recorded `queued` before the answer waits (a restart finds the question even if it
+        never got a turn), with the experiment's arm that answers it."""
+        keeper = StorageKeeper()
+        run_id = (await keeper.value("recording a question", lambda: self.db.runs.start(
+            mention.channel, mention.thread, mention.message_id, question, config_json,
+            status="queued", owner=self.db.owner, author=mention.author, author_name=mention.author_name,
+            config_label=config_label(config)))).value
+        if turn is not None and run_id is not None:
+            await keeper.value("recording the experiment's arm", partial(
+                self.db.experiments.record, run_id, turn.experiment_id, turn.arm))
+        return RunState(run_id, keeper, notes)
 
     async def _read_brought(self, mention: Mention, config: MoaConfig, surface: ReplySurface, state: RunState,
                             has_history: bool) -> Brought:
