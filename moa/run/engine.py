@@ -36,6 +36,7 @@ from functools import partial
 from typing import Literal
 
 from moa import trace
+from moa.calls.counting import estimated_usage
 from moa.calls.providers import Completion, ProviderRegistry
 from moa.config.schema import DEFAULT_LAYOUT, AgentConfig, MoaConfig
 from moa.durations import measured
@@ -57,7 +58,6 @@ from moa.events import (
 )
 from moa.judge.agreement import Agreement
 from moa.messages.attachments import Shown
-from moa.messages.tokens import estimate_tokens
 from moa.pace.budget import BudgetWait
 from moa.plan.demand import AnswerPlan, plan_answer
 from moa.plan.fitting import CallShape, Fitted, fit
@@ -460,8 +460,8 @@ class MoaEngine:
         if finished or opening.text:
             # A stopped stream reports no usage; what it was sent and wrote still counts (an estimate).
             done = call.result() if finished else None
-            opening.usage = done.usage if done is not None and done.usage is not None else Usage(
-                estimate_tokens(shape.messages()), len(opening.text.split()))
+            opening.usage = done.usage if done is not None and done.usage is not None else estimated_usage(
+                shape.messages(), opening.text)
             if done is None:  # its span has no usage: the answer's estimate goes on the answer's span
                 trace.event("moa.opening.estimated_usage", input_tokens=opening.usage.prompt_tokens,
                             output_tokens=opening.usage.completion_tokens)
