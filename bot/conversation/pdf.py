@@ -100,6 +100,7 @@ async def _run_worker(path: str, max_chars: int, budget_s: float) -> PdfText:
     texts: list[str] = []
     pages = 0
     stopped: str | None = "memory"  # unless the worker says how it ended
+    said_memory = False
     try:
         async with asyncio.timeout(budget_s):
             while line := await proc.stdout.readline():
@@ -110,6 +111,9 @@ async def _run_worker(path: str, max_chars: int, budget_s: float) -> PdfText:
                     pages = int(event["pages"])
                 elif "page" in event:
                     texts.append(str(event["text"]))
+                elif "stopped" in event:  # out of memory, said before exiting with MEMORY_EXIT
+                    said_memory = True
+                    break
                 elif "done" in event:
                     stopped = "full" if event["done"] == "full" else None
                     break
@@ -120,7 +124,9 @@ async def _run_worker(path: str, max_chars: int, budget_s: float) -> PdfText:
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
         await proc.wait()
-    if stopped == "memory" and proc.returncode != MEMORY_EXIT:  # it ended some other way: say no more than that
+    # Ended without a word of how: out of memory only when its exit status says so (asyncio's child watcher
+    # can lose a status, so the worker's own line counts first); else say no more than that it stopped.
+    if stopped == "memory" and not said_memory and proc.returncode != MEMORY_EXIT:
         log.warning("the PDF worker ended without finishing (exit status %s)", proc.returncode)
         stopped = "crashed"
     text = "\n\n".join(t for t in texts if t)

@@ -5,7 +5,8 @@ pypdf, so it runs as a plain script), under an address-space limit and killed wh
 on a hostile file can take minutes and hundreds of megabytes, and a thread could be neither stopped nor
 bounded. Lines: `{"pages": N}` once, then `{"page": i, "text": …}` per page in order, then `{"done": "all"}`
 or `{"done": "full"}` (MAX_CHARS of text read, the rest not parsed); or `{"error": "password" | "aes" |
-"unreadable", "detail": …}`. Out of memory it exits with status 3.
+"unreadable", "detail": …}`. Out of memory it says `{"stopped": "memory"}` when it still can, and exits with
+status 3.
 """
 
 from __future__ import annotations
@@ -63,4 +64,9 @@ if __name__ == "__main__":
     try:
         read(sys.argv[1], int(sys.argv[2]))
     except MemoryError:
-        os._exit(MEMORY_EXIT)  # nothing more can be allocated, not even a line to say so
+        # The allocation that failed is not held, so a short line usually fits; the exit status says it
+        # too, for when it does not (and a parent that lost the status still has the line).
+        try:
+            _say({"stopped": "memory"})
+        finally:
+            os._exit(MEMORY_EXIT)
