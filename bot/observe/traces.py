@@ -148,7 +148,11 @@ def traces(env: Mapping[str, str]) -> Iterator[bool]:
 
 def run_key(channel: ChannelKey, run_id: int) -> str:
     """What names a stored run across processes and deployments: its channel and id (moa.trace.run_ids)."""
-    return f"{channel.platform}/{channel.workspace}/{channel.channel}/{run_id}"
+    return f"{_place(channel)}/{run_id}"
+
+
+def _place(channel: ChannelKey) -> str:
+    return f"{channel.platform}/{channel.workspace}/{channel.channel}"
 
 
 def start_answer(config: MoaConfig, question: str, *, channel: ChannelKey | None = None, thread: str | None = None,
@@ -163,9 +167,8 @@ def start_answer(config: MoaConfig, question: str, *, channel: ChannelKey | None
         attributes.update({"moa.workspace": channel.workspace, "moa.channel": channel.channel})
     if run_id is not None:
         attributes["moa.run.id"] = run_id
-    where = f"{channel.platform}/{channel.workspace}/{channel.channel}" if channel is not None else None
     return trace.AnswerTrace.start(
-        conversation=f"{where}/{thread}" if where is not None and thread is not None else None,
+        conversation=f"{_place(channel)}/{thread}" if channel is not None and thread is not None else None,
         run_key=run_key(channel, run_id) if channel is not None and run_id is not None else None,
         question=question, attributes=attributes)
 
