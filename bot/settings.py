@@ -110,7 +110,6 @@ class Settings(BaseSettings):
     max_concurrent_per_channel: Positive = _var("MOA_MAX_CONCURRENT_PER_CHANNEL", 1)
     max_queue: Count = _var("MOA_MAX_QUEUE", 1000)  # a burst waits its turn (and sees its place)
     providers: str = _var("MOA_PROVIDERS", "")  # OpenAI-compatible providers, read by moa/calls/providers.py
-    prices_path: str = _var("MOA_PRICES", "")  # a price table overriding the built-in one
     rate_limits: str = _var("MOA_LIMITS", "")  # checked here, so a typo stops the start
     quorum: Count = _var("MOA_QUORUM", 0)  # answers a layer needs before it may leave stragglers out; 0 = all but one
     call_timeout_s: Seconds = _var("MOA_CALL_TIMEOUT", 60.0)
