@@ -308,10 +308,9 @@ class ProviderRegistry:
         deadline; what the budget spent on it (to refund or credit). Raises ProviderError when time runs out."""
         loop = asyncio.get_running_loop()
         model, budget = call.model, call.budget
-        cost = estimate_tokens(call.body["messages"]) + int(call.body.get("max_tokens") or 0)
         wait_t0 = loop.time()
         try:
-            spent = await budget.acquire(cost, call.ticket, call.on_wait, call.deadline, hedge=call.hedge)
+            spent = await budget.acquire(_cost(call), call.ticket, call.on_wait, call.deadline, hedge=call.hedge)
         except TimeoutError:
             who = "Groq" if call.provider.is_groq else call.provider.name
             raise ProviderError(f"{model} waited for {who}'s rate limit until the run's time limit ran out; "
@@ -374,7 +373,8 @@ class ProviderRegistry:
             case Retry():
                 trace.event("moa.retry", attempt=call.attempts, wait_s=decision.wait_s, **{"error.type": _status(err)})
                 sleep_t0 = loop.time()
-                await self.sleep(decision.wait_s)
+                with budget.place_kept(call.ticket, _cost(call)):
+                    await self.sleep(decision.wait_s)
                 if rate_limited:  # waiting for the budget, not for the model
                     call.held_s += loop.time() - sleep_t0
                 budget.hold_over(loop.time())  # waited out what the provider asked
@@ -543,6 +543,11 @@ class ProviderRegistry:
 
 
 # ---- helpers ----------------------------------------------------------------------------------------
+def _cost(call: _Call) -> int:
+    # What a call counts against its model's tokens per minute, up front: its prompt and the most it may write.
+    return estimate_tokens(call.body["messages"]) + int(call.body.get("max_tokens") or 0)
+
+
 def _status(err: BaseException) -> str:
     """A failed attempt's `error.type`: the HTTP status, else the kind of failure."""
     return str(err.status_code) if isinstance(err, groq.APIStatusError) else type(err).__name__

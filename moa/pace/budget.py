@@ -26,7 +26,7 @@ import itertools
 import math
 import re
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
@@ -344,6 +344,19 @@ class Budget:
         finally:
             if told is not None and on_wait is not None:
                 on_wait(BudgetWait(self.model, self.provider, "tokens", 0.0, waiter.seq))
+
+    @contextlib.contextmanager
+    def place_kept(self, ticket: int, tokens: int) -> Iterator[None]:
+        """While a refused call waits to try again, it keeps its place in line: later tickets do not take
+        the room it is about to ask for again (or an earlier answer would finish after a later one)."""
+        keeper = _Waiter(ticket, next(self._seq), tokens, asyncio.Event())
+        heapq.heappush(self._queue, keeper)
+        try:
+            yield
+        finally:
+            self._queue.remove(keeper)
+            heapq.heapify(self._queue)
+            self._wake_head()
 
     def wake(self) -> None:
         """Waiters re-check (something they depend on changed)."""

@@ -110,6 +110,26 @@ async def test_answers_competing_for_one_budget_finish_in_arrival_order(fake: Fa
     assert first_wait[0] < first_wait[1] < first_wait[2] < first_wait[3]
 
 
+async def test_a_refused_call_keeps_its_place_in_line_while_it_waits_to_try_again(fake: FakeGroq) -> None:
+    # One call fits the window at a time. The earlier answer's call is refused (a 429 without a wait, so
+    # it backs off); the later answer's call, waiting behind it, must not take the room meanwhile.
+    fake.limit(FAST, tpm=700, window_s=1.0)
+    engine = make_engine(fake)
+    config = small_config((FAST,), layers=1, max_tokens=300)
+    await collect(engine, "warm-up: the limits are learnt", config)
+    fake.fail(FAST, 429)
+    finished: list[str] = []
+
+    async def answer(name: str) -> None:
+        assert isinstance((await collect(engine, f"question {name}", config))[-1], RunFinished)
+        finished.append(name)
+
+    await asyncio.gather(answer("earlier"), answer("later"))
+    await engine.providers.aclose()
+    assert [c.status for c in fake.calls_to(FAST)][1:3] == [429, 200]
+    assert finished == ["earlier", "later"]
+
+
 # ---- never a 413 dead end ----------------------------------------------------------------------------
 async def test_a_call_larger_than_the_declared_limit_is_trimmed_and_the_answer_says_so(fake: FakeGroq) -> None:
     fake.limit(FAST, tpm=700)
