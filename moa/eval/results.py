@@ -4,7 +4,9 @@ A run appends every outcome the moment it is graded and flushes it, so Ctrl-C or
 the answers in flight, and the same command run again asks only what is missing. A line cut short by a
 kill (or a full disk) is set aside and that answer asked again; the next outcome starts on a line of its
 own, so it is not glued to the cut one and lost. Bytes that are not UTF-8 are read as U+FFFD: the line
-still counts when it is still JSON. `problem()` says what was set aside, in a sentence. An outcome is
+still counts when it is still JSON. Such a file is mended once, on opening: unreadable lines move to
+`<name>.unreadable` beside it and the rest is written back whole, so the next run has nothing to say.
+`problem()` says what was set aside, in a sentence. An outcome is
 kept only for the same config: a record whose config fingerprint differs (the file or preset changed) is
 asked again; the last line for a question and config wins, so nothing is counted twice. Each outcome
 keeps its expected answer and the reply, so a changed expected answer is graded again without a call.
@@ -16,7 +18,6 @@ import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ class ResultsFile:
         self.skipped_lines = 0
         self.mended_lines = 0  # lines with bytes that are not UTF-8, read with them replaced
         self._needs_newline = False  # the file ends in a cut line: the next outcome starts a new one
+        self.set_aside: Path | None = None  # where unreadable lines were moved, when they were
         if path.exists():
             self._read()
 
@@ -66,6 +68,7 @@ class ResultsFile:
         except OSError:
             return
         self._needs_newline = bool(data) and not data.endswith(b"\n")
+        unreadable: list[bytes] = []
         for raw in data.splitlines():
             if not raw.strip():
                 continue
@@ -74,17 +77,44 @@ class ResultsFile:
                 outcome = Outcome(**json.loads(line))
             except (json.JSONDecodeError, TypeError, ValueError):
                 self.skipped_lines += 1  # cut short by a kill, or not ours: that answer is asked again
+                unreadable.append(raw)
                 continue
             if "\ufffd" in line and "\ufffd".encode() not in raw:
                 self.mended_lines += 1
             self.outcomes[outcome.key] = outcome
+        if unreadable or self.mended_lines:
+            self._mend(unreadable)
+
+    def _mend(self, unreadable: list[bytes]) -> None:
+        """Move unreadable lines beside the file and write the readable outcomes back, each whole and in
+        UTF-8 (atomically: a kill now leaves the old file or the new one). Left as it is when the disk
+        refuses; the lines are then set aside in memory only, and said again next time."""
+        aside = self.path.with_name(self.path.name + ".unreadable")
+        fresh = self.path.with_name(self.path.name + ".mending")
+        try:
+            if unreadable:
+                with aside.open("ab") as handle:
+                    handle.write(b"".join(raw + b"\n" for raw in unreadable))
+                    handle.flush()
+                    os.fsync(handle.fileno())
+            with fresh.open("w", encoding="utf-8") as handle:
+                handle.writelines(_line(outcome) for outcome in self.outcomes.values())
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(fresh, self.path)
+        except OSError:
+            fresh.unlink(missing_ok=True)
+            return
+        self._needs_newline = False
+        self.set_aside = aside if unreadable else None
 
     def problem(self) -> str | None:
         """A sentence about lines that could not be read as they were, or None."""
         said: list[str] = []
         if self.skipped_lines:
+            moved = f" (moved to {self.set_aside})" if self.set_aside is not None else ""
             said.append(f"{_lines(self.skipped_lines)} of {self.path} could not be read (cut short, or not an "
-                        "answer of ours); those answers are asked again")
+                        f"answer of ours){moved}; those answers are asked again")
         if self.mended_lines:
             said.append(f"{_lines(self.mended_lines)} held bytes that are not UTF-8 and were read with them "
                         "replaced")
@@ -101,7 +131,7 @@ class ResultsFile:
     def append(self, outcome: Outcome) -> None:
         """Keep `outcome` on disk now (flushed and synced), then in memory."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        line = json.dumps(_jsonable(outcome), ensure_ascii=False) + "\n"
+        line = _line(outcome)
         if self._needs_newline:
             line = "\n" + line
             self._needs_newline = False
@@ -116,5 +146,5 @@ def _lines(n: int) -> str:
     return "1 line" if n == 1 else f"{n} lines"
 
 
-def _jsonable(outcome: Outcome) -> dict[str, Any]:
-    return asdict(outcome)
+def _line(outcome: Outcome) -> str:
+    return json.dumps(asdict(outcome), ensure_ascii=False) + "\n"

@@ -1,6 +1,7 @@
 """`moa-bot eval` follows the set it is given and survives what happens to its results file: a changed
-expected answer is graded again without a call, a cut last line or stray bytes cost nothing and say so,
-a BOM is accepted, and lines left out of a set are named. Real groq SDK against the fake Groq."""
+expected answer is graded again without a call, a cut last line or stray bytes cost nothing and say so
+once (the file is mended), a BOM is accepted, and lines left out of a set are named. Real groq SDK against
+the fake Groq."""
 
 from __future__ import annotations
 
@@ -85,9 +86,15 @@ async def test_a_cut_last_line_and_stray_bytes_lose_nothing_and_count_nothing_tw
     assert len(fake_groq.calls) == asked + 1  # only the cut answer was asked again
     assert config["n"] == 4 and config["correct"] == 4  # none lost, none counted twice
 
+    # The file was mended once: the cut line moved beside it, the rest written back whole and in UTF-8.
+    assert (tmp_path / "answers.jsonl.unreadable").read_bytes() == lines[3][: len(lines[3]) // 2] + b"\n"
+    assert "moved to" in err and "answers.jsonl.unreadable" in err
+    answers.read_bytes().decode("utf-8")
+
     asked = len(fake_groq.calls)
     config = await _run(path, fake_groq, tmp_path, answers)  # the answer after the cut line was kept whole
     assert len(fake_groq.calls) == asked and config["n"] == 4
+    assert "could not be read" not in (err := capsys.readouterr().err) and "not UTF-8" not in err  # said once
 
 
 async def test_a_bom_is_accepted_and_left_out_lines_are_named(
