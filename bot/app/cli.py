@@ -47,10 +47,11 @@ def _version() -> str:
 EXIT_CODES = """\
 exit codes (every command):
   0    done: answered, measured, checked
-  1    something failed: a provider or server down or unreachable, a run whose agents all failed, an eval
-       stopped, a problem `doctor` found
-  2    a usage or setup problem: a bad option or config, a model no provider serves (a typo), a missing key
-       or token, a database that cannot be used
+  1    something failed: a provider or server down or unreachable, a run
+       whose agents all failed, an eval stopped, a problem `doctor` found
+  2    a usage or setup problem: a bad option or config, a model no
+       provider serves (a typo), a missing key or token, a database that
+       cannot be used
   130  interrupted (Ctrl-C)"""
 
 
