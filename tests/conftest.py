@@ -6,8 +6,15 @@ import os
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from tests.postgres import ENV_URL, PostgresServer, create_database, drop_database
+
+# Property tests judge what the code computes, not how fast: Hypothesis's default 200 ms per example (and its
+# check that examples are generated quickly) fail them on a machine busy with the other test workers (CI runs
+# four on two cores).
+settings.register_profile("moa", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("moa")
 
 
 @pytest.fixture(autouse=True)
