@@ -17,7 +17,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 
-from moa.judge.quantity import NUMBER, Quantity, comma_is_decimal, quantities
+from moa.judge.quantity import DIGITS, NUMBER, Quantity, comma_is_decimal, quantities
 
 Kind = Literal["order", "larger", "smaller", "quantity", "choice", "yesno", "name"]
 
@@ -35,7 +35,8 @@ class _Doubt(Exception):
     """The region says something the reader cannot place (a stray negation, an ambiguous number)."""
 
 
-_NUM = r"(?<![\d.])(?<!\d,)[-−]?\d{1,30}(?:[.,]\d{1,30}){0,8}(?:\s?%)?"
+# Not after a digit and a space: "000" in "1 000 is larger than 999" is no number of its own.
+_NUM = rf"(?<![\d.])(?<!\d,)(?<!\d\s)[-−]?{DIGITS}(?:\s?%)?"
 # A conclusion is a sentence; a longer run of text without a sentence end is not read (and not scanned).
 MAX_REGION = 1200
 _BIG = "larger|greater|bigger|higher|more"
@@ -99,6 +100,8 @@ _CHOICE = (
 _NAME_AT_END = re.compile(r"\b(?:is|was|are)\s+((?:[A-Z][\w'-]*)(?:\s[A-Z][\w'-]*){0,2})\s*[.!]?$")
 _ARTICLES = {"a", "an", "the"}
 _SUPERSCRIPT = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻", "0123456789-")
+_KEEP = {space: chr(0xE000 + i) for i, space in enumerate("\u00a0\u2007\u2009\u202f")}  # private-use stand-ins
+_KEPT = str.maketrans({ord(stand_in): space for space, stand_in in _KEEP.items()})
 # Reasons given after the conclusion ("…, because 11 is more than 9") are not the conclusion.
 _REASON = re.compile(r"[,，;；]\s*(?:because|since|as)\b.*$|\s+because\b.*$|[,，;；]?\s*(?:因为|由于).*$",
                      re.IGNORECASE)
@@ -131,7 +134,9 @@ def _plain(text: str) -> str:
     text = re.sub(r"<think>.*?</think>", " ", text, flags=re.DOTALL)
     # "10⁶" is a power; NFKC alone would make it "106".
     text = re.sub(r"[⁰¹²³⁴⁵⁶⁷⁸⁹⁻]+", lambda m: "^" + m.group(0).translate(_SUPERSCRIPT), text)
-    text = unicodedata.normalize("NFKC", text)
+    # NFKC makes thin and no-break spaces plain ones: those between digits are kept (thousands separators).
+    text = re.sub(r"(?<=\d)[\u00a0\u2007\u2009\u202f](?=\d)", lambda m: _KEEP[m.group(0)], text)
+    text = unicodedata.normalize("NFKC", text).translate(_KEPT)
     text = re.sub(r"\\\(|\\\)|\\\[|\\\]|\$\$", " ", text)
     text = re.sub(r"\\text\{([^}]*)\}", r"\1", text).replace("\\times", "×").replace("\\%", "%")
     text = re.sub(r"^\s*(?:#+|[-*•]|\d+[.)])\s+", "", text, flags=re.MULTILINE)  # headings and list marks
