@@ -73,3 +73,9 @@ def test_digits_a_space_apart_in_prose_are_not_one_number() -> None:
     assert measure(["Call 555 123 4567.", "Call 555 123 4568."]) is None
     assert measure(["The dice show 2 3.", "The dice show 23."]) is None
     assert measure(["1 000 is larger than 999.", "999 is larger than 0."]) is None  # "000" is no number
+
+
+def test_two_orderings_in_one_sentence_are_not_picked_from() -> None:
+    # The first ordering is a hypothesis the sentence refutes: taking either one could invert the answer.
+    refuted = "Pad 9.9 to 9.90. Then 9.11 > 9.90 would need 0.11 > 0.90, which is false."
+    assert measure([refuted, "9.9 is larger than 9.11.", "9.9 > 9.11"]) is None
