@@ -73,6 +73,7 @@ def test_digits_a_space_apart_in_prose_are_not_one_number() -> None:
     assert measure(["Call 555 123 4567.", "Call 555 123 4568."]) is None
     assert measure(["The dice show 2 3.", "The dice show 23."]) is None
     assert measure(["1 000 is larger than 999.", "999 is larger than 0."]) is None  # "000" is no number
+    assert measure(["Answer: 1 234,567", "Answer: 1234567"]) is None  # a decimal comma, or one more group?
 
 
 def test_two_orderings_in_one_sentence_are_not_picked_from() -> None:
