@@ -1,7 +1,7 @@
 """How far one layer's answers agree, without another model call — claimed only where it can be seen.
 
 Each answer's conclusion is read (`moa.judge.conclusion`): an ordering of two numbers, the larger or
-smaller one, a quantity with its unit, a choice, yes/no or a short name. A verdict needs every answer
+smaller one, a quantity with its unit, a date, a choice, yes/no or a short name. A verdict needs every answer
 that came to have a clear conclusion of one comparable kind; then equal conclusions agree ("3 of 3 agents
 agreed") and different ones split, each group named as its agents wrote it ("agents split 2–1 (9.9 >
 9.11 / 9.11 > 9.9)"). Anything else — prose, an unclear or doubtful conclusion, kinds that do not
@@ -105,8 +105,8 @@ def _comparable(found: list[tuple[int, Conclusion]]) -> list[tuple[int, Conclusi
             return None  # "50%" beside "50": a percent written two ways, or two answers — unclear
     if kinds == {"name"} and _overlapping({str(c.key[0]) for _, c in found}):
         return None
-    if kinds == {"name"} and _overlapping({str(c.key[0]) for _, c in found}):
-        return None
+    if kinds == {"date"} and len({tuple(part is None for part in c.key) for _, c in found}) > 1:
+        return None  # "October 1066" beside "14 October 1066": a month and a day in it, the same answer or not
     return found
 
 

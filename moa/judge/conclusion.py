@@ -5,9 +5,10 @@ sentence; they mention numbers they did not choose (in brackets, "one more than 
 ("9.11 is not larger"), compare in either direction and answer in Chinese. The reader looks where a
 conclusion is (a `\\boxed{}`, a stated answer, the last bold sentence; else the last or the first
 sentence) and reads one of: an ordering of two numbers ("9.9 > 9.11", "9.11比9.9小"), the larger or
-smaller one ("the larger is 9.9", "9.9更大"), a quantity with its unit, a choice letter, yes/no, or a
-short name. It returns None whenever the places it looks disagree, a negation is left it cannot place,
-or a number is ambiguous: agreement built on it is then silent rather than wrong.
+smaller one ("the larger is 9.9", "9.9更大"), a quantity with its unit, a date (`dates.py`: a region naming
+one concludes that date or nothing), a choice letter, yes/no, or a short name. It returns None whenever
+the places it looks disagree, a negation is left it cannot place, or a number or a date is ambiguous:
+agreement built on it is then silent rather than wrong.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 
-from moa.judge.quantity import NUMBER, Quantity, comma_is_decimal, quantities
+from moa.judge.dates import DATE, Found, dates, mentions_date, qualified
+from moa.judge.quantity import DIGITS, NUMBER, Quantity, comma_is_decimal, quantities
 
-Kind = Literal["order", "larger", "smaller", "quantity", "choice", "yesno", "name"]
+Kind = Literal["order", "larger", "smaller", "quantity", "date", "choice", "yesno", "name"]
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,8 @@ class _Doubt(Exception):
     """The region says something the reader cannot place (a stray negation, an ambiguous number)."""
 
 
-_NUM = r"(?<![\d.])(?<!\d,)[-−]?\d{1,30}(?:[.,]\d{1,30}){0,8}(?:\s?%)?"
+# Not after a digit and a space: "000" in "1 000 is larger than 999" is no number of its own.
+_NUM = rf"(?<![\d.])(?<!\d,)(?<!\d\s)[-−]?{DIGITS}(?:\s?%)?"
 # A conclusion is a sentence; a longer run of text without a sentence end is not read (and not scanned).
 MAX_REGION = 1200
 _BIG = "larger|greater|bigger|higher|more"
@@ -63,14 +66,15 @@ _NEGATION = re.compile(r"\b(?:not|no|never|neither|nor|cannot)\b|n't\b|不|没|�
 # Words that make a stated amount a guess or a range: no agreement is built on them.
 _HEDGE = re.compile(
     r"\b(?:maybe|perhaps|probably|possibly|might|could|unsure|either|or|at least|at most|almost|nearly|roughly"
-    r"|approximately|about|around|between|somewhere)\b|可能|大概|也许|或|约|左右|大约", re.IGNORECASE)
+    r"|approximately|about|around|between|somewhere|circa)\b|\bca?\.(?=\s?\d)|可能|大概|也许|或|约|左右|大约",
+    re.IGNORECASE)
 # Short replies that are not names.
 _NOT_NAMES = {"none", "nothing", "unknown", "sure", "ok", "okay", "hmm", "well", "thanks", "hello", "hi", "great",
               "n a", "it depends", "depends", "good question", "but", "so", "and", "however", "therefore", "thus"}
 # What an answer rules out ("B, not C", "5 m rather than 5 km", "而不是9.11"): set aside before reading.
 _EXCLUDED = re.compile(
     rf"(?:\bnot\b|\brather than\b|\binstead of\b|而不是|不是|并非)\s*(?:the\s+)?"
-    rf"(?:\(?[A-H]\)?(?![\w])|{NUMBER.pattern}|(?-i:[A-Z][\w-]*(?:\s[A-Z][\w-]*)?)|[\u4e00-\u9fff]{{1,6}})",
+    rf"(?:\(?[A-H]\)?(?![\w])|{DATE.pattern}|{NUMBER.pattern}|(?-i:[A-Z][\w-]*(?:\s[A-Z][\w-]*)?)|[\u4e00-\u9fff]{{1,6}})",
     re.IGNORECASE)
 # Numbers mentioned only to be compared with ("one more than the usual 365", "up from 12").
 _DISTRACTOR = re.compile(
@@ -84,7 +88,11 @@ _STATED = re.compile(
     r"|\bso,?\b|\btherefore,?|\bthus,?|\bhence,?|\bin (?:short|conclusion|summary),?|答案(?:是|为|：|:)"
     r"|所以|因此|综上(?:所述)?[，,]?|结论(?:是|：|:))",
     re.IGNORECASE)
-_SENTENCE_END = re.compile(r"(?<=[.!?])(?=\s)(?<!\d\.)|(?<=[。！？])|\n+")
+# A month's abbreviation or "c." (circa) before a number ("Oct. 14", "c. 1066") ends no sentence.
+_SENTENCE_END = re.compile(r"(?<=[.!?])(?=\s)(?<!\d\.)(?!(?<=Sept\.)\s+\d)"
+                           r"(?!(?<=\bc\.)\s+\d)(?!(?<=\bca\.)\s+\d)"
+                           r"(?!(?<=Jan\.|Feb\.|Mar\.|Apr\.|Jun\.|Jul\.|Aug\.|Sep\.|Oct\.|Nov\.|Dec\.)\s+\d)"
+                           r"|(?<=[。！？])|\n+")
 _BOLD = re.compile(r"\*\*(.+?)\*\*|__(.+?)__")
 _YES = re.compile(r"^(?:(?:yes|yeah|yep|correct|true)(?=\s*[.,!;:—–-]|\s*$)|(?:是的|是|对|正确)(?![\w]))",
                   re.IGNORECASE)
@@ -99,6 +107,8 @@ _CHOICE = (
 _NAME_AT_END = re.compile(r"\b(?:is|was|are)\s+((?:[A-Z][\w'-]*)(?:\s[A-Z][\w'-]*){0,2})\s*[.!]?$")
 _ARTICLES = {"a", "an", "the"}
 _SUPERSCRIPT = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻", "0123456789-")
+_KEEP = {space: chr(0xE000 + i) for i, space in enumerate("\u00a0\u2007\u2009\u202f")}  # private-use stand-ins
+_KEPT = str.maketrans({ord(stand_in): space for space, stand_in in _KEEP.items()})
 # Reasons given after the conclusion ("…, because 11 is more than 9") are not the conclusion.
 _REASON = re.compile(r"[,，;；]\s*(?:because|since|as)\b.*$|\s+because\b.*$|[,，;；]?\s*(?:因为|由于).*$",
                      re.IGNORECASE)
@@ -131,7 +141,9 @@ def _plain(text: str) -> str:
     text = re.sub(r"<think>.*?</think>", " ", text, flags=re.DOTALL)
     # "10⁶" is a power; NFKC alone would make it "106".
     text = re.sub(r"[⁰¹²³⁴⁵⁶⁷⁸⁹⁻]+", lambda m: "^" + m.group(0).translate(_SUPERSCRIPT), text)
-    text = unicodedata.normalize("NFKC", text)
+    # NFKC makes thin and no-break spaces plain ones: those between digits are kept (thousands separators).
+    text = re.sub(r"(?<=\d)[\u00a0\u2007\u2009\u202f](?=\d)", lambda m: _KEEP[m.group(0)], text)
+    text = unicodedata.normalize("NFKC", text).translate(_KEPT)
     text = re.sub(r"\\\(|\\\)|\\\[|\\\]|\$\$", " ", text)
     text = re.sub(r"\\text\{([^}]*)\}", r"\1", text).replace("\\times", "×").replace("\\%", "%")
     text = re.sub(r"^\s*(?:#+|[-*•]|\d+[.)])\s+", "", text, flags=re.MULTILINE)  # headings and list marks
@@ -187,7 +199,8 @@ def _read(region: str, bold: str | None, *, names: bool) -> Conclusion | None:
     if not region:
         return None
     decimal_comma = comma_is_decimal(region)
-    compared, rest = _comparison(region, decimal_comma)
+    dated = mentions_date(region)  # its digits are a date's: no ordering of numbers is read from them
+    compared, rest = (None, region) if dated else _comparison(region, decimal_comma)
     if compared is not None:
         if _NEGATION.search(_EXCLUDED.sub(" ", rest)):
             raise _Doubt
@@ -199,6 +212,10 @@ def _read(region: str, bold: str | None, *, names: bool) -> Conclusion | None:
     focus = _EXCLUDED.sub(" ", bold) if bold else None
     if _NEGATION.search(rest) or (focus is not None and _NEGATION.search(focus)):
         raise _Doubt
+    if dated:  # a date is the answer, or the context of a bold answer beside it: its digits are never one
+        if focus is None or mentions_date(focus):
+            return _date(focus, rest)
+        rest = focus
     if _HEDGE.search(focus if focus is not None else rest):
         raise _Doubt
     for reader in (_choice, _quantity, _name) if names else (_choice, _quantity):
@@ -208,6 +225,32 @@ def _read(region: str, bold: str | None, *, names: bool) -> Conclusion | None:
         if found is not None:
             return found
     return None
+
+
+def _date(focus: str | None, rest: str) -> Conclusion | None:
+    """The one date the bold phrase (else the region) names with no other number beside it, unqualified."""
+    if _HEDGE.search(rest):
+        raise _Doubt
+    around = dates(rest)
+    found = dates(focus) if focus is not None else around
+    if any(f.date is None for f in [*around, *found]):
+        raise _Doubt
+    read = {f.date.key: f.date for f in found if f.date is not None}
+    if len(read) != 1:
+        return None
+    (key, date), = read.items()
+    if re.search(r"\d", _without(focus if focus is not None else rest, found)):
+        return None  # "14 October 1066, 19 days after…": which is the answer is not said
+    same = [f for f in around if f.date is not None and f.date.key == key]
+    if not same or any(qualified(rest, f) for f in same):
+        return None  # a bold date the sentence rules out, or "before 14 October", "on a Saturday"
+    return Conclusion("date", key, date.written)
+
+
+def _without(text: str, found: list[Found]) -> str:
+    for f in reversed(found):
+        text = text[:f.start] + " " + text[f.end:]
+    return text
 
 
 def _number(raw: str, decimal_comma: bool | None) -> Quantity:

@@ -4,7 +4,8 @@
 `Quantity` (a Decimal in the unit's base — metres, seconds, kelvin… — and the unit's dimension), so
 "5 km" and "5000 m" are the same answer and "3 hours" and "3 minutes" are not. A comma between digits is
 a thousands separator or a decimal comma by context (`comma_is_decimal`: "1,234" is 1234 unless the same
-text writes "2,5"); groups that fit neither way read as None.
+text writes "2,5"); groups that fit neither way read as None. Thousands grouped by spaces ("1 000 000",
+"2 234.", a thin or narrow no-break space) are one number; "2 3" or "2 500 ml bottles" are not.
 """
 
 from __future__ import annotations
@@ -55,13 +56,28 @@ _TEMPERATURE = {"°c": "C", "℃": "C", "celsius": "C", "degrees celsius": "C", 
 _UNIT_WORDS = sorted([*_UNITS, *_TEMPERATURE], key=len, reverse=True)
 _UNIT = "|".join(re.escape(u) for u in _UNIT_WORDS)
 
+# Thousands grouped by spaces. Thin, narrow and figure spaces are made for grouping digits and always
+# separate thousands; a plain space does when two or more groups follow ("1 000 000") or one group ends
+# the phrase ("Answer: 2 234."), since "2 500 ml bottles" or "day 5 100 people" are two numbers. The whole
+# run of digit groups must be one number: "555 123 4567" is not grouped at all.
+_THIN = "[\u2007\u2009\u202f]"
+_SPACE = "[ \u00a0\u2007\u2009\u202f]"
+_GROUPED = (
+    rf"(?<!\d{_SPACE})\d{{1,3}}"
+    rf"(?:(?:{_THIN}\d{{3}})+|(?:{_SPACE}\d{{3}}){{2,}}"
+    rf"|{_SPACE}\d{{3}}(?=(?:[.,]\d+)?\s*(?:[.,;:!?](?!\d)|[)\]*_。，；：！？）]|$)))"
+    rf"(?!{_SPACE}?\d)"
+)
+# The digits of one number: space-grouped thousands with a decimal part, or digits with dots and commas.
+DIGITS = rf"(?:{_GROUPED}(?:[.,]\d{{1,30}})?|\d{{1,30}}(?:[.,]\d{{1,30}}){{0,8}})"
+
 # One number: an optional sign (symbol or word), digits with separators, then an exponent, a percent, a
 # fraction's denominator, and a unit. Words for signs: minus/negative, 负, 零下 (below zero).
 NUMBER = re.compile(
     r"(?<![A-Za-z0-9_.^/:-])(?<![0-9],)"  # a comma only joins digits: "，9.9" (after NFKC) starts one
     r"(?P<sign>(?:minus|negative)\s+|零下|负|[-−–+](?=\s?\d))?\s?"
     r"(?P<money>[$€£¥])?\s?"
-    r"(?P<digits>\d{1,30}(?:[.,\u2009\u202f]\d{1,30}){0,8})"
+    rf"(?P<digits>{DIGITS})"
     r"(?:\s?(?:[x×*·]\s?10\s?(?:\^|\*\*)\s?\(?(?P<sci>[-−]?\d+)\)?|[eE](?P<e>[-+]?\d+)(?![\w])"
     r"|\^\s?\(?(?P<pow>[-−]?\d+)\)?|\*\*\s?(?P<pow2>\d+)|(?P<sup>[⁰¹²³⁴⁵⁶⁷⁸⁹⁻]+)))?"
     r"(?:\s?/\s?(?P<den>\d+)(?!\d|[.,]\d))?"
@@ -95,7 +111,11 @@ def comma_is_decimal(text: str) -> bool | None:
 
 
 def _digits(raw: str, decimal_comma: bool | None) -> Decimal | None:
-    raw = raw.replace("\u2009", "").replace("\u202f", "")
+    if re.search(r"\s", raw):  # grouped by spaces: a comma or point after the groups is the decimal mark
+        raw = re.sub(r"\s", "", raw)
+        if re.search(r"[.,]\d{3}$", raw):
+            return None  # "1 234,567": three decimals look like one more group written another way
+        raw = raw.replace(",", ".")
     if "," in raw and "." in raw:  # both: the last one is the decimal mark
         european = raw.rfind(",") > raw.rfind(".")
         raw = raw.replace(".", "").replace(",", ".") if european else raw.replace(",", "")

@@ -59,3 +59,24 @@ def test_another_reader_can_be_given() -> None:
 
 def test_walls_of_digits_or_brackets_are_read_as_nothing() -> None:
     assert measure(["1" * 20000, "a" * 20000, "(" * 5000 + "x", "1 " * 5000]) is None
+
+
+def test_thousands_grouped_by_spaces_are_one_number() -> None:
+    agreement = measure(["The answer is **1 000 000**.", "Answer: 1,000,000", "That makes 1\u202f000\u202f000.",
+                         "So the total is 1\u00a0000\u00a0000."])
+    assert agreement is not None and agreement.sentence() == "4 of 4 agents agreed"
+    assert measure(["Answer: 2 234", "The total is 2234."]) is not None
+
+
+def test_digits_a_space_apart_in_prose_are_not_one_number() -> None:
+    assert measure(["Buy **2 500 g packs**.", "Buy two 500 g packs."]) is None  # two packs, not 2 500 g
+    assert measure(["Call 555 123 4567.", "Call 555 123 4568."]) is None
+    assert measure(["The dice show 2 3.", "The dice show 23."]) is None
+    assert measure(["1 000 is larger than 999.", "999 is larger than 0."]) is None  # "000" is no number
+    assert measure(["Answer: 1 234,567", "Answer: 1234567"]) is None  # a decimal comma, or one more group?
+
+
+def test_two_orderings_in_one_sentence_are_not_picked_from() -> None:
+    # The first ordering is a hypothesis the sentence refutes: taking either one could invert the answer.
+    refuted = "Pad 9.9 to 9.90. Then 9.11 > 9.90 would need 0.11 > 0.90, which is false."
+    assert measure([refuted, "9.9 is larger than 9.11.", "9.9 > 9.11"]) is None
