@@ -20,6 +20,9 @@ class Pacer:
         self._budgets: dict[str, Budget] = {}
         self._tickets = itertools.count(1)
         self._expected: dict[int, dict[str, int]] = {}  # ticket -> model -> tokens its next step needs
+        # ticket -> model -> what the step just begun will ask, until each of its calls has taken its place
+        # in line: between a step's start and its calls' turn a later answer must not slip in.
+        self._starting: dict[int, dict[str, Need]] = {}
         # What admitted answers have still to ask each model for (ticket -> model -> tokens): admission
         # counts it, or it would let in many answers before the first of them asked for anything.
         self._remaining: dict[int, dict[str, Need]] = {}
@@ -30,16 +33,19 @@ class Pacer:
         """The next answer's place in line."""
         return next(self._tickets)
 
-    def expect(self, ticket: int, demand: Mapping[str, int]) -> None:
-        """The answer holding `ticket` will next ask these models for about these many tokens: later
-        answers leave that much room, so earlier answers finish first instead of all together."""
+    def expect(self, ticket: int, demand: Mapping[str, int], starting: Mapping[str, Need] | None = None) -> None:
+        """The answer holding `ticket` begins a step whose calls will ask `starting` (tokens and calls per
+        model), and will next ask these models for about `demand` tokens: later answers leave that much
+        room, so earlier answers finish first instead of all together."""
         self._expected[ticket] = {m: n for m, n in demand.items() if n > 0}
+        self._starting[ticket] = {m: need for m, need in (starting or {}).items() if need.calls > 0}
         self._wake_all()
 
     def done(self, ticket: int) -> None:
         """The answer holding `ticket` is over: it needs nothing more."""
         claimed = self._remaining.pop(ticket, None)
-        if self._expected.pop(ticket, None) or claimed:
+        starting = self._starting.pop(ticket, None)
+        if self._expected.pop(ticket, None) or claimed or starting:
             self._wake_all()
             self._changed()
 
@@ -101,12 +107,18 @@ class Pacer:
     def _arrived(self, ticket: int, model: str, tokens: int) -> None:
         left = self._remaining.get(ticket)
         if left is not None and model in left:
-            before = left[model]
-            left[model] = Need(max(0, before.tokens - tokens), max(0, before.calls - 1))
+            left[model] = _less(left[model], tokens)
             self._changed()
+        starting = self._starting.get(ticket)
+        if starting is not None and model in starting:
+            # The call takes its place in line now (Budget.acquire, with no await between): its share of the
+            # step's reservation becomes its own place. The step's last call frees what the plan overestimated.
+            after = _less(starting[model], tokens)
+            starting[model] = after if after.calls > 0 else Need(0, 0)
 
     def _reserved(self, ticket: int, model: str) -> int:
-        return sum(demand.get(model, 0) for t, demand in self._expected.items() if t < ticket)
+        return sum(demand.get(model, 0) for t, demand in self._expected.items() if t < ticket) + sum(
+            need[model].tokens for t, need in self._starting.items() if t < ticket and model in need)
 
     def _wake_all(self) -> None:
         for budget in self._budgets.values():
@@ -134,3 +146,6 @@ class Pacer:
         return budget.tpm if budget is not None else None
 
 
+def _less(need: Need, tokens: int) -> Need:
+    """What is left of `need` once one call asking `tokens` has asked."""
+    return Need(max(0, need.tokens - tokens), max(0, need.calls - 1))

@@ -87,10 +87,18 @@ class AnswerPlan:
 
     steps: tuple[dict[str, int], ...]
     total: dict[str, ModelDemand]
+    step_calls: tuple[dict[str, int], ...] = ()  # calls each step makes to each model
 
     def step(self, number: int) -> dict[str, int]:
         """Tokens step `number` (1-based) asks each model for; nothing past the aggregator."""
         return self.steps[number - 1] if 1 <= number <= len(self.steps) else {}
+
+    def step_needs(self, number: int) -> dict[str, Need]:
+        """Tokens and calls step `number` (1-based) asks of each model."""
+        if not 1 <= number <= len(self.step_calls):
+            return {}
+        calls = self.step_calls[number - 1]
+        return {model: Need(tokens, calls.get(model, 0)) for model, tokens in self.step(number).items()}
 
     def needs(self) -> dict[str, Need]:
         """What admission weighs against the models' budgets: the whole answer's calls and tokens."""
@@ -102,16 +110,18 @@ def plan_answer(config: MoaConfig, question: str = QUESTION_GUESS, history: Sequ
     """One answer's plan: each step's tokens per model, and the calls and tokens of all steps."""
     steps = tuple(step_demand(config, question, history, step, reserve) for step in range(1, config.layers + 2))
     out: dict[str, ModelDemand] = {}
+    step_calls: list[dict[str, int]] = []
     for step, demand in enumerate(steps, start=1):
         calls = ([config.main_model] if step > config.layers
                  else [a.model_name for a in config.layer_agent_config.values()])
+        step_calls.append({model: calls.count(model) for model in demand})
         for model, tokens in demand.items():
             before = out.get(model, ModelDemand(0, 0))
             out[model] = ModelDemand(before.calls + calls.count(model), before.tokens + tokens)
     cached = expected_cached(config, question, history)
     out = {model: ModelDemand(d.calls, d.tokens - cached.get(model, 0), cached.get(model, 0))
            for model, d in out.items()}
-    return AnswerPlan(steps, out)
+    return AnswerPlan(steps, out, tuple(step_calls))
 
 
 def answer_demand(config: MoaConfig, question: str = QUESTION_GUESS, history: Sequence[Turn] = (),

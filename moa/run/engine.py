@@ -312,7 +312,7 @@ class MoaEngine:
         made = _Proposed()
         for layer in range(1, config.layers + 1):
             layer_t0 = loop.time()
-            pacer.expect(state.ticket, state.plan.step(layer + 1))
+            pacer.expect(state.ticket, state.plan.step(layer + 1), starting=state.plan.step_needs(layer))
             emit(LayerStarted(layer=layer, total_layers=config.layers, agents=tuple(n for n, _ in agents),
                               models=tuple(a.model_name for _, a in agents)))
             so_far = None  # early answer: layer 1's answers as they are written, for the opening
@@ -360,7 +360,8 @@ class MoaEngine:
         agreement, skipped, layer_times = proposed.agreement, proposed.skipped, proposed.layer_times
         agg_t0 = loop.time()
         model = config.main_model
-        pacer.expect(state.ticket, {})  # the aggregator is the last call: nothing to keep room for
+        # The aggregator is the last call: room is kept for it until it takes its place in line, then for nothing.
+        pacer.expect(state.ticket, {}, starting=state.plan.step_needs(config.layers + 1))
         opening = await draft if draft is not None else None  # short: it stops at its opening
         prefix = opening.text if opening is not None else ""
         if not prefix:

@@ -94,13 +94,13 @@ async def test_answers_competing_for_one_budget_finish_in_arrival_order(fake: Fa
     fake.limit("*", tpm=2400, window_s=2.0)
     engine = make_engine(fake)
     finished: list[int] = []
-    first_wait: dict[int, float] = {}  # the first wait each answer is told
+    first_wait: dict[int, float] = {}  # the first wait each answer is told (0: it never waited)
 
     async def answer(i: int) -> None:
         events = await collect(engine, f"question {i}", small_config())
         assert isinstance(events[-1], RunFinished)
         finished.append(i)
-        first_wait[i] = next(e.wait_s for e in events if isinstance(e, BudgetWaiting))
+        first_wait[i] = next((e.wait_s for e in events if isinstance(e, BudgetWaiting)), 0.0)
 
     # Each run takes its place in line when it starts, in this order.
     await asyncio.gather(*(answer(i) for i in range(4)))

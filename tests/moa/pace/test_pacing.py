@@ -115,6 +115,12 @@ async def _until(condition: Callable[[], bool]) -> None:
             await asyncio.sleep(0)  # one turn of the loop, not a wait on the clock
 
 
+async def _turns(n: int = 10) -> None:
+    """Let the other tasks run a few turns of the loop (to show that something does not happen)."""
+    for _ in range(n):
+        await asyncio.sleep(0)
+
+
 async def test_waiting_calls_are_served_by_ticket_not_by_arrival() -> None:
     budget = Budget(FAST, "groq", DeclaredLimits(tpm=1000))
     budget.learnt_window_s = 0.3
@@ -152,6 +158,27 @@ async def test_earlier_answers_keep_room_for_their_next_step() -> None:
     assert not second.done()  # 500 would leave answer 1 too little
     pacer.done(1)
     assert await asyncio.wait_for(second, 1) is not None
+
+
+async def test_a_step_just_begun_keeps_room_until_its_calls_take_their_place_in_line() -> None:
+    # Answer 1 begins a step of two 400-token calls and will ask for nothing after it. Answer 2's call,
+    # waiting already, is woken by that news: it must not take the room before answer 1's calls ask.
+    pacer = Pacer({FAST: DeclaredLimits(tpm=1000)})
+    budget = pacer.budget(FAST, "groq")
+    pacer.expect(1, {FAST: 900})
+    later = asyncio.create_task(budget.acquire(400, 2, None, None))
+    await _until(lambda: budget.waiting == 1)
+    pacer.expect(1, {}, starting={FAST: Need(800, 2)})
+    await _turns()  # answer 2 looks again now, before answer 1's calls come
+    assert not later.done()
+    assert await budget.acquire(400, 1, None, None) is not None
+    await _turns()
+    assert not later.done()  # one of answer 1's calls has still to come
+    assert await budget.acquire(400, 1, None, None) is not None
+    # Answer 1's calls have asked; answer 2's 400 no longer fits the window beside their 800.
+    assert budget.wait_s(400, asyncio.get_running_loop().time())[0] > 0
+    pacer.done(1)
+    later.cancel()
 
 
 async def test_before_the_limits_are_known_only_one_answer_goes() -> None:

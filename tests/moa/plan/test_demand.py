@@ -28,6 +28,12 @@ async def test_an_answers_plan_adds_its_steps_up_to_what_admission_weighs() -> N
         # every step's tokens, less what the layout expects the provider's prefix cache to serve
         assert needs[model].tokens == sum(step.get(model, 0) for step in plan.steps) - plan.total[model].cached
     assert sum(need.calls for need in needs.values()) == article.call_count
+    # each step's calls, as the pacer keeps room for them when the step begins
+    for step in range(1, article.layers + 2):
+        assert {m: n.tokens for m, n in plan.step_needs(step).items()} == plan.step(step)
+    assert sum(n.calls for n in plan.step_needs(1).values()) == len(article.layer_agent_config)
+    assert {m: n.calls for m, n in plan.step_needs(article.layers + 1).items()} == {article.main_model: 1}
+    assert plan.step_needs(article.layers + 2) == {}
     # what this engine learned its calls reserve is in its plan: less for the proposer's model
     assert plan.step(1)[proposer] < fresh.step(1)[proposer]
     assert plan.step(article.layers + 1) == fresh.step(article.layers + 1)  # the aggregator: not learned yet
