@@ -126,6 +126,8 @@ def conclusion(text: str) -> Conclusion | None:
         found = [c for c in (_read(region, bold, names=True) for region, bold in strong) if c is not None]
         if found:
             return found[0] if all(c.key == found[0].key for c in found) else None
+        if strong:  # it states an answer the reader cannot read ("the answer is **none of them**"): unclear
+            return None
         sentences = _sentences(text)
         if not sentences:
             return None
