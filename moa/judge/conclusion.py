@@ -109,6 +109,12 @@ _ARTICLES = {"a", "an", "the"}
 _SUPERSCRIPT = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻", "0123456789-")
 _KEEP = {space: chr(0xE000 + i) for i, space in enumerate("\u00a0\u2007\u2009\u202f")}  # private-use stand-ins
 _KEPT = str.maketrans({ord(stand_in): space for space, stand_in in _KEEP.items()})
+# A number right after a capitalised word names something ("Apollo 11", "Windows 2000", "Easter 2025"),
+# unless the word only starts the sentence ("Exactly 144.", "Total 144"; see _sentence_word).
+_LABELLED = re.compile(r"(?<![\w'’-])((?-i:[A-Z][a-z]+))\s+[-−]?\d")
+_SENTENCE_WORDS = {"answer", "total", "result", "so", "thus", "hence", "therefore", "just", "only", "about",
+                   "around", "over", "under", "and", "then", "now", "yes", "no", "it", "that", "which", "is", "was",
+                   "are", "equals", "makes", "gives", "get", "got", "we", "they", "you", "i", "final", "sum"}
 # Reasons given after the conclusion ("…, because 11 is more than 9") are not the conclusion.
 _REASON = re.compile(r"[,，;；]\s*(?:because|since|as)\b.*$|\s+because\b.*$|[,，;；]?\s*(?:因为|由于).*$",
                      re.IGNORECASE)
@@ -338,6 +344,8 @@ def _choice(region: str, decimal_comma: bool | None) -> Conclusion | None:
 
 def _quantity(region: str, decimal_comma: bool | None) -> Conclusion | None:
     region = _DISTRACTOR.sub(" ", region)
+    if any(m.start() > 0 or not _sentence_word(m.group(1)) for m in _LABELLED.finditer(region.strip())):
+        raise _Doubt  # "Apollo 11" and "Gemini 11", "Easter 2025" and "Christmas 2025": a name, not an amount
     if "=" in region:  # "0.1 + 0.2 = 0.3": the equation's result
         region = region.rsplit("=", 1)[1]
     found = quantities(region, decimal_comma)
@@ -350,6 +358,11 @@ def _quantity(region: str, decimal_comma: bool | None) -> Conclusion | None:
         return None  # several amounts: which one is the answer is not said here
     q = read[0]
     return Conclusion("quantity", (q.dimension, q.value), q.written)
+
+
+def _sentence_word(word: str) -> bool:
+    """Whether a capitalised word before a number at a region's start is only the sentence's first word."""
+    return word.lower() in _SENTENCE_WORDS or word.endswith("ly")
 
 
 def _name(region: str, decimal_comma: bool | None) -> Conclusion | None:
