@@ -12,14 +12,15 @@ STRONG = "openai/gpt-oss-120b"
 def _long_answer(call: FakeCall) -> str:
     # Numbered paragraphs: any lost or reordered piece shows up.
     paragraphs = [f"Paragraph {i:03d}: " + "words that carry meaning " * 8 for i in range(48)]
-    return "\n\n".join(paragraphs)  # about 10,000 characters
+    return "\n\n".join([*paragraphs, "In short, the answer is 42."])  # about 10,000 characters
 
 
 def _squash(text: str) -> str:
     return "".join(text.split())
 
 
-# Every agent writes the same long text, so the answer ends with their verdict in small print.
+# Every agent writes the same long text ending in the same answer, so the answer ends with their verdict
+# in small print.
 VERDICT = "3 of 3 agents agreed"
 
 
