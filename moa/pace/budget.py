@@ -336,10 +336,7 @@ class Budget:
                 except TimeoutError:
                     pass
         except BaseException:
-            if waiter in self._queue:
-                self._queue.remove(waiter)
-                heapq.heapify(self._queue)
-                self._wake_head()
+            self._leave(waiter)
             raise
         finally:
             if told is not None and on_wait is not None:
@@ -354,9 +351,7 @@ class Budget:
         try:
             yield
         finally:
-            self._queue.remove(keeper)
-            heapq.heapify(self._queue)
-            self._wake_head()
+            self._leave(keeper)
 
     def wake(self) -> None:
         """Waiters re-check (something they depend on changed)."""
@@ -366,6 +361,13 @@ class Budget:
     def waiting(self) -> int:
         """Calls waiting in line for room in this budget."""
         return len(self._queue)
+
+    def _leave(self, waiter: _Waiter) -> None:
+        """`waiter` leaves the line without being served; those behind it look again."""
+        if waiter in self._queue:
+            self._queue.remove(waiter)
+            heapq.heapify(self._queue)
+            self._wake_head()
 
     def _wake_head(self) -> None:
         # Everyone re-checks: the head may go, and the others' estimates change.
