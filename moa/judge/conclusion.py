@@ -18,7 +18,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 
-from moa.judge.dates import DATE, Found, dates, mentions_date, qualified
+from moa.judge.dates import ABBREVIATED, DATE, Found, dates, mentions_date, qualified
 from moa.judge.quantity import DIGITS, NUMBER, Quantity, comma_is_decimal, quantities
 
 Kind = Literal["order", "larger", "smaller", "quantity", "date", "choice", "yesno", "name"]
@@ -89,10 +89,10 @@ _STATED = re.compile(
     r"|所以|因此|综上(?:所述)?[，,]?|结论(?:是|：|:))",
     re.IGNORECASE)
 # A month's abbreviation or "c." (circa) before a number ("Oct. 14", "c. 1066") ends no sentence.
-_SENTENCE_END = re.compile(r"(?<=[.!?])(?=\s)(?<!\d\.)(?!(?<=Sept\.)\s+\d)"
+_SENTENCE_END = re.compile(r"(?<=[.!?])(?=\s)(?<!\d\.)"
                            r"(?!(?<=\bc\.)\s+\d)(?!(?<=\bca\.)\s+\d)"
-                           r"(?!(?<=Jan\.|Feb\.|Mar\.|Apr\.|Jun\.|Jul\.|Aug\.|Sep\.|Oct\.|Nov\.|Dec\.)\s+\d)"
-                           r"|(?<=[。！？])|\n+")
+                           + "".join(rf"(?!(?<=(?:{names})\.)\s+\d)" for names in ABBREVIATED)
+                           + r"|(?<=[。！？])|\n+")
 _BOLD = re.compile(r"\*\*(.+?)\*\*|__(.+?)__")
 _YES = re.compile(r"^(?:(?:yes|yeah|yep|correct|true)(?=\s*[.,!;:—–-]|\s*$)|(?:是的|是|对|正确)(?![\w]))",
                   re.IGNORECASE)

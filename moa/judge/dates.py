@@ -15,12 +15,16 @@ from dataclasses import dataclass
 _NAMES = ("January Jan", "February Feb", "March Mar", "April Apr", "May", "June Jun", "July Jul", "August Aug",
           "September Sept Sep", "October Oct", "November Nov", "December Dec")
 MONTHS = {name: number for number, names in enumerate(_NAMES, 1) for name in names.split()}
+# The months' abbreviations, which a point may follow ("Oct.", "Sept."; "May." and "June." end a sentence),
+# grouped by length: a look-behind takes alternatives of one width only.
+_SHORT = [short for names in _NAMES for short in names.split()[1:]]
+ABBREVIATED = tuple("|".join(n for n in _SHORT if len(n) == width) for width in (3, 4))
 _DAYS_IN = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)  # 29 February: leap rules differ by calendar
 
 # Month names and eras are matched case-sensitively ("may" is a verb), even inside an IGNORECASE pattern.
 # "{p}" prefixes group names: each format has its own.
 _MONTH = (r"(?-i:(?P<{p}_m>" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r"))(?![A-Za-z])"
-          r"(?:(?:(?<=Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Oct|Nov|Dec)|(?<=Sept))\.)?")  # "Oct.", not "5 May."
+          r"(?:(?:" + "|".join(f"(?<={names})" for names in ABBREVIATED) + r")\.)?")  # "Oct.", not "5 May."
 _ERA = r"(?-i:BCE|BC|B\.C\.|AD|CE|A\.D\.)"
 _BEFORE_CHRIST = {"BCE", "BC", "B.C.", "公元前"}
 _DAY = r"(?P<{p}_d>[12]\d|3[01]|0?[1-9])(?!\d)(?:st|nd|rd|th)?(?![A-Za-z])"
